@@ -1,0 +1,189 @@
+"""The ``deepmend`` command line.
+
+Every user error ends as one ``error: ...`` line on stderr and exit code 2 — never a
+traceback — and every output is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from deepmend.errors import DeepmendError, InputError
+
+EXIT_USAGE = 2
+
+
+def _scene(country: str | None, city: str | None, operator: str | None, sites: str | None, region: str | None, crs: str | None):
+    from deepmend.data.readers import read_sites
+    from deepmend.data.regions import read_region
+    from deepmend.scene import Scene
+
+    if sites:
+        dep = read_sites(sites, crs=crs, country=country)
+        reg = read_region(region, dep.crs) if region else None
+        return Scene.from_files(dep, reg)
+    if region:
+        raise InputError("--region goes with --sites (catalog scenes carry their own region)", column="--region", value=region)
+    missing = [n for n, v in (("--country", country), ("--city", city), ("--operator", operator)) if not v]
+    if missing:
+        raise InputError(f"choose a bundled scene with --country, --city and --operator (missing {', '.join(missing)}), or pass --sites FILE; see 'deepmend catalog'")
+    return Scene.from_catalog(country, city, operator)
+
+
+def safe_name(site_id: str) -> str:
+    """A file name for a site id (ids may hold '/', spaces …)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", site_id)[:120] or "site"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="deepmend")
+def cli() -> None:
+    """Spatial diffusion maps of cellular base stations (DeepMEND and baselines)."""
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
+def catalog(as_json: bool) -> None:
+    """Bundled countries, cities, operators and site counts."""
+    from deepmend.data.catalog import catalog as get_catalog
+
+    cat = get_catalog()
+    if as_json:
+        click.echo(json.dumps(cat, indent=2, ensure_ascii=False))
+        return
+    for c in cat["countries"]:
+        click.echo(f"{c['code']}  {c['name']}  ({c['crs']})")
+        for city in c["cities"]:
+            ops = ", ".join(f"{o['name']} {o['n_sites']}" for o in city["operators"]) or "no bundled sites"
+            click.echo(f"    {city['name']:<20} {ops}   [{city['source']}]")
+
+
+def scene_options(f):
+    for opt in reversed(
+        [
+            click.option("--country", help="Country code of a bundled scene (FR, GB, IE, BE)."),
+            click.option("--city", help="City of a bundled scene (see 'deepmend catalog')."),
+            click.option("--operator", help="Operator of a bundled scene."),
+            click.option("--sites", type=click.Path(dir_okay=False), help="Your own site list (CSV, Parquet or GeoJSON)."),
+            click.option("--region", type=click.Path(dir_okay=False), help="GeoJSON polygon of valid cells for --sites."),
+            click.option("--crs", help="CRS of x/y columns in --sites (e.g. EPSG:2154)."),
+        ]
+    ):
+        f = opt(f)
+    return f
+
+
+@cli.command()
+@scene_options
+@click.option("--model", "model_name", default="voronoi", show_default=True, help="voronoi | probabilistic")
+@click.option("--alpha", type=float, default=None, help="Exponent of the probabilistic model (default 1.3).")
+@click.option("--site", "site_id", help="One site id.")
+@click.option("--all", "all_sites", is_flag=True, help="Every target site of the scene (one file each).")
+@click.option("--out", required=True, type=click.Path(), help="Output file (.npz/.tif) for --site, directory for --all.")
+@click.option("--format", "fmt", type=click.Choice(["npz", "tif"]), default="npz", show_default=True, help="File format with --all.")
+def predict(country, city, operator, sites, region, crs, model_name, alpha, site_id, all_sites, out, fmt) -> None:
+    """Diffusion maps of one site or of all sites of a scene."""
+    from deepmend.grid.diffusion_map import DiffusionMap
+    from deepmend.io import check_writable_dir
+    from deepmend.models import make_model
+
+    if bool(site_id) == bool(all_sites):
+        raise InputError("give exactly one of --site ID or --all")
+    out_path = Path(out)
+    if site_id and out_path.suffix.lower() not in (".npz", ".tif", ".tiff"):
+        raise InputError("output file must end in .npz or .tif", file=out, value=out_path.suffix)
+    check_writable_dir(out_path if all_sites else out_path.parent)
+    model = make_model(model_name, alpha=alpha)
+    scene = _scene(country, city, operator, sites, region, crs)
+    if site_id:
+        i = scene.site_index(site_id)
+        model.fit(scene).predict(i).save(out_path)
+        click.echo(f"wrote {out_path}")
+        return
+    out_path.mkdir(parents=True, exist_ok=True)
+    todo, done = [], 0
+    for i in scene.targets:
+        target = out_path / f"{safe_name(str(scene.deployment.site_ids[i]))}.{fmt}"
+        if target.exists():
+            try:
+                DiffusionMap.load(target)
+                done += 1
+                continue
+            except DeepmendError:
+                pass  # corrupt or partial from an earlier run: recompute
+        todo.append((int(i), target))
+    if done:
+        click.echo(f"resuming: {done} maps already in {out_path}, {len(todo)} to go")
+    if todo:
+        model.fit(scene)
+        for i, target in tqdm(todo, desc=f"{model.name} maps", unit="BS"):
+            model.predict(i).save(target)
+    click.echo(f"wrote {len(todo)} maps to {out_path} ({done + len(todo)} in all)")
+
+
+@cli.command()
+@click.argument("a", type=click.Path(dir_okay=False))
+@click.argument("b", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def compare(a: str, b: str, as_json: bool) -> None:
+    """Metrics between two maps of the same window (KS, EMD, JS, TV)."""
+    from deepmend.grid.diffusion_map import DiffusionMap
+    from deepmend.metrics import emd_km, jensen_shannon, ks2d, total_variation
+
+    ma, mb = DiffusionMap.load(a), DiffusionMap.load(b)
+    if ma.window != mb.window:
+        raise InputError(f"maps cover different windows ({ma.window.as_dict()} vs {mb.window.as_dict()})", file=b)
+    res = {
+        "ks": ks2d(ma.prob, mb.prob),
+        "emd_km": emd_km(ma.prob, mb.prob, res_m=ma.window.res),
+        "js": jensen_shannon(ma.prob, mb.prob),
+        "tv": total_variation(ma.prob, mb.prob),
+    }
+    if as_json:
+        click.echo(json.dumps(res))
+    else:
+        for k, v in res.items():
+            click.echo(f"{k:>7}: {v:.6f}")
+
+
+@cli.command()
+@click.argument("maps", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG file to write.")
+@click.option("--title", default="", help="Title above the panels.")
+def plot(maps: tuple[str, ...], out: str, title: str) -> None:
+    """Side-by-side picture of maps on the published log colour scale (jet, 1e-9 … 1e-2)."""
+    from deepmend.grid.diffusion_map import DiffusionMap
+    from deepmend.render import figure
+
+    loaded = [DiffusionMap.load(m) for m in maps]
+    figure(loaded, [f"{m.model} {m.meta.get('params') or ''}".strip() for m in loaded], out, title)
+    click.echo(f"wrote {out}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning user errors into one line and exit code 2."""
+    try:
+        cli.main(args=argv, prog_name="deepmend", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted; run the same command again to resume", err=True)
+        return 130
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except DeepmendError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        click.echo("interrupted; run the same command again to resume", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

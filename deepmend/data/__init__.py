@@ -1,0 +1,1 @@
+"""Inputs: base-station deployments, the bundled catalog and regions of interest."""

@@ -1,0 +1,46 @@
+"""File output that is never half-written: write to a temporary file, then rename."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from deepmend.errors import InputError
+
+
+def check_writable_dir(path: Path) -> None:
+    """Fail early, naming the path, when outputs cannot be written there."""
+    probe = path if path.is_dir() else path.parent
+    if not probe.exists():
+        try:
+            probe.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create output directory ({exc.strerror})", file=str(probe)) from None
+    if not os.access(probe, os.W_OK):
+        raise InputError("output directory is not writable", file=str(probe))
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary sibling path; on success it replaces ``path`` atomically.
+
+    A crash, an exception or a full disk leaves ``path`` untouched and removes the
+    temporary file, so readers never see a partial output.
+    """
+    path = Path(path)
+    check_writable_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".part", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        raise InputError(f"cannot write output ({exc.strerror or exc})", file=str(path)) from None
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,120 @@
+"""Earth mover's distance (Wasserstein-1, km) between diffusion maps.
+
+Method: exact optimal transport (POT's network simplex, ``ot.emd2``) with the
+Euclidean ground distance between cell centres, on the grid coarsened by
+summing ``block × block`` cells.  An exact solver is used rather than entropic
+(Sinkhorn) OT because the entropic bias is of the same order as the distances
+being compared between models and depends on the regularisation, whereas the
+coarsening error below has a hard, documented bound.
+
+Error bounds (W = distance on the native grid, Ŵ = returned value):
+
+* Coarsening moves every unit of mass of each map from its fine cell centre to
+  the centre of its coarse cell, i.e. by at most half a coarse-cell diagonal,
+  so |W − Ŵ| ≤ √2·block·res_m/1000 km.  (Fine cell centres are in fact at most
+  √2·(block−1)·res_m/2 from the coarse centre, so the bound tightens to
+  √2·(block−1)·res_m/1000 km and ``block=1`` is exact.)  With the defaults
+  (block 10, 100 m cells) that is ≤ 1.27 km.
+* Only the *difference* of the two maps is transported: for a metric ground
+  cost, W1(P, Q) = W1((P−Q)⁺, (P−Q)⁻) (Kantorovich–Rubinstein), so mass shared
+  by P and Q never needs to move.  This is exact and shrinks the transport
+  problem to two disjoint supports, a several-fold speed-up.
+* The smallest |P−Q| coarse cells whose total mass is ≤ ``tail_mass`` are left
+  out (the far tails of smooth maps make up most of the support but carry
+  almost no mass).  Moving mass δ changes W1 by at most δ·diameter, so this
+  adds at most tail_mass·(coarse-grid diagonal) km: ≈ 0.08 m at the defaults
+  on a 600×600 grid.  ``tail_mass=0`` keeps every cell.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import ot
+from numpy.typing import ArrayLike, NDArray
+
+from deepmend.metrics._validate import as_map, same_shape
+
+__all__ = ["emd_km", "coarsen"]
+
+
+def coarsen(p: NDArray[np.float64], block: int) -> NDArray[np.float64]:
+    """Sum ``block × block`` cells, zero-padding the north/east edges.
+
+    Padding with zeros keeps the mass unchanged when the shape is not a
+    multiple of ``block``; the partial coarse cells still contain all their fine
+    cell centres within half a coarse diagonal, so the error bound holds.
+    """
+    if block < 1:
+        raise ValueError(f"block must be >= 1, got {block}")
+    h, w = p.shape
+    hc, wc = -(-h // block), -(-w // block)
+    if (hc * block, wc * block) != (h, w):
+        p = np.pad(p, ((0, hc * block - h), (0, wc * block - w)))
+    return p.reshape(hc, block, wc, block).sum(axis=(1, 3))
+
+
+def _normalised(a: NDArray[np.float64], name: str) -> NDArray[np.float64]:
+    """Rescale to total mass 1: the solver needs exactly balanced marginals, and
+    float32 maps summed over 360 000 cells are only balanced to ~1e-6."""
+    if np.any(a < 0):
+        raise ValueError(f"{name} has negative mass")
+    total = a.sum()
+    if total <= 0:
+        raise ValueError(f"{name} has no mass (all zero)")
+    return a / total
+
+
+def emd_km(
+    p: ArrayLike,
+    q: ArrayLike,
+    res_m: float = 100.0,
+    block: int = 10,
+    tail_mass: float = 1e-6,
+) -> float:
+    """Wasserstein-1 distance between maps ``p`` and ``q`` in km.
+
+    Both maps are renormalised to sum 1 (ValueError if either is all zero).
+    ``res_m`` is the native cell size in metres, ``block`` the coarsening
+    factor; see the module docstring for the error bounds of ``block`` and
+    ``tail_mass``.
+    """
+    pa = _normalised(as_map(p, "p"), "p")
+    qa = _normalised(as_map(q, "q"), "q")
+    same_shape(pa, qa, "p", "q")
+    if not 0.0 <= tail_mass < 1.0:
+        raise ValueError(f"tail_mass must be in [0, 1), got {tail_mass}")
+
+    d = coarsen(pa, block) - coarsen(qa, block)
+    wc = d.shape[1]
+    flat = d.ravel()
+    moved = 0.5 * np.abs(flat).sum()  # mass that has to move = TV(P, Q) on the coarse grid
+    if moved == 0.0:
+        return 0.0
+
+    keep = flat != 0.0
+    if tail_mass > 0.0:
+        order = np.argsort(np.abs(flat), kind="stable")
+        dropped = np.searchsorted(np.cumsum(np.abs(flat[order])), tail_mass, side="right")
+        keep[order[:dropped]] = False
+    src = np.flatnonzero(keep & (flat > 0))
+    dst = np.flatnonzero(keep & (flat < 0))
+    if src.size == 0 or dst.size == 0:
+        # Everything that differs fits in the tail: W ≤ tail_mass · diameter.
+        return 0.0
+
+    a = flat[src] / flat[src].sum()
+    b = -flat[dst] / -flat[dst].sum()
+    cell_km = block * res_m / 1000.0
+    dy = (src // wc)[:, None] - (dst // wc)[None, :]
+    dx = (src % wc)[:, None] - (dst % wc)[None, :]
+    cost = np.hypot(dy, dx).astype(np.float64) * cell_km
+
+    # Network simplex needs O(n·m) pivots at worst; POT's default (1e5) stops
+    # early (with a warning and a sub-optimal value) on ~3600-point problems.
+    max_iter = max(1_000_000, 20 * src.size * dst.size)
+    w, log = ot.emd2(a, b, cost, numItermax=max_iter, log=True)
+    if log.get("warning") is not None:
+        raise RuntimeError(f"network simplex did not reach the optimum: {log['warning']}")
+    return float(w) * float(moved)

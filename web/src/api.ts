@@ -1,0 +1,219 @@
+// Typed client for the DeepMEND HTTP API (docs/API.md). All endpoints live under /api/ on the
+// same origin as this app. Errors are JSON `{"error": "..."}` with a 4xx status; they are
+// surfaced as `ApiError` whose message is the server's `error` text, verbatim.
+import type { FeatureCollection, Point, Geometry } from 'geojson';
+import { apiUrl, sceneParams, siteParams, type Scene, type SiteQuery } from './urls';
+
+export type LonLat = [number, number];
+
+export interface OperatorInfo {
+  name: string;
+  n_sites: number;
+}
+
+export interface CityInfo {
+  name: string;
+  source?: string;
+  operators: OperatorInfo[];
+}
+
+export interface CountryInfo {
+  code: string;
+  name: string;
+  crs?: string;
+  cities: CityInfo[];
+}
+
+export interface ModelInfo {
+  name: string;
+  label: string;
+  description?: string;
+  available: boolean;
+}
+
+export interface SceneDefault {
+  country: string;
+  city: string;
+  operator: string;
+  model: string;
+}
+
+export interface Catalog {
+  countries: CountryInfo[];
+  models: ModelInfo[];
+  default?: Partial<SceneDefault>;
+  attribution?: string;
+}
+
+export interface SiteProperties {
+  site_id: string | number;
+  operator: string;
+  lat: number;
+  lon: number;
+  height_m: number | null;
+  technology: string | null;
+  members?: Array<string | number> | null;
+  [key: string]: unknown;
+}
+
+export type SitesCollection = FeatureCollection<Point, SiteProperties>;
+export type RegionCollection = FeatureCollection<Geometry>;
+
+export interface MapInfo {
+  site_id: string | number;
+  model: string;
+  /** top-left, top-right, bottom-right, bottom-left, as [lon, lat] */
+  corners: [LonLat, LonLat, LonLat, LonLat];
+  png: string;
+  npy: string;
+  geotiff: string;
+  inference_ms: number | null;
+  vmin: number;
+  vmax: number;
+  colormap: string;
+  shape: [number, number];
+  crs: string;
+  cached: boolean;
+}
+
+export interface Scores {
+  ks?: number | null;
+  emd_km?: number | null;
+  js?: number | null;
+  tv?: number | null;
+  [key: string]: number | null | undefined;
+}
+
+export interface Metrics {
+  site_id: string | number;
+  model: string;
+  inference_ms: number | null;
+  ground_truth: boolean;
+  vs_ground_truth: Scores | null;
+  baselines: Record<string, Scores | null> | null;
+  gain_over: Record<string, Scores | null> | null;
+  r50_km?: number | null;
+  r90_km?: number | null;
+  mass_in_voronoi?: number | null;
+}
+
+export interface FeatureChannel {
+  name: string;
+  description?: string;
+  png: string;
+}
+
+export interface FeaturesInfo {
+  model: string;
+  features: FeatureChannel[];
+  corners?: [LonLat, LonLat, LonLat, LonLat];
+}
+
+export interface UploadResult {
+  upload_id: string;
+  n_sites: number;
+  operators: string[];
+  country: string;
+  city: string;
+}
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly url: string;
+  constructor(message: string, status: number, url: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.url = url;
+  }
+}
+
+export function isAbortError(e: unknown): boolean {
+  return e instanceof DOMException && e.name === 'AbortError';
+}
+
+/** Reads the `error` field of a failed response, falling back to the HTTP status line. */
+export async function errorFromResponse(res: Response, url: string): Promise<ApiError> {
+  let message = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
+  try {
+    const text = await res.text();
+    try {
+      const body = JSON.parse(text) as unknown;
+      if (body && typeof body === 'object' && 'error' in body) {
+        const err = (body as { error: unknown }).error;
+        message = typeof err === 'string' ? err : JSON.stringify(err);
+      } else if (body && typeof body === 'object' && 'detail' in body) {
+        const det = (body as { detail: unknown }).detail;
+        message = typeof det === 'string' ? det : JSON.stringify(det);
+      }
+    } catch {
+      if (text && text.length < 300) message = `${message}: ${text}`;
+    }
+  } catch {
+    /* body unreadable: keep the status line */
+  }
+  return new ApiError(message, res.status, url);
+}
+
+async function request(url: string, init?: RequestInit): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetch(url, init);
+  } catch (e) {
+    if (isAbortError(e)) throw e;
+    throw new ApiError(`Network error while requesting ${url}: ${(e as Error).message}`, 0, url);
+  }
+  if (!res.ok) throw await errorFromResponse(res, url);
+  return res;
+}
+
+export async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
+  const res = await request(url, { signal, headers: { Accept: 'application/json' } });
+  return (await res.json()) as T;
+}
+
+/** Downloads a binary resource (e.g. a PNG) and returns an object URL for it. */
+export async function getBlobUrl(url: string, signal?: AbortSignal): Promise<string> {
+  const res = await request(url, { signal });
+  return URL.createObjectURL(await res.blob());
+}
+
+// A small cache for the scene-level resources, which do not change during a session.
+const cache = new Map<string, Promise<unknown>>();
+function cached<T>(url: string, load: () => Promise<T>): Promise<T> {
+  const hit = cache.get(url);
+  if (hit) return hit as Promise<T>;
+  const p = load();
+  cache.set(url, p);
+  p.catch(() => cache.delete(url));
+  return p;
+}
+
+export const api = {
+  catalog: (signal?: AbortSignal) => getJson<Catalog>(apiUrl('/api/catalog'), signal),
+
+  sites: (scene: Scene) => {
+    const url = apiUrl('/api/sites', sceneParams(scene));
+    return cached(url, () => getJson<SitesCollection>(url));
+  },
+
+  region: (scene: Pick<Scene, 'country' | 'city'>) => {
+    const url = apiUrl('/api/region', { country: scene.country, city: scene.city });
+    return cached(url, () => getJson<RegionCollection>(url));
+  },
+
+  map: (q: SiteQuery, signal?: AbortSignal) => getJson<MapInfo>(apiUrl('/api/map', siteParams(q)), signal),
+
+  metrics: (q: SiteQuery, signal?: AbortSignal) =>
+    getJson<Metrics>(apiUrl('/api/metrics', siteParams(q)), signal),
+
+  features: (q: Omit<SiteQuery, 'model' | 'alpha'>, signal?: AbortSignal) =>
+    getJson<FeaturesInfo>(apiUrl('/api/features', siteParams(q)), signal),
+
+  upload: async (file: File): Promise<UploadResult> => {
+    const form = new FormData();
+    form.append('file', file, file.name);
+    const res = await request(apiUrl('/api/uploads'), { method: 'POST', body: form });
+    return (await res.json()) as UploadResult;
+  },
+};

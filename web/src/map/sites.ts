@@ -1,0 +1,168 @@
+// Base-station layers of the main map: one GeoJSON source, numeric feature ids (so that
+// feature-state works whatever the site ids look like), a colour per operator.
+import type { Feature, FeatureCollection, Point } from 'geojson';
+import type { ExpressionSpecification, LayerSpecification } from 'maplibre-gl';
+import type { SiteProperties, SitesCollection } from '../api';
+import { operatorColor } from '../palette';
+
+export const SITES_SOURCE = 'sites';
+export const SITES_OTHER_LAYER = 'sites-other';
+export const SITES_CURRENT_LAYER = 'sites-current';
+export const SITE_SELECTED_LAYER = 'site-selected';
+export const REGION_SOURCE = 'region';
+export const REGION_FILL_LAYER = 'region-fill';
+export const REGION_LINE_LAYER = 'region-line';
+export const OVERLAY_SOURCE = 'overlay';
+export const OVERLAY_LAYER = 'overlay';
+
+export interface Site extends SiteProperties {
+  /** numeric feature id inside the map source */
+  fid: number;
+  color: string;
+}
+
+export const siteKey = (operator: string, siteId: string | number) => `${operator}\u0000${String(siteId)}`;
+
+export interface SiteIndex {
+  sites: Site[];
+  byFid: Map<number, Site>;
+  byKey: Map<string, Site>;
+  /** site id → sites with that id (several operators may reuse one id) */
+  byId: Map<string, Site[]>;
+  operators: string[];
+  collection: FeatureCollection<Point>;
+}
+
+function num(v: unknown): number | null {
+  if (v === null || v === undefined || v === '') return null;
+  const n = typeof v === 'number' ? v : Number(v);
+  return Number.isFinite(n) ? n : null;
+}
+
+/** Flattens one or more site collections into an index and a source-ready collection. */
+export function indexSites(collections: SitesCollection[]): SiteIndex {
+  const sites: Site[] = [];
+  const byFid = new Map<number, Site>();
+  const byKey = new Map<string, Site>();
+  const byId = new Map<string, Site[]>();
+  const operators: string[] = [];
+  const features: Feature<Point>[] = [];
+  for (const fc of collections) {
+    for (const f of fc?.features ?? []) {
+      if (!f || !f.geometry || f.geometry.type !== 'Point') continue;
+      const p = (f.properties ?? {}) as SiteProperties;
+      const [gx, gy] = f.geometry.coordinates;
+      const lon = num(p.lon) ?? gx;
+      const lat = num(p.lat) ?? gy;
+      const operator = String(p.operator ?? '');
+      const siteId = p.site_id ?? (f.id as string | number | undefined) ?? sites.length;
+      const key = siteKey(operator, siteId);
+      if (byKey.has(key)) continue;
+      const fid = sites.length;
+      const site: Site = {
+        ...p,
+        site_id: siteId,
+        operator,
+        lat,
+        lon,
+        height_m: num(p.height_m),
+        technology: p.technology === undefined || p.technology === null ? null : String(p.technology),
+        fid,
+        color: operatorColor(operator),
+      };
+      sites.push(site);
+      byFid.set(fid, site);
+      byKey.set(key, site);
+      const list = byId.get(String(siteId));
+      if (list) list.push(site);
+      else byId.set(String(siteId), [site]);
+      if (!operators.includes(operator)) operators.push(operator);
+      features.push({
+        type: 'Feature',
+        id: fid,
+        geometry: { type: 'Point', coordinates: [gx, gy] },
+        // only what the style needs: nested values (members) are not useful inside the source
+        properties: { operator, color: site.color },
+      });
+    }
+  }
+  return { sites, byFid, byKey, byId, operators, collection: { type: 'FeatureCollection', features } };
+}
+
+/** Finds a site by id, preferring the given operator. */
+export function findSite(index: SiteIndex, siteId: string | number, operator?: string): Site | undefined {
+  const list = index.byId.get(String(siteId));
+  if (!list || list.length === 0) return undefined;
+  return list.find((s) => s.operator === operator) ?? list[0];
+}
+
+const hovered: ExpressionSpecification = ['boolean', ['feature-state', 'hover'], false];
+
+function radius(small: number, big: number, hoverBoost: number): ExpressionSpecification {
+  return [
+    'interpolate',
+    ['linear'],
+    ['zoom'],
+    4,
+    ['case', hovered, small + hoverBoost, small],
+    10,
+    ['case', hovered, (small + big) / 2 + hoverBoost, (small + big) / 2],
+    15,
+    ['case', hovered, big + hoverBoost, big],
+  ];
+}
+
+/** Layers for the sites: other operators below (dimmed), the chosen operator on top, then the selection ring. */
+export function siteLayers(currentOperator: string | null): LayerSpecification[] {
+  const isCurrent: ExpressionSpecification =
+    currentOperator === null ? ['boolean', true] : ['==', ['get', 'operator'], currentOperator];
+  return [
+    {
+      id: SITES_OTHER_LAYER,
+      type: 'circle',
+      source: SITES_SOURCE,
+      filter: ['!', isCurrent],
+      paint: {
+        'circle-color': ['get', 'color'],
+        'circle-radius': radius(1.8, 6, 2.5),
+        'circle-opacity': ['case', hovered, 1, 0.55],
+        'circle-stroke-color': '#0b1620',
+        'circle-stroke-width': 0.5,
+        'circle-stroke-opacity': 0.6,
+      },
+    },
+    {
+      id: SITES_CURRENT_LAYER,
+      type: 'circle',
+      source: SITES_SOURCE,
+      filter: isCurrent,
+      paint: {
+        'circle-color': ['get', 'color'],
+        'circle-radius': radius(2.6, 8, 3),
+        'circle-opacity': 0.95,
+        'circle-stroke-color': ['case', hovered, '#ffffff', '#0b1620'],
+        'circle-stroke-width': ['case', hovered, 2, 0.8],
+      },
+    },
+    {
+      id: SITE_SELECTED_LAYER,
+      type: 'circle',
+      source: SITES_SOURCE,
+      filter: ['==', ['id'], -1],
+      paint: {
+        'circle-color': ['get', 'color'],
+        'circle-radius': ['interpolate', ['linear'], ['zoom'], 4, 6, 15, 13],
+        'circle-stroke-color': '#ffffff',
+        'circle-stroke-width': 3,
+      },
+    },
+  ];
+}
+
+export function currentFilter(currentOperator: string | null): ExpressionSpecification {
+  return currentOperator === null ? ['boolean', true] : ['==', ['get', 'operator'], currentOperator];
+}
+
+export function selectedFilter(fid: number | null): ExpressionSpecification {
+  return ['==', ['id'], fid ?? -1];
+}
