@@ -166,6 +166,21 @@ def plot(maps: tuple[str, ...], out: str, title: str) -> None:
     click.echo(f"wrote {out}")
 
 
+def _register_subcommands() -> None:
+    """Command groups that live next to the code they drive."""
+    from deepmend.groundtruth.cli import groundtruth
+
+    cli.add_command(groundtruth)
+    try:
+        from deepmend.api.cli import serve
+    except ImportError:  # the API package may not be installed with its command yet
+        return
+    cli.add_command(serve)
+
+
+_register_subcommands()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning user errors into one line and exit code 2."""
     try:

@@ -22,8 +22,13 @@ Error bounds (W = distance on the native grid, Ŵ = returned value):
 * The smallest |P−Q| coarse cells whose total mass is ≤ ``tail_mass`` are left
   out (the far tails of smooth maps make up most of the support but carry
   almost no mass).  Moving mass δ changes W1 by at most δ·diameter, so this
-  adds at most tail_mass·(coarse-grid diagonal) km: ≈ 0.08 m at the defaults
-  on a 600×600 grid.  ``tail_mass=0`` keeps every cell.
+  adds at most tail_mass·(coarse-grid diagonal) km: ≤ 0.85 m at the defaults
+  on a 600×600 grid, negligible next to the coarsening bound, for a 2–5×
+  speed-up on smooth, wide maps.  ``tail_mass=0`` keeps every cell.
+
+Speed (one CPU core, 600×600, σ ≈ 5 km Gaussian-like maps, block 10):
+≈ 0.05–0.35 s per pair depending on how much of the grid the difference
+covers; maps spread over the whole window (σ ≈ 15 km) take ≈ 1–2 s.
 """
 
 from __future__ import annotations
@@ -71,7 +76,7 @@ def emd_km(
     q: ArrayLike,
     res_m: float = 100.0,
     block: int = 10,
-    tail_mass: float = 1e-6,
+    tail_mass: float = 1e-5,
 ) -> float:
     """Wasserstein-1 distance between maps ``p`` and ``q`` in km.
 
