@@ -11,16 +11,17 @@ from typing import Iterator
 from deepmend.errors import InputError
 
 
-def check_writable_dir(path: Path) -> None:
-    """Fail early, naming the path, when outputs cannot be written there."""
-    probe = path if path.is_dir() else path.parent
-    if not probe.exists():
-        try:
-            probe.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"cannot create output directory ({exc.strerror})", file=str(probe)) from None
-    if not os.access(probe, os.W_OK):
-        raise InputError("output directory is not writable", file=str(probe))
+def check_writable_dir(directory: str | Path) -> None:
+    """Create ``directory`` if needed; fail early, naming it, when outputs cannot be written there."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise InputError("cannot create output directory (a file of that name exists)", file=str(directory))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create output directory ({exc.strerror or exc})", file=str(directory)) from None
+    if not os.access(directory, os.W_OK):
+        raise InputError("output directory is not writable", file=str(directory))
 
 
 @contextmanager
@@ -32,7 +33,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     check_writable_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".part", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".part", dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"cannot write output ({exc.strerror or exc})", file=str(path)) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -21,14 +21,19 @@ from deepmend.errors import InputError
 from deepmend.grid.lattice import Lattice, Window
 
 
+#: Sites all within this distance of one straight line count as collinear (a lat/lon
+#: straight line bends by a few metres once projected).
+COLLINEAR_TOLERANCE_M = 50.0
+
+
 def validate_geometry(dep: Deployment) -> None:
     """Reject deployments that cannot be tessellated, naming the file."""
     if len(dep) < 3:
         raise InputError(f"only {len(dep)} distinct site(s): a tessellation needs at least 3 sites not on one line", file=dep.source or dep.name)
     centred = dep.xy - dep.xy.mean(axis=0)
-    s = np.linalg.svd(centred, compute_uv=False)
-    if s[1] <= 1e-6 * max(s[0], 1.0) or s[1] < 1.0:
-        raise InputError("all sites lie on one line: their Voronoi cells are unbounded strips", file=dep.source or dep.name)
+    normal = np.linalg.svd(centred, full_matrices=False)[2][1]
+    if np.abs(centred @ normal).max() < COLLINEAR_TOLERANCE_M:
+        raise InputError(f"all sites lie on one line (within {COLLINEAR_TOLERANCE_M:g} m): their Voronoi cells are unbounded strips", file=dep.source or dep.name)
 
 
 def check_inside(dep: Deployment, region: Region, targets: np.ndarray) -> None:
@@ -105,6 +110,11 @@ class Scene:
     def nearest(self) -> np.ndarray:
         """Index of the nearest site for every lattice cell (int32): the Voronoi tessellation as a raster."""
         return self.knn(1)[1][..., 0]
+
+    @cached_property
+    def nearest_distance(self) -> np.ndarray:
+        """Distance (m, float32) from every lattice cell centre to its nearest site."""
+        return self.knn(1)[0][..., 0]
 
     def knn(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Distances (float32, m) and indices (int32) of the ``k`` nearest sites of every lattice cell."""

@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
-from shapely.ops import transform as shp_transform
 
 from deepmend.data.crs import transformer
 from deepmend.errors import InputError
@@ -43,7 +43,7 @@ class Region:
 def project(geom: shapely.Geometry, src: str, dst: str) -> shapely.Geometry:
     """Reproject a geometry with pyproj (vectorised over its coordinates)."""
     tr = transformer(src, dst)
-    return shp_transform(lambda x, y, z=None: tr.transform(x, y), geom)
+    return shapely.transform(geom, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
 
 
 def _features(path: Path) -> list[dict]:

@@ -33,10 +33,7 @@ covers; maps spread over the whole window (σ ≈ 15 km) take ≈ 1–2 s.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-import ot
 from numpy.typing import ArrayLike, NDArray
 
 from deepmend.metrics._validate import as_map, same_shape
@@ -119,6 +116,10 @@ def emd_km(
     # Network simplex needs O(n·m) pivots at worst; POT's default (1e5) stops
     # early (with a warning and a sub-optimal value) on ~3600-point problems.
     max_iter = max(1_000_000, 20 * src.size * dst.size)
+    # Imported here: POT imports torch (~4 s), which the other metrics and the
+    # teacher's KS search should not pay for.
+    import ot
+
     w, log = ot.emd2(a, b, cost, numItermax=max_iter, log=True)
     if log.get("warning") is not None:
         raise RuntimeError(f"network simplex did not reach the optimum: {log['warning']}")

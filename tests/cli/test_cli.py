@@ -1,0 +1,144 @@
+"""The command line: real runs on bundled and user data; every bad input is one clear line, exit 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from deepmend.cli import main
+from deepmend.grid.diffusion_map import DiffusionMap
+
+LYON = ["--country", "FR", "--city", "Lyon", "--operator", "Orange"]
+SITES = "site_id,operator,lat,lon\nA,X,45.76,4.84\nB,X,45.70,4.90\nC,X,45.80,4.95\nD,X,45.72,4.78\n"
+
+
+def run(capsys, *argv):
+    rc = main(list(argv))
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def write(tmp_path, text, name="sites.csv"):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def test_catalog_lists_countries(capsys):
+    rc, out, _ = run(capsys, "catalog", "--json")
+    cat = json.loads(out)
+    assert rc == 0
+    fr = next(c for c in cat["countries"] if c["code"] == "FR")
+    lyon = next(c for c in fr["cities"] if c["name"] == "Lyon")
+    assert {o["name"] for o in lyon["operators"]} == {"Orange", "SFR", "Bouygues", "Free"}
+    assert {c["code"] for c in cat["countries"]} == {"FR", "GB", "IE", "BE"}
+
+
+def test_predict_site_and_compare(tmp_path, capsys, lyon_scene):
+    site = str(lyon_scene.deployment.site_ids[lyon_scene.targets[10]])
+    a, b = tmp_path / "v.npz", tmp_path / "p.tif"
+    assert run(capsys, "predict", *LYON, "--model", "voronoi", "--site", site, "--out", str(a))[0] == 0
+    assert run(capsys, "predict", *LYON, "--model", "probabilistic", "--alpha", "1.3", "--site", site, "--out", str(b))[0] == 0
+    mv, mp = DiffusionMap.load(a), DiffusionMap.load(b)
+    assert mv.site_id == site and mp.meta["params"] == {"alpha": 1.3}
+    rc, out, _ = run(capsys, "compare", str(a), str(b), "--json")
+    res = json.loads(out)
+    assert rc == 0 and 0 < res["ks"] < 1 and res["emd_km"] > 0 and 0 < res["js"] <= 1
+    rc, out, _ = run(capsys, "compare", str(a), str(a), "--json")
+    assert json.loads(out)["ks"] == 0
+
+
+def test_predict_all_user_sites_resumes(tmp_path, capsys):
+    out_dir = tmp_path / "maps"
+    argv = ["predict", "--sites", write(tmp_path, SITES), "--country", "FR", "--model", "voronoi", "--all", "--out", str(out_dir)]
+    assert run(capsys, *argv)[0] == 0
+    files = sorted(out_dir.glob("*.npz"))
+    assert [f.stem for f in files] == ["A", "B", "C", "D"]
+    mtimes = [f.stat().st_mtime_ns for f in files]
+    files[1].write_bytes(b"corrupt")  # a damaged map is recomputed, good ones are kept
+    rc, out, _ = run(capsys, *argv)
+    assert rc == 0 and "3 maps already" in out and "wrote 1 maps" in out
+    assert [f.stat().st_mtime_ns for f in sorted(out_dir.glob("*.npz"))][::2] == mtimes[::2]
+    total = sum(DiffusionMap.load(f).prob.sum(dtype=np.float64) for f in out_dir.glob("*.npz"))
+    assert abs(total - 4) < 1e-4
+
+
+def test_region_geojson(tmp_path, capsys):
+    region = {"type": "Polygon", "coordinates": [[[4.6, 45.6], [5.1, 45.6], [5.1, 45.95], [4.6, 45.95], [4.6, 45.6]]]}
+    rc, out, err = run(capsys, "predict", "--sites", write(tmp_path, SITES), "--region", write(tmp_path, json.dumps(region), "r.geojson"),
+                       "--country", "FR", "--site", "B", "--out", str(tmp_path / "b.npz"))
+    assert rc == 0, err
+    m = DiffusionMap.load(tmp_path / "b.npz")
+    assert 0.2 < m.mask.mean() < 0.9
+
+
+BAD = [
+    (["predict", *LYON, "--site", "nope", "--out", "X/o.npz"], "unknown site id"),
+    (["predict", "--country", "XX", "--city", "Lyon", "--operator", "Orange", "--site", "1", "--out", "o.npz"], "unknown country; valid: FR, GB, IE, BE"),
+    (["predict", "--country", "FR", "--city", "Atlantis", "--operator", "Orange", "--site", "1", "--out", "o.npz"], "unknown city for FR; valid: "),
+    (["predict", "--country", "FR", "--city", "Lyon", "--operator", "Vodafone", "--site", "1", "--out", "o.npz"], "valid: Bouygues, Free, Orange, SFR"),
+    (["predict", *LYON, "--model", "magic", "--site", "1", "--out", "o.npz"], "unknown model"),
+    (["predict", *LYON, "--model", "probabilistic", "--alpha", "-2", "--site", "1", "--out", "o.npz"], "alpha must be a positive number"),
+    (["predict", *LYON, "--all", "--site", "1", "--out", "o"], "exactly one of --site"),
+    (["predict", *LYON, "--site", "1", "--out", "o.png"], "must end in .npz or .tif"),
+    (["predict", "--city", "Lyon", "--site", "1", "--out", "o.npz"], "missing --country, --operator"),
+    (["compare", "missing_a.npz", "missing_b.npz"], "map file not found"),
+]
+
+
+@pytest.mark.parametrize("argv, expect", BAD)
+def test_bad_arguments(tmp_path, capsys, monkeypatch, argv, expect):
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = run(capsys, *argv)
+    assert rc == 2
+    assert expect in err and "Traceback" not in err
+    assert not list(tmp_path.rglob("*.npz"))
+
+
+@pytest.mark.parametrize(
+    "text, expect",
+    [
+        ("site_id,lat,lon\nA,45.76,4.84\n", "only 1 distinct site(s)"),
+        ("site_id,lat,lon\nA,45.70,4.80\nB,45.75,4.85\nC,45.80,4.90\n", "all sites lie on one line"),
+        ("site_id,lat,lon\nA,4.84,45.76\nB,4.90,45.70\nC,4.95,45.80\n", "look swapped"),
+        ("site_id,lat,lon\nA,45.76,4.84\nB,45.70,4.90\nC,45.80,4.95\nD,48.85,2.35\n", "site D at lat 48.85000"),
+        ("site_id,lat,lon\nA,45.76,4.84\nB,45.70,abc\n", "row 3, column 'lon', value 'abc'"),
+        ("", "file is empty"),
+    ],
+)
+def test_bad_site_files(tmp_path, capsys, text, expect):
+    region = {"type": "Polygon", "coordinates": [[[4.6, 45.6], [5.1, 45.6], [5.1, 45.95], [4.6, 45.95], [4.6, 45.6]]]}
+    rc, _, err = run(capsys, "predict", "--sites", write(tmp_path, text), "--region", write(tmp_path, json.dumps(region), "r.geojson"),
+                     "--country", "FR", "--all", "--out", str(tmp_path / "maps"))
+    assert rc == 2 and expect in err and "Traceback" not in err
+    assert "sites.csv" in err
+    assert not list(tmp_path.rglob("*.npz"))
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_output_nonroot(tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    rc, _, err = run(capsys, "predict", "--sites", write(tmp_path, SITES), "--country", "FR", "--site", "A", "--out", str(ro / "a.npz"))
+    assert rc == 2 and "not writable" in err
+
+
+def test_unwritable_output(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a directory is expected")
+    rc, _, err = run(capsys, "predict", "--sites", write(tmp_path, SITES), "--country", "FR", "--site", "A", "--out", str(blocker / "sub" / "a.npz"))
+    assert rc == 2 and "cannot create output directory" in err and "Traceback" not in err
+
+
+def test_real_entry_point_exit_code(tmp_path):
+    """The installed console script, not just main(): exit 2 and one line on stderr."""
+    proc = subprocess.run([sys.executable, "-m", "deepmend.cli", "predict", "--country", "FR", "--city", "Lyon", "--operator", "Nope", "--site", "1", "--out", str(tmp_path / "a.npz")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error:") and len(proc.stderr.strip().splitlines()) == 1

@@ -1,0 +1,90 @@
+"""Voronoi and probabilistic maps checked against per-cell brute force on sampled cells."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deepmend.errors import InputError
+from deepmend.models import make_model
+from deepmend.models.probabilistic import ProbabilisticModel
+
+
+def _sample_cells(m, rng, n=300):
+    rr, cc = np.nonzero(m.mask)
+    k = rng.choice(rr.size, size=min(n, rr.size), replace=False)
+    return rr[k], cc[k]
+
+
+def test_voronoi_is_uniform_over_nearest_cells(small_scene):
+    model = make_model("voronoi").fit(small_scene)
+    dep = small_scene.deployment
+    rng = np.random.default_rng(0)
+    for i in range(len(dep)):
+        m = model.predict(i)
+        assert m.prob.dtype == np.float32
+        assert abs(float(m.prob.sum(dtype=np.float64)) - 1) < 1e-5
+        assert (m.prob[~m.mask] == 0).all()
+        xs, ys = m.window.centers()
+        rr, cc = _sample_cells(m, rng)
+        for r, c in zip(rr, cc):  # brute force on sampled cells
+            d = np.hypot(dep.x - xs[c], dep.y - ys[r])
+            inside = int(np.argmin(d)) == i
+            assert (m.prob[r, c] > 0) == inside
+        vals = m.prob[m.prob > 0]
+        assert np.allclose(vals, vals[0])
+
+
+def test_probabilistic_matches_brute_force(small_scene):
+    alpha = 1.7
+    model = ProbabilisticModel(alpha).fit(small_scene)
+    dep = small_scene.deployment
+    m = model.predict(3)
+    xs, ys = m.window.centers()
+    rng = np.random.default_rng(1)
+    rr, cc = _sample_cells(m, rng, 200)
+    # brute force P(i|l) up to the normalising constant of P(l|i)
+    ratios = []
+    for r, c in zip(rr, cc):
+        d = np.maximum(np.hypot(dep.x - xs[c], dep.y - ys[r]), 1.0)
+        p_il = d[3] ** -alpha / np.sum(d**-alpha)
+        ratios.append(m.prob[r, c] / p_il)
+    ratios = np.array(ratios)
+    np.testing.assert_allclose(ratios, ratios[0], rtol=1e-4)
+    assert abs(float(m.prob.sum(dtype=np.float64)) - 1) < 1e-5 and (m.prob[~m.mask] == 0).all()
+
+
+def test_large_alpha_tends_to_voronoi_small_alpha_spreads(small_scene):
+    vor = make_model("voronoi").fit(small_scene).predict(2).prob
+    tv = {a: 0.5 * float(np.abs(ProbabilisticModel(a).fit(small_scene).predict(2).prob - vor).sum()) for a in (0.5, 2.0, 40.0, 2000.0)}
+    assert tv[2000.0] < 0.002 < tv[40.0] < 0.1 < tv[2.0] < tv[0.5]  # monotone, and stable for huge alpha
+
+
+def test_mask_respected_and_maps_lazy(small_scene):
+    model = make_model("probabilistic", alpha=1.3).fit(small_scene)
+    gen = model.predict_many()
+    first = next(gen)
+    assert first.site_id == "S0" and first.meta["params"] == {"alpha": 1.3}
+    assert sum(1 for _ in gen) == len(small_scene.targets) - 1
+
+
+@pytest.mark.parametrize("alpha", [0, -1, float("nan")])
+def test_bad_alpha(alpha):
+    with pytest.raises(InputError, match="alpha"):
+        ProbabilisticModel(alpha)
+
+
+def test_unknown_model_lists_valid():
+    with pytest.raises(InputError, match="valid: .*probabilistic.*voronoi"):
+        make_model("magic")
+
+
+def test_lyon_scene_voronoi_cells_partition_the_mask(lyon_scene):
+    """Every valid cell of a Lyon window belongs to exactly one BS's Voronoi cell."""
+    model = make_model("voronoi").fit(lyon_scene)
+    i = int(lyon_scene.targets[len(lyon_scene.targets) // 2])
+    m = model.predict(i)
+    rs, cs = lyon_scene.slices(i)
+    labels = lyon_scene.nearest[rs, cs][m.mask]
+    assert (m.prob[m.mask] > 0).sum() == (labels == i).sum()
+    assert len(np.unique(labels)) > 50
