@@ -171,10 +171,8 @@ def _register_subcommands() -> None:
     from deepmend.groundtruth.cli import groundtruth
 
     cli.add_command(groundtruth)
-    try:
-        from deepmend.api.cli import serve
-    except ImportError:  # the API package may not be installed with its command yet
-        return
+    from deepmend.api.cli import serve
+
     cli.add_command(serve)
 
 

@@ -62,9 +62,9 @@ def figure(maps: list, titles: list[str], path: str, suptitle: str = "") -> None
         w = m.window
         data = np.ma.masked_where((m.prob <= 0) | ~m.mask, np.clip(m.prob, VMIN, VMAX))
         ext = [(w.left - w.left) / 1000 - 30, (w.right - w.left) / 1000 - 30, -30, 30]
-        ax.imshow(np.where(m.mask, 0.0, np.nan), origin="lower", extent=ext, cmap="Greys", vmin=-1, vmax=1)
+        ax.imshow(np.where(m.mask, 0.0, np.nan), origin="lower", extent=ext, cmap="Greys", vmin=-1, vmax=6)  # valid cells light grey
         im = ax.imshow(data, origin="lower", extent=ext, cmap=COLORMAP, norm=LogNorm(VMIN, VMAX), interpolation="nearest")
-        ax.plot([0], [0], marker="^", color="white", markeredgecolor="black", markersize=7)
+        ax.plot([0], [0], marker="^", color="white", markeredgecolor="black", markersize=5)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("km east of BS")
     axes[0][0].set_ylabel("km north of BS")

@@ -292,6 +292,7 @@ class Service:
         self.maps = OnceLRU(max_maps_in_memory)
         self.pngs = OnceLRU(max_maps_in_memory * 2)
         self.metrics_cache = OnceLRU(256)
+        self.channels = OnceLRU(4)
         mb = _env_int("DEEPMEND_API_MAP_CACHE_MB", 1024)
         self.disk = MapDiskCache(self.cache_root / "maps", map_cache_bytes if map_cache_bytes is not None else mb * 1024 * 1024)
 
@@ -593,7 +594,7 @@ class Service:
             raise InputError(f"unknown feature; valid: {', '.join(valid)}", column="name", value=name)
 
         def render_png():
-            values, ok = self.feature_channels(ref, i)[name]
+            values, ok = self.channels.get((ref.key, i), lambda: self.feature_channels(ref, i))[0][name]
             return render.png_bytes(render.grey(values, ok.astype(bool)))
 
         return self.pngs.get(("feature", ref.key, i, name), render_png)[0]
@@ -650,7 +651,7 @@ class Service:
 
     # --- maintenance ----------------------------------------------------------
     def clear_memory(self) -> None:
-        for c in (self.scenes, self.models, self.maps, self.pngs, self.metrics_cache):
+        for c in (self.scenes, self.models, self.maps, self.pngs, self.metrics_cache, self.channels):
             c.clear()
 
     def clear_disk(self) -> None:

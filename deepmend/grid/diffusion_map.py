@@ -1,6 +1,8 @@
 """A diffusion map P(ℓ|i): a window, float32 probabilities and the mask of valid cells.
 
-Saved as ``.npz`` (compact, exact, with metadata) or GeoTIFF (for GIS tools, with its
+Saved as ``.npz`` (exact, with metadata; only the valid cells' float32 values and a
+bit-packed mask are stored, uncompressed — zlib on float32 costs ~50 ms a map for a
+factor of three, while dropping masked cells is free) or GeoTIFF (for GIS tools, with its
 CRS). Both writers are atomic, and the loaders validate what they read, so a corrupt or
 foreign file is reported instead of silently used.
 """
@@ -45,7 +47,7 @@ class DiffusionMap:
         if suffix == ".npz":
             with atomic_path(path) as tmp:
                 with open(tmp, "wb") as fh:
-                    np.savez_compressed(fh, prob=self.prob.astype(np.float32), mask=self.mask, header=np.array(json.dumps(self._header())))
+                    np.savez(fh, values=self.prob[self.mask].astype(np.float32), mask_bits=np.packbits(self.mask), header=np.array(json.dumps(self._header())))
         elif suffix in (".tif", ".tiff"):
             self._save_geotiff(path)
         else:
@@ -87,12 +89,20 @@ class DiffusionMap:
     @classmethod
     def _load_npz(cls, path: Path) -> "DiffusionMap":
         with np.load(path, allow_pickle=False) as z:
-            missing = {"prob", "mask", "header"} - set(z.files)
+            missing = {"values", "mask_bits", "header"} - set(z.files)
             if missing:
                 raise InputError(f"missing arrays {sorted(missing)}", file=str(path))
             header = json.loads(str(z["header"]))
-            prob, mask = z["prob"], z["mask"].astype(bool)
-        win = Window(**header["window"])
+            win = Window(**header["window"])
+            bits, values = z["mask_bits"], z["values"]
+        n = win.size * win.size
+        if bits.dtype != np.uint8 or bits.size * 8 < n:
+            raise InputError(f"mask has {bits.size * 8} bits, expected {n}", file=str(path))
+        mask = np.unpackbits(bits, count=n).astype(bool).reshape(win.size, win.size)
+        if values.shape != (int(mask.sum()),):
+            raise InputError(f"{values.size} values for {int(mask.sum())} valid cells", file=str(path))
+        prob = np.zeros(mask.shape, dtype=np.float32)
+        prob[mask] = values
         return cls._validated(path, win, prob, mask, header)
 
     @classmethod
@@ -130,10 +140,11 @@ def finalize(prob: np.ndarray, mask: np.ndarray, fallback_rc: tuple[int, int] | 
     The fallback (the valid cell nearest the BS) keeps every BS's map a probability even
     when its Voronoi cell holds no cell centre or lies at sea.
     """
-    p = np.where(mask, prob, 0.0).astype(np.float64)
-    total = p.sum()
+    p = np.where(mask, prob, 0).astype(np.float32, copy=False)
+    total = float(p.sum(dtype=np.float64))
     if total > 0 and np.isfinite(total):
-        return (p / total).astype(np.float32)
+        p *= np.float32(1.0 / total)
+        return p
     out = np.zeros(mask.shape, dtype=np.float32)
     if fallback_rc is not None and mask.any():
         rr, cc = np.nonzero(mask)

@@ -15,17 +15,32 @@ from deepmend.groundtruth.config import SimulatorConfig
 
 def elevation_deg(d2d_m: np.ndarray, h_bs_m: float, h_ut_m: float) -> np.ndarray:
     """Angle below the horizon from the antenna to the UE (degrees, positive downward)."""
-    return np.degrees(np.arctan2(np.float32(h_bs_m - h_ut_m), np.maximum(d2d_m, np.float32(1.0)))).astype(np.float32)
+    return (np.arctan(np.float32(h_bs_m - h_ut_m) / np.maximum(d2d_m, np.float32(1.0))) * np.float32(180.0 / np.pi)).astype(np.float32)
 
 
 def vertical_attenuation_db(elev_deg: np.ndarray, tilt_deg: float, cfg: SimulatorConfig) -> np.ndarray:
     return -np.minimum(12.0 * ((elev_deg - np.float32(tilt_deg)) / np.float32(cfg.vertical_beamwidth_deg)) ** 2, np.float32(cfg.sla_v_db))
 
 
-def sector_gain_db(bearing_deg: np.ndarray, azimuth_deg: float, a_v_db: np.ndarray, cfg: SimulatorConfig) -> np.ndarray:
+#: Bearings are quantised to this many steps per degree for the horizontal-pattern lookup.
+BEARING_STEPS = 10
+
+
+def bearing_index(bearing_deg: np.ndarray) -> np.ndarray:
+    """Quantised bearing (0.1° steps) used to look the horizontal pattern up instead of recomputing it."""
+    return (bearing_deg * np.float32(BEARING_STEPS)).astype(np.int32) % (360 * BEARING_STEPS)
+
+
+def horizontal_table(azimuth_deg: float, cfg: SimulatorConfig) -> np.ndarray:
+    """A_H for every quantised bearing (3600 entries)."""
+    b = (np.arange(360 * BEARING_STEPS, dtype=np.float32) + 0.5) / BEARING_STEPS
+    delta = (b - np.float32(azimuth_deg) + 180.0) % 360.0 - 180.0
+    return -np.minimum(12.0 * (delta / np.float32(cfg.beamwidth_deg)) ** 2, np.float32(cfg.front_back_db)).astype(np.float32)
+
+
+def sector_gain_db(bearing_idx: np.ndarray, azimuth_deg: float, a_v_db: np.ndarray, cfg: SimulatorConfig) -> np.ndarray:
     """Gain (dBi) towards each cell of a sector pointing at ``azimuth_deg`` (from north, clockwise)."""
-    delta = (bearing_deg - np.float32(azimuth_deg) + 180.0) % 360.0 - 180.0
-    a_h = -np.minimum(12.0 * (delta / np.float32(cfg.beamwidth_deg)) ** 2, np.float32(cfg.front_back_db))
+    a_h = horizontal_table(azimuth_deg, cfg)[bearing_idx]
     return (np.float32(cfg.max_gain_dbi) - np.minimum(-(a_h + a_v_db), np.float32(cfg.front_back_db))).astype(np.float32)
 
 

@@ -1,4 +1,12 @@
-"""``deepmend groundtruth …`` commands."""
+"""``deepmend groundtruth …`` commands: simulate, build a dataset, realism stats.
+
+Heavy modules are imported inside the commands so that ``deepmend --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import click
 
@@ -6,3 +14,195 @@ import click
 @click.group()
 def groundtruth() -> None:
     """Ground-truth maps: simulate, build datasets, read operator maps, realism stats."""
+
+
+# Imported after the group exists: deepmend.cli registers this group when it loads.
+from deepmend.cli import _scene, safe_name, scene_options  # noqa: E402
+
+param_option = click.option(
+    "--param", "params", multiple=True, metavar="KEY=VALUE",
+    help="Override a simulator parameter (repeatable), e.g. --param temperature_db=8 --param sectors=0.",
+)
+seed_option = click.option("--seed", type=int, default=None, help="Random seed (default: the config's, 0).")
+
+
+def _config(params: tuple[str, ...], seed: int | None):
+    """A SimulatorConfig from KEY=VALUE strings (values parsed as JSON, else kept as text)."""
+    from deepmend.errors import InputError
+    from deepmend.groundtruth.config import SimulatorConfig
+
+    changes = {}
+    for p in params:
+        if "=" not in p:
+            raise InputError("expected KEY=VALUE", column="--param", value=p)
+        k, v = p.split("=", 1)
+        try:
+            val = json.loads(v)
+        except json.JSONDecodeError:
+            val = v
+        changes[k.strip()] = tuple(val) if isinstance(val, list) else val
+    if seed is not None:
+        changes["seed"] = seed
+    try:
+        return SimulatorConfig().with_(**changes)
+    except TypeError as exc:
+        raise InputError(f"invalid simulator parameter ({exc})", column="--param") from None
+
+
+def _parse_scenes(spec: str) -> list[tuple[str, str, str]]:
+    from deepmend.errors import InputError
+
+    out = []
+    for part in (s.strip() for s in spec.split(",") if s.strip()):
+        bits = part.split("/")
+        if len(bits) != 3 or not all(bits):
+            raise InputError("scenes are COUNTRY/CITY/OPERATOR separated by commas, e.g. FR/Lyon/Orange,FR/Nantes/Orange", column="--scenes", value=part)
+        out.append((bits[0], bits[1], bits[2]))
+    if not out:
+        raise InputError("no scenes given", column="--scenes", value=spec)
+    return out
+
+
+@groundtruth.command()
+@scene_options
+@click.option("--site", "site_id", help="One site id.")
+@click.option("--all", "all_sites", is_flag=True, help="Every target site of the scene (one file each, resumable).")
+@click.option("--out", required=True, type=click.Path(), help="Output file (.npz/.tif) for --site, directory for --all.")
+@click.option("--format", "fmt", type=click.Choice(["npz", "tif"]), default="npz", show_default=True, help="File format with --all.")
+@seed_option
+@param_option
+@click.option("--no-cache", is_flag=True, help="Recompute the per-deployment products even when cached.")
+def simulate(country, city, operator, sites, region, crs, site_id, all_sites, out, fmt, seed, params, no_cache) -> None:
+    """Simulated operator ground truth P(ℓ|i) for one site or all sites of a scene."""
+    from tqdm import tqdm
+
+    from deepmend.errors import InputError
+    from deepmend.groundtruth.simulator import GroundTruthSimulator
+    from deepmend.io import check_writable_dir
+
+    if bool(site_id) == bool(all_sites):
+        raise InputError("give exactly one of --site ID or --all")
+    out_path = Path(out)
+    if site_id and out_path.suffix.lower() not in (".npz", ".tif", ".tiff"):
+        raise InputError("output file must end in .npz or .tif", file=out, value=out_path.suffix)
+    check_writable_dir(out_path if all_sites else out_path.parent)
+    cfg = _config(params, seed)
+    scene = _scene(country, city, operator, sites, region, crs)
+    model = GroundTruthSimulator(cfg, use_cache=not no_cache)
+    if site_id:
+        i = scene.site_index(site_id)
+        model.fit(scene).predict(i).save(out_path)
+        click.echo(f"wrote {out_path}")
+        return
+    out_path.mkdir(parents=True, exist_ok=True)
+    todo = [(int(i), out_path / f"{safe_name(str(scene.deployment.site_ids[i]))}.{fmt}") for i in scene.targets]
+    todo = [(i, t) for i, t in todo if not t.exists()]
+    done = len(scene.targets) - len(todo)
+    if done:
+        click.echo(f"resuming: {done} maps already in {out_path}, {len(todo)} to go")
+    if todo:
+        model.fit(scene)
+        for i, target in tqdm(todo, desc="ground-truth maps", unit="BS"):
+            model.predict(i).save(target)
+    click.echo(f"wrote {len(todo)} maps to {out_path} ({done + len(todo)} in all)")
+
+
+@groundtruth.command()
+@click.option("--scenes", required=True, help="COUNTRY/CITY/OPERATOR,… e.g. FR/Lyon/Orange,FR/Nantes/Orange")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset directory (created; resumable).")
+@click.option("--floor", type=float, default=None, help="Cells with P below this are dropped (lost mass recorded); default 1e-10.")
+@seed_option
+@param_option
+def build(scenes, out, floor, seed, params) -> None:
+    """Ground-truth dataset for several scenes: compact maps, index.json, resumable."""
+    from tqdm import tqdm
+
+    from deepmend.groundtruth.simulator import GroundTruthSimulator
+    from deepmend.groundtruth.storage import DEFAULT_FLOOR, read_header, save_compact
+    from deepmend.io import atomic_path, check_writable_dir
+    from deepmend.scene import Scene
+
+    floor = DEFAULT_FLOOR if floor is None else floor
+    specs = _parse_scenes(scenes)
+    cfg = _config(params, seed)
+    root = Path(out)
+    check_writable_dir(root)
+    root.mkdir(parents=True, exist_ok=True)
+    index_path = root / "index.json"
+    index = json.loads(index_path.read_text()) if index_path.exists() else {"format": "deepmend-groundtruth-dataset/1", "scenes": {}}
+    opened = [(spec, Scene.from_catalog(*spec)) for spec in specs]  # fail fast on a bad scene name
+    total = sum(len(sc.targets) for _, sc in opened)
+    lost_all = []
+    with tqdm(total=total, desc="ground truth", unit="BS") as bar:
+        for (c, city, op), scene in opened:
+            key = f"{c}/{city}/{op}"
+            sub = root / safe_name(key.replace("/", "_"))
+            sub.mkdir(exist_ok=True)
+            todo = []
+            for i in scene.targets:
+                target = sub / f"{safe_name(str(scene.deployment.site_ids[i]))}.npz"
+                try:
+                    if target.exists() and read_header(target)["meta"]["params"] == cfg.as_dict():
+                        bar.update(1)
+                        continue
+                except Exception:  # partial or foreign: recompute
+                    pass
+                todo.append((int(i), target))
+            if todo:
+                bar.set_postfix_str(f"{key}: fitting")
+                model = GroundTruthSimulator(cfg).fit(scene)
+                bar.set_postfix_str(key)
+                for i, target in todo:
+                    lost_all.append(save_compact(model.predict(i), target, floor))
+                    bar.update(1)
+            index["scenes"][key] = {"dir": sub.name, "n_maps": int(len(scene.targets)), "config": cfg.as_dict(), "floor": floor}
+            with atomic_path(index_path) as tmp:
+                tmp.write_text(json.dumps(index, indent=1))
+    msg = f"max lost mass {max(lost_all):.2e}" if lost_all else "nothing to do"
+    click.echo(f"dataset in {root}: {total} maps over {len(opened)} scene(s); {len(lost_all)} written now, {msg}")
+
+
+@groundtruth.command()
+@click.argument("source")
+@click.option("--sample", type=int, default=40, show_default=True, help="Maps per scene (0 = all).")
+@click.option("--alpha-sample", type=int, default=10, show_default=True, help="Maps per scene for the best-fit probabilistic α.")
+@seed_option
+@param_option
+def stats(source, sample, alpha_sample, seed, params) -> None:
+    """Realism report vs the published targets, for a dataset DIR or a scene COUNTRY/CITY/OPERATOR."""
+    import numpy as np
+
+    from deepmend.errors import InputError
+    from deepmend.groundtruth.areas import area_types
+    from deepmend.groundtruth.config import AREA_TYPES, SimulatorConfig
+    from deepmend.groundtruth.reader import OperatorMaps
+    from deepmend.groundtruth.simulator import GroundTruthSimulator
+    from deepmend.groundtruth.stats import best_alpha, map_stats, report
+    from deepmend.scene import Scene
+
+    path = Path(source)
+    jobs = []  # (title, scene, model, areas)
+    if path.is_dir():
+        index_path = path / "index.json"
+        if not index_path.exists():
+            raise InputError("not a ground-truth dataset (no index.json); build one with 'deepmend groundtruth build'", file=str(path))
+        index = json.loads(index_path.read_text())
+        for key, entry in index.get("scenes", {}).items():
+            scene = Scene.from_catalog(*_parse_scenes(key)[0])
+            cfg = SimulatorConfig().with_(**{k: tuple(v) if isinstance(v, list) else v for k, v in entry["config"].items() if k != "version"})
+            model = OperatorMaps(path / entry["dir"]).fit(scene)
+            jobs.append((key, scene, model, area_types(scene.deployment.xy, scene.tree, cfg), model.available()))
+    elif "/" in source and len(source.split("/")) == 3:
+        scene = Scene.from_catalog(*_parse_scenes(source)[0])
+        model = GroundTruthSimulator(_config(params, seed)).fit(scene)
+        jobs.append((source, scene, model, model.areas_, scene.targets))
+    else:
+        raise InputError("give a dataset directory or a scene COUNTRY/CITY/OPERATOR", value=source)
+    for title, scene, model, areas, sites in jobs:
+        sites = np.asarray(sites, dtype=int)
+        if sample and sites.size > sample:
+            sites = np.sort(np.random.default_rng(0).choice(sites, size=sample, replace=False))
+        maps = [(model.predict(int(i)), int(i)) for i in sites]
+        st = [map_stats(m, scene, i, AREA_TYPES[int(areas[i])]) for m, i in maps]
+        fits = best_alpha(maps[:alpha_sample], scene) if alpha_sample > 0 else None
+        click.echo(report(st, fits, f"{title} ({len(st)} maps)"))

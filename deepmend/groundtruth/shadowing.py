@@ -16,6 +16,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from scipy import fft as sfft
 from scipy.signal import lfilter
 
 
@@ -24,14 +25,16 @@ def _spectral_filter(n: int, res_m: float, corr_m: float) -> np.ndarray:
     """√(power spectrum) of the exponential correlation on an n×n torus (rfft layout)."""
     k = np.minimum(np.arange(n), n - np.arange(n)) * res_m
     dist = np.hypot(k[:, None], k[None, :])
-    psd = np.fft.rfft2(np.exp(-dist / corr_m)).real
+    psd = sfft.rfft2(np.exp(-dist / corr_m)).real
     return np.sqrt(np.maximum(psd, 0.0)).astype(np.float32)
 
 
 def gudmundson_field(rng: np.random.Generator, n: int, res_m: float, corr_m: float) -> np.ndarray:
     """Unit-variance Gaussian field with R(Δ) = exp(−Δ/corr_m), float32 (n, n)."""
     white = rng.standard_normal((n, n), dtype=np.float32)
-    f = np.fft.irfft2(np.fft.rfft2(white) * _spectral_filter(n, float(res_m), float(corr_m)), s=(n, n))
+    spec = sfft.rfft2(white, workers=-1)  # float32 in → complex64: half the work of numpy.fft
+    spec *= _spectral_filter(n, float(res_m), float(corr_m))
+    f = sfft.irfft2(spec, s=(n, n), workers=-1)
     std = float(f.std()) or 1.0
     return (f / std).astype(np.float32)
 

@@ -48,8 +48,9 @@ def coarsen(p: NDArray[np.float64], block: int) -> NDArray[np.float64]:
     multiple of ``block``; the partial coarse cells still contain all their fine
     cell centres within half a coarse diagonal, so the error bound holds.
     """
-    if block < 1:
-        raise ValueError(f"block must be >= 1, got {block}")
+    if int(block) != block or block < 1:
+        raise ValueError(f"block must be a positive integer, got {block}")
+    block = int(block)
     h, w = p.shape
     hc, wc = -(-h // block), -(-w // block)
     if (hc * block, wc * block) != (h, w):
@@ -87,6 +88,8 @@ def emd_km(
     same_shape(pa, qa, "p", "q")
     if not 0.0 <= tail_mass < 1.0:
         raise ValueError(f"tail_mass must be in [0, 1), got {tail_mass}")
+    if not res_m > 0:
+        raise ValueError(f"res_m must be positive, got {res_m}")
 
     d = coarsen(pa, block) - coarsen(qa, block)
     wc = d.shape[1]

@@ -86,9 +86,10 @@ def weights_on_window(scene: Scene, i: int, alphas: np.ndarray, denominator: np.
     win = scene.window(i)
     rs, cs = scene.slices(i)
     xs, ys = win.centers()
-    d2 = (xs[None, :] - scene.deployment.x[i]) ** 2 + (ys[:, None] - scene.deployment.y[i]) ** 2
-    logd = 0.5 * np.log(np.maximum(d2, MIN_DISTANCE_M**2)) - _log_dmin(scene, rs, cs)
+    d2 = ((xs[None, :] - scene.deployment.x[i]) ** 2 + (ys[:, None] - scene.deployment.y[i]) ** 2).astype(np.float32)
+    # log-ratio to the nearest site is ≥ 0 up to rounding; float32 is ample for it
+    logd = np.float32(0.5) * np.log(np.maximum(d2, np.float32(MIN_DISTANCE_M**2))) - _log_dmin(scene, rs, cs).astype(np.float32)
     den = denominator[:, rs, cs]
-    num = np.exp(-np.asarray(alphas, dtype=np.float64)[:, None, None] * logd[None])
+    num = np.exp(-np.asarray(alphas, dtype=np.float32)[:, None, None] * logd[None])
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0).astype(np.float32)

@@ -18,3 +18,4 @@ def make_model(name: str, **params) -> DiffusionModel:
     if cls is ProbabilisticModel:
         return cls(alpha=params.get("alpha") if params.get("alpha") is not None else 1.3)
     return cls()
+import deepmend.groundtruth.simulator  # noqa: E402,F401 - registers "groundtruth" in MODELS

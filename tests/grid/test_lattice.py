@@ -84,9 +84,13 @@ def test_geotiff_is_north_up_with_crs(tmp_path):
 def test_corrupt_maps_are_rejected(tmp_path):
     m = _map()
     bad = tmp_path / "bad.npz"
-    np.savez(bad, prob=m.prob * 2, mask=m.mask, header=np.array('{"window": {"crs": "EPSG:2154", "left": 0, "bottom": 0}}'))
+    np.savez(bad, values=m.prob[m.mask] * 2, mask_bits=np.packbits(m.mask), header=np.array('{"window": {"crs": "EPSG:2154", "left": 0, "bottom": 0}}'))
     with pytest.raises(InputError, match="sum to 1"):
         DiffusionMap.load(bad)
+    short = tmp_path / "short.npz"
+    np.savez(short, values=m.prob[m.mask][:-5], mask_bits=np.packbits(m.mask), header=np.array('{"window": {"crs": "EPSG:2154", "left": 0, "bottom": 0}}'))
+    with pytest.raises(InputError, match="values for"):
+        DiffusionMap.load(short)
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip")
     with pytest.raises(InputError, match="not a readable diffusion map"):
@@ -100,7 +104,7 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(np, "savez_compressed", boom)
+    monkeypatch.setattr(np, "savez", boom)
     with pytest.raises(InputError, match="No space left"):
         m.save(target)
     assert not target.exists() and not list(tmp_path.iterdir())

@@ -1,0 +1,240 @@
+"""The FastAPI application: the endpoints of docs/API.md and the built web app.
+
+Handlers only parse parameters and shape answers; the work is in :mod:`deepmend.api.service`.
+Endpoints are plain ``def`` so that FastAPI runs them in its thread pool: a slow first
+fit of one scene does not block requests for another.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, File, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from deepmend import render
+from deepmend.api.service import MAX_UPLOAD_BYTES, MapResult, Service, TooLargeError
+from deepmend.config import REPO_DIR
+from deepmend.errors import InputError, NotAvailableError
+
+log = logging.getLogger("deepmend.api")
+
+#: Parameters whose unknown values mean "no such resource" (404); others are malformed (422).
+NOT_FOUND_COLUMNS = {"country", "city", "operator", "site", "model", "name"}
+MALFORMED_COLUMNS = {"alpha"}
+#: Computed maps are deterministic for a given request (uploads are content-addressed).
+MAP_CACHE_CONTROL = "public, max-age=86400"
+
+DEFAULT_STATIC_DIRS = (Path(__file__).resolve().parent.parent / "static", REPO_DIR / "web" / "dist")
+
+NO_WEB_APP = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>DeepMEND API</title></head>
+<body style="font-family:sans-serif;max-width:40em;margin:3em auto">
+<h1>DeepMEND API</h1>
+<p>The web app has not been built. Build it with <code>cd web &amp;&amp; npm ci &amp;&amp; npm run build</code>
+(or <code>make web</code>), then restart <code>deepmend serve</code>, or pass <code>--static DIR</code>.</p>
+<p>The API is running: see <a href="/docs">/docs</a> and <a href="/openapi.json">/openapi.json</a>,
+e.g. <a href="/api/catalog">/api/catalog</a>.</p></body></html>"""
+
+# --- shared parameter declarations -------------------------------------------------------
+Country = Query(..., description="Country code (FR, GB, IE, BE) or 'upload'", max_length=200)
+City = Query(..., description="City name as in /api/catalog, or an upload_id", max_length=200)
+Operator = Query(..., description="Operator as in /api/catalog ('all' for uploads)", max_length=200)
+Site = Query(..., description="site_id (as in /api/sites)", max_length=500)
+Model = Query(..., description="voronoi, probabilistic, voronoiboost, teacher, deepmend or groundtruth", max_length=100)
+Alpha = Query(None, description="exponent of the probabilistic model (> 0, default 1.3)")
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _input_status(exc: InputError) -> int:
+    if exc.column in NOT_FOUND_COLUMNS:
+        return 404
+    if exc.column in MALFORMED_COLUMNS:
+        return 422
+    return 400
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = [str(x) for x in err.get("loc", ()) if x not in ("query", "body")]
+        where = loc[0] if loc else "request"
+        val = err.get("input")
+        shown = f" (got {val!r})" if isinstance(val, (str, int, float)) and err.get("type") != "missing" else ""
+        parts.append(f"parameter '{where}': {err.get('msg', 'invalid')}{shown}")
+    return "; ".join(parts) or "invalid request"
+
+
+def find_static_dir(static_dir: str | Path | None) -> Path | None:
+    if static_dir is not None:
+        p = Path(static_dir)
+        return p if (p / "index.html").is_file() else None
+    env = os.environ.get("DEEPMEND_STATIC_DIR")
+    for p in ([Path(env)] if env else []) + list(DEFAULT_STATIC_DIRS):
+        if (p / "index.html").is_file():
+            return p
+    return None
+
+
+def create_app(static_dir: str | Path | None = None, *, service: Service | None = None, cors_origins: list[str] | None = None) -> FastAPI:
+    """The API and, when built, the web app at ``/``.
+
+    ``cors_origins``: other origins allowed to call the API (default none: the web app is
+    served from the same origin, so browsers need no CORS; ``DEEPMEND_CORS_ORIGINS``,
+    comma-separated, sets it from the environment).
+    """
+    app = FastAPI(title="DeepMEND", version="0.1.0", description="Spatial diffusion maps of cellular base stations (docs/API.md).")
+    svc = service or Service()
+    app.state.service = svc
+
+    origins = cors_origins if cors_origins is not None else [o for o in os.environ.get("DEEPMEND_CORS_ORIGINS", "").split(",") if o.strip()]
+    if origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["*"])
+
+    # --- errors: always JSON {"error": …} -----------------------------------------------
+    @app.exception_handler(InputError)
+    async def _input_error(request: Request, exc: InputError):
+        msg = str(exc)
+        if exc.file is None and exc.column is not None and msg.startswith("column '"):
+            msg = "parameter '" + msg[len("column '"):]  # a query parameter, not a file column
+        return _error(_input_status(exc), msg)
+
+    @app.exception_handler(NotAvailableError)
+    async def _not_available(request: Request, exc: NotAvailableError):
+        return _error(404, str(exc))
+
+    @app.exception_handler(TooLargeError)
+    async def _too_large(request: Request, exc: TooLargeError):
+        return _error(413, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        return _error(422, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        msg = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404:
+            msg = f"not found: {request.url.path}"
+        return JSONResponse({"error": msg}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception):
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return _error(500, f"internal error ({type(exc).__name__}); this is a bug, please report it")
+
+    @app.middleware("http")
+    async def _upload_size_guard(request: Request, call_next):
+        # refuse an oversized upload from its Content-Length, before the body is read
+        if request.url.path == "/api/uploads" and request.method == "POST":
+            length = request.headers.get("content-length")
+            if length and length.isdigit() and int(length) > MAX_UPLOAD_BYTES + 64 * 1024:
+                return _error(413, f"upload is {int(length) / 1e6:.1f} MB, the limit is {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+        return await call_next(request)
+
+    # --- endpoints ------------------------------------------------------------------------
+    @app.get("/api/catalog", summary="Countries, cities, operators, models")
+    def get_catalog():
+        return svc.catalog()
+
+    @app.get("/api/sites", summary="Sites of a scene (GeoJSON)")
+    def get_sites(country: str = Country, city: str = City, operator: str = Operator):
+        return svc.sites_geojson(svc.resolve(country, city, operator))
+
+    @app.get("/api/region", summary="Region outline of a city (GeoJSON, WGS84)")
+    def get_region(country: str = Country, city: str = City):
+        return svc.region_geojson(country, city)
+
+    def _links(res: MapResult) -> dict[str, str]:
+        q = urlencode(res.query())
+        return {"png": f"/api/map.png?{q}", "npy": f"/api/map.npy?{q}", "geotiff": f"/api/map.tif?{q}"}
+
+    @app.get("/api/map", summary="One base station's diffusion map: where to fetch it and how to place it")
+    def get_map(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
+        res = svc.get_map(country, city, operator, site, model, alpha)
+        dm = res.map
+        body = {
+            "site_id": res.site_id, "model": res.model, "corners": dm.window.corners_wgs84(), **_links(res),
+            "inference_ms": dm.meta.get("inference_ms"), "vmin": render.VMIN, "vmax": render.VMAX, "colormap": render.COLORMAP,
+            "shape": [dm.window.size, dm.window.size], "crs": dm.window.crs, "cached": res.cached,
+        }
+        if res.params:
+            body["params"] = res.params
+        return JSONResponse(body, headers={"Cache-Control": "no-cache"})
+
+    def _file_name(res: MapResult, suffix: str) -> str:
+        import re
+
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{res.model}_{res.site_id}")[:150] + suffix
+
+    @app.get("/api/map.png", summary="The map as a PNG (jet on log10 P, 1e-9 … 1e-2, north up)", response_class=Response,
+             responses={200: {"content": {"image/png": {}}}})
+    def get_map_png(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
+        res = svc.get_map(country, city, operator, site, model, alpha)
+        return Response(svc.map_png(res), media_type="image/png", headers={"Cache-Control": MAP_CACHE_CONTROL})
+
+    @app.get("/api/map.npy", summary="The raw float32 grid (.npy, rows north to south)", response_class=Response,
+             responses={200: {"content": {"application/octet-stream": {}}}})
+    def get_map_npy(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
+        res = svc.get_map(country, city, operator, site, model, alpha)
+        return Response(svc.map_npy(res), media_type="application/octet-stream", headers={
+            "Cache-Control": MAP_CACHE_CONTROL, "Content-Disposition": f'attachment; filename="{_file_name(res, ".npy")}"'})
+
+    @app.get("/api/map.tif", summary="The map as a GeoTIFF with its CRS (download)", response_class=Response,
+             responses={200: {"content": {"image/tiff": {}}}})
+    def get_map_tif(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
+        res = svc.get_map(country, city, operator, site, model, alpha)
+        return Response(svc.map_tif(res), media_type="image/tiff", headers={
+            "Cache-Control": MAP_CACHE_CONTROL, "Content-Disposition": f'attachment; filename="{_file_name(res, ".tif")}"'})
+
+    @app.get("/api/metrics", summary="Accuracy of a model's map vs the ground truth and the baselines")
+    def get_metrics(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
+        return svc.metrics(country, city, operator, site, model, alpha)
+
+    @app.get("/api/features", summary="The input channels of DeepMEND for one base station")
+    def get_features(country: str = Country, city: str = City, operator: str = Operator, site: str = Site):
+        ref, site_id, window, feats = svc.features(country, city, operator, site)
+        base = {**ref.params(), "site": site_id}
+        return {
+            "model": "deepmend", "site_id": site_id,
+            "features": [{"name": n, "description": d, "png": f"/api/feature.png?{urlencode({**base, 'name': n})}"} for n, d in feats],
+            "corners": window.corners_wgs84(),
+        }
+
+    @app.get("/api/feature.png", summary="One input channel as a grey-scale PNG", response_class=Response,
+             responses={200: {"content": {"image/png": {}}}})
+    def get_feature_png(country: str = Country, city: str = City, operator: str = Operator, site: str = Site,
+                        name: str = Query(..., description="feature name, as listed by /api/features", max_length=100)):
+        png = svc.feature_png(country, city, operator, site, name)
+        return Response(png, media_type="image/png", headers={"Cache-Control": MAP_CACHE_CONTROL})
+
+    @app.post("/api/uploads", summary="Upload a CSV site list (≤ 5 MB, ≤ 20,000 rows)")
+    def post_upload(file: UploadFile = File(..., description="CSV with site_id, lat, lon[, operator, height_m, technology]")):
+        content = file.file.read(MAX_UPLOAD_BYTES + 1)
+        return svc.upload(content, file.filename)
+
+    @app.get("/api/{rest:path}", include_in_schema=False)
+    def api_not_found(rest: str):
+        return _error(404, f"no such endpoint: /api/{rest}; see /docs")
+
+    # --- the web app -------------------------------------------------------------------
+    static = find_static_dir(static_dir)
+    if static is not None:
+        from fastapi.staticfiles import StaticFiles
+
+        app.mount("/", StaticFiles(directory=static, html=True), name="web")
+    else:
+        @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+        def no_web_app():
+            return HTMLResponse(NO_WEB_APP)
+
+    return app

@@ -1,0 +1,212 @@
+"""Operator-like ground truth P(ℓ|i) simulated from a deployment (issue 8).
+
+For every site: sectors with the TR 36.814 pattern, a TR 38.901 / COST-231 Hata path
+loss by area type, LOS drawn from the 38.901 LOS probability, Gudmundson shadowing
+plus a radial streak field → RSRP of each sector on the site's 600×600 window. A UE
+at ℓ attaches to site i with probability softmax_i(RSRP/T) over every heard sector;
+users are where the prior P(ℓ) says; P(ℓ|i) ∝ P(i|ℓ)·P(ℓ).
+
+Cost model. The softmax denominator D(ℓ) = Σ_j Σ_s exp(RSRP_js(ℓ)/T) and the prior are
+per-deployment products: ``_fit`` computes each site's term once, on its own window
+only, and accumulates it on the national lattice (float32), then caches D and the
+prior on disk keyed by a hash of (positions, heights, azimuths, mask, config). A BS's
+map afterwards recomputes its own numerator (every random draw is seeded by
+(seed, site id), so it is identical to the one summed into D) and divides: tens of ms.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtr
+
+from deepmend.config import cache_dir
+from deepmend.grid.diffusion_map import DiffusionMap
+from deepmend.groundtruth.antenna import bearing_index, elevation_deg, sector_azimuths, sector_gain_db, vertical_attenuation_db
+from deepmend.groundtruth.areas import area_types
+from deepmend.groundtruth.config import AREA_TYPES, SimulatorConfig
+from deepmend.groundtruth.pathloss import SIGMA_DB, los_probability, pathloss, scenario_for
+from deepmend.groundtruth.population import user_prior
+from deepmend.groundtruth.shadowing import gudmundson_field, radial_field
+from deepmend.io import atomic_path
+from deepmend.models.base import DiffusionModel
+from deepmend.models.registry import MODELS
+from deepmend.scene import Scene
+
+F32 = np.float32
+#: RSRP reference (dBm) subtracted before exponentiating: keeps exp() in float32 range.
+RSRP_REF_DBM = -80.0
+#: Decorrelation distance of the LOS state (38.901 §7.6.3.3, UMa: 50 m).
+LOS_CORR_M = 50.0
+
+
+@dataclass(frozen=True)
+class SiteRadio:
+    """What the simulator decided for one site (written into its map's metadata)."""
+
+    area: str
+    scenario: str
+    height_m: float
+    height_from_data: bool
+    downtilt_deg: float
+    azimuths_deg: tuple[float, ...]
+
+    def as_dict(self) -> dict:
+        return {"area": self.area, "scenario": self.scenario, "height_m": round(self.height_m, 2), "height_from_data": self.height_from_data,
+                "downtilt_deg": self.downtilt_deg, "azimuths_deg": [round(a, 1) for a in self.azimuths_deg]}
+
+
+def site_rng(seed: int, site_id: str, stream: int = 0) -> np.random.Generator:
+    """Per-site generator: the same site gets the same draws whatever else is in the scene."""
+    return np.random.default_rng([int(seed), zlib.crc32(str(site_id).encode()), stream])
+
+
+class GroundTruthSimulator(DiffusionModel):
+    name = "groundtruth"
+    label = "Ground truth (simulated)"
+    description = "Simulated operator ground truth: sectors, 3GPP path loss, correlated shadowing with radial streaks, soft best-server association, population prior."
+
+    def __init__(self, config: SimulatorConfig | None = None, *, use_cache: bool = True) -> None:
+        self.config = config or SimulatorConfig()
+        self.use_cache = use_cache
+
+    def params(self) -> dict:
+        return self.config.as_dict()
+
+    # --- per-site radio ----------------------------------------------------
+    def site_radio(self, i: int) -> SiteRadio:
+        cfg, dep = self.config, self.scene_.deployment
+        area = int(self.areas_[i])
+        rng = site_rng(cfg.seed, dep.site_ids[i], 1)
+        jitter = float(rng.uniform(-cfg.height_jitter_m, cfg.height_jitter_m))
+        known = bool(np.isfinite(dep.height_m[i]) and dep.height_m[i] > cfg.ue_height_m + 1.0)
+        h = float(dep.height_m[i]) if known else max(cfg.height_m[area] + jitter, cfg.ue_height_m + 3.0)
+        az = sector_azimuths(dep.azimuths[i], cfg.sectors, rng)
+        scen = scenario_for(AREA_TYPES[area], h, cfg.pathloss)
+        return SiteRadio(AREA_TYPES[area], scen, h, known, float(cfg.downtilt_deg[area]), az)
+
+    def site_power(self, i: int) -> np.ndarray:
+        """Σ over sectors of exp((RSRP − ref)/T) on site i's window, 0 where not heard (float32)."""
+        cfg, dep = self.config, self.scene_.deployment
+        radio = self.site_radio(i)
+        x, y = float(dep.x[i]), float(dep.y[i])
+        win = self.scene_.lattice.window(x, y)
+        xs, ys = win.centers()
+        dx = (xs - x).astype(F32)[None, :]
+        dy = (ys - y).astype(F32)[:, None]
+        d = np.sqrt(dx * dx + dy * dy)
+        bearing = np.degrees(np.arctan2(dx, dy)) % F32(360.0)
+        n, res = win.size, win.res
+        rng = site_rng(cfg.seed, dep.site_ids[i], 0)
+        pl_los, pl_nlos = pathloss(d, radio.scenario, radio.area, radio.height_m, cfg.ue_height_m, cfg.carrier_ghz)
+        s_los, s_nlos = SIGMA_DB[radio.scenario]
+        p_los = los_probability(d, radio.scenario, cfg.ue_height_m)
+        if cfg.los == "draw" and radio.scenario != "Hata":
+            los = ndtr(gudmundson_field(rng, n, res, LOS_CORR_M)) < p_los
+            pl = np.where(los, pl_los, pl_nlos)
+            sigma = np.where(los, F32(s_los), F32(s_nlos))
+        else:
+            pl = p_los * pl_los + (1 - p_los) * pl_nlos
+            sigma = p_los * F32(s_los) + (1 - p_los) * F32(s_nlos)
+        if cfg.shadow_sigma_db is not None:
+            sigma = F32(cfg.shadow_sigma_db)
+        loss = pl
+        if np.any(sigma > 0):
+            loss = loss + sigma * gudmundson_field(rng, n, res, cfg.shadow_corr_m)
+        if cfg.streak_sigma_db > 0:
+            loss = loss + F32(cfg.streak_sigma_db) * radial_field(rng, bearing, d, res, cfg.streak_along_m, cfg.streak_across_deg)
+        a_v = vertical_attenuation_db(elevation_deg(d, radio.height_m, cfg.ue_height_m), radio.downtilt_deg, cfg)
+        base = F32(cfg.tx_power_dbm - 10.0 * np.log10(12.0 * cfg.n_rb)) - loss
+        bidx = bearing_index(bearing)
+        gains = [sector_gain_db(bidx, az, a_v, cfg) for az in radio.azimuths_deg] or [F32(cfg.max_gain_dbi) + a_v]
+        inv_t = F32(1.0 / cfg.temperature_db)
+        out = np.zeros((n, n), dtype=F32)
+        for g in gains:  # ≤ a handful of sectors, each a vectorised window operation
+            rsrp = base + g
+            out += np.where(rsrp >= F32(cfg.rsrp_floor_dbm), np.exp((rsrp - F32(RSRP_REF_DBM)) * inv_t), F32(0.0))
+        return out
+
+    # --- per-deployment work -----------------------------------------------
+    def _overlap(self, i: int) -> tuple[tuple[slice, slice], tuple[slice, slice]] | None:
+        """(lattice slices, window slices) of the part of site i's window inside the lattice."""
+        lat = self.scene_.lattice
+        win = lat.window(float(self.scene_.deployment.x[i]), float(self.scene_.deployment.y[i]))
+        r0 = int(round((win.bottom - lat.y0) / lat.res))
+        c0 = int(round((win.left - lat.x0) / lat.res))
+        ra, rb = max(r0, 0), min(r0 + win.size, lat.ny)
+        ca, cb = max(c0, 0), min(c0 + win.size, lat.nx)
+        if ra >= rb or ca >= cb:
+            return None
+        return (slice(ra, rb), slice(ca, cb)), (slice(ra - r0, rb - r0), slice(ca - c0, cb - c0))
+
+    def cache_key(self, scene: Scene) -> str:
+        dep, lat = scene.deployment, scene.lattice
+        h = hashlib.sha256()
+        for arr in (dep.x, dep.y, np.nan_to_num(dep.height_m, nan=-1.0)):
+            h.update(np.ascontiguousarray(arr, dtype=np.float64).tobytes())
+        h.update("\x1f".join(map(str, dep.site_ids)).encode())
+        h.update(repr(dep.azimuths).encode())
+        h.update(repr((lat.crs, lat.x0, lat.y0, lat.nx, lat.ny, lat.res)).encode())
+        h.update(np.packbits(scene.mask).tobytes())
+        h.update(self.config.digest().encode())
+        return h.hexdigest()[:24]
+
+    def _fit(self, scene: Scene) -> None:
+        cfg = self.config
+        self.areas_ = area_types(scene.deployment.xy, scene.tree, cfg)
+        path = cache_dir() / "groundtruth" / f"{self.cache_key(scene)}.npz"
+        t0 = time.perf_counter()
+        if self.use_cache and path.exists():
+            try:
+                with np.load(path) as z:
+                    self.denominator_, self.prior_ = z["denominator"], z["prior"]
+                if self.denominator_.shape == scene.lattice.shape:
+                    self.fit_seconds_, self.from_cache_ = time.perf_counter() - t0, True
+                    return
+            except Exception:  # a damaged cache is recomputed, never trusted
+                pass
+        self.prior_ = user_prior(scene, cfg)
+        mask = scene.mask
+        den = np.zeros(scene.lattice.shape, dtype=F32)
+        for j in range(len(scene.deployment)):
+            ov = self._overlap(j)
+            if ov is None:
+                continue
+            (lr, lc), (wr, wc) = ov
+            if not mask[lr, lc].any():
+                continue
+            den[lr, lc] += self.site_power(j)[wr, wc]
+        self.denominator_ = np.where(mask, den, F32(0.0))
+        self.fit_seconds_, self.from_cache_ = time.perf_counter() - t0, False
+        if self.use_cache:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, denominator=self.denominator_, prior=self.prior_)
+
+    def association(self, i: int) -> np.ndarray:
+        """P(i|ℓ) on site i's window (0 where nothing is heard or off the mask)."""
+        rs, cs = self.scene_.slices(i)
+        den = self.denominator_[rs, cs]
+        num = self.site_power(i)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(den > 0, num / np.where(den > 0, den, F32(1.0)), F32(0.0))
+
+    def _raw(self, i: int) -> np.ndarray:
+        rs, cs = self.scene_.slices(i)
+        return self.association(i) * self.prior_[rs, cs]
+
+    def predict(self, site: int | str) -> DiffusionMap:
+        m = super().predict(site)
+        m.meta["site"] = self.site_radio(self.scene_.site_index(site)).as_dict()
+        return m
+
+    def area_of(self, i: int) -> str:
+        return AREA_TYPES[int(self.areas_[i])]
+
+
+MODELS[GroundTruthSimulator.name] = GroundTruthSimulator

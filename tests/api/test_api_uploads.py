@@ -1,0 +1,119 @@
+"""POST /api/uploads: a user's CSV becomes a scene; bad files answer 400/413 naming what is wrong."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from test_api_errors import check_error
+
+
+@pytest.fixture(scope="module")
+def csv_text(sites):
+    rows = ["site_id,lat,lon,operator,height_m"]
+    for k, f in enumerate(sites[:40]):
+        p = f["properties"]
+        rows.append(f"U{k},{p['lat']},{p['lon']},{'A' if k % 2 else 'B'},{20 + k % 5}")
+    return "\n".join(rows) + "\n"
+
+
+def upload(client, content: bytes | str, name: str = "sites.csv"):
+    data = content.encode() if isinstance(content, str) else content
+    return client.post("/api/uploads", files={"file": (name, data, "text/csv")})
+
+
+@pytest.fixture(scope="module")
+def uploaded(client, csv_text):
+    r = upload(client, csv_text)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_upload_answer(uploaded, csv_text, service):
+    assert uploaded["country"] == "upload" and uploaded["city"] == uploaded["upload_id"]
+    assert uploaded["n_sites"] == 40 and uploaded["operators"] == ["A", "B"]
+    assert len(uploaded["upload_id"]) == 16
+    stored = service.cache_root / "uploads" / f"{uploaded['upload_id']}.csv"
+    assert stored.read_text() == csv_text
+    assert [p.name for p in (service.cache_root / "uploads").iterdir() if p.name.startswith(".")] == []
+
+
+def test_upload_is_content_addressed(client, csv_text, uploaded):
+    assert upload(client, csv_text, name="other-name.csv").json()["upload_id"] == uploaded["upload_id"]
+
+
+def test_upload_scene_endpoints(client, uploaded):
+    scene = {"country": "upload", "city": uploaded["upload_id"], "operator": "all"}
+    sites = client.get("/api/sites", params=scene).json()["features"]
+    assert len(sites) == 40
+    region = client.get("/api/region", params={"country": "upload", "city": uploaded["upload_id"]})
+    assert region.status_code == 200 and region.json()["type"] == "FeatureCollection"
+    for model in ("voronoi", "probabilistic"):
+        m = client.get("/api/map", params={**scene, "site": "U3", "model": model})
+        assert m.status_code == 200, m.text
+        assert m.json()["crs"].startswith("EPSG:")
+        png = client.get(m.json()["png"])
+        assert png.status_code == 200 and Image.open(io.BytesIO(png.content)).size == (600, 600)
+        p = np.load(io.BytesIO(client.get(m.json()["npy"]).content))
+        assert abs(p.sum(dtype=np.float64) - 1) < 1e-4
+    assert client.get("/api/metrics", params={**scene, "site": "U3", "model": "voronoi"}).status_code == 200
+    feats = client.get("/api/features", params={**scene, "site": "U3"}).json()["features"]
+    assert client.get(feats[1]["png"]).status_code == 200
+
+
+def test_upload_scene_by_operator(client, uploaded):
+    scene = {"country": "upload", "city": uploaded["upload_id"]}
+    a = client.get("/api/sites", params={**scene, "operator": "a"}).json()["features"]
+    assert len(a) == 20 and {f["properties"]["operator"] for f in a} == {"A"}
+    check_error(client.get("/api/sites", params={**scene, "operator": "C"}), 404, "operator", "C")
+    # a site of operator B is not in operator A's scene
+    check_error(client.get("/api/map", params={**scene, "operator": "A", "site": "U0", "model": "voronoi"}), 404, "site")
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("site_id,lat,lon\nA,45.7,4.8\nB,north,4.9\nC,45.8,4.7\n", ("row 3", "lat", "north", "sites.csv")),
+        ("site_id,lat,lon\nA,45.7,4.8\nB,45.75,4.9\nC,95.8,4.7\n", ("row 4", "lat", "range")),
+        ("site_id,lat,lon\nA,45.7,4.8\nA,45.75,4.9\nC,45.8,4.7\n", ("duplicate", "site_id", "A")),
+        ("site_id,lat,lon\nA,45.7,4.8\nB,,4.9\nC,45.8,4.7\n", ("row 3", "lat", "missing")),
+        ("name,foo,bar\nA,1,2\n", ("coordinate", "lat")),
+        ("site_id,lat,lon\nA,45.7,4.8\nB,45.75,4.9\n", ("3",)),
+        ("site_id,lat,lon\n", ("no data rows",)),
+        ("", ("empty",)),
+        ("site_id,lat,lon\nA,45.7,4.8\nB,45.8,4.9\nC,45.9,5.0\n", ("line",)),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00\x01", ()),
+        ("site_id,lat,lon,height_m\nA,45.7,4.8,10\nB,45.75,4.9,-5\nC,45.8,4.7,3\n", ("row 3", "height")),
+    ],
+)
+def test_bad_upload_is_400(client, content, words):
+    msg = check_error(upload(client, content), 400, *words)
+    assert "uploads/" not in msg and ".upload-" not in msg
+
+
+def test_upload_too_large_is_413(client):
+    big = "site_id,lat,lon\n" + "".join(f"S{k},45.{k % 1000:03d},4.{k % 997:03d}\n" for k in range(400_000))
+    assert len(big) > 5 * 1024 * 1024
+    check_error(upload(client, big), 413, "MB")
+
+
+def test_upload_too_many_rows_is_413(client):
+    rows = "site_id,lat,lon\n" + "".join(f"{k},45.{k % 1000:03d},4.{k % 997:03d}\n" for k in range(20_001))
+    assert len(rows) < 5 * 1024 * 1024
+    check_error(upload(client, rows), 413, "20000")
+
+
+def test_upload_without_file_is_422(client):
+    check_error(client.post("/api/uploads", data={"x": "1"}), 422, "file")
+    check_error(client.post("/api/uploads", content=b"site_id,lat,lon\n", headers={"content-type": "text/csv"}), 422)
+
+
+def test_upload_filename_is_never_a_path(client, service, csv_text):
+    r = upload(client, csv_text.replace("U1,", "V1,"), name="../../../../tmp/evil.csv")
+    assert r.status_code == 200
+    assert not (service.cache_root.parent / "evil.csv").exists()
+    msg = check_error(upload(client, "site_id,lat,lon\nA,x,1\n", name="../../etc/passwd"), 400)
+    assert "../" not in msg
