@@ -56,7 +56,10 @@ def check_inside(dep: Deployment, region: Region, targets: np.ndarray) -> None:
 class Scene:
     """Deployment + mask region + target sites, with lazily computed shared rasters."""
 
-    def __init__(self, deployment: Deployment, mask_region: Region, targets: np.ndarray | None = None, *, name: str = "") -> None:
+    def __init__(self, deployment: Deployment, mask_region: Region, targets: np.ndarray | None = None, *, name: str = "", strict: bool = True) -> None:
+        """``strict`` rejects target sites outside the mask region (a user's file); bundled
+        scenes pass ``strict=False`` because real coastal sites may sit just off a coarse
+        coastline — their maps then fall back to the nearest valid cells."""
         validate_geometry(deployment)
         if mask_region.crs != deployment.crs:
             mask_region = mask_region.to_crs(deployment.crs)
@@ -65,14 +68,15 @@ class Scene:
         self.targets = np.arange(len(deployment)) if targets is None else np.asarray(targets, dtype=int)
         if self.targets.size == 0:
             raise InputError(f"no sites inside region '{mask_region.name}'", file=deployment.source or deployment.name)
-        check_inside(deployment, mask_region, self.targets)
+        if strict:
+            check_inside(deployment, mask_region, self.targets)
         self.name = name or deployment.name
         self.scenario: Scenario | None = None
 
     @classmethod
     def from_catalog(cls, country: str, city: str, operator: str) -> "Scene":
         sc = open_scenario(country, city, operator)
-        scene = cls(sc.deployment, sc.mask_region, sc.targets, name=f"{sc.country}/{sc.city}/{sc.operator}")
+        scene = cls(sc.deployment, sc.mask_region, sc.targets, name=f"{sc.country}/{sc.city}/{sc.operator}", strict=False)
         scene.scenario = sc
         return scene
 

@@ -28,3 +28,18 @@ export function fmtSigned(v: number | null | undefined, digits = 3): string {
   const s = fmt(Math.abs(v), digits);
   return v > 0 ? `+${s}` : v < 0 ? `−${s}` : s;
 }
+
+/** A relative gain (server: (baseline − model) / baseline) as a signed percentage. */
+export function fmtGain(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+  const pct = Math.abs(v * 100);
+  const s = pct >= 100 ? pct.toFixed(0) : pct.toFixed(1);
+  return v > 0 ? `+${s}%` : v < 0 ? `−${s}%` : `${s}%`;
+}
+
+/** The same relative gain computed on the client: (baseline − model) / baseline. */
+export function relativeGain(model: number | null | undefined, baseline: number | null | undefined): number | null {
+  if (model === null || model === undefined || baseline === null || baseline === undefined) return null;
+  if (!Number.isFinite(model) || !Number.isFinite(baseline) || baseline === 0) return null;
+  return (baseline - model) / baseline;
+}

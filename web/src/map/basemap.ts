@@ -101,15 +101,20 @@ export function baseStyle(opts: { tileUrl?: string | null; tileAttribution?: str
   return style;
 }
 
+/** Runs `fn` once the map's style is parsed (its sources can then be read and added). */
+export function whenStyleReady(map: import('maplibre-gl').Map, fn: () => void): void {
+  // isStyleLoaded() is also false while any source is still loading, so ask for a source instead
+  if (map.getSource('land')) fn();
+  else map.once('style.load', fn);
+}
+
 /** Fills the land and borders sources of a map once the world is loaded. */
 export async function attachWorld(map: import('maplibre-gl').Map): Promise<void> {
   const world = await loadWorld();
-  const apply = () => {
+  whenStyleReady(map, () => {
     const land = map.getSource('land') as import('maplibre-gl').GeoJSONSource | undefined;
     const borders = map.getSource('borders') as import('maplibre-gl').GeoJSONSource | undefined;
     land?.setData(world.land);
     borders?.setData(world.borders);
-  };
-  if (map.isStyleLoaded()) apply();
-  else map.once('load', apply);
+  });
 }

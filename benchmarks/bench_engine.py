@@ -1,0 +1,80 @@
+"""Country-scale batch: every Orange site of France (Arcep 2018) → sparse maps in a Zarr store.
+
+    .venv/bin/python benchmarks/bench_engine.py --model voronoi --workers 1 2
+    .venv/bin/python benchmarks/bench_engine.py --model deepmend --workers 2 --limit 2000   # a subset, projected
+
+Each run starts from an empty store, so it measures the whole pipeline: tiling, per
+tile Scene (mask, KD-tree rasters), model fit, every map, sparsification, compression,
+the store's writes and the manifest. ``--limit N`` keeps the N targets nearest to a
+centre (a contiguous region, so tiles and margins are realistic) and the full-country
+time is projected from the measured per-BS rate; such rows say so. Peak memory is the
+maximum RSS of the driver and of the largest worker process (``getrusage``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="voronoi")
+    ap.add_argument("--alpha", type=float, default=None)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--limit", type=int, default=None, help="only the N targets nearest to --centre (then projected)")
+    ap.add_argument("--centre", type=float, nargs=2, default=[842_000.0, 6_519_000.0], help="Lambert-93 x y (default Lyon)")
+    ap.add_argument("--floor", type=float, default=1e-6)
+    ap.add_argument("--max-sites", type=int, default=192)
+    ap.add_argument("--json", type=Path, default=None, help="append results here")
+    args = ap.parse_args()
+
+    from deepmend.engine import ModelSpec, run_batch
+    from deepmend.engine.executors import make_executor
+    from deepmend.engine.job import open_country
+    from deepmend.engine.runner import peak_rss_mb
+    from deepmend.engine.store import MapStore
+
+    t0 = time.perf_counter()
+    job = open_country("FR", "Orange", "fr2018")
+    t_job = time.perf_counter() - t0
+    n_all = len(job.targets)
+    if args.limit:
+        d = np.hypot(job.deployment.x[job.targets] - args.centre[0], job.deployment.y[job.targets] - args.centre[1])
+        job = job.with_targets(np.sort(job.targets[np.argsort(d)[: args.limit]]))
+    spec = ModelSpec(args.model, {"alpha": args.alpha} if args.alpha is not None else {})
+    print(f"{job.name}: {len(job.deployment)} sites, {n_all} targets on land (+coast), {len(job.excluded)} excluded; running {len(job.targets)}; job {t_job:.1f} s")
+    rows = []
+    for w in args.workers:
+        tmp = Path(tempfile.mkdtemp(prefix="bench-engine-"))
+        try:
+            ex = make_executor(w)
+            t1, c1 = time.perf_counter(), time.process_time()
+            rep = run_batch(job, spec, store=str(tmp / "fr.zarr"), executor=ex, floor=args.floor, max_sites=args.max_sites, progress=False)
+            ex.close()
+            wall = time.perf_counter() - t1
+            size = MapStore(tmp / "fr.zarr").bytes_on_disk()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        n = rep.n_sites
+        row = {"model": args.model, "workers": w, "sites": n, "tiles": rep.n_tiles, "wall_s": round(wall, 1), "bs_per_s": round(n / wall, 2),
+               "ms_per_bs_task_wall": round(1e3 * rep.task_seconds / n, 1), "ms_per_bs_cpu": round(1e3 * rep.cpu_seconds / n, 1),
+               "driver_cpu_s": round(time.process_time() - c1, 1), "load_avg_1min": round(__import__("os").getloadavg()[0], 1), "fit_share": round(rep.fit_seconds / max(rep.task_seconds, 1e-9), 3),
+               "peak_rss_mb": round(peak_rss_mb()), "store_mb": round(size / 2**20, 1), "nnz_per_bs": round(rep.nnz / n),
+               "lost_max": rep.lost_max, "projected_full_s": round(wall * n_all / n, 1) if n < n_all else None}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    if args.json:
+        with open(args.json, "a") as fh:
+            for r in rows:
+                fh.write(json.dumps(r) + "\n")
+
+
+if __name__ == "__main__":
+    main()

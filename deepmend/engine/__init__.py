@@ -1,0 +1,15 @@
+"""Country-scale batch engine: spatial tiles → tasks → sparse maps in a resumable Zarr store.
+
+A Scene over a whole country would hold ~1e8 lattice cells per shared raster, so the
+engine cuts the targets into spatial tiles, each with its own small Scene whose
+deployment holds every site within a margin of the tile. The task that turns a tile
+into sparse maps is a pure function, so it runs unchanged in-process, in a local
+process pool or on a Dask distributed cluster; only the driver writes the store.
+"""
+
+from deepmend.engine.job import Job, open_job
+from deepmend.engine.runner import BatchReport, run_batch
+from deepmend.engine.tasks import ModelSpec, TileResult, compute_tile
+from deepmend.engine.tiles import Tile, make_tiles
+
+__all__ = ["Job", "open_job", "BatchReport", "run_batch", "ModelSpec", "TileResult", "compute_tile", "Tile", "make_tiles"]

@@ -1,0 +1,141 @@
+"""Where tasks run: in-process, a local process pool, or a Dask distributed cluster.
+
+All three expose one method, ``imap_unordered(fn, args_list)``: results come back as
+they finish, and at most ``in_flight`` tasks are submitted at a time, so neither the
+inputs nor the outputs of a whole country pile up in the driver's memory. An exception
+in a task propagates out of the iterator after the results already yielded were
+handled by the caller (the runner stores each one before asking for the next), and the
+remaining queued tasks are cancelled.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
+
+from deepmend.errors import InputError
+
+
+class Executor(Protocol):
+    workers: int
+
+    def imap_unordered(self, fn: Callable[..., Any], args_list: Sequence[tuple]) -> Iterator[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class SerialExecutor:
+    """In the calling process: the reference, and what tests and debuggers want."""
+
+    workers = 1
+
+    def imap_unordered(self, fn: Callable[..., Any], args_list: Sequence[tuple]) -> Iterator[Any]:
+        for args in args_list:
+            yield fn(*args)
+
+    def close(self) -> None:
+        pass
+
+
+def _worker_init() -> None:
+    """One thread of BLAS/torch per worker process: the workers are the parallelism."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    try:
+        import torch  # noqa: PLC0415 - only if a model needs it
+
+        torch.set_num_threads(1)
+    except Exception:  # torch absent or already configured
+        pass
+
+
+def _bounded(submit: Callable[[tuple], Any], args_list: Sequence[tuple], in_flight: int, wait_any: Callable[[set], tuple[set, set]],
+             result: Callable[[Any], Any], cancel: Callable[[Any], None]) -> Iterator[Any]:
+    pending: set = set()
+    it: Iterable[tuple] = iter(args_list)
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and len(pending) < in_flight:
+                nxt = next(it, None)  # type: ignore[call-overload]
+                if nxt is None:
+                    exhausted = True
+                    break
+                pending.add(submit(nxt))
+            if not pending:
+                return
+            done, pending = wait_any(pending)
+            for fut in done:
+                yield result(fut)
+    finally:
+        for fut in pending:
+            cancel(fut)
+
+
+class ProcessExecutor:
+    """A local pool of ``workers`` processes (spawned: safe with threads and torch in the parent)."""
+
+    def __init__(self, workers: int = 2, in_flight: int | None = None) -> None:
+        self.workers = max(1, int(workers))
+        self.in_flight = in_flight or 2 * self.workers
+        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+
+    def imap_unordered(self, fn: Callable[..., Any], args_list: Sequence[tuple]) -> Iterator[Any]:
+        def wait_any(p: set) -> tuple[set, set]:
+            done, rest = wait(p, return_when=FIRST_COMPLETED)
+            return set(done), set(rest)
+
+        yield from _bounded(lambda a: self.pool.submit(fn, *a), args_list, self.in_flight, wait_any, Future.result, Future.cancel)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor:
+    """The same tasks on a Dask distributed cluster (an address, or a ``Client`` passed in)."""
+
+    def __init__(self, scheduler: str | None = None, client=None, in_flight: int | None = None) -> None:
+        from distributed import Client
+
+        if client is None:
+            try:
+                client = Client(scheduler, timeout="20s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise InputError(f"cannot reach the Dask scheduler ({type(exc).__name__}: {exc})", column="--scheduler", value=scheduler) from None
+            self._own = True
+        else:
+            self._own = False
+        self.client = client
+        self.workers = max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values()))
+        self.in_flight = in_flight or 2 * self.workers
+
+    def imap_unordered(self, fn: Callable[..., Any], args_list: Sequence[tuple]) -> Iterator[Any]:
+        from distributed import wait as dwait
+
+        def wait_any(p: set) -> tuple[set, set]:
+            res = dwait(list(p), return_when="FIRST_COMPLETED")
+            return set(res.done), set(res.not_done)
+
+        def result(fut):
+            try:
+                return fut.result()
+            finally:
+                fut.release()
+
+        yield from _bounded(lambda a: self.client.submit(fn, *a, pure=False), args_list, self.in_flight, wait_any, result, lambda f: f.cancel())
+
+    def close(self) -> None:
+        if self._own:
+            self.client.close()
+
+
+def make_executor(workers: int | None = None, scheduler: str | None = None) -> Executor:
+    """Dask when a scheduler address is given; else ``workers`` local processes (0 = in-process)."""
+    if scheduler:
+        return DaskExecutor(scheduler)
+    n = min(2, os.cpu_count() or 1) if workers is None else int(workers)
+    if n < 0:
+        raise InputError("--workers must be ≥ 0", column="--workers", value=workers)
+    return SerialExecutor() if n == 0 else ProcessExecutor(n)

@@ -1,0 +1,128 @@
+"""What a batch run covers: a deployment, the mask region and the target sites.
+
+A :class:`Job` is a Scene's inputs without the Scene: nothing per cell is computed
+here, so a job may span a whole country. The engine cuts it into tiles, each of which
+becomes a small Scene (see :mod:`deepmend.engine.tiles`).
+
+Whole countries: the bundled national files (France 2018, UK, Ireland) are opened with
+every site of the operator; the mask is the country's land (Natural Earth 1:10m). That
+coastline is off by up to ~1.5 km, so 405 of France's 24,337 Orange sites lie just
+"at sea": sites up to ``COAST_SNAP_M`` off the coast are kept and a disc of
+``COAST_DISC_M`` around each is added to the mask (their own cell must be valid); sites
+farther out are excluded and reported, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import shapely
+
+from deepmend.data.deployment import Deployment, merge_colocated
+from deepmend.data.regions import Region, project
+from deepmend.errors import InputError
+
+#: Sites this close to the (coarse) coastline count as on land.
+COAST_SNAP_M = 2_000.0
+#: Radius of the disc of valid cells added around such a site (≥ one cell diagonal).
+COAST_DISC_M = 200.0
+
+
+@dataclass(frozen=True)
+class Job:
+    """Deployment + mask region + targets (indices into the deployment), plus what was excluded."""
+
+    name: str
+    deployment: Deployment
+    mask_region: Region
+    targets: np.ndarray
+    excluded: dict = field(default_factory=dict)  # site id → reason
+
+    @property
+    def crs(self) -> str:
+        return self.deployment.crs
+
+    def with_targets(self, targets: np.ndarray) -> "Job":
+        return replace(self, targets=np.asarray(targets, dtype=int))
+
+    def id_index(self) -> dict[str, int]:
+        """Every site id of the deployment, merged members included, → its index."""
+        out: dict[str, int] = {}
+        for i, ids in enumerate(self.deployment.members):  # a loop over sites, not cells
+            for s in ids:
+                out.setdefault(str(s), i)
+        for i, s in enumerate(self.deployment.site_ids):
+            out[str(s)] = i
+        return out
+
+
+def _national_dataset(country: str, dataset: str | None):
+    from deepmend.data.catalog import COUNTRIES, DATASETS
+
+    code = str(country).upper()
+    if code == "UK":
+        code = "GB"
+    if code not in COUNTRIES:
+        raise InputError(f"unknown country; valid: {', '.join(COUNTRIES)}", column="country", value=country)
+    national = [d for d in DATASETS if d.country == code and d.scope == "national"]
+    if dataset:
+        match = [d for d in national if d.key == str(dataset).lower()]
+        if not match:
+            raise InputError(f"no national data set of that name for {code}; valid: {', '.join(d.key for d in national) or 'none'}", column="dataset", value=dataset)
+        return code, match[0]
+    if not national:
+        raise InputError(f"no bundled national site file for {code}", column="country", value=country)
+    return code, national[0]
+
+
+def open_country(country: str, operator: str, dataset: str | None = None) -> Job:
+    """Every site of ``operator`` in a bundled national file, masked by the country's land."""
+    from deepmend.data.catalog import _sites, country_region
+
+    code, ds = _national_dataset(country, dataset)
+    allsites = _sites(ds.file, code)
+    ops = sorted(set(map(str, allsites.operator)))
+    op = next((o for o in ops if o.lower() == str(operator).lower()), None)
+    if op is None:
+        raise InputError(f"unknown operator in {ds.key}; valid: {', '.join(ops)}", column="operator", value=operator)
+    dep = merge_colocated(allsites.subset(allsites.operator == op))
+    land = country_region(code)
+    inside = shapely.contains_xy(land.metric, dep.x, dep.y)
+    excluded: dict[str, str] = {}
+    mask_region = land
+    if not inside.all():
+        out = np.flatnonzero(~inside)
+        dist = shapely.distance(land.metric, shapely.points(dep.x[out], dep.y[out]))
+        snap = out[dist <= COAST_SNAP_M]
+        for k, d in zip(out[dist > COAST_SNAP_M], dist[dist > COAST_SNAP_M]):
+            excluded[str(dep.site_ids[k])] = f"{d / 1000:.1f} km outside the {land.name} land polygon"
+        if snap.size:
+            discs = shapely.buffer(shapely.points(dep.x[snap], dep.y[snap]), COAST_DISC_M, quad_segs=4)
+            metric = shapely.union_all([land.metric, *discs])
+            mask_region = Region(land.name, project(metric, land.crs, "EPSG:4326"), metric, land.crs)
+        inside[snap] = True
+    return Job(f"{code}/{ds.key}/{op}", dep, mask_region, np.flatnonzero(inside), excluded)
+
+
+def open_job(country: str | None, city: str | None, operator: str | None, sites: str | None = None,
+             region: str | None = None, crs: str | None = None, dataset: str | None = None) -> Job:
+    """Resolve the CLI's scene options into a job: a catalog city, a whole country, or a user's files."""
+    if sites:
+        from deepmend.data.readers import read_sites
+        from deepmend.data.regions import read_region
+        from deepmend.scene import Scene
+
+        dep = read_sites(sites, crs=crs, country=country)
+        scene = Scene.from_files(dep, read_region(region, dep.crs) if region else None)
+        return Job(scene.name, scene.deployment, scene.mask_region, scene.targets)
+    if region:
+        raise InputError("--region goes with --sites (catalog scenes carry their own region)", column="--region", value=region)
+    if not country or not operator:
+        raise InputError("choose --country and --operator (and --city for one city, or neither for the whole country), or pass --sites FILE; see 'deepmend catalog'")
+    if city:
+        from deepmend.data.catalog import open_scenario
+
+        sc = open_scenario(country, city, operator)
+        return Job(f"{sc.country}/{sc.city}/{sc.operator}", sc.deployment, sc.mask_region, sc.targets)
+    return open_country(country, operator, dataset)

@@ -1,0 +1,132 @@
+"""Drive a batch: tiles → executor → store and/or a consumer, with progress and resume.
+
+Streaming: results are handled one tile at a time as they arrive (stored, handed to
+the consumer, dropped), and the executor keeps at most a few tasks in flight, so peak
+memory is a few tiles' maps whatever the size of the country.
+
+Resume: tiles whose manifest entry exists in the store are not recomputed; when a
+consumer (e.g. a density raster) needs them, they are read back from the store.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from deepmend.engine.executors import Executor, SerialExecutor
+from deepmend.engine.job import Job
+from deepmend.engine.store import MapStore
+from deepmend.engine.tasks import ModelSpec, TileResult, compute_tile
+from deepmend.engine.tiles import DEFAULT_MARGIN_M, DEFAULT_MAX_SITES, make_tiles
+
+
+@dataclass
+class BatchReport:
+    """What a run did: counts, timings and the floor's lost mass."""
+
+    n_tiles: int = 0
+    n_sites: int = 0
+    tiles_computed: int = 0
+    tiles_resumed: int = 0
+    sites_computed: int = 0
+    nnz: int = 0
+    lost_max: float = 0.0
+    lost_sum: float = 0.0
+    seconds: float = 0.0
+    task_seconds: float = 0.0
+    fit_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+    computed_tiles: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d.pop("computed_tiles")
+        return d
+
+
+def settings_for(job: Job, spec: ModelSpec, floor: float, max_sites: int, margin_m: float) -> dict:
+    """What a store's maps depend on; a resumed run must match it."""
+    return {"job": job.name, "crs": job.crs, "n_targets": int(len(job.targets)), "model": spec.as_dict(), "floor": float(floor),
+            "max_sites_per_tile": int(max_sites), "margin_m": float(margin_m)}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process and of its finished children (MiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / 1024.0
+
+
+def run_batch(
+    job: Job,
+    spec: ModelSpec,
+    *,
+    store: MapStore | str | None = None,
+    executor: Executor | None = None,
+    floor: float = 1e-6,
+    max_sites: int = DEFAULT_MAX_SITES,
+    margin_m: float = DEFAULT_MARGIN_M,
+    consumer: Callable[[TileResult], None] | None = None,
+    progress: bool = True,
+    task: Callable[..., TileResult] = compute_tile,
+) -> BatchReport:
+    """Compute (or resume) every target's map; store it and/or pass it to ``consumer``."""
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    if store is not None and not isinstance(store, MapStore):
+        store = MapStore(store, settings_for(job, spec, floor, max_sites, margin_m))
+    executor = executor or SerialExecutor()
+    tiles = make_tiles(job, max_sites=max_sites, margin_m=margin_m)
+    done = store.done_tiles() if store is not None else set()
+    todo = [t for t in tiles if t.tile_id not in done]
+    resumed = [t for t in tiles if t.tile_id in done]
+    rep = BatchReport(n_tiles=len(tiles), n_sites=sum(len(t) for t in tiles), tiles_resumed=len(resumed))
+    bar = tqdm(total=rep.n_sites, initial=sum(len(t) for t in resumed), unit="BS", desc=f"{spec.name} maps", disable=not progress, smoothing=0.05)
+
+    def account(res: TileResult) -> None:
+        rep.nnz += int(res.idx.size)
+        if len(res):
+            rep.lost_max = max(rep.lost_max, float(res.lost.max()))
+            rep.lost_sum += float(res.lost.sum())
+
+    try:
+        if consumer is not None:
+            for t in resumed:
+                res = store.read(t.tile_id)  # type: ignore[union-attr]
+                account(res)
+                consumer(res)
+        else:
+            for t in resumed:
+                e = store.manifest_entry(t.tile_id)  # type: ignore[union-attr]
+                rep.nnz += int(np.sum(e["nnz"]))
+                if e["lost"]:
+                    rep.lost_max = max(rep.lost_max, float(np.max(e["lost"])))
+                    rep.lost_sum += float(np.sum(e["lost"]))
+        # largest tiles first: the pool's tail is short
+        todo.sort(key=len, reverse=True)
+        for res in executor.imap_unordered(task, [(t, spec, floor) for t in todo]):
+            if store is not None:
+                store.write(res)
+            account(res)
+            if consumer is not None:
+                consumer(res)
+            rep.tiles_computed += 1
+            rep.sites_computed += len(res)
+            rep.task_seconds += res.seconds
+            rep.fit_seconds += res.fit_seconds
+            rep.cpu_seconds += res.cpu_seconds
+            rep.computed_tiles.append(res.tile_id)
+            bar.update(len(res))
+    finally:
+        bar.close()
+    if store is not None:
+        store.finalize()
+    rep.seconds = time.perf_counter() - t0
+    rep.peak_rss_mb = peak_rss_mb()
+    return rep

@@ -1,0 +1,445 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { Map as MapLibreMap } from 'maplibre-gl';
+import { api, type Catalog, type SitesCollection, type UploadResult } from './api';
+import { useAsync } from './hooks';
+import { findSite, indexSites, type Site, type SiteIndex } from './map/sites';
+import {
+  GROUND_TRUTH,
+  attributionText,
+  cityOptions,
+  countryOptions,
+  initialScene,
+  modelLabel as labelOf,
+  modelOptions,
+  operatorOptions,
+  operatorsToLoad,
+  pickModel,
+  resolveScene,
+} from './scene';
+import {
+  ALL_OPERATORS,
+  UPLOAD_COUNTRY,
+  featuresUrl,
+  formatAppQuery,
+  mapUrl,
+  metricsUrl,
+  parseAppQuery,
+  regionUrl,
+  type Scene,
+  type SiteQuery,
+} from './urls';
+import MainMap, { type Overlay } from './components/MainMap';
+import DiffusionPanel from './components/DiffusionPanel';
+import Select from './components/Select';
+import UploadButton from './components/UploadButton';
+import ErrorBanner from './components/ErrorBanner';
+import OperatorLegend from './components/OperatorLegend';
+import DetailsPanel from './components/DetailsPanel';
+import Spinner from './components/Spinner';
+import FeaturesGrid from './components/FeaturesGrid';
+
+interface Selection {
+  id: string;
+  operator: string;
+}
+
+export interface DeepmendTestHandle {
+  map: MapLibreMap | null;
+  selectSite: (siteId: string | number) => boolean;
+  state: () => {
+    scene: Scene | null;
+    model: string;
+    modelB: string;
+    selected: Selection | null;
+    sitesLoaded: boolean;
+    siteCount: number;
+  };
+}
+
+declare global {
+  interface Window {
+    __deepmend?: DeepmendTestHandle;
+  }
+}
+
+const initialQuery = parseAppQuery(window.location.search);
+
+function placeholderUploads(): UploadResult[] {
+  if (initialQuery.country !== UPLOAD_COUNTRY || !initialQuery.city) return [];
+  return [{ upload_id: initialQuery.city, n_sites: 0, operators: [], country: UPLOAD_COUNTRY, city: initialQuery.city }];
+}
+
+// The first requests start before React and the maps spin up: the catalog, then (through the
+// API client's cache) the first scene's sites and region, which the app asks for again later.
+let catalogOnce: Promise<Catalog> | null = null;
+function loadCatalog(): Promise<Catalog> {
+  if (!catalogOnce) {
+    const p = api.catalog();
+    catalogOnce = p;
+    p.then((c) => {
+      const uploads = placeholderUploads();
+      const s = initialScene(c, uploads, initialQuery);
+      if (!s) return;
+      for (const op of operatorsToLoad(c, uploads, s)) api.sites({ ...s, operator: op }).catch(() => undefined);
+      api.region(s).catch(() => undefined);
+    }).catch(() => {
+      catalogOnce = null;
+    });
+  }
+  return catalogOnce;
+}
+loadCatalog();
+
+export default function App() {
+  const catalogState = useAsync<Catalog>('catalog', () => loadCatalog());
+  const catalog = catalogState.data;
+  const [uploads, setUploads] = useState<UploadResult[]>(placeholderUploads);
+  const [scene, setScene] = useState<Scene | null>(null);
+  const [model, setModel] = useState('');
+  const [modelB, setModelB] = useState('');
+  const [alpha, setAlpha] = useState<number | null>(initialQuery.alpha ?? null);
+  const [selected, setSelected] = useState<Selection | null>(null);
+  const [overlayOn, setOverlayOn] = useState(false);
+  const [overlayOpacity, setOverlayOpacity] = useState(0.7);
+  const [showFeatures, setShowFeatures] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  // first scene, once the catalog is there
+  useEffect(() => {
+    if (!catalog || scene) return;
+    const s = initialScene(catalog, uploads, initialQuery);
+    if (!s) {
+      setError('The catalog lists no country.');
+      return;
+    }
+    setScene(s);
+    setModel(pickModel(catalog, initialQuery.model ?? catalog.default?.model));
+    if (initialQuery.modelB) setModelB(pickModel(catalog, initialQuery.modelB));
+    if (initialQuery.site) setSelected({ id: initialQuery.site, operator: s.operator });
+  }, [catalog, scene, uploads]);
+
+  useEffect(() => {
+    if (catalogState.error) setError(catalogState.error.message);
+  }, [catalogState.error]);
+
+  const isUpload = scene?.country === UPLOAD_COUNTRY;
+
+  // sites of every operator of the city (or of the upload), coloured by operator
+  const loadOps = useMemo(() => (catalog && scene ? operatorsToLoad(catalog, uploads, scene) : []), [catalog, uploads, scene]);
+  const sitesKey = scene ? `${scene.country}|${scene.city}|${loadOps.join(',')}` : null;
+  const sitesState = useAsync<SitesCollection[]>(sitesKey, async () => {
+    const results = await Promise.allSettled(loadOps.map((op) => api.sites({ ...scene!, operator: op })));
+    const ok = results.filter((r): r is PromiseFulfilledResult<SitesCollection> => r.status === 'fulfilled');
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (ok.length === 0 && failed.length > 0) throw failed[0].reason;
+    if (failed.length > 0) setError((failed[0].reason as Error).message);
+    return ok.map((r) => r.value);
+  });
+  useEffect(() => {
+    if (sitesState.error) setError(sitesState.error.message);
+  }, [sitesState.error]);
+
+  const index: SiteIndex | null = useMemo(() => (sitesState.data ? indexSites(sitesState.data) : null), [sitesState.data]);
+
+  const regionKey = scene ? regionUrl(scene) : null;
+  const regionState = useAsync(regionKey, () => api.region(scene!));
+  useEffect(() => {
+    if (regionState.error && !isUpload) console.warn('region:', regionState.error.message);
+  }, [regionState.error, isUpload]);
+
+  const selectedSite: Site | null = useMemo(
+    () => (index && selected ? (findSite(index, selected.id, selected.operator) ?? null) : null),
+    [index, selected],
+  );
+
+  // the API queries for the selected BS
+  const baseQuery: Omit<SiteQuery, 'model'> | null =
+    scene && selected ? { country: scene.country, city: scene.city, operator: selected.operator, site: selected.id, alpha } : null;
+  const qGT: SiteQuery | null = baseQuery ? { ...baseQuery, model: GROUND_TRUTH } : null;
+  const qA: SiteQuery | null = baseQuery && model ? { ...baseQuery, model } : null;
+  const qB: SiteQuery | null = baseQuery && modelB ? { ...baseQuery, model: modelB } : null;
+
+  const mapGT = useAsync(qGT && mapUrl(qGT), (s) => api.map(qGT!, s));
+  const mapA = useAsync(qA && mapUrl(qA), (s) => api.map(qA!, s));
+  const mapB = useAsync(qB && mapUrl(qB), (s) => api.map(qB!, s));
+  const metricsA = useAsync(qA && metricsUrl(qA), (s) => api.metrics(qA!, s));
+  const metricsB = useAsync(qB && metricsUrl(qB), (s) => api.metrics(qB!, s));
+  const features = useAsync(showFeatures && baseQuery ? featuresUrl(baseQuery) : null, (s) => api.features(baseQuery!, s));
+
+  const overlay: Overlay | null = useMemo(
+    () => (overlayOn && mapA.data ? { url: mapA.data.png, corners: mapA.data.corners, opacity: overlayOpacity } : null),
+    [overlayOn, mapA.data, overlayOpacity],
+  );
+
+  // keep the page's query string in step, so that a view can be shared or reloaded
+  useEffect(() => {
+    if (!scene) return;
+    const qs = formatAppQuery({
+      country: scene.country,
+      city: scene.city,
+      operator: scene.operator,
+      model,
+      modelB: modelB || undefined,
+      site: selected?.id,
+      alpha: model === 'probabilistic' && alpha !== null ? alpha : undefined,
+      tiles: initialQuery.tiles,
+    });
+    if (qs !== window.location.search) window.history.replaceState(null, '', `${window.location.pathname}${qs}`);
+  }, [scene, model, modelB, selected, alpha]);
+
+  const changeScene = useCallback(
+    (part: Partial<Scene>) => {
+      if (!catalog || !scene) return;
+      const next = resolveScene(catalog, uploads, { ...scene, ...part });
+      if (!next) return;
+      setScene(next);
+      setSelected(null);
+      setError(null); // errors of the previous scene no longer apply
+    },
+    [catalog, scene, uploads],
+  );
+
+  const onSelectSite = useCallback(
+    (site: Site) => {
+      if (!scene || !catalog) return;
+      if (scene.country === UPLOAD_COUNTRY) {
+        setSelected({ id: String(site.site_id), operator: scene.operator || ALL_OPERATORS });
+        return;
+      }
+      const ops = operatorOptions(catalog, uploads, scene.country, scene.city).map((o) => o.value);
+      if (site.operator !== scene.operator && ops.includes(site.operator)) {
+        setScene({ ...scene, operator: site.operator });
+      }
+      setSelected({ id: String(site.site_id), operator: ops.includes(site.operator) ? site.operator : scene.operator });
+    },
+    [scene, catalog, uploads],
+  );
+
+  const onUploaded = useCallback(
+    (r: UploadResult) => {
+      setUploads((prev) => [...prev.filter((u) => u.upload_id !== r.upload_id), r]);
+      setScene({ country: UPLOAD_COUNTRY, city: r.city || r.upload_id, operator: ALL_OPERATORS });
+      setSelected(null);
+      setError(null);
+    },
+    [],
+  );
+
+  // when an upload scene was opened from the URL, learn its operators from the sites
+  useEffect(() => {
+    if (!isUpload || !index || !scene) return;
+    setUploads((prev) =>
+      prev.map((u) =>
+        u.upload_id === scene.city && u.operators.length === 0 && u.n_sites === 0
+          ? { ...u, n_sites: index.sites.length, operators: index.operators.filter(Boolean) }
+          : u,
+      ),
+    );
+  }, [isUpload, index, scene]);
+
+  // handle for end-to-end tests
+  const mapRef = useRef<MapLibreMap | null>(null);
+  const latest = useRef({ index, scene, onSelectSite, model, modelB, selected, loading: sitesState.loading });
+  latest.current = { index, scene, onSelectSite, model, modelB, selected, loading: sitesState.loading };
+  if (!window.__deepmend) {
+    window.__deepmend = {
+      map: null,
+      selectSite: (siteId) => {
+        const { index: idx, scene: sc, onSelectSite: select } = latest.current;
+        if (!sc) return false;
+        const site = idx ? findSite(idx, siteId, sc.operator) : undefined;
+        if (site) {
+          select(site);
+          return true;
+        }
+        setSelected({ id: String(siteId), operator: sc.operator });
+        return false;
+      },
+      state: () => {
+        const l = latest.current;
+        return {
+          scene: l.scene,
+          model: l.model,
+          modelB: l.modelB,
+          selected: l.selected,
+          sitesLoaded: !!l.index && !l.loading,
+          siteCount: l.index?.sites.length ?? 0,
+        };
+      },
+    };
+  }
+  const onMap = useCallback((m: MapLibreMap | null) => {
+    mapRef.current = m;
+    if (window.__deepmend) window.__deepmend.map = m;
+  }, []);
+
+  const modelLabel = useCallback((name: string) => labelOf(catalog, name), [catalog]);
+
+  const operatorsOnMap = useMemo(() => {
+    if (!index) return [];
+    const counts = new Map<string, number>();
+    for (const s of index.sites) counts.set(s.operator, (counts.get(s.operator) ?? 0) + 1);
+    return [...counts.entries()].map(([name, count]) => ({ name, count }));
+  }, [index]);
+
+  const site = selectedSite ? { lon: selectedSite.lon, lat: selectedSite.lat } : null;
+  const compare = !!modelB;
+
+  return (
+    <div className="app">
+      <header className="topbar">
+        <div className="brand">
+          <span className="brand-name">DeepMEND</span>
+          <span className="brand-sub">spatial diffusion maps of base stations</span>
+        </div>
+        <nav className="selects">
+          <Select
+            testid="select-country"
+            label="Country"
+            value={scene?.country ?? ''}
+            options={catalog ? countryOptions(catalog, uploads) : []}
+            onChange={(country) => changeScene({ country, city: undefined, operator: undefined })}
+          />
+          <Select
+            testid="select-city"
+            label={isUpload ? 'Upload' : 'City'}
+            value={scene?.city ?? ''}
+            options={catalog && scene ? cityOptions(catalog, uploads, scene.country) : []}
+            onChange={(city) => changeScene({ city, operator: scene?.operator })}
+          />
+          <Select
+            testid="select-operator"
+            label="Operator"
+            value={scene?.operator ?? ''}
+            options={catalog && scene ? operatorOptions(catalog, uploads, scene.country, scene.city) : []}
+            onChange={(operator) => changeScene({ operator })}
+          />
+          <Select
+            testid="select-model"
+            label="Model"
+            value={model}
+            options={catalog ? modelOptions(catalog) : []}
+            onChange={setModel}
+          />
+        </nav>
+        <UploadButton onUploaded={onUploaded} onError={setError} />
+      </header>
+      <ErrorBanner message={error} onDismiss={() => setError(null)} />
+      {catalogState.loading && (
+        <div className="app-loading">
+          <Spinner label="Loading catalog…" />
+        </div>
+      )}
+      <main className={`layout${compare ? ' layout-compare' : ''}`}>
+        <div className="left">
+          <MainMap
+            index={index}
+            loading={sitesState.loading}
+            currentOperator={isUpload ? null : (scene?.operator ?? null)}
+            selectedFid={selectedSite?.fid ?? null}
+            region={regionState.data}
+            regionSettled={!regionState.loading}
+            fitKey={scene ? `${scene.country}|${scene.city}` : ''}
+            overlay={overlay}
+            onSelect={onSelectSite}
+            onMap={onMap}
+          >
+            <div className="map-box">
+              {index && index.sites.length === 0 && !sitesState.loading && (
+                <div className="map-note" data-testid="no-sites">No base stations for this scene.</div>
+              )}
+              <OperatorLegend
+                operators={operatorsOnMap}
+                current={isUpload ? null : (scene?.operator ?? null)}
+                onPick={isUpload ? undefined : (operator) => changeScene({ operator })}
+              />
+              <label className="toggle" title="Draw the selected model's map on the main map">
+                <input
+                  type="checkbox"
+                  data-testid="toggle-overlay"
+                  checked={overlayOn}
+                  onChange={(e) => setOverlayOn(e.target.checked)}
+                />
+                Overlay {model ? modelLabel(model) : 'model'} map
+              </label>
+              {overlayOn && (
+                <input
+                  type="range"
+                  className="opacity-range"
+                  aria-label="Overlay opacity"
+                  min={0.1}
+                  max={1}
+                  step={0.05}
+                  value={overlayOpacity}
+                  onChange={(e) => setOverlayOpacity(Number(e.target.value))}
+                />
+              )}
+            </div>
+            {showFeatures && (
+              <FeaturesGrid
+                features={features.data}
+                loading={features.loading}
+                error={features.error}
+                hasSite={!!selected}
+                onClose={() => setShowFeatures(false)}
+              />
+            )}
+          </MainMap>
+          <DetailsPanel
+            site={selectedSite}
+            selection={selected}
+            model={model}
+            modelB={modelB}
+            modelOptions={catalog ? modelOptions(catalog) : []}
+            onModelB={setModelB}
+            alpha={alpha}
+            onAlpha={setAlpha}
+            mapA={mapA}
+            metricsA={metricsA}
+            metricsB={metricsB}
+            mapB={mapB}
+            showFeatures={showFeatures}
+            onShowFeatures={setShowFeatures}
+            modelLabel={modelLabel}
+          />
+        </div>
+        <aside className="right">
+          <DiffusionPanel
+            testid="panel-groundtruth"
+            title="Ground truth"
+            subtitle={selected ? `BS ${selected.id}` : undefined}
+            info={mapGT.data}
+            loading={mapGT.loading}
+            error={mapGT.error}
+            site={site}
+          />
+          <div className="model-panels">
+            <DiffusionPanel
+              testid="panel-model"
+              title={model ? modelLabel(model) : 'Model'}
+              subtitle={compare ? 'A' : undefined}
+              info={mapA.data}
+              loading={mapA.loading}
+              error={mapA.error}
+              site={site}
+            />
+            {compare && (
+              <DiffusionPanel
+                testid="panel-model-b"
+                title={modelLabel(modelB)}
+                subtitle="B"
+                info={mapB.data}
+                loading={mapB.loading}
+                error={mapB.error}
+                site={site}
+              />
+            )}
+          </div>
+        </aside>
+      </main>
+      <footer className="attribution" data-testid="attribution">
+        {attributionText(catalog)}
+      </footer>
+    </div>
+  );
+}
