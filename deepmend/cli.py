@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from deepmend.engine.cli import engine_options
 from deepmend.errors import DeepmendError, InputError
 
 EXIT_USAGE = 2
@@ -81,25 +82,39 @@ def scene_options(f):
 
 @cli.command()
 @scene_options
-@click.option("--model", "model_name", default="voronoi", show_default=True, help="voronoi | probabilistic")
+@click.option("--model", "model_name", default="voronoi", show_default=True, help="voronoi | probabilistic | deepmend | … (any registered model)")
 @click.option("--alpha", type=float, default=None, help="Exponent of the probabilistic model (default 1.3).")
+@click.option("--weights", type=click.Path(), default=None, help="Your own DeepMEND weights (.json with its .npz) instead of the shipped ones.")
 @click.option("--site", "site_id", help="One site id.")
 @click.option("--all", "all_sites", is_flag=True, help="Every target site of the scene (one file each).")
-@click.option("--out", required=True, type=click.Path(), help="Output file (.npz/.tif) for --site, directory for --all.")
+@click.option("--out", type=click.Path(), help="Output file (.npz/.tif) for --site, directory for --all (one file per BS).")
 @click.option("--format", "fmt", type=click.Choice(["npz", "tif"]), default="npz", show_default=True, help="File format with --all.")
-def predict(country, city, operator, sites, region, crs, model_name, alpha, site_id, all_sites, out, fmt) -> None:
-    """Diffusion maps of one site or of all sites of a scene."""
+@engine_options
+def predict(country, city, operator, sites, region, crs, model_name, alpha, weights, site_id, all_sites, out, fmt, dataset, store, workers, scheduler, floor, max_sites) -> None:
+    """Diffusion maps of one site or of all sites of a scene (or of a whole country: --all --store OUT.zarr)."""
     from deepmend.grid.diffusion_map import DiffusionMap
     from deepmend.io import check_writable_dir
     from deepmend.models import make_model
 
     if bool(site_id) == bool(all_sites):
         raise InputError("give exactly one of --site ID or --all")
+    if all_sites and (store or scheduler or (country and not city and not sites)):
+        # the batch engine: spatial tiles, worker processes or Dask, a resumable Zarr store
+        if out:
+            raise InputError("--store replaces --out for a batch run", column="--out", value=out)
+        from deepmend.engine.cli import predict_batch
+
+        predict_batch(country, city, operator, sites, region, crs, dataset, model_name, alpha, weights, store, workers, scheduler, floor, max_sites)
+        return
+    if not out:
+        raise InputError("--out is required (or --all --store OUT.zarr for the batch engine)", column="--out")
     out_path = Path(out)
     if site_id and out_path.suffix.lower() not in (".npz", ".tif", ".tiff"):
         raise InputError("output file must end in .npz or .tif", file=out, value=out_path.suffix)
     check_writable_dir(out_path if all_sites else out_path.parent)
-    model = make_model(model_name, alpha=alpha)
+    if weights is not None and str(model_name).lower() != "deepmend":
+        raise InputError("--weights goes with --model deepmend", column="--weights", value=weights)
+    model = make_model(model_name, alpha=alpha, weights=weights)
     scene = _scene(country, city, operator, sites, region, crs)
     if site_id:
         i = scene.site_index(site_id)
@@ -122,8 +137,9 @@ def predict(country, city, operator, sites, region, crs, model_name, alpha, site
         click.echo(f"resuming: {done} maps already in {out_path}, {len(todo)} to go")
     if todo:
         model.fit(scene)
-        for i, target in tqdm(todo, desc=f"{model.name} maps", unit="BS"):
-            model.predict(i).save(target)
+        maps = model.predict_many([i for i, _ in todo])  # batched where the model supports it (DeepMEND)
+        for (_, target), m in tqdm(zip(todo, maps), total=len(todo), desc=f"{model.name} maps", unit="BS"):
+            m.save(target)
     click.echo(f"wrote {len(todo)} maps to {out_path} ({done + len(todo)} in all)")
 
 
@@ -174,6 +190,17 @@ def _register_subcommands() -> None:
     from deepmend.api.cli import serve
 
     cli.add_command(serve)
+    from deepmend.evaluation.cli import evaluate, report
+    from deepmend.models.teacher_labels import teacher
+
+    for cmd in (evaluate, report, teacher):
+        cli.add_command(cmd)
+    from deepmend.engine.cli import geolocate
+
+    cli.add_command(geolocate)
+    from deepmend.train.cli import train
+
+    cli.add_command(train)
 
 
 _register_subcommands()

@@ -53,6 +53,15 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def _hide_paths(msg: str, svc: Service) -> str:
+    """Error messages name bundled files by their name only: server paths are no client's business."""
+    from deepmend.config import data_dir
+
+    for root in (data_dir(), svc.cache_root.resolve(), svc.cache_root):
+        msg = msg.replace(str(root) + os.sep, "")
+    return msg
+
+
 def _input_status(exc: InputError) -> int:
     if exc.column in NOT_FOUND_COLUMNS:
         return 404
@@ -103,14 +112,14 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
     # --- errors: always JSON {"error": …} -----------------------------------------------
     @app.exception_handler(InputError)
     async def _input_error(request: Request, exc: InputError):
-        msg = str(exc)
+        msg = _hide_paths(str(exc), svc)
         if exc.file is None and exc.column is not None and msg.startswith("column '"):
             msg = "parameter '" + msg[len("column '"):]  # a query parameter, not a file column
         return _error(_input_status(exc), msg)
 
     @app.exception_handler(NotAvailableError)
     async def _not_available(request: Request, exc: NotAvailableError):
-        return _error(404, str(exc))
+        return _error(404, _hide_paths(str(exc), svc))
 
     @app.exception_handler(TooLargeError)
     async def _too_large(request: Request, exc: TooLargeError):

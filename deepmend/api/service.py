@@ -41,6 +41,9 @@ DOCUMENTED_MODELS = ("voronoi", "probabilistic", "voronoiboost", "teacher", "dee
 GROUND_TRUTH = "groundtruth"
 #: Baselines a model is compared with in /api/metrics (those registered).
 BASELINES = ("voronoi", "probabilistic", "voronoiboost")
+#: Baselines fitted in a second or two: computed in the request; others (VoronoiBoost trains on
+#: other cities' ground truth) are fitted in the background and reported as null meanwhile.
+FAST_BASELINES = ("voronoi", "probabilistic")
 DEFAULT_LABELS = {
     "voronoi": "Voronoi", "probabilistic": "Probabilistic (Traag)", "voronoiboost": "VoronoiBoost",
     "teacher": "Teacher (best α per BS)", "deepmend": "DeepMEND", "groundtruth": "Ground truth",
@@ -111,6 +114,10 @@ class OnceLRU:
                 self._data.popitem(last=False)
         fut.set_result(value)
         return value, False
+
+    def discard(self, key: Hashable) -> None:
+        with self._lock:
+            self._data.pop(key, None)
 
     def peek(self, key: Hashable) -> Any | None:
         with self._lock:
@@ -293,6 +300,10 @@ class Service:
         self.pngs = OnceLRU(max_maps_in_memory * 2)
         self.metrics_cache = OnceLRU(256)
         self.channels = OnceLRU(4)
+        self.builders = OnceLRU(2)
+        self._bg_lock = threading.Lock()
+        self._bg_fits: set = set()
+        self._bg_failed: set = set()
         mb = _env_int("DEEPMEND_API_MAP_CACHE_MB", 1024)
         self.disk = MapDiskCache(self.cache_root / "maps", map_cache_bytes if map_cache_bytes is not None else mb * 1024 * 1024)
 
@@ -510,7 +521,55 @@ class Service:
     def metrics(self, country: str, city: str, operator: str, site: str, model: str, alpha: float | None = None) -> dict:
         res = self.get_map(country, city, operator, site, model, alpha)
         key = ("metrics", res.key)
-        return self.metrics_cache.get(key, lambda: self._metrics(res))[0]
+        out = self.metrics_cache.get(key, lambda: self._metrics(res))[0]
+        if out.get("_incomplete"):
+            self.metrics_cache.discard(key)  # a baseline is still being fitted: ask again later
+        return {k: v for k, v in out.items() if not k.startswith("_")}
+
+    def _model_key(self, ref: SceneRef, name: str, alpha: float | None = None) -> tuple:
+        from deepmend.models import make_model
+
+        return (ref.key, name, json.dumps(make_model(name, alpha=alpha).params(), sort_keys=True))
+
+    def _map_ready(self, ref: SceneRef, site_id: str, name: str) -> bool:
+        """True when a baseline's map can be had without a (possibly minutes-long) fit."""
+        from deepmend.models import make_model
+
+        if self.models.peek(self._model_key(ref, name)) is not None:
+            return True
+        key = self.map_key(ref, site_id, name, make_model(name).params())
+        return self.maps.peek(key) is not None or self.disk.path(key).is_file()
+
+    def _fit_in_background(self, ref: SceneRef, name: str) -> None:
+        tag = (ref.key, name)
+        with self._bg_lock:
+            if tag in self._bg_fits:
+                return
+            self._bg_fits.add(tag)
+
+        def work():
+            try:
+                self.fitted(ref, name)
+            except Exception as exc:  # reported once; the baseline then stays null
+                log.warning("baseline %s on %s/%s/%s cannot be fitted: %s", name, *ref.key, exc)
+                with self._bg_lock:
+                    self._bg_failed.add(tag)
+
+        threading.Thread(target=work, name=f"fit-{name}", daemon=True).start()
+
+    def _baseline_map(self, ref: SceneRef, site_id: str, name: str) -> tuple[DiffusionMap | None, bool]:
+        """(map or None, pending): quick baselines now; slow ones are fitted in the background."""
+        with self._bg_lock:
+            if (ref.key, name) in self._bg_failed:
+                return None, False
+        if name in FAST_BASELINES or self._map_ready(ref, site_id, name):
+            try:
+                return self.get_map(ref.country, ref.city, ref.operator, site_id, name).map, False
+            except DeepmendError as exc:
+                log.warning("baseline %s for %s: %s", name, site_id, exc)
+                return None, False
+        self._fit_in_background(ref, name)
+        return None, True
 
     def _metrics(self, res: MapResult) -> dict:
         from deepmend.metrics import mass_inside, radii_of_mass
@@ -525,23 +584,30 @@ class Service:
         in_vor = mass_inside(dm.prob, scene.nearest[rs, cs] == i)
 
         gt = self._gt_map(ref, res.site_id)
-        vs_gt, baselines, gain_over = None, {}, {}
+        vs_gt, baselines, gain_over, pending = None, {}, {}, False
         if gt is not None:
             vs_gt = self._scores(dm, gt)
             for b in BASELINES:
                 if b not in self.registry():
                     continue
-                bmap = dm if b == res.model else self.get_map(ref.country, ref.city, ref.operator, res.site_id, b).map
-                s = vs_gt if b == res.model else self._scores(bmap, gt, with_tv=False)
-                baselines[b] = {k: s[k] for k in ("ks", "emd_km", "js")}
-                if b != res.model:
-                    gain_over[b] = {k: (None if not s[k] else _round((s[k] - vs_gt[k]) / s[k], 4)) for k in ("ks", "emd_km")}
+                if b == res.model:
+                    baselines[b] = {k: vs_gt[k] for k in ("ks", "emd_km", "js")}
+                    continue
+                bmap, wait = self._baseline_map(ref, res.site_id, b)
+                pending |= wait
+                if bmap is None:
+                    baselines[b], gain_over[b] = None, None
+                    continue
+                s = self._scores(bmap, gt, with_tv=False)
+                baselines[b] = s
+                gain_over[b] = {k: (None if not s[k] else _round((s[k] - vs_gt[k]) / s[k], 4)) for k in ("ks", "emd_km")}
         return {
             "site_id": res.site_id, "model": res.model,
             "inference_ms": _round(dm.meta.get("inference_ms"), 3),
             "ground_truth": gt is not None,
             "vs_ground_truth": vs_gt, "baselines": baselines, "gain_over": gain_over,
             "r50_km": _round(r50, 3), "r90_km": _round(r90, 3), "mass_in_voronoi": _round(in_vor),
+            "_incomplete": pending,
         }
 
     # --- features -----------------------------------------------------------
@@ -562,17 +628,19 @@ class Service:
     def feature_channels(self, ref: SceneRef, i: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """name → (values rows northward, valid) on BS ``i``'s window (METHOD.md §2 inputs)."""
         scene = self.scene(ref)
-        try:  # a shared implementation, once the model package provides one
-            from deepmend.models import features as shared  # type: ignore[attr-defined]
-
-            if hasattr(shared, "channels"):
-                return shared.channels(scene, i)
-        except ImportError:
-            pass
         rs, cs = scene.slices(i)
         mask = scene.mask[rs, cs]
         xs, ys = scene.window(i).centers()
         d0 = np.hypot(xs[None, :] - scene.deployment.x[i], ys[:, None] - scene.deployment.y[i]) + 1.0
+        try:  # the model's own input builder, so the pictures are exactly what DeepMEND sees
+            from deepmend.models.features import FeatureBuilder
+        except ImportError:
+            FeatureBuilder = None
+        if FeatureBuilder is not None:
+            builder = self.builders.get(ref.key, lambda: FeatureBuilder(scene))[0]
+            ch, mask = builder.window(i)
+            return {"d0": (d0, mask), "d1": (ch[0], mask), "d2": (ch[1], mask), "dmean5": (ch[2], mask),
+                    "mask": (ch[3], np.ones_like(mask))}
         dk = scene.knn(5)[0][rs, cs].astype(np.float64) + 1.0
 
         def rel(d: np.ndarray) -> np.ndarray:
@@ -651,7 +719,7 @@ class Service:
 
     # --- maintenance ----------------------------------------------------------
     def clear_memory(self) -> None:
-        for c in (self.scenes, self.models, self.maps, self.pngs, self.metrics_cache, self.channels):
+        for c in (self.scenes, self.models, self.maps, self.pngs, self.metrics_cache, self.channels, self.builders):
             c.clear()
 
     def clear_disk(self) -> None:

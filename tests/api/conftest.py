@@ -1,8 +1,10 @@
 """Fixtures of the API tests: one app per session on a private cache dir, with the Lyon scene fitted once.
 
 The real ground-truth simulator needs minutes to fit a city, so these tests register a
-cheap stand-in under the name "groundtruth" (a probabilistic map with another α): the
-API's job is to route, compare and cache maps, which the stand-in exercises fully.
+cheap stand-in under the name "groundtruth" (a probabilistic map with another α), and
+hide the trained models (VoronoiBoost, teacher, DeepMEND: they train on other cities'
+ground truth): the API's job is to route, compare and cache maps, which the stand-in
+exercises fully.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ def api_env(tmp_path_factory):
     cache = tmp_path_factory.mktemp("api-cache")
     mp.setenv("DEEPMEND_CACHE_DIR", str(cache))
     mp.setitem(MODELS, "groundtruth", FakeGroundTruth)
+    for slow in ("voronoiboost", "teacher", "deepmend"):  # trained models: tested by their owners
+        if slow in MODELS:
+            mp.delitem(MODELS, slow)
     yield cache
     mp.undo()
 

@@ -104,12 +104,22 @@ def test_too_long_values_are_rejected(client, q):
     check_error(client.get("/api/map", params=params), 422, "site")
 
 
+ACCEPTS = {
+    "/api/sites": ("country", "city", "operator"),
+    "/api/region": ("country", "city"),
+    "/api/map": ("country", "city", "operator", "site", "model", "alpha"),
+    "/api/map.png": ("site", "model", "alpha"),
+    "/api/metrics": ("site", "model", "alpha"),
+    "/api/features": ("country", "city", "operator", "site"),
+    "/api/feature.png": ("site", "name"),
+}
+
+
 def test_no_client_input_reaches_500(client, q):
     """A sweep of odd values on every parameter of every GET endpoint: only 2xx/4xx."""
-    odd = ["", " ", "0", "-0", "1e309", "NaN", "None", "null", "[]", "{}", "Ω", "🙂", "a" * 300, "Lyon\n", "FR;DROP", "%", "+"]
-    paths = ["/api/sites", "/api/region", "/api/map", "/api/map.png", "/api/metrics", "/api/features", "/api/feature.png"]
-    for path in paths:
-        for param in ["country", "city", "operator", "site", "model", "alpha", "name"]:
+    odd = ["", " ", "0", "-0", "1e309", "NaN", "null", "Ω🙂", "a" * 300, "Lyon\n", "FR;DROP", "%"]
+    for path, params_taken in ACCEPTS.items():
+        for param in params_taken:
             for v in odd:
                 params = q(model="voronoi", name="d0")
                 params[param] = v
