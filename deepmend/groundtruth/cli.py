@@ -102,8 +102,9 @@ def simulate(country, city, operator, sites, region, crs, site_id, all_sites, ou
         click.echo(f"resuming: {done} maps already in {out_path}, {len(todo)} to go")
     if todo:
         model.fit(scene)
-        for i, target in tqdm(todo, desc="ground-truth maps", unit="BS"):
-            model.predict(i).save(target)
+        maps = model.predict_many([i for i, _ in todo])
+        for (_, target), m in tqdm(zip(todo, maps), total=len(todo), desc="ground-truth maps", unit="BS"):
+            m.save(target)
     click.echo(f"wrote {len(todo)} maps to {out_path} ({done + len(todo)} in all)")
 
 
@@ -152,8 +153,8 @@ def build(scenes, out, floor, seed, params) -> None:
                 bar.set_postfix_str(f"{key}: fitting")
                 model = GroundTruthSimulator(cfg).fit(scene)
                 bar.set_postfix_str(key)
-                for i, target in todo:
-                    lost_all.append(save_compact(model.predict(i), target, floor))
+                for (_, target), m in zip(todo, model.predict_many([i for i, _ in todo])):
+                    lost_all.append(save_compact(m, target, floor))
                     bar.update(1)
             index["scenes"][key] = {"dir": sub.name, "n_maps": int(len(scene.targets)), "config": cfg.as_dict(), "floor": floor}
             with atomic_path(index_path) as tmp:

@@ -8,7 +8,7 @@ settlement structure at the scales the 10 km grid cannot resolve:
 - along roads: straight segments between Delaunay neighbours (a proxy for the road
   network that links settlements), rasterised and blurred to ``road_width``;
 - seeded log-normal noise with Gudmundson correlation (blocks, parks, fields).
-density(ℓ) = pop(ℓ) · (1 + w_site·K_site(ℓ) + w_road·road(ℓ)) · exp(σ·g(ℓ) − σ²/2).
+density(ℓ) = pop(ℓ)^γ · (1 + w_site·K_site(ℓ) + w_road·road(ℓ)) · exp(σ·g(ℓ) − σ²/2).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def user_prior(scene, cfg: SimulatorConfig) -> np.ndarray:
     if cfg.prior == "uniform":
         return mask.astype(np.float32)
     rng = np.random.default_rng([cfg.seed, 0x9E0])
-    dens = population_density(scene)
+    dens = population_density(scene) ** np.float32(cfg.population_exponent)
     structure = 1.0 + cfg.settlement_site_weight * site_kernel(scene, cfg.settlement_site_scale_m)
     structure += cfg.settlement_road_weight * road_raster(scene, cfg.settlement_road_width_m)
     out = dens * structure

@@ -4,10 +4,12 @@ Format (a directory, one map per BS)::
 
     MAPS/
       index.csv          optional: columns site_id,file (file relative to MAPS/)
-      <site_id>.npz      a DiffusionMap .npz (arrays prob float32 600×600 rows
-                         northward, mask bool, header JSON with window {crs, left,
-                         bottom, size, res} and site_id), or a compact map
-                         (see deepmend.groundtruth.storage)
+      <site_id>.npz      either dense arrays ``prob`` (float32 600×600, rows
+                         northward), ``mask`` (bool) and ``header`` (JSON string with
+                         window {crs, left, bottom, size, res} and site_id) — the
+                         simplest export from any tool —, or what
+                         ``DiffusionMap.save('x.npz')`` writes, or a compact map of
+                         ``groundtruth build`` (see deepmend.groundtruth.storage)
       <site_id>.tif      or a GeoTIFF: one float band, north-up, 100 m cells, a CRS,
                          NaN = masked (what ``DiffusionMap.save('x.tif')`` writes)
 
@@ -69,6 +71,24 @@ def _precheck_npz(path: Path) -> None:
         raise InputError(f"map header lacks window {sorted(missing)}", file=str(path))
 
 
+def _load_npz(path: Path) -> DiffusionMap:
+    """Dispatch on the arrays present: compact, dense (prob/mask) or the core format."""
+    if is_compact(path):
+        return load_compact(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            dense = {"prob", "mask", "header"} <= set(z.files)
+            if dense:
+                header = json.loads(str(z["header"]))
+                prob, mask = z["prob"], z["mask"].astype(bool)
+                win = Window(**header["window"])
+    except Exception as exc:
+        raise InputError(f"not a readable map ({type(exc).__name__}: {exc})", file=str(path)) from None
+    if not dense:
+        return DiffusionMap.load(path)
+    return DiffusionMap._validated(path, win, np.asarray(prob, dtype=np.float32) if np.issubdtype(prob.dtype, np.floating) else prob, mask, header)
+
+
 def read_map(path: str | Path, crs: str | None = None, window: Window | None = None) -> DiffusionMap:
     """Load and validate one operator map; ``crs``/``window``: what the scene expects."""
     path = Path(path)
@@ -76,7 +96,7 @@ def read_map(path: str | Path, crs: str | None = None, window: Window | None = N
         raise InputError("map file not found", file=str(path))
     if path.suffix.lower() == ".npz":
         _precheck_npz(path)
-        m = load_compact(path) if is_compact(path) else DiffusionMap.load(path)
+        m = _load_npz(path)
     else:
         m = DiffusionMap.load(path)
     w = m.window

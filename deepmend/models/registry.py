@@ -5,9 +5,11 @@ from __future__ import annotations
 from deepmend.errors import InputError
 from deepmend.models.base import DiffusionModel
 from deepmend.models.probabilistic import ProbabilisticModel
+from deepmend.models.teacher import TeacherModel
 from deepmend.models.voronoi import VoronoiModel
+from deepmend.models.voronoiboost import VoronoiBoostModel
 
-MODELS: dict[str, type[DiffusionModel]] = {m.name: m for m in (VoronoiModel, ProbabilisticModel)}
+MODELS: dict[str, type[DiffusionModel]] = {m.name: m for m in (VoronoiModel, ProbabilisticModel, VoronoiBoostModel, TeacherModel)}
 
 
 def make_model(name: str, **params) -> DiffusionModel:
@@ -17,5 +19,8 @@ def make_model(name: str, **params) -> DiffusionModel:
         raise InputError(f"unknown model; valid: {', '.join(sorted(MODELS))}", column="model", value=name)
     if cls is ProbabilisticModel:
         return cls(alpha=params.get("alpha") if params.get("alpha") is not None else 1.3)
+    if params.get("weights") is not None:  # a user's own DeepMEND weights
+        return cls(weights=params["weights"])
     return cls()
 import deepmend.groundtruth.simulator  # noqa: E402,F401 - registers "groundtruth" in MODELS
+import deepmend.models.deepmend  # noqa: E402,F401 - registers "deepmend" in MODELS

@@ -44,9 +44,11 @@ def test_lone_omni_site_is_rotation_symmetric():
 
 
 def test_map_widens_without_neighbours(fast_config):
-    xy = grid_around(2)
-    dense = GroundTruthSimulator(fast_config, use_cache=False).fit(scene(xy, targets=[0])).predict(0)
-    lone = GroundTruthSimulator(fast_config, use_cache=False).fit(scene(xy[:3], targets=[0])).predict(0)
+    # one area type for both scenes, so only the neighbours differ; a region the grid covers
+    cfg = fast_config.with_(suburban_sites_per_km2=0.0, urban_sites_per_km2=1e9, temperature_db=3.0, shadow_sigma_db=0.0, streak_sigma_db=0.0)
+    xy = grid_around(2, 3000.0)
+    dense = GroundTruthSimulator(cfg, use_cache=False).fit(scene(xy, targets=[0], half=8000.0)).predict(0)
+    lone = GroundTruthSimulator(cfg, use_cache=False).fit(scene(xy[:3], targets=[0], half=8000.0)).predict(0)
     rc = (300.5, 300.5)
     assert radius_of_mass(lone.prob, rc, 0.9) > 1.3 * radius_of_mass(dense.prob, rc, 0.9)
 
