@@ -1,0 +1,1 @@
+"""Evaluation of diffusion models against ground truth: splits, per-BS metrics, reports (issue 3)."""

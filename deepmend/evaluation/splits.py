@@ -1,0 +1,101 @@
+"""Train/test splits of catalog scenes, by city (and operator).
+
+A model that has seen a city's geography (its ground truth, its deployment's density
+pattern) must not be scored on that city: the split is checked here, once, and an
+overlap is an :class:`InputError`, never a warning. The default rule is strict: no city
+(accents, case and the data-set suffix " (2018)" folded) may appear on both sides, even
+with another operator. ``cross_operator=True`` relaxes it to a split *by operator*: a
+city may appear on both sides only with different operators (the report says so).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from deepmend.errors import InputError
+from deepmend.models.voronoiboost import city_key
+
+
+def _fold(s: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", str(s).strip().lower()) if not unicodedata.combining(c))
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    country: str
+    city: str
+    operator: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.country}/{self.city}/{self.operator}"
+
+    @property
+    def city_id(self) -> tuple[str, str]:
+        return (self.country.upper(), city_key(self.city))
+
+    def as_tuple(self) -> tuple[str, str, str]:
+        return (self.country, self.city, self.operator)
+
+
+def resolve(country: str, city: str, operator: str) -> SceneSpec:
+    """Canonical catalog names (accent/case-insensitive: 'FR/Orleans/orange' → 'FR/Orléans/Orange')."""
+    from deepmend.data.catalog import catalog
+
+    cat = catalog()
+    centry = next((c for c in cat["countries"] if c["code"].upper() == country.upper() or _fold(c["name"]) == _fold(country)), None)
+    if centry is None:
+        raise InputError(f"unknown country; valid: {', '.join(c['code'] for c in cat['countries'])}", column="country", value=country)
+    cty = next((c for c in centry["cities"] if _fold(c["name"]) == _fold(city)), None)
+    if cty is None:
+        raise InputError(f"unknown city for {centry['code']}; valid: {', '.join(c['name'] for c in centry['cities'])}", column="city", value=city)
+    op = next((o for o in cty["operators"] if _fold(o["name"]) == _fold(operator)), None)
+    if op is None:
+        raise InputError(f"unknown operator for {cty['name']}; valid: {', '.join(o['name'] for o in cty['operators'])}", column="operator", value=operator)
+    return SceneSpec(centry["code"], cty["name"], op["name"])
+
+
+def parse_specs(text: str, option: str = "--test", check_catalog: bool = True) -> list[SceneSpec]:
+    """'FR/Lyon/Orange,FR/Nantes/Orange' → specs (resolved against the catalog)."""
+    out: list[SceneSpec] = []
+    for part in (p.strip() for p in str(text).split(",") if p.strip()):
+        bits = [b.strip() for b in part.split("/")]
+        if len(bits) != 3 or not all(bits):
+            raise InputError("scenes are COUNTRY/CITY/OPERATOR separated by commas, e.g. FR/Nantes/Orange", column=option, value=part)
+        spec = resolve(*bits) if check_catalog else SceneSpec(*bits)
+        if spec in out:
+            raise InputError("scene listed twice", column=option, value=spec.key)
+        out.append(spec)
+    if not out:
+        raise InputError("no scenes given", column=option, value=text)
+    return out
+
+
+@dataclass(frozen=True)
+class Split:
+    train: tuple[SceneSpec, ...]
+    test: tuple[SceneSpec, ...]
+    cross_operator: bool = False
+
+    def __post_init__(self) -> None:
+        check_split(self.train, self.test, self.cross_operator)
+
+    def describe(self) -> str:
+        rule = "by operator (a city may appear on both sides with different operators)" if self.cross_operator else "by city (no city on both sides, whatever the operator)"
+        return f"train: {', '.join(s.key for s in self.train)}; test: {', '.join(s.key for s in self.test)}; split {rule}"
+
+
+def check_split(train, test, cross_operator: bool = False) -> None:
+    """InputError if a test scene shares its city with a training scene (see module docstring)."""
+    train, test = list(train), list(test)
+    if not test:
+        raise InputError("the test split is empty", column="--test")
+    for t in test:
+        for s in train:
+            if t.city_id != s.city_id:
+                continue
+            if not cross_operator:
+                raise InputError(f"{t.key} shares its city with training scene {s.key}: splits are by city (pass --cross-operator for a split by operator)", column="--test", value=t.key)
+            if _fold(t.operator) == _fold(s.operator):
+                raise InputError(f"{t.key} is also a training scene ({s.key})", column="--test", value=t.key)

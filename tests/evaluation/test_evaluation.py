@@ -1,0 +1,127 @@
+"""Evaluation: splits, self-comparison (zero error, zero gain), resume, report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from deepmend.errors import InputError
+from deepmend.evaluation.report import build_report, gains_table, results_frame
+from deepmend.evaluation.runner import SceneJob, area_types, load_results, run_scene
+from deepmend.evaluation.splits import SceneSpec, Split, check_split, parse_specs
+from deepmend.metrics import gain
+from deepmend.models.probabilistic import ProbabilisticModel
+from deepmend.models.teacher import TeacherModel
+from deepmend.models.voronoi import VoronoiModel
+
+
+def test_overlapping_split_rejected():
+    lyon = SceneSpec("FR", "Lyon", "Orange")
+    with pytest.raises(InputError, match="shares its city"):
+        check_split([lyon], [SceneSpec("FR", "Lyon", "SFR")])
+    with pytest.raises(InputError, match="shares its city"):  # the 2018 file of the same city is the same city
+        check_split([lyon], [SceneSpec("FR", "Lyon (2018)", "Orange")])
+    with pytest.raises(InputError, match="also a training scene"):
+        check_split([lyon], [SceneSpec("FR", "lyon", "orange")], cross_operator=True)
+    check_split([lyon], [SceneSpec("FR", "Lyon", "SFR")], cross_operator=True)  # split by operator: allowed
+    check_split([lyon], [SceneSpec("FR", "Nantes", "Orange")])
+    with pytest.raises(InputError):
+        Split((lyon,), (SceneSpec("FR", "LYON", "Free"),))
+
+
+def test_parse_specs_resolves_catalog_names():
+    (spec,) = parse_specs("fr/orleans/orange")
+    assert spec.key == "FR/Orléans/Orange"
+    with pytest.raises(InputError):
+        parse_specs("FR/Lyon")
+    with pytest.raises(InputError):
+        parse_specs("FR/Atlantis/Orange")
+
+
+def test_cli_rejects_overlapping_split(tmp_path, capsys):
+    from deepmend.cli import main
+
+    rc = main(["evaluate", "--train", "FR/Lyon/Orange", "--test", "FR/Lyon/SFR", "--out", str(tmp_path / "ev")])
+    assert rc == 2
+    assert "shares its city" in capsys.readouterr().err
+
+
+def _job(scene, truth_alpha=1.3, models=None):
+    truth = lambda: ProbabilisticModel(truth_alpha).fit(scene)  # noqa: E731
+    models = models or {
+        "self": lambda gt: ProbabilisticModel(truth_alpha).fit(scene),
+        "voronoi": lambda gt: VoronoiModel().fit(scene),
+    }
+    return SceneJob("T/Synthetic/Op", scene, truth, models, scene.targets[:2], gallery={int(scene.targets[0])})
+
+
+def test_model_against_itself_zero_error_and_zero_gain(small_scene, tmp_path):
+    rows = run_scene(_job(small_scene), tmp_path, emd_block=20)
+    assert len(rows) == 2
+    for r in rows:
+        assert r["metrics"]["self"] == {"ks": 0.0, "emd_km": 0.0, "js": 0.0, "tv": 0.0}
+        assert r["metrics"]["voronoi"]["ks"] > 0
+    df = results_frame(load_results(tmp_path))
+    v = df[df.model == "voronoi"].ks.to_numpy()
+    g = gain(v, v)
+    assert g.mean == 0 and g.median == 0 and g.ci_low == 0 and g.ci_high == 0
+    gt = gains_table(df, ["self", "voronoi"], seed=0)
+    self_ks = gt[(gt.model == "self") & (gt.metric == "ks") & (gt.area == "all")].iloc[0]
+    assert self_ks["mean"] == 1.0  # zero error → full gain over Voronoi
+
+
+def test_rerun_resumes_without_refitting(small_scene, tmp_path):
+    run_scene(_job(small_scene), tmp_path, emd_block=20)
+
+    def boom(gt):
+        raise AssertionError("refitted a model whose results are cached")
+
+    job = _job(small_scene, models={"self": boom, "voronoi": boom})
+    job.truth = lambda: (_ for _ in ()).throw(AssertionError("refitted the ground truth"))
+    rows = run_scene(job, tmp_path, emd_block=20)
+    assert len(rows) == 2
+
+
+def test_teacher_in_evaluation_is_exact_on_planted_truth(small_scene, tmp_path):
+    models = {"teacher": lambda gt: TeacherModel(ground_truth=gt, alphas=(0.5, 1.3, 3.0)).fit(small_scene)}
+    rows = run_scene(_job(small_scene, models=models), tmp_path, emd_block=20)
+    for r in rows:
+        assert r["teacher_alpha"] == 1.3
+        assert r["metrics"]["teacher"]["ks"] == 0.0
+
+
+def test_area_types_follow_density(small_scene):
+    a = area_types(small_scene)
+    assert set(a) <= {"urban", "suburban", "rural"}
+    assert len(a) == len(small_scene.deployment)
+
+
+def test_report_from_cache(small_scene, tmp_path):
+    run_scene(_job(small_scene), tmp_path, emd_block=20)
+    run = {"command": "deepmend evaluate …", "out": str(tmp_path), "seed": 0, "max_bs": 3, "train_bs": 0, "emd_block": 20,
+           "ground_truth": "probabilistic α=1.3 (test)", "models": ["voronoi", "self"], "pending": ["deepmend"], "labels": {},
+           "best_alpha": None, "teacher_alphas": [], "data": "synthetic",
+           "split": {"train": [], "test": ["T/Synthetic/Op"], "description": "synthetic"}, "notes": []}
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    docs = tmp_path / "docs" / "RESULTS.md"
+    path = build_report(tmp_path, docs)
+    md = path.read_text()
+    assert "| self | 0.000 | 0.000 | 0.00 | 0.00 |" in md
+    assert "Pending" in md and "deepmend" in md
+    assert (tmp_path / "per_bs.csv").exists() and (tmp_path / "gains.csv").exists()
+    assert (tmp_path / "figures" / "ks_cdf.png").exists()
+    assert list((tmp_path / "figures").glob("gallery_*.png"))
+    assert docs.exists() and (docs.parent / "img" / "results" / "ks_cdf.png").exists()
+    assert "img/results/ks_cdf.png" in docs.read_text()
+
+
+def test_unavailable_model_is_skipped_and_reported(small_scene, tmp_path):
+    def missing_weights(gt):
+        raise InputError("weights config not found")
+
+    job = _job(small_scene, models={"voronoi": lambda gt: VoronoiModel().fit(small_scene), "deepmend": missing_weights})
+    rows = run_scene(job, tmp_path, emd_block=20)
+    assert all(set(r["metrics"]) == {"voronoi"} for r in rows)
+    assert "weights config not found" in job.unavailable["deepmend"]
