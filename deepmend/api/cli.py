@@ -8,6 +8,11 @@ import click
 
 from deepmend.errors import InputError
 
+#: Seconds an idle keep-alive connection stays open. uvicorn's default (5 s) races with busy
+#: clients: when requests queue for seconds, the server can close a connection just as the
+#: client sends its next request on it (the client sees a reset: benchmarks/bench_load.py).
+KEEP_ALIVE_S = 30
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (127.0.0.1: this machine only).")
@@ -27,4 +32,4 @@ def serve(host: str, port: int, static_dir: str | None, log_level: str) -> None:
     where = find_static_dir(static_dir)
     click.echo(f"web app: {where if where else 'not built (API only; see / for how to build it)'}")
     click.echo(f"serving on http://{host}:{port}/  (API docs at /docs)")
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=KEEP_ALIVE_S)

@@ -1,0 +1,105 @@
+"""Fixtures of the hardening tests: the API app on a private cache dir (as tests/api does), a
+small uploaded scene whose models fit in milliseconds, and a case counter that the fuzz
+tests report into (docs/RELIABILITY.md quotes the counts).
+
+The real ground-truth simulator needs minutes per city, so "groundtruth" is a cheap
+stand-in (a probabilistic map with α = 3) and the trained models are hidden, exactly as in
+tests/api/conftest.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from deepmend.models.probabilistic import ProbabilisticModel
+
+SCENE = {"country": "FR", "city": "Lyon", "operator": "Orange"}
+
+#: fuzz case counts (see _cases.py) are written at session end to $DEEPMEND_FUZZ_COUNTS (JSON)
+#: when that variable is set, and printed in the terminal summary.
+from _cases import CASES  # noqa: E402
+
+
+def pytest_sessionfinish(session, exitstatus):
+    out = os.environ.get("DEEPMEND_FUZZ_COUNTS")
+    if out and CASES:
+        old = json.loads(Path(out).read_text()) if Path(out).exists() else {}
+        old.update(CASES)
+        Path(out).write_text(json.dumps(dict(sorted(old.items())), indent=1))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if CASES:
+        terminalreporter.write_sep("-", "hardening: generated cases run")
+        for k, v in sorted(CASES.items()):
+            terminalreporter.write_line(f"{k}: {v}")
+        terminalreporter.write_line(f"total: {sum(CASES.values())}")
+
+
+class FakeGroundTruth(ProbabilisticModel):
+    name = "groundtruth"
+    label = "Ground truth (test stand-in)"
+    description = "probabilistic model with α = 3, standing in for the simulator in tests"
+
+    def __init__(self, alpha: float = 3.0) -> None:
+        super().__init__(alpha=3.0)
+
+
+@pytest.fixture(scope="session")
+def hard_env(tmp_path_factory):
+    from deepmend.models import MODELS
+
+    mp = pytest.MonkeyPatch()
+    cache = tmp_path_factory.mktemp("hardening-cache")
+    mp.setenv("DEEPMEND_CACHE_DIR", str(cache))
+    mp.setitem(MODELS, "groundtruth", FakeGroundTruth)
+    for slow in ("voronoiboost", "teacher", "deepmend"):
+        if slow in MODELS:
+            mp.delitem(MODELS, slow)
+    yield cache
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def app(hard_env):
+    from deepmend.api.app import create_app
+
+    return create_app(static_dir=hard_env / "no-web-app")
+
+
+@pytest.fixture(scope="session")
+def service(app):
+    return app.state.service
+
+
+@pytest.fixture(scope="session")
+def client(app):
+    """Server exceptions are not re-raised: a 500 is a status the tests assert against."""
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+#: 12 sites on a jittered grid near Lyon (≈ 1.5 km apart): fits and maps take milliseconds.
+SMALL_CSV = "site_id,lat,lon,operator\n" + "\n".join(
+    f"H{k},{45.70 + 0.014 * (k // 4) + 0.001 * (k % 3):.5f},{4.80 + 0.019 * (k % 4) + 0.0007 * (k % 5):.5f},{'A' if k % 2 else 'B'}"
+    for k in range(12)) + "\n"
+
+
+@pytest.fixture(scope="session")
+def small_upload(client):
+    r = client.post("/api/uploads", files={"file": ("small.csv", SMALL_CSV.encode(), "text/csv")})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    return {"country": "upload", "city": body["upload_id"], "operator": "all"}
+
+
+@pytest.fixture(scope="session")
+def lyon_site(client):
+    r = client.get("/api/sites", params=SCENE)
+    assert r.status_code == 200, r.text
+    return r.json()["features"][0]["properties"]["site_id"]
