@@ -1,0 +1,116 @@
+"""DeepMEND input channels for a batch of BSs, sliced from national rasters (METHOD.md §2).
+
+Reference inputs, per cell ℓ of BS i's 600×600 window:
+
+* d0 = |ℓ − i| + 1 m (distance to the target BS),
+* d1 … d5 = distances to the 5 nearest sites of the whole network + 1 m,
+* channels [d1, d2, mean(d1..d5)], each 1 − exp(−d_k/d0), times the mask, plus the mask.
+
+Why this is cheap: d1 … d5 do not depend on the target BS, so ``Scene.knn(5)`` is
+computed ONCE per deployment on the national lattice; :class:`FeatureBuilder` keeps the
+three BS-independent rasters (d1, d2, mean5, + 1 m) and a BS's channels are one slice,
+one window of distances to the BS (two outer differences) and three exponentials —
+about 10 ms for a 600×600 window instead of the reference's 360,000 KD-tree queries.
+
+``factor`` > 1 averages ``factor``×``factor`` blocks after the non-linear transform:
+the network runs on the coarse grid (see :mod:`deepmend.models.deepmend`), and
+averaging the full-resolution channels (rather than sampling them at coarse cell
+centres) keeps sub-block structure such as a BS sitting inside a coarse cell, and
+makes the mask channel the fraction of valid cells of the block.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from deepmend.scene import Scene
+
+#: Added to every distance, as in the reference code (keeps d0 > 0 at the BS).
+OFFSET_M = 1.0
+#: Number of nearest sites the reference uses.
+K_NEAREST = 5
+#: Channel names of the reference input, in order.
+CHANNELS: tuple[str, ...] = ("near1", "near2", "mean5", "mask")
+
+
+def block_mean(a: np.ndarray, factor: int) -> np.ndarray:
+    """Mean over ``factor``×``factor`` blocks of the last two axes (sizes must divide)."""
+    if factor == 1:
+        return a
+    *lead, h, w = a.shape
+    if h % factor or w % factor:
+        raise ValueError(f"window {h}×{w} is not a multiple of factor {factor}")
+    return a.reshape(*lead, h // factor, factor, w // factor, factor).mean(axis=(-3, -1))
+
+
+def block_sum(a: np.ndarray, factor: int) -> np.ndarray:
+    """Sum over ``factor``×``factor`` blocks of the last two axes (mass-preserving coarsening)."""
+    if factor == 1:
+        return a
+    *lead, h, w = a.shape
+    return a.reshape(*lead, h // factor, factor, w // factor, factor).sum(axis=(-3, -1))
+
+
+class FeatureBuilder:
+    """Per-deployment rasters once, per-BS channels by slicing.
+
+    ``near`` holds (d1, d2, mean(d1..d5)) + 1 m on the whole lattice as float32 (3, ny, nx):
+    contiguous per channel so that a window slice is three cheap 2-D views.
+    """
+
+    def __init__(self, scene: Scene) -> None:
+        self.scene = scene
+        d, _ = scene.knn(K_NEAREST)
+        near = np.empty((3,) + d.shape[:2], dtype=np.float32)
+        near[0] = d[..., 0]
+        near[1] = d[..., 1]
+        near[2] = d.mean(axis=-1)
+        near += np.float32(OFFSET_M)
+        self.near = near
+        self.mask = scene.mask
+
+    def window(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """(channels float32 (4, 600, 600), mask bool (600, 600)) of BS ``i`` at full resolution."""
+        scene = self.scene
+        win = scene.window(i)
+        rs, cs = scene.slices(i)
+        xs, ys = win.centers()
+        dx = (xs - scene.deployment.x[i]).astype(np.float32)
+        dy = (ys - scene.deployment.y[i]).astype(np.float32)
+        # −1/d0 once, then the three channels share it: 1 − exp(−d_k/d0)
+        inv_d0 = np.float32(-1.0) / (np.sqrt(dy[:, None] ** 2 + dx[None, :] ** 2) + np.float32(OFFSET_M))
+        mask = self.mask[rs, cs]
+        out = np.empty((4,) + mask.shape, dtype=np.float32)
+        np.multiply(self.near[:, rs, cs], inv_d0[None], out=out[:3])
+        np.exp(out[:3], out=out[:3])
+        np.subtract(np.float32(1.0), out[:3], out=out[:3])
+        out[:3] *= mask[None]
+        out[3] = mask
+        return out, mask
+
+    def batch(self, sites: Sequence[int], factor: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Channels (B, 4, 600/f, 600/f) float32 and full-resolution masks (B, 600, 600) bool."""
+        n = 600 // factor
+        x = np.empty((len(sites), 4, n, n), dtype=np.float32)
+        masks = np.empty((len(sites), 600, 600), dtype=bool)
+        for b, i in enumerate(sites):  # loop over BSs only; every cell operation is vectorised
+            f, m = self.window(int(i))
+            x[b] = block_mean(f, factor)
+            masks[b] = m
+        return x, masks
+
+
+def brute_force_channels(scene: Scene, i: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Reference-style channels at chosen window cells by explicit KD-tree queries (tests only)."""
+    win = scene.window(i)
+    xs, ys = win.centers()
+    px, py = xs[cols], ys[rows]
+    d, _ = scene.tree.query(np.column_stack([px, py]), k=K_NEAREST)
+    d = d + OFFSET_M
+    d0 = np.hypot(px - scene.deployment.x[i], py - scene.deployment.y[i]) + OFFSET_M
+    rs, cs = scene.slices(i)
+    m = scene.mask[rs, cs][rows, cols].astype(np.float64)
+    ch = [1 - np.exp(-d[:, 0] / d0), 1 - np.exp(-d[:, 1] / d0), 1 - np.exp(-d.mean(axis=1) / d0)]
+    return np.stack([c * m for c in ch] + [m], axis=0)

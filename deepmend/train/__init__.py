@@ -1,0 +1,1 @@
+"""Training of the DeepMEND student network (``deepmend train``)."""

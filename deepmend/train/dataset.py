@@ -1,0 +1,190 @@
+"""Training data for the DeepMEND student: coarse input channels + teacher soft labels.
+
+Source: a ground-truth dataset written by ``deepmend groundtruth build`` (``index.json``
+and one compact map per BS and scene). For every BS we need the teacher's soft label:
+the probabilistic map at the α that minimises the 2-D KS distance to the ground truth
+(METHOD.md §2), found by the teacher's exhaustive KS search (scored on the coarse grid, see
+:func:`coarse_alpha_search`) and rendered by the teacher's own
+:func:`deepmend.models.teacher.candidate_maps`; ground-truth maps are read through
+:class:`OperatorMaps`.
+
+Prepared shards. Teacher labels cost ~0.2 s per BS (K maps and K KS distances on the
+full grid), far more than a training step, so they are computed once per scene and
+cached as ``<data>/student/<scene>.npz`` (plain arrays, ``allow_pickle=False``):
+
+* ``x``        float16 (N, 4, S, S)  input channels block-averaged by ``factor`` (S = 600/factor)
+* ``teacher``  float32 (N, S, S)     teacher soft label, mass per coarse cell (sums to 1)
+* ``gt``       float32 (N, S, S)     ground truth, mass per coarse cell (for ablations)
+* ``alpha``, ``ks_teacher`` float32 (N,)  chosen α and its (coarse-grid) KS to the truth, ``site_id`` str (N,)
+
+The shard is keyed by the factor and the α grid; a stale or damaged shard is rebuilt.
+Training tensors are kept in memory (≈ 0.27 MB per BS at factor 4) and augmented with
+the 8 symmetries of the square: the inputs are isotropic functions of positions, so
+the task is equivariant to them, which multiplies the data for free.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from deepmend.errors import InputError
+from deepmend.io import atomic_path
+from deepmend.models.features import FeatureBuilder, block_mean, block_sum
+
+#: α grid of the teacher labels: the reference grid (METHOD.md §2) plus 0.75, 1.15, 1.75 —
+#: a 14-value subset of the teacher's 45-value grid, for time (labels cost ∝ grid size on
+#: 2 cores); see docs/MODEL_CARD.md for what the coarser grid costs in KS.
+TEACHER_ALPHAS: tuple[float, ...] = (0.1, 0.5, 0.75, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0, 10.0)
+SHARD_VERSION = 2
+
+
+def scene_dir_name(key: str) -> str:
+    from deepmend.cli import safe_name
+
+    return safe_name(key.replace("/", "_"))
+
+
+def read_index(data: Path) -> dict:
+    index_path = data / "index.json"
+    if not index_path.is_file():
+        raise InputError("not a ground-truth dataset (no index.json); build one with 'deepmend groundtruth build'", file=str(data))
+    try:
+        return json.loads(index_path.read_text())
+    except Exception as exc:
+        raise InputError(f"unreadable index.json ({exc})", file=str(index_path)) from None
+
+
+def coarse_alpha_search(scene, i: int, truth_coarse: np.ndarray, alphas: np.ndarray, den: np.ndarray, factor: int) -> tuple[int, float]:
+    """Index of the α whose probabilistic map is KS-closest to the truth, both summed to the coarse grid.
+
+    The teacher's search (:func:`deepmend.models.teacher.search_alpha`) scores K full
+    600×600 maps; on 2 shared cores that is ~3 s per BS. Scoring the block sums instead
+    is ``factor``² cheaper in the KS and restricts quadrant origins to coarse-cell
+    corners, so it can only pick a neighbouring α where two candidates are within the
+    coarse-grid rounding of each other; the student is trained at that resolution anyway.
+    """
+    from deepmend.metrics import ks2d_many
+    from deepmend.models.probabilistic import weights_on_window
+
+    rs, cs = scene.slices(i)
+    w = weights_on_window(scene, i, alphas, den) * scene.mask[rs, cs][None]
+    wc = block_sum(w, factor).astype(np.float64)
+    wc /= np.maximum(wc.sum(axis=(1, 2), keepdims=True), 1e-300)
+    ks = ks2d_many(wc, truth_coarse.astype(np.float64))
+    k = int(np.flatnonzero(ks <= ks.min() + 1e-12)[0])
+    return k, float(ks[k])
+
+
+def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequence[float], max_sites: int | None, seed: int) -> Path:
+    """Write (or reuse) the student shard of one scene of the dataset; returns its path."""
+    from tqdm import tqdm
+
+    from deepmend.groundtruth.reader import OperatorMaps
+    from deepmend.models.probabilistic import denominators
+    from deepmend.models.teacher import candidate_maps
+    from deepmend.scene import Scene
+
+    out = data / "student" / f"{scene_dir_name(key)}_f{factor}.npz"
+    meta = {"version": SHARD_VERSION, "factor": factor, "alphas": list(map(float, alphas)), "max_sites": max_sites, "seed": seed}
+    if out.exists():
+        try:
+            with np.load(out, allow_pickle=False) as z:
+                if json.loads(str(z["meta"])) == meta:
+                    return out
+        except Exception:
+            pass  # damaged: rebuild
+    country, city, op = key.split("/")
+    scene = Scene.from_catalog(country, city, op)
+    gt_model = OperatorMaps(data / entry["dir"]).fit(scene)
+    sites = [int(i) for i in gt_model.available()]
+    if not sites:
+        raise InputError(f"no ground-truth maps of scene {key}", file=str(data / entry["dir"]))
+    if max_sites and len(sites) > max_sites:
+        sites = sorted(np.random.default_rng(seed).choice(sites, size=max_sites, replace=False).tolist())
+    a = np.sort(np.asarray(alphas, dtype=np.float64))
+    den = denominators(scene, a)
+    fb = FeatureBuilder(scene)
+    s = 600 // factor
+    n = len(sites)
+    x = np.empty((n, 4, s, s), dtype=np.float16)
+    soft_c = np.empty((n, s, s), dtype=np.float32)
+    gt_c = np.empty((n, s, s), dtype=np.float32)
+    alpha = np.empty(n, dtype=np.float32)
+    ks_t = np.empty(n, dtype=np.float32)
+    for b, i in enumerate(tqdm(sites, desc=f"teacher labels {key}", unit="BS")):
+        truth = gt_model.predict(i)
+        gt_c[b] = block_sum(truth.prob, factor)
+        k, ks = coarse_alpha_search(scene, i, gt_c[b], a, den, factor)
+        alpha[b], ks_t[b] = a[k], ks
+        soft_c[b] = block_sum(candidate_maps(scene, i, a[k : k + 1], den[k : k + 1])[0], factor)
+        x[b] = block_mean(fb.window(i)[0], factor)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, x=x, teacher=soft_c, gt=gt_c, alpha=alpha, ks_teacher=ks_t,
+                     site_id=np.array([str(scene.deployment.site_ids[i]) for i in sites]), meta=np.array(json.dumps(meta)))
+    return out
+
+
+@dataclass
+class Shards:
+    """Concatenated arrays of several scenes."""
+
+    x: np.ndarray
+    teacher: np.ndarray
+    gt: np.ndarray
+    alpha: np.ndarray
+    ks_teacher: np.ndarray
+    scene: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+def load_shards(paths: Sequence[Path], keys: Sequence[str]) -> Shards:
+    parts = []
+    for p, key in zip(paths, keys):
+        with np.load(p, allow_pickle=False) as z:
+            parts.append((z["x"], z["teacher"], z["gt"], z["alpha"], z["ks_teacher"], np.full(len(z["alpha"]), key)))
+    return Shards(*(np.concatenate([p[k] for p in parts]) for k in range(6)))
+
+
+class MapDataset(Dataset):
+    """(x, target) pairs with random dihedral augmentation and optional random crops.
+
+    ``crop``: side of a random square crop (coarse cells) or None for the whole window;
+    the crop's target is renormalised so it stays a distribution over the crop.
+    """
+
+    def __init__(self, x: np.ndarray, target: np.ndarray, augment: bool = True, crop: int | None = None, seed: int = 0) -> None:
+        self.x = torch.from_numpy(np.ascontiguousarray(x))
+        self.t = torch.from_numpy(np.ascontiguousarray(target))
+        self.augment, self.crop = augment, crop
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x, t = self.x[k].float(), self.t[k].float()
+        if self.crop:
+            s = x.shape[-1]
+            r, c = self.rng.integers(0, s - self.crop + 1, size=2)
+            x, t = x[:, r : r + self.crop, c : c + self.crop], t[r : r + self.crop, c : c + self.crop]
+            t = t / t.sum().clamp_min(1e-12)
+        if self.augment:
+            g = int(self.rng.integers(8))
+            if g & 1:
+                x, t = x.flip(-1), t.flip(-1)
+            if g & 2:
+                x, t = x.flip(-2), t.flip(-2)
+            if g & 4:
+                x, t = x.transpose(-1, -2), t.transpose(-1, -2)
+        return x.contiguous(), t.contiguous()

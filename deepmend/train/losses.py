@@ -1,0 +1,83 @@
+"""Losses and the output transforms they imply.
+
+Two heads, both on the coarse grid (mass per coarse cell, ``frac`` = valid fraction of
+each coarse cell, the mask channel):
+
+* ``reference`` (METHOD.md §2): the network regresses y with p = 10^(−1/y) (y ≤ 0 → 0)
+  the per-100 m-cell probability; the target is y* = −1/log10(p*), mean squared error on
+  valid cells. The transform compresses 10 decades of probability into y ∈ (0, 0.5],
+  but the loss weighs every cell the same, so the far tail (most cells, little mass)
+  dominates while the mass near the BS — what KS and EMD measure — is weighted little.
+* ``kl``: the network outputs a log-density z per fine cell; the coarse mass is
+  q ∝ exp(z)·frac (a softmax over valid cells), and the loss is KL(teacher ‖ q). Each
+  cell counts by its mass, which is what the distribution metrics weigh, and the
+  output is a probability by construction (no post-hoc normalisation surprise).
+* ``kl+ks``: KL plus ``ks_weight`` × the 2-D KS distance between q and the target,
+  computed exactly as the metric (one cumulative sum, max over quadrants) — a
+  subgradient that pushes directly on the worst quadrant.
+
+:func:`to_mass` turns the raw network output into coarse masses for either head, so the
+validation metric is computed the same way whatever the loss.
+"""
+
+from __future__ import annotations
+
+import torch
+
+LOSSES = ("reference", "kl", "kl+ks")
+#: Floor of the per-cell probability in the reference target (y* ≥ 1/30).
+P_FLOOR = 1e-30
+
+
+def log_mass(z: torch.Tensor, frac: torch.Tensor) -> torch.Tensor:
+    """log q for the log-density head: log-softmax of z + log(frac) over valid cells (−inf elsewhere)."""
+    logits = z + torch.log(frac.clamp_min(1e-12))
+    logits = torch.where(frac > 0, logits, torch.full_like(logits, -1e30))
+    return logits - torch.logsumexp(logits.flatten(1), dim=1)[:, None, None]
+
+
+def reference_prob(y: torch.Tensor) -> torch.Tensor:
+    """p = 10^(−1/y) for y > 0, else 0 (the reference output transform)."""
+    safe = torch.where(y > 0, y, torch.ones_like(y))
+    return torch.where(y > 0, torch.pow(10.0, -1.0 / safe), torch.zeros_like(y))
+
+
+def to_mass(out: torch.Tensor, frac: torch.Tensor, kind: str, factor: int) -> torch.Tensor:
+    """Coarse masses (sum 1 per map) from the raw output of either head."""
+    if kind == "reference":
+        m = reference_prob(out) * frac
+        return m / m.flatten(1).sum(1).clamp_min(1e-30)[:, None, None]
+    return torch.exp(log_mass(out, frac))
+
+
+def ks2d_torch(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Batched 2-D KS distance (same definition as :func:`deepmend.metrics.ks2d`), differentiable."""
+    d = p - q
+    c = torch.nn.functional.pad(d.cumsum(-2).cumsum(-1), (1, 0, 1, 0))
+    rows = c[..., :, -1:]
+    cols = c[..., -1:, :]
+    total = c[..., -1:, -1:]
+    quads = torch.stack([c, rows - c, cols - c, total - rows - cols + c], dim=1)
+    return quads.abs().flatten(1).max(dim=1).values
+
+
+def loss_fn(out: torch.Tensor, target: torch.Tensor, frac: torch.Tensor, kind: str, factor: int, ks_weight: float = 1.0) -> torch.Tensor:
+    """Mean loss over the batch. ``target`` is the coarse teacher mass (sums to 1)."""
+    if kind == "reference":
+        density = target / (frac * factor**2).clamp_min(1e-12)
+        y_star = -1.0 / torch.log10(density.clamp_min(P_FLOOR))
+        valid = frac > 0
+        return ((out - y_star) ** 2)[valid].mean()
+    lq = log_mass(out, frac)
+    kl = (torch.xlogy(target, target) - torch.where(target > 0, target * lq, torch.zeros_like(lq))).flatten(1).sum(1)
+    if kind == "kl":
+        return kl.mean()
+    if kind == "kl+ks":
+        return kl.mean() + ks_weight * ks2d_torch(torch.exp(lq), target).mean()
+    raise ValueError(f"unknown loss {kind!r}; valid: {', '.join(LOSSES)}")
+
+
+def init_head_bias(kind: str) -> float:
+    """A sensible start for the head's bias: y ≈ 0.2 (p ≈ 1e-5) or z = 0."""
+    return 0.2 if kind == "reference" else 0.0
+

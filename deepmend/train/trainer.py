@@ -1,0 +1,194 @@
+"""Training loop of the DeepMEND student: seeds, checkpoints, resume, loss log, best-model export.
+
+Design for a 2-core CPU budget (≤ 60 min for the shipped model): the network trains on
+the coarse grid (``factor`` 4 → 150×150 cells of 400 m) where a step costs ~16× less
+than at 600×600; the shards hold inputs and teacher labels already coarsened, so an
+epoch is pure network time. A GPU is used when present (``--device auto``).
+
+Outputs in ``--out``:
+
+* ``deepmend.npz`` + ``deepmend.json`` — the best weights so far (by validation KS to
+  the teacher), in the shipped, pickle-free format, with the training record;
+* ``checkpoint.pt`` — model + optimiser + scheduler + RNG states after each epoch,
+  loaded with ``torch.load(weights_only=True)`` by ``--resume``;
+* ``log.csv`` / ``log.json`` — per epoch: train loss, validation loss, validation KS
+  (coarse grid) to the teacher and to the ground truth, seconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from deepmend.errors import InputError
+from deepmend.io import atomic_path
+from deepmend.models.features import CHANNELS
+from deepmend.train.dataset import MapDataset, Shards
+from deepmend.train.losses import LOSSES, init_head_bias, ks2d_torch, loss_fn, to_mass
+from deepmend.train.unet import UNet, UNetConfig, n_parameters
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 12
+    batch_size: int = 8
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    loss: str = "kl"
+    ks_weight: float = 1.0
+    factor: int = 4
+    base: int = 16
+    levels: int = 4
+    seed: int = 0
+    target: str = "teacher"
+    crop: int | None = None
+    max_minutes: float | None = None
+    device: str = "auto"
+    extra: dict = field(default_factory=dict)
+
+    def arch(self) -> UNetConfig:
+        return UNetConfig(in_channels=len(CHANNELS), base=self.base, levels=self.levels)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def lr_factor(step: int, total: int, warmup: float = 0.05) -> float:
+    """Linear warm-up then cosine decay to 2 % of the peak; a pure function of (step, total), so
+    ``--resume`` with more ``--epochs`` simply stretches the remaining schedule."""
+    w = max(1, int(warmup * total))
+    if step < w:
+        return (step + 1) / w
+    t = min(1.0, (step - w) / max(1, total - w))
+    return float(0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * t)))
+
+
+def build_net(cfg: TrainConfig) -> UNet:
+    net = UNet(cfg.arch())
+    with torch.no_grad():
+        net.head.bias.fill_(init_head_bias(cfg.loss))
+    return net
+
+
+@torch.no_grad()
+def evaluate(net: UNet, x: np.ndarray, teacher: np.ndarray, gt: np.ndarray, cfg: TrainConfig, device: torch.device, batch: int = 16) -> dict:
+    """Validation loss and mean coarse-grid KS to the teacher and to the ground truth."""
+    net.eval()
+    losses, ks_t, ks_g = [], [], []
+    for a in range(0, len(x), batch):
+        xb = torch.from_numpy(x[a : a + batch].astype(np.float32)).to(device)
+        tb = torch.from_numpy(teacher[a : a + batch]).to(device)
+        gb = torch.from_numpy(gt[a : a + batch]).to(device)
+        frac = xb[:, -1]
+        out = net(xb)
+        losses.append(float(loss_fn(out, tb, frac, cfg.loss, cfg.factor, cfg.ks_weight)) * len(xb))
+        q = to_mass(out, frac, cfg.loss, cfg.factor)
+        ks_t.append(ks2d_torch(q.double(), tb.double()).cpu().numpy())
+        ks_g.append(ks2d_torch(q.double(), gb.double()).cpu().numpy())
+    n = max(len(x), 1)
+    return {"val_loss": sum(losses) / n, "val_ks_teacher": float(np.concatenate(ks_t).mean()), "val_ks_gt": float(np.concatenate(ks_g).mean())}
+
+
+def train(train_data: Shards, val_data: Shards, out: Path, cfg: TrainConfig, resume: bool = False, split: dict | None = None, progress: bool = True) -> dict:
+    """Train, checkpoint every epoch, export the best weights; returns the final record."""
+    from deepmend.models.deepmend import save_weights
+
+    if cfg.loss not in LOSSES:
+        raise InputError(f"unknown loss; valid: {', '.join(LOSSES)}", column="--loss", value=cfg.loss)
+    if len(train_data) == 0:
+        raise InputError("no training maps")
+    out.mkdir(parents=True, exist_ok=True)
+    device = pick_device(cfg.device)
+    seed_everything(cfg.seed)
+    net = build_net(cfg).to(device)
+    target = train_data.teacher if cfg.target == "teacher" else train_data.gt
+    ds = MapDataset(train_data.x, target, augment=True, crop=cfg.crop, seed=cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    loader = DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, generator=gen, drop_last=len(ds) > cfg.batch_size)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total_steps = max(1, cfg.epochs * len(loader))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, total_steps))
+    ckpt_path = out / "checkpoint.pt"
+    log: list[dict] = []
+    start_epoch, best = 0, float("inf")
+    if resume and ckpt_path.exists():
+        try:
+            ck = torch.load(ckpt_path, map_location=device, weights_only=True)
+            net.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["opt"])
+            sched.load_state_dict(ck["sched"])
+            gen.set_state(ck["gen"])
+            torch.set_rng_state(ck["torch_rng"])
+            ds.rng = np.random.default_rng(int(ck["epoch"]) * 1000 + cfg.seed)
+        except Exception as exc:
+            raise InputError(f"cannot resume from checkpoint ({type(exc).__name__}: {exc}); delete it to start over", file=str(ckpt_path)) from None
+        start_epoch, best = int(ck["epoch"]), float(ck["best"])
+        if (out / "log.json").exists():
+            log = json.loads((out / "log.json").read_text())["epochs"][:start_epoch]
+    t_start = time.perf_counter()
+    record = {"config": asdict(cfg), "arch": cfg.arch().as_dict(), "n_parameters": n_parameters(net), "n_train": len(train_data), "n_val": len(val_data), "split": split or {}}
+    for epoch in range(start_epoch, cfg.epochs):
+        net.train()
+        t0, tot, n = time.perf_counter(), 0.0, 0
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress, leave=False)
+        for xb, tb in bar:
+            xb, tb = xb.to(device), tb.to(device)
+            loss = loss_fn(net(xb), tb, xb[:, -1], cfg.loss, cfg.factor, cfg.ks_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            tot += loss.item() * len(xb)
+            n += len(xb)
+            bar.set_postfix(loss=f"{tot / n:.4f}")
+        row = {"epoch": epoch + 1, "train_loss": tot / max(n, 1), "lr": sched.get_last_lr()[0]}
+        if len(val_data):
+            row.update(evaluate(net, val_data.x, val_data.teacher, val_data.gt, cfg, device))
+        row["seconds"] = time.perf_counter() - t0
+        log.append(row)
+        score = row.get("val_ks_teacher", row["train_loss"])
+        if score < best:
+            best = score
+            save_weights(net.state_dict(), {"arch": cfg.arch().as_dict(), "loss": cfg.loss, "factor": cfg.factor, "channels": list(CHANNELS),
+                                            "training": dict(record, best_epoch=epoch + 1, best=row)}, out / "deepmend.json")
+        with atomic_path(ckpt_path) as tmp:
+            torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "gen": gen.get_state(),
+                        "torch_rng": torch.get_rng_state(), "epoch": epoch + 1, "best": best}, tmp)
+        _write_log(out, log, record)
+        if progress:
+            tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        if cfg.max_minutes and (time.perf_counter() - t_start) / 60 > cfg.max_minutes:
+            tqdm.write(f"stopping after {epoch + 1} epochs: --max-minutes {cfg.max_minutes} reached")
+            break
+    net.to("cpu")
+    return {"epochs": log, "best": best, **record}
+
+
+def _write_log(out: Path, log: list[dict], record: dict) -> None:
+    with atomic_path(out / "log.json") as tmp:
+        tmp.write_text(json.dumps({"record": record, "epochs": log}, indent=1))
+    keys = list(dict.fromkeys(k for row in log for k in row))
+    with atomic_path(out / "log.csv") as tmp:
+        with open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=keys)
+            w.writeheader()
+            w.writerows(log)

@@ -1,0 +1,84 @@
+"""A small U-Net (METHOD.md §2: "a convolutional encoder–decoder, U-Net family").
+
+Sized for 2 CPU cores: ``base`` channels at the top level doubling per level
+(16-32-64-128 for the default 4 levels), two 3×3 conv + BatchNorm + ReLU per block,
+max-pool down, 1×1 conv + bilinear up (cheaper than transposed convolutions and free
+of their checkerboard artefacts, which would show up as KS noise). The network is fully
+convolutional; inputs whose sides are not a multiple of 2^(levels−1) are padded by
+replication and the output is cropped back, so 150×150 (400 m cells) works as is.
+
+The head outputs one channel: a log-density (``kind='kl'``) or the reference's ``y``
+(``kind='reference'``, p = 10^(−1/y)); the interpretation lives in the losses and in
+the model's post-processing, not here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    in_channels: int = 4
+    base: int = 16
+    levels: int = 4
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Block(nn.Module):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class UNet(nn.Module):
+    def __init__(self, cfg: UNetConfig = UNetConfig()) -> None:
+        super().__init__()
+        self.cfg = cfg
+        widths = [cfg.base * 2**k for k in range(cfg.levels)]
+        self.down = nn.ModuleList()
+        cin = cfg.in_channels
+        for w in widths:
+            self.down.append(Block(cin, w))
+            cin = w
+        self.reduce = nn.ModuleList(nn.Conv2d(widths[k + 1], widths[k], 1) for k in range(cfg.levels - 1))
+        self.up = nn.ModuleList(Block(2 * widths[k], widths[k]) for k in range(cfg.levels - 1))
+        self.head = nn.Conv2d(widths[0], 1, 1)
+
+    @property
+    def multiple(self) -> int:
+        return 2 ** (self.cfg.levels - 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) → (B, H, W)."""
+        h, w = x.shape[-2:]
+        m = self.multiple
+        ph, pw = (-h) % m, (-w) % m
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        skips = []
+        for k, block in enumerate(self.down):
+            if k:
+                x = F.max_pool2d(x, 2)
+            x = block(x)
+            skips.append(x)
+        for k in reversed(range(self.cfg.levels - 1)):
+            x = F.interpolate(self.reduce[k](x), scale_factor=2.0, mode="bilinear", align_corners=False)
+            x = self.up[k](torch.cat([skips[k], x], dim=1))
+        return self.head(x)[:, 0, :h, :w]
+
+
+def n_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

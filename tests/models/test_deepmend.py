@@ -1,0 +1,145 @@
+"""DeepMEND model: features vs brute force, weights I/O and errors, runtimes agree, maps are probabilities."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from deepmend.errors import InputError
+from deepmend.models import make_model
+from deepmend.models.deepmend import DEFAULT_WEIGHTS, DeepMENDModel, load_weights, save_weights
+from deepmend.models.features import CHANNELS, FeatureBuilder, block_mean, brute_force_channels
+from deepmend.train.unet import UNet, UNetConfig
+
+# One thread: tiny networks gain nothing from two, and on an oversubscribed machine
+# OpenMP's spin-waiting makes two threads an order of magnitude slower (measured).
+torch.set_num_threads(1)
+TINY = UNetConfig(in_channels=len(CHANNELS), base=4, levels=2)
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPMEND_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def tiny_weights(tmp_path):
+    torch.manual_seed(0)
+    net = UNet(TINY)
+    with torch.no_grad():  # non-trivial BatchNorm statistics, so eval mode matters
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    return save_weights(net.state_dict(), {"arch": TINY.as_dict(), "loss": "kl", "factor": 10, "channels": list(CHANNELS)}, tmp_path / "w" / "deepmend.json")
+
+
+def test_features_match_brute_force(small_scene):
+    fb = FeatureBuilder(small_scene)
+    rng = np.random.default_rng(1)
+    for i in (0, 4, 8):
+        f, mask = fb.window(i)
+        rows, cols = rng.integers(0, 600, 400), rng.integers(0, 600, 400)
+        ref = brute_force_channels(small_scene, i, rows, cols)
+        np.testing.assert_allclose(f[:, rows, cols], ref, rtol=2e-5, atol=2e-6)
+        assert (f[:3, ~mask] == 0).all() and f[3].sum() == mask.sum()
+    x, masks = fb.batch([0, 4], factor=4)
+    assert x.shape == (2, 4, 150, 150) and masks.shape == (2, 600, 600)
+    np.testing.assert_allclose(x[1], block_mean(fb.window(4)[0], 4), rtol=1e-6)
+
+
+def test_maps_are_probabilities_and_batched_equals_single(small_scene, tiny_weights):
+    model = DeepMENDModel(tiny_weights, runtime="torch", batch_size=4).fit(small_scene)
+    maps = list(model.predict_many())
+    assert len(maps) == len(small_scene.targets)
+    for m in maps:
+        assert m.model == "deepmend" and m.prob.dtype == np.float32
+        assert abs(float(m.prob[m.mask].sum(dtype=np.float64)) - 1) < 1e-5
+        assert (m.prob[~m.mask] == 0).all() and (m.prob >= 0).all()
+        assert (~m.mask).any()  # the square region cuts the windows: the mask matters here
+    single = model.predict(3)
+    np.testing.assert_allclose(single.prob, maps[3].prob, rtol=1e-4, atol=1e-9)
+
+
+def test_saved_and_reloaded_model_gives_identical_maps(small_scene, tiny_weights, tmp_path):
+    a = DeepMENDModel(tiny_weights, runtime="torch").fit(small_scene).predict(2).prob
+    net, cfg, _ = load_weights(tiny_weights)
+    again = save_weights(net.state_dict(), {k: cfg[k] for k in ("arch", "loss", "factor", "channels")}, tmp_path / "again" / "deepmend.json")
+    assert json.loads(again.read_text())["sha256"] == cfg["sha256"]
+    b = DeepMENDModel(again, runtime="torch").fit(small_scene).predict(2).prob
+    assert np.array_equal(a, b)
+
+
+def test_onnx_and_torch_agree(small_scene, tiny_weights):
+    t = DeepMENDModel(tiny_weights, runtime="torch").fit(small_scene)
+    o = DeepMENDModel(tiny_weights, runtime="onnx").fit(small_scene)
+    x, _ = t.features_.batch([0, 1, 2], t.factor)
+    np.testing.assert_allclose(o.network(x), t.network(x), atol=1e-4, rtol=1e-4)
+    for mt, mo in zip(t.predict_many([0, 1, 2]), o.predict_many([0, 1, 2])):
+        np.testing.assert_allclose(mo.prob, mt.prob, atol=1e-7, rtol=1e-3)
+
+
+def test_registry_and_user_weights(small_scene, tiny_weights):
+    m = make_model("deepmend", weights=str(tiny_weights))
+    assert isinstance(m, DeepMENDModel) and m.params()["sha256"] == json.loads(tiny_weights.read_text())["sha256"][:12]
+
+
+def test_corrupt_missing_or_incompatible_weights_are_clear_errors(tiny_weights, tmp_path):
+    npz = tiny_weights.with_suffix(".npz")
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_weights.parent, bad)
+    data = bytearray((bad / "deepmend.npz").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (bad / "deepmend.npz").write_bytes(bytes(data))
+    with pytest.raises(InputError, match="checksum mismatch") as e:
+        load_weights(bad / "deepmend.json")
+    assert "deepmend.npz" in str(e.value)
+
+    with pytest.raises(InputError, match="not found") as e:
+        load_weights(tmp_path / "nowhere" / "deepmend.json")
+    assert "nowhere" in str(e.value)
+
+    (bad / "deepmend.json").write_text("{not json")
+    with pytest.raises(InputError, match="not valid JSON"):
+        load_weights(bad / "deepmend.json")
+
+    cfg = json.loads(tiny_weights.read_text())
+    shutil.copy(npz, bad / "deepmend.npz")
+    (bad / "deepmend.json").write_text(json.dumps(dict(cfg, arch=dict(cfg["arch"], base=8))))
+    with pytest.raises(InputError, match="do not match the architecture"):
+        load_weights(bad / "deepmend.json")
+
+    (bad / "deepmend.json").write_text(json.dumps(dict(cfg, channels=["a", "b"])))
+    with pytest.raises(InputError, match="incompatible weights"):
+        load_weights(bad / "deepmend.json")
+
+    (bad / "deepmend.npz").write_bytes(b"PK\x03\x04 garbage")
+    (bad / "deepmend.json").write_text(json.dumps(dict(cfg, sha256=__import__("hashlib").sha256(b"PK\x03\x04 garbage").hexdigest())))
+    with pytest.raises(InputError, match="not a readable weights archive"):
+        load_weights(bad / "deepmend.json")
+
+
+@pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="shipped weights not built yet")
+def test_shipped_weights_are_the_registry_default_and_give_probabilities(small_scene):
+    net, cfg, js = load_weights(None)
+    assert js == DEFAULT_WEIGHTS and cfg["loss"] in ("kl", "kl+ks", "reference")
+    assert DEFAULT_WEIGHTS.with_suffix(".npz").stat().st_size < 20e6
+    model = make_model("deepmend").fit(small_scene)
+    assert model.runtime == "onnx"
+    for m in model.predict_many([0, 5]):
+        assert abs(float(m.prob[m.mask].sum(dtype=np.float64)) - 1) < 1e-5 and (m.prob[~m.mask] == 0).all()
+
+
+def test_cli_predict_with_corrupt_weights_is_one_clear_error(tiny_weights, tmp_path, capsys):
+    from deepmend.cli import main
+
+    npz = tiny_weights.with_suffix(".npz")
+    npz.write_bytes(npz.read_bytes()[:-10])
+    rc = main(["predict", "--model", "deepmend", "--weights", str(tiny_weights), "--country", "FR", "--city", "Lyon",
+               "--operator", "Orange", "--site", "x", "--out", str(tmp_path / "m.npz")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: ") and "deepmend.npz" in err and "checksum mismatch" in err

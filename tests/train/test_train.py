@@ -1,0 +1,92 @@
+"""Training: the loss falls on a small crop, checkpoints resume, logs and weights are written, losses are sane."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from deepmend.models.features import CHANNELS, FeatureBuilder
+from deepmend.train.dataset import MapDataset, Shards
+from deepmend.train.losses import ks2d_torch, loss_fn, to_mass
+from deepmend.train.trainer import TrainConfig, build_net, train
+from deepmend.train.unet import UNet, UNetConfig
+
+# One thread: tiny networks gain nothing from two, and on an oversubscribed machine
+# OpenMP's spin-waiting makes two threads an order of magnitude slower (measured).
+torch.set_num_threads(1)
+FACTOR = 10  # 60×60 coarse windows: tiny and fast
+
+
+def _example(scene, i: int, alpha: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
+    """Coarse channels and a probabilistic-map target (what a teacher soft label is)."""
+    from deepmend.models.features import block_mean, block_sum
+    from deepmend.models.probabilistic import ProbabilisticModel
+
+    f, _ = FeatureBuilder(scene).window(i)
+    p = ProbabilisticModel(alpha).fit(scene).predict(i).prob
+    return block_mean(f, FACTOR), block_sum(p, FACTOR)
+
+
+@pytest.fixture
+def shards(small_scene) -> Shards:
+    xs, ts = zip(*(_example(small_scene, i) for i in range(4)))
+    x, t = np.stack(xs).astype(np.float16), np.stack(ts).astype(np.float32)
+    n = len(x)
+    return Shards(x, t, t.copy(), np.full(n, 1.5, np.float32), np.zeros(n, np.float32), np.array(["synthetic"] * n))
+
+
+@pytest.mark.parametrize("kind", ["kl", "reference"])
+def test_tiny_network_loss_falls_on_a_small_crop(shards, kind):
+    torch.manual_seed(0)
+    net = build_net(TrainConfig(loss=kind, base=4, levels=2, factor=FACTOR))
+    ds = MapDataset(shards.x[:1], shards.teacher[:1], augment=False, crop=32, seed=0)
+    x, t = ds[0]
+    x, t = x[None], t[None]
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(30):
+        loss = loss_fn(net(x), t, x[:, -1], kind, FACTOR)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_losses_and_ks_match_definitions(shards):
+    t = torch.from_numpy(shards.teacher[:2])
+    frac = torch.from_numpy(shards.x[:2, -1].astype(np.float32))
+    z = torch.log(t / frac.clamp_min(1e-12) + 1e-30)  # the exact log-density of the target
+    assert float(loss_fn(z, t, frac, "kl", FACTOR)) < 1e-4
+    np.testing.assert_allclose(to_mass(z, frac, "kl", FACTOR).numpy(), t.numpy(), atol=1e-6)
+    from deepmend.metrics import ks2d
+
+    q = torch.roll(t, 3, dims=-1).double()
+    for b in range(2):
+        assert abs(float(ks2d_torch(q[b : b + 1], t[b : b + 1].double())[0]) - ks2d(q[b].numpy(), t[b].numpy())) < 1e-9
+    assert float(loss_fn(z, t, frac, "kl+ks", FACTOR)) < 1e-3
+
+
+def test_train_writes_weights_logs_and_resumes(shards, tmp_path):
+    from deepmend.models.deepmend import load_weights
+
+    cfg = TrainConfig(epochs=2, batch_size=2, lr=5e-3, base=4, levels=2, factor=FACTOR, seed=3)
+    rec = train(shards, shards, tmp_path, cfg, progress=False)
+    assert [r["epoch"] for r in rec["epochs"]] == [1, 2]
+    assert (tmp_path / "log.csv").read_text().startswith("epoch,train_loss")
+    net, wcfg, _ = load_weights(tmp_path / "deepmend.json")
+    assert wcfg["factor"] == FACTOR and wcfg["training"]["n_train"] == 4
+    cfg3 = TrainConfig(**{**cfg.__dict__, "epochs": 3})
+    rec3 = train(shards, shards, tmp_path, cfg3, resume=True, progress=False)
+    assert [r["epoch"] for r in rec3["epochs"]] == [1, 2, 3]
+    assert json.loads((tmp_path / "log.json").read_text())["epochs"][-1]["epoch"] == 3
+
+
+def test_unet_handles_sizes_not_multiple_of_its_depth():
+    net = UNet(UNetConfig(base=4, levels=3)).eval()
+    with torch.no_grad():
+        assert net(torch.zeros(2, 4, 150, 150)).shape == (2, 150, 150)
+        assert net(torch.zeros(1, 4, 37, 41)).shape == (1, 37, 41)
