@@ -7,12 +7,10 @@ traceback — and every output is written atomically.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
 from deepmend.engine.cli import engine_options
 from deepmend.errors import DeepmendError, InputError
@@ -37,9 +35,17 @@ def _scene(country: str | None, city: str | None, operator: str | None, sites: s
     return Scene.from_catalog(country, city, operator)
 
 
-def safe_name(site_id: str) -> str:
-    """A file name for a site id (ids may hold '/', spaces …)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", site_id)[:120] or "site"
+def check_output_args(site_id: str | None, all_sites: bool, out: str) -> Path:
+    """Validate ``--site``/``--all``/``--out`` before any work, so a bad path fails in a second, not after a fit."""
+    from deepmend.io import check_writable_dir
+
+    if bool(site_id) == bool(all_sites):
+        raise InputError("give exactly one of --site ID or --all")
+    out_path = Path(out)
+    if site_id and out_path.suffix.lower() not in (".npz", ".tif", ".tiff"):
+        raise InputError("output file must end in .npz or .tif", file=out, value=out_path.suffix)
+    check_writable_dir(out_path if all_sites else out_path.parent)
+    return out_path
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -92,8 +98,7 @@ def scene_options(f):
 @engine_options
 def predict(country, city, operator, sites, region, crs, model_name, alpha, weights, site_id, all_sites, out, fmt, dataset, store, workers, scheduler, floor, max_sites) -> None:
     """Diffusion maps of one site or of all sites of a scene (or of a whole country: --all --store OUT.zarr)."""
-    from deepmend.grid.diffusion_map import DiffusionMap
-    from deepmend.io import check_writable_dir
+    from deepmend.grid.map_dir import write_map_dir
     from deepmend.models import make_model
 
     if bool(site_id) == bool(all_sites):
@@ -108,10 +113,7 @@ def predict(country, city, operator, sites, region, crs, model_name, alpha, weig
         return
     if not out:
         raise InputError("--out is required (or --all --store OUT.zarr for the batch engine)", column="--out")
-    out_path = Path(out)
-    if site_id and out_path.suffix.lower() not in (".npz", ".tif", ".tiff"):
-        raise InputError("output file must end in .npz or .tif", file=out, value=out_path.suffix)
-    check_writable_dir(out_path if all_sites else out_path.parent)
+    out_path = check_output_args(site_id, all_sites, out)
     if weights is not None and str(model_name).lower() != "deepmend":
         raise InputError("--weights goes with --model deepmend", column="--weights", value=weights)
     model = make_model(model_name, alpha=alpha, weights=weights)
@@ -121,26 +123,7 @@ def predict(country, city, operator, sites, region, crs, model_name, alpha, weig
         model.fit(scene).predict(i).save(out_path)
         click.echo(f"wrote {out_path}")
         return
-    out_path.mkdir(parents=True, exist_ok=True)
-    todo, done = [], 0
-    for i in scene.targets:
-        target = out_path / f"{safe_name(str(scene.deployment.site_ids[i]))}.{fmt}"
-        if target.exists():
-            try:
-                DiffusionMap.load(target)
-                done += 1
-                continue
-            except DeepmendError:
-                pass  # corrupt or partial from an earlier run: recompute
-        todo.append((int(i), target))
-    if done:
-        click.echo(f"resuming: {done} maps already in {out_path}, {len(todo)} to go")
-    if todo:
-        model.fit(scene)
-        maps = model.predict_many([i for i, _ in todo])  # batched where the model supports it (DeepMEND)
-        for (_, target), m in tqdm(zip(todo, maps), total=len(todo), desc=f"{model.name} maps", unit="BS"):
-            m.save(target)
-    click.echo(f"wrote {len(todo)} maps to {out_path} ({done + len(todo)} in all)")
+    write_map_dir(model, scene, out_path, fmt, echo=click.echo)
 
 
 @cli.command()

@@ -26,7 +26,7 @@ def _truth_source(spec: str, seed: int):
         cfg = SimulatorConfig()
         desc = f"simulated by `GroundTruthSimulator` (deepmend.groundtruth, default configuration, config digest {cfg.digest()[:12]}, simulator seed {cfg.seed})"
         return desc, f"simulator:{cfg.digest()}", lambda key, scene: GroundTruthSimulator(cfg).fit(scene)
-    from deepmend.cli import safe_name
+    from deepmend.grid.map_dir import safe_name
     from deepmend.groundtruth.reader import OperatorMaps
 
     root = Path(spec)

@@ -50,7 +50,7 @@ def compare_maps(pred: np.ndarray, truth: np.ndarray, emd_block: int = 10) -> di
 
 
 def safe(s: str) -> str:
-    from deepmend.cli import safe_name
+    from deepmend.grid.map_dir import safe_name
 
     return safe_name(s)
 

@@ -17,7 +17,8 @@ def groundtruth() -> None:
 
 
 # Imported after the group exists: deepmend.cli registers this group when it loads.
-from deepmend.cli import _scene, safe_name, scene_options  # noqa: E402
+from deepmend.cli import _scene, check_output_args, scene_options  # noqa: E402
+from deepmend.grid.map_dir import safe_name, write_map_dir  # noqa: E402
 
 param_option = click.option(
     "--param", "params", multiple=True, metavar="KEY=VALUE",
@@ -74,18 +75,9 @@ def _parse_scenes(spec: str) -> list[tuple[str, str, str]]:
 @click.option("--no-cache", is_flag=True, help="Recompute the per-deployment products even when cached.")
 def simulate(country, city, operator, sites, region, crs, site_id, all_sites, out, fmt, seed, params, no_cache) -> None:
     """Simulated operator ground truth P(ℓ|i) for one site or all sites of a scene."""
-    from tqdm import tqdm
-
-    from deepmend.errors import InputError
     from deepmend.groundtruth.simulator import GroundTruthSimulator
-    from deepmend.io import check_writable_dir
 
-    if bool(site_id) == bool(all_sites):
-        raise InputError("give exactly one of --site ID or --all")
-    out_path = Path(out)
-    if site_id and out_path.suffix.lower() not in (".npz", ".tif", ".tiff"):
-        raise InputError("output file must end in .npz or .tif", file=out, value=out_path.suffix)
-    check_writable_dir(out_path if all_sites else out_path.parent)
+    out_path = check_output_args(site_id, all_sites, out)
     cfg = _config(params, seed)
     scene = _scene(country, city, operator, sites, region, crs)
     model = GroundTruthSimulator(cfg, use_cache=not no_cache)
@@ -94,18 +86,7 @@ def simulate(country, city, operator, sites, region, crs, site_id, all_sites, ou
         model.fit(scene).predict(i).save(out_path)
         click.echo(f"wrote {out_path}")
         return
-    out_path.mkdir(parents=True, exist_ok=True)
-    todo = [(int(i), out_path / f"{safe_name(str(scene.deployment.site_ids[i]))}.{fmt}") for i in scene.targets]
-    todo = [(i, t) for i, t in todo if not t.exists()]
-    done = len(scene.targets) - len(todo)
-    if done:
-        click.echo(f"resuming: {done} maps already in {out_path}, {len(todo)} to go")
-    if todo:
-        model.fit(scene)
-        maps = model.predict_many([i for i, _ in todo])
-        for (_, target), m in tqdm(zip(todo, maps), total=len(todo), desc="ground-truth maps", unit="BS"):
-            m.save(target)
-    click.echo(f"wrote {len(todo)} maps to {out_path} ({done + len(todo)} in all)")
+    write_map_dir(model, scene, out_path, fmt, desc="ground-truth maps", echo=click.echo)
 
 
 @groundtruth.command()

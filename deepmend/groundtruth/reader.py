@@ -42,7 +42,7 @@ SUFFIXES = (".npz", ".tif", ".tiff")
 
 
 def _safe(site_id: str) -> str:
-    from deepmend.cli import safe_name
+    from deepmend.grid.map_dir import safe_name
 
     return safe_name(site_id)
 

@@ -37,7 +37,6 @@ from deepmend.groundtruth.population import user_prior
 from deepmend.groundtruth.shadowing import gudmundson_field, radial_field
 from deepmend.io import atomic_path
 from deepmend.models.base import DiffusionModel
-from deepmend.models.registry import MODELS
 from deepmend.scene import Scene
 
 F32 = np.float32
@@ -252,4 +251,3 @@ def _predict_one(site: int | str) -> DiffusionMap:
     return _ACTIVE.predict(site)
 
 
-MODELS[GroundTruthSimulator.name] = GroundTruthSimulator

@@ -38,7 +38,6 @@ from deepmend.errors import InputError
 from deepmend.grid.diffusion_map import DiffusionMap, finalize
 from deepmend.models.base import DiffusionModel
 from deepmend.models.features import CHANNELS, FeatureBuilder
-from deepmend.models.registry import MODELS
 from deepmend.scene import Scene
 
 WEIGHTS_FORMAT = "deepmend-weights/1"
@@ -296,7 +295,6 @@ class DeepMENDModel(DiffusionModel):
                 yield DiffusionMap(scene.window(i), probs[b], masks[b], str(scene.deployment.site_ids[i]), self.name, meta)
 
 
-MODELS[DeepMENDModel.name] = DeepMENDModel
 
 
 def _has_onnxruntime() -> bool:

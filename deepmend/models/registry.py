@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from deepmend.errors import InputError
+from deepmend.groundtruth.simulator import GroundTruthSimulator
 from deepmend.models.base import DiffusionModel
+from deepmend.models.deepmend import DeepMENDModel
 from deepmend.models.probabilistic import ProbabilisticModel
 from deepmend.models.teacher import TeacherModel
 from deepmend.models.voronoi import VoronoiModel
 from deepmend.models.voronoiboost import VoronoiBoostModel
 
-MODELS: dict[str, type[DiffusionModel]] = {m.name: m for m in (VoronoiModel, ProbabilisticModel, VoronoiBoostModel, TeacherModel)}
+MODELS: dict[str, type[DiffusionModel]] = {
+    m.name: m for m in (VoronoiModel, ProbabilisticModel, VoronoiBoostModel, TeacherModel, DeepMENDModel, GroundTruthSimulator)
+}
 
 
 def make_model(name: str, **params) -> DiffusionModel:
@@ -22,5 +26,3 @@ def make_model(name: str, **params) -> DiffusionModel:
     if params.get("weights") is not None:  # a user's own DeepMEND weights
         return cls(weights=params["weights"])
     return cls()
-import deepmend.groundtruth.simulator  # noqa: E402,F401 - registers "groundtruth" in MODELS
-import deepmend.models.deepmend  # noqa: E402,F401 - registers "deepmend" in MODELS

@@ -49,7 +49,7 @@ def _write_rows(path: Path, rows: dict[str, dict]) -> None:
 
 def label_scene(scene: Scene, truth: DiffusionModel, out: Path, sites: np.ndarray | None = None, truth_desc: str = "", bar=None, save_maps: bool = True) -> dict[str, dict]:
     """Choose α per BS and write the labels of ``sites`` (default: the scene's targets) to ``out``."""
-    from deepmend.cli import safe_name
+    from deepmend.grid.map_dir import safe_name
     from deepmend.groundtruth.storage import save_compact
     from deepmend.models.teacher import TeacherModel
 

@@ -46,7 +46,7 @@ SHARD_VERSION = 2
 
 
 def scene_dir_name(key: str) -> str:
-    from deepmend.cli import safe_name
+    from deepmend.grid.map_dir import safe_name
 
     return safe_name(key.replace("/", "_"))
 

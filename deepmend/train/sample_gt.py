@@ -20,7 +20,7 @@ import numpy as np
 
 
 def build_scene(out: Path, key: str, n: int, seed: int = 0) -> dict:
-    from deepmend.cli import safe_name
+    from deepmend.grid.map_dir import safe_name
     from deepmend.groundtruth.simulator import GroundTruthSimulator
     from deepmend.groundtruth.storage import DEFAULT_FLOOR, save_compact
     from deepmend.scene import Scene
