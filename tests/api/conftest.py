@@ -26,18 +26,30 @@ class FakeGroundTruth(ProbabilisticModel):
         super().__init__(alpha=3.0)
 
 
-@pytest.fixture(scope="session")
-def api_env(tmp_path_factory):
-    """A private cache dir and the fake ground truth, for the whole session."""
+@pytest.fixture(autouse=True, scope="module")
+def _stand_in_models():
+    """The fake ground truth, and no trained models, for this folder's modules only.
+
+    Module-scoped and undone after each module, so tests elsewhere in the same
+    session see the real registry.
+    """
     from deepmend.models import MODELS
 
     mp = pytest.MonkeyPatch()
-    cache = tmp_path_factory.mktemp("api-cache")
-    mp.setenv("DEEPMEND_CACHE_DIR", str(cache))
     mp.setitem(MODELS, "groundtruth", FakeGroundTruth)
     for slow in ("voronoiboost", "teacher", "deepmend"):  # trained models: tested by their owners
         if slow in MODELS:
             mp.delitem(MODELS, slow)
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def api_env(tmp_path_factory):
+    """A private cache dir for the whole session."""
+    mp = pytest.MonkeyPatch()
+    cache = tmp_path_factory.mktemp("api-cache")
+    mp.setenv("DEEPMEND_CACHE_DIR", str(cache))
     yield cache
     mp.undo()
 
