@@ -9,6 +9,7 @@ import shapely
 from deepmend.data.crs import to_wgs84
 from deepmend.data.deployment import Deployment
 from deepmend.data.regions import Region, project
+from deepmend.models.probabilistic import ProbabilisticModel
 
 CRS = "EPSG:2154"
 X0, Y0 = 842_000.0, 6_519_000.0  # near Lyon, Lambert-93
@@ -53,6 +54,75 @@ def lyon_scene():
     from deepmend.scene import Scene
 
     return Scene.from_catalog("FR", "Lyon", "Orange")
+
+
+# --- the API app shared by tests/api and tests/hardening ---------------------------
+
+#: Folders whose tests run the API against the stand-in ground truth below.
+STAND_IN_DIRS = {"api", "hardening"}
+
+
+class FakeGroundTruth(ProbabilisticModel):
+    """The real simulator needs minutes per city; API tests need a cheap, distinct "truth"."""
+
+    name = "groundtruth"
+    label = "Ground truth (test stand-in)"
+    description = "probabilistic model with α = 3, standing in for the simulator in tests"
+
+    def __init__(self, alpha: float = 3.0) -> None:
+        super().__init__(alpha=3.0)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _stand_in_models(request):
+    """In the API folders: the fake ground truth, and no trained models (tested by their owners).
+
+    Module-scoped and undone after each module, so tests elsewhere in the same session
+    see the real registry.
+    """
+    if request.node.path.parent.name not in STAND_IN_DIRS:
+        yield
+        return
+    from deepmend.models import MODELS
+
+    mp = pytest.MonkeyPatch()
+    mp.setitem(MODELS, "groundtruth", FakeGroundTruth)
+    for slow in ("voronoiboost", "teacher", "deepmend"):
+        if slow in MODELS:
+            mp.delitem(MODELS, slow)
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def api_env(tmp_path_factory):
+    """A private cache dir for the API app, for the whole session."""
+    mp = pytest.MonkeyPatch()
+    cache = tmp_path_factory.mktemp("api-cache")
+    mp.setenv("DEEPMEND_CACHE_DIR", str(cache))
+    yield cache
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def app(api_env):
+    from deepmend.api.app import create_app
+
+    return create_app(static_dir=api_env / "no-web-app")
+
+
+@pytest.fixture(scope="session")
+def service(app):
+    return app.state.service
+
+
+@pytest.fixture(scope="session")
+def client(app):
+    """Server exceptions are NOT re-raised: a 500 shows up as a status the tests assert against."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
 
 
 def lonlat(dep: Deployment) -> tuple[np.ndarray, np.ndarray]:

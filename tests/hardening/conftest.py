@@ -2,9 +2,8 @@
 small uploaded scene whose models fit in milliseconds, and a case counter that the fuzz
 tests report into (docs/RELIABILITY.md quotes the counts).
 
-The real ground-truth simulator needs minutes per city, so "groundtruth" is a cheap
-stand-in (a probabilistic map with α = 3) and the trained models are hidden, exactly as in
-tests/api/conftest.py.
+The app, its cache and the stand-in ground truth are shared with tests/api
+(tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -14,9 +13,6 @@ import os
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
-
-from deepmend.models.probabilistic import ProbabilisticModel
 
 SCENE = {"country": "FR", "city": "Lyon", "operator": "Orange"}
 
@@ -39,61 +35,6 @@ def pytest_terminal_summary(terminalreporter):
         for k, v in sorted(CASES.items()):
             terminalreporter.write_line(f"{k}: {v}")
         terminalreporter.write_line(f"total: {sum(CASES.values())}")
-
-
-class FakeGroundTruth(ProbabilisticModel):
-    name = "groundtruth"
-    label = "Ground truth (test stand-in)"
-    description = "probabilistic model with α = 3, standing in for the simulator in tests"
-
-    def __init__(self, alpha: float = 3.0) -> None:
-        super().__init__(alpha=3.0)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _stand_in_models():
-    """The fake ground truth, and no trained models, for this folder's modules only.
-
-    Module-scoped and undone after each module, so tests elsewhere in the same
-    session see the real registry.
-    """
-    from deepmend.models import MODELS
-
-    mp = pytest.MonkeyPatch()
-    mp.setitem(MODELS, "groundtruth", FakeGroundTruth)
-    for slow in ("voronoiboost", "teacher", "deepmend"):  # trained models: tested by their owners
-        if slow in MODELS:
-            mp.delitem(MODELS, slow)
-    yield
-    mp.undo()
-
-
-@pytest.fixture(scope="session")
-def hard_env(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    cache = tmp_path_factory.mktemp("hardening-cache")
-    mp.setenv("DEEPMEND_CACHE_DIR", str(cache))
-    yield cache
-    mp.undo()
-
-
-@pytest.fixture(scope="session")
-def app(hard_env):
-    from deepmend.api.app import create_app
-
-    return create_app(static_dir=hard_env / "no-web-app")
-
-
-@pytest.fixture(scope="session")
-def service(app):
-    return app.state.service
-
-
-@pytest.fixture(scope="session")
-def client(app):
-    """Server exceptions are not re-raised: a 500 is a status the tests assert against."""
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
 
 
 #: 12 sites on a jittered grid near Lyon (≈ 1.5 km apart): fits and maps take milliseconds.
