@@ -17,7 +17,7 @@ from deepmend.errors import InputError
 AREA_TYPES = ("urban", "suburban", "rural")
 
 #: Bumped whenever a change alters the maps, so old caches are not reused.
-SIMULATOR_VERSION = 1
+SIMULATOR_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,9 @@ class SimulatorConfig:
         (he measured ~500 m in suburban areas at 900 MHz; 300 m calibrated).
     streak_sigma_db, streak_along_m, streak_across_deg: the radial component: correlated
         over ``streak_along_m`` along each radius from the site, ``streak_across_deg`` across.
+    terrain_sigma_db, terrain_corr_deg, terrain_ramp_m: the directional terrain component:
+        a smooth random gain over bearing (angular correlation ``terrain_corr_deg``) that
+        builds up with distance as 1 − exp(−d/``terrain_ramp_m``).
 
     Association
     -----------
@@ -94,10 +97,13 @@ class SimulatorConfig:
     streak_sigma_db: float = 6.0
     streak_along_m: float = 5000.0
     streak_across_deg: float = 1.5
-    temperature_db: float = 10.0
+    terrain_sigma_db: float = 6.0
+    terrain_corr_deg: float = 40.0
+    terrain_ramp_m: float = 3000.0
+    temperature_db: float = 9.0
     prior: str = "population"
     population_exponent: float = 0.3
-    settlement_site_weight: float = 1.5
+    settlement_site_weight: float = 3.0
     settlement_site_scale_m: float = 700.0
     settlement_road_weight: float = 0.5
     settlement_road_width_m: float = 150.0
@@ -117,6 +123,9 @@ class SimulatorConfig:
             ("shadow_corr_m", self.shadow_corr_m > 0),
             ("streak_along_m", self.streak_along_m > 0),
             ("streak_across_deg", self.streak_across_deg > 0),
+            ("terrain_sigma_db", self.terrain_sigma_db >= 0),
+            ("terrain_corr_deg", self.terrain_corr_deg > 0),
+            ("terrain_ramp_m", self.terrain_ramp_m > 0),
             ("carrier_ghz", 0.1 <= self.carrier_ghz <= 100),
             ("downtilt_deg", len(self.downtilt_deg) == 3),
             ("height_m", len(self.height_m) == 3 and min(self.height_m) > self.ue_height_m),

@@ -8,7 +8,12 @@
   ``across_deg`` apart. It reproduces the streaks of real operator maps, which follow
   roads and valleys radiating from a site: along a ray the clutter is alike, across
   rays it changes fast.
-Both fields have zero mean and unit variance; callers scale them by σ in dB.
+- A *terrain* component: a smooth random function of the bearing from the site
+  (a periodic Gaussian process, angular correlation ``corr_deg``) whose effect grows
+  with distance as 1 − exp(−d/ramp). It stands for hills, valleys and built-up
+  corridors that open or block whole directions (the elongated footprints of real
+  maps); near the site every direction is alike.
+All fields have zero mean and unit variance; callers scale them by σ in dB.
 """
 
 from __future__ import annotations
@@ -60,3 +65,22 @@ def radial_field(rng: np.random.Generator, bearing_deg: np.ndarray, d2d_m: np.nd
     ti = (bearing_deg * (n_theta / 360.0)).astype(np.int32) % n_theta
     ri = np.minimum((d2d_m / res_m).astype(np.int32), n_r - 1)
     return table[ti, ri]
+
+
+def terrain_field(rng: np.random.Generator, bearing_deg: np.ndarray, d2d_m: np.ndarray, corr_deg: float, ramp_m: float) -> np.ndarray:
+    """Unit-variance (at large distance) field, smooth in bearing, growing with distance.
+
+    The bearing part is a Fourier series whose coefficients follow the spectrum of a
+    periodic squared-exponential kernel of length ``corr_deg`` (no wedge edges); it is
+    tabulated on 0.1° steps and looked up per cell.
+    """
+    k = np.arange(1, 33)
+    ell = np.radians(corr_deg)
+    amp = np.exp(-0.5 * (k * ell) ** 2)
+    amp = np.sqrt(amp / amp.sum())
+    a, b = rng.standard_normal((2, k.size))
+    theta = np.radians((np.arange(3600) + 0.5) / 10.0)[:, None]
+    # Σ amp² = 1 and a, b ~ N(0, 1): the table has unit variance at every bearing
+    table = ((a * amp) * np.cos(k * theta) + (b * amp) * np.sin(k * theta)).sum(axis=1).astype(np.float32)
+    ramp = (1.0 - np.exp(-d2d_m / np.float32(ramp_m))).astype(np.float32)
+    return table[(bearing_deg * np.float32(10.0)).astype(np.int32) % 3600] * ramp

@@ -34,7 +34,7 @@ from deepmend.groundtruth.areas import area_types
 from deepmend.groundtruth.config import AREA_TYPES, SimulatorConfig
 from deepmend.groundtruth.pathloss import SIGMA_DB, los_probability, pathloss, scenario_for
 from deepmend.groundtruth.population import user_prior
-from deepmend.groundtruth.shadowing import gudmundson_field, radial_field
+from deepmend.groundtruth.shadowing import gudmundson_field, radial_field, terrain_field
 from deepmend.io import atomic_path
 from deepmend.models.base import DiffusionModel
 from deepmend.scene import Scene
@@ -122,6 +122,8 @@ class GroundTruthSimulator(DiffusionModel):
             loss = loss + sigma * gudmundson_field(rng, n, res, cfg.shadow_corr_m)
         if cfg.streak_sigma_db > 0:
             loss = loss + F32(cfg.streak_sigma_db) * radial_field(rng, bearing, d, res, cfg.streak_along_m, cfg.streak_across_deg)
+        if cfg.terrain_sigma_db > 0:  # its own stream: switching it on leaves the other draws as they were
+            loss = loss + F32(cfg.terrain_sigma_db) * terrain_field(site_rng(cfg.seed, dep.site_ids[i], 2), bearing, d, cfg.terrain_corr_deg, cfg.terrain_ramp_m)
         a_v = vertical_attenuation_db(elevation_deg(d, radio.height_m, cfg.ue_height_m), radio.downtilt_deg, cfg)
         base = F32(cfg.tx_power_dbm - 10.0 * np.log10(12.0 * cfg.n_rb)) - loss
         bidx = bearing_index(bearing)

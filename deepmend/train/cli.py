@@ -19,8 +19,9 @@ import click
 @click.option("--epochs", type=int, default=12, show_default=True)
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--lr", type=float, default=3e-3, show_default=True)
-@click.option("--loss", type=click.Choice(["reference", "kl", "kl+ks"]), default="kl", show_default=True, help="Reference y-regression or distribution-aware loss.")
-@click.option("--ks-weight", type=float, default=1.0, show_default=True, help="Weight of the KS term with --loss kl+ks.")
+@click.option("--loss", type=click.Choice(["reference", "kl", "kl+ks", "kl+ks+emd"]), default="kl", show_default=True, help="Reference y-regression or distribution-aware loss.")
+@click.option("--ks-weight", type=float, default=1.0, show_default=True, help="Weight of the KS term with --loss kl+ks[+emd].")
+@click.option("--emd-weight", type=float, default=0.1, show_default=True, help="Weight (per km) of the sliced-W1 term with --loss kl+ks+emd.")
 @click.option("--target", type=click.Choice(["teacher", "gt"]), default="teacher", show_default=True, help="Train on teacher soft labels (reference) or raw ground truth.")
 @click.option("--factor", type=int, default=4, show_default=True, help="Coarsening of the 600×600 window (4 → 150×150 cells of 400 m).")
 @click.option("--base", type=int, default=16, show_default=True, help="U-Net channels at the top level.")
@@ -32,7 +33,7 @@ import click
 @click.option("--device", default="auto", show_default=True, help="auto (GPU when present), cpu, cuda …")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
-def train(data, out, val_cities, exclude_cities, epochs, batch_size, lr, loss, ks_weight, target, factor, base, levels, crop, max_per_scene, max_minutes, seed, device, threads, resume) -> None:
+def train(data, out, val_cities, exclude_cities, epochs, batch_size, lr, loss, ks_weight, emd_weight, target, factor, base, levels, crop, max_per_scene, max_minutes, seed, device, threads, resume) -> None:
     """Train the DeepMEND student on teacher soft labels (coarse grid, CPU or GPU)."""
     import torch
 
@@ -67,7 +68,7 @@ def train(data, out, val_cities, exclude_cities, epochs, batch_size, lr, loss, k
         from deepmend.train.dataset import Shards
 
         va = Shards(*(np.empty((0,) + a.shape[1:], a.dtype) for a in (tr.x, tr.teacher, tr.gt, tr.alpha, tr.ks_teacher, tr.scene)))
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, ks_weight=ks_weight, factor=factor, base=base, levels=levels,
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, ks_weight=ks_weight, emd_weight=emd_weight, factor=factor, base=base, levels=levels,
                       seed=seed, target=target, crop=crop, max_minutes=max_minutes, device=device)
     split = {"train": tr_keys, "val": va_keys, "excluded_cities": sorted(excl), "data": str(root)}
     click.echo(f"training on {len(tr)} maps ({', '.join(tr_keys)}); validating on {len(va)} ({', '.join(va_keys) or 'none'})")

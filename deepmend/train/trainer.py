@@ -45,6 +45,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     loss: str = "kl"
     ks_weight: float = 1.0
+    emd_weight: float = 0.1
     factor: int = 4
     base: int = 16
     levels: int = 4
@@ -99,7 +100,7 @@ def evaluate(net: UNet, x: np.ndarray, teacher: np.ndarray, gt: np.ndarray, cfg:
         gb = torch.from_numpy(gt[a : a + batch]).to(device)
         frac = xb[:, -1]
         out = net(xb)
-        losses.append(float(loss_fn(out, tb, frac, cfg.loss, cfg.factor, cfg.ks_weight)) * len(xb))
+        losses.append(float(loss_fn(out, tb, frac, cfg.loss, cfg.factor, cfg.ks_weight, cfg.emd_weight)) * len(xb))
         q = to_mass(out, frac, cfg.loss, cfg.factor)
         ks_t.append(ks2d_torch(q.double(), tb.double()).cpu().numpy())
         ks_g.append(ks2d_torch(q.double(), gb.double()).cpu().numpy())
@@ -151,7 +152,7 @@ def train(train_data: Shards, val_data: Shards, out: Path, cfg: TrainConfig, res
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress, leave=False)
         for xb, tb in bar:
             xb, tb = xb.to(device), tb.to(device)
-            loss = loss_fn(net(xb), tb, xb[:, -1], cfg.loss, cfg.factor, cfg.ks_weight)
+            loss = loss_fn(net(xb), tb, xb[:, -1], cfg.loss, cfg.factor, cfg.ks_weight, cfg.emd_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)

@@ -36,11 +36,26 @@ def test_sums_to_one_and_zero_outside_mask():
 
 def test_lone_omni_site_is_rotation_symmetric():
     far = [(X0, Y0), (X0 + 200_000.0, Y0), (X0, Y0 + 200_000.0)]
-    cfg = SimulatorConfig(prior="uniform", sectors=0, shadow_sigma_db=0.0, streak_sigma_db=0.0, los="expected")
+    cfg = SimulatorConfig(prior="uniform", sectors=0, shadow_sigma_db=0.0, streak_sigma_db=0.0, terrain_sigma_db=0.0, los="expected")
     m = GroundTruthSimulator(cfg, use_cache=False).fit(scene(far, targets=[0])).predict(0)
     p = m.prob[1:, 1:].astype(np.float64)  # cells 1..599 are symmetric about the site's cell 300
     np.testing.assert_allclose(p, np.rot90(p), rtol=1e-4, atol=1e-12)
     np.testing.assert_allclose(p, p.T, rtol=1e-4, atol=1e-12)
+
+
+def test_terrain_elongates_a_lone_site_and_is_seeded():
+    """The directional terrain gain is what gives maps their elongation (issue 8's anisotropy)."""
+    from deepmend.metrics import anisotropy
+
+    far = [(X0, Y0), (X0 + 200_000.0, Y0), (X0, Y0 + 200_000.0)]
+    flat = SimulatorConfig(prior="uniform", sectors=0, shadow_sigma_db=0.0, streak_sigma_db=0.0, terrain_sigma_db=0.0, los="expected")
+    hilly = flat.with_(terrain_sigma_db=6.0)
+    sc = scene(far, targets=[0])
+    a = GroundTruthSimulator(hilly, use_cache=False).fit(sc).predict(0).prob
+    b = GroundTruthSimulator(hilly, use_cache=False).fit(sc).predict(0).prob
+    np.testing.assert_array_equal(a, b)
+    round_ = GroundTruthSimulator(flat, use_cache=False).fit(sc).predict(0).prob
+    assert anisotropy(round_) < 1.01 < 1.1 < anisotropy(a)
 
 
 def test_map_widens_without_neighbours(fast_config):

@@ -38,7 +38,7 @@ def shards(small_scene) -> Shards:
     return Shards(x, t, t.copy(), np.full(n, 1.5, np.float32), np.zeros(n, np.float32), np.array(["synthetic"] * n))
 
 
-@pytest.mark.parametrize("kind", ["kl", "reference"])
+@pytest.mark.parametrize("kind", ["kl", "reference", "kl+ks+emd"])
 def test_tiny_network_loss_falls_on_a_small_crop(shards, kind):
     torch.manual_seed(0)
     net = build_net(TrainConfig(loss=kind, base=4, levels=2, factor=FACTOR))
@@ -68,6 +68,24 @@ def test_losses_and_ks_match_definitions(shards):
     for b in range(2):
         assert abs(float(ks2d_torch(q[b : b + 1], t[b : b + 1].double())[0]) - ks2d(q[b].numpy(), t[b].numpy())) < 1e-9
     assert float(loss_fn(z, t, frac, "kl+ks", FACTOR)) < 1e-3
+    assert float(loss_fn(z, t, frac, "kl+ks+emd", FACTOR)) < 1e-3
+
+
+def test_sliced_w1_is_a_lower_bound_of_the_emd_that_grows_with_the_shift():
+    """A point mass moved by s cells: each slice sees s·|cos θ|, so the mean is s·mean|cos θ| ≤ s."""
+    from deepmend.train.losses import SLICES, sliced_w1
+
+    p = torch.zeros(1, 24, 24, dtype=torch.float64)
+    p[0, 4, 4] = 1
+    mean_cos = float(np.mean(np.abs(np.cos(np.arange(SLICES) * np.pi / SLICES))))
+    prev = 0.0
+    for s in (2, 5, 10):
+        q = torch.roll(p, s, dims=-1)
+        w = float(sliced_w1(p, q, 0.5)[0])
+        assert w <= 0.5 * s + 1e-9 and w > prev
+        assert abs(w - 0.5 * s * mean_cos) <= 0.5  # projections are rounded to 1-cell (0.5 km) bins
+        prev = w
+    assert float(sliced_w1(p, p, 0.5)[0]) == 0.0
 
 
 def test_train_writes_weights_logs_and_resumes(shards, tmp_path):
