@@ -147,10 +147,12 @@ def build(scenes, out, floor, seed, params) -> None:
 @groundtruth.command()
 @click.argument("source")
 @click.option("--sample", type=int, default=40, show_default=True, help="Maps per scene (0 = all).")
-@click.option("--alpha-sample", type=int, default=10, show_default=True, help="Maps per scene for the best-fit probabilistic α.")
+@click.option("--alpha-sample", type=int, default=40, show_default=True, help="Maps per scene (the first of the sample) for the best-fit probabilistic α.")
+@click.option("--probabilistic", "prob_alpha", type=float, default=None,
+              help="Report the probabilistic model at this α instead of the simulator (what a map fitting that α looks like here).")
 @seed_option
 @param_option
-def stats(source, sample, alpha_sample, seed, params) -> None:
+def stats(source, sample, alpha_sample, prob_alpha, seed, params) -> None:
     """Realism report vs the published targets, for a dataset DIR or a scene COUNTRY/CITY/OPERATOR."""
     import numpy as np
 
@@ -176,8 +178,17 @@ def stats(source, sample, alpha_sample, seed, params) -> None:
             jobs.append((key, scene, model, area_types(scene.deployment.xy, scene.tree, cfg), model.available()))
     elif "/" in source and len(source.split("/")) == 3:
         scene = Scene.from_catalog(*_parse_scenes(source)[0])
-        model = GroundTruthSimulator(_config(params, seed)).fit(scene)
-        jobs.append((source, scene, model, model.areas_, scene.targets))
+        if prob_alpha is not None:
+            from deepmend.models.probabilistic import ProbabilisticModel
+
+            if not prob_alpha > 0:
+                raise InputError("α must be > 0", column="--probabilistic", value=prob_alpha)
+            cfg = _config(params, seed)
+            model = ProbabilisticModel(alpha=prob_alpha).fit(scene)
+            jobs.append((f"{source}, probabilistic model α = {prob_alpha:g}", scene, model, area_types(scene.deployment.xy, scene.tree, cfg), scene.targets))
+        else:
+            model = GroundTruthSimulator(_config(params, seed)).fit(scene)
+            jobs.append((source, scene, model, model.areas_, scene.targets))
     else:
         raise InputError("give a dataset directory or a scene COUNTRY/CITY/OPERATOR", value=source)
     for title, scene, model, areas, sites in jobs:
@@ -187,4 +198,6 @@ def stats(source, sample, alpha_sample, seed, params) -> None:
         maps = [(model.predict(int(i)), int(i)) for i in sites]
         st = [map_stats(m, scene, i, AREA_TYPES[int(areas[i])]) for m, i in maps]
         fits = best_alpha(maps[:alpha_sample], scene) if alpha_sample > 0 else None
+        for f, s in zip(fits or [], st):  # the α fit is reported per area type, like the other figures
+            f["area"] = s.area
         click.echo(report(st, fits, f"{title} ({len(st)} maps)"))

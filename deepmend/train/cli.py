@@ -33,7 +33,8 @@ import click
 @click.option("--device", default="auto", show_default=True, help="auto (GPU when present), cpu, cuda …")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
-def train(data, out, val_cities, exclude_cities, epochs, batch_size, lr, loss, ks_weight, emd_weight, target, factor, base, levels, crop, max_per_scene, max_minutes, seed, device, threads, resume) -> None:
+@click.option("--jobs", type=int, default=1, show_default=True, help="Processes preparing the teacher labels (one scene each).")
+def train(data, out, val_cities, exclude_cities, epochs, batch_size, lr, loss, ks_weight, emd_weight, target, factor, base, levels, crop, max_per_scene, max_minutes, seed, device, threads, resume, jobs) -> None:
     """Train the DeepMEND student on teacher soft labels (coarse grid, CPU or GPU)."""
     import torch
 
@@ -59,7 +60,16 @@ def train(data, out, val_cities, exclude_cities, epochs, batch_size, lr, loss, k
     overlap = {k.split("/")[1] for k in tr_keys} & {k.split("/")[1] for k in va_keys}
     if overlap:  # cannot happen by construction; kept as the guarantee the model card states
         raise InputError(f"cities both in training and validation: {sorted(overlap)}")
-    paths = {k: prepare_scene(root, k, scenes[k], factor, TEACHER_ALPHAS, max_per_scene, seed) for k in tr_keys + va_keys}
+    keys = tr_keys + va_keys
+    if jobs > 1 and len(keys) > 1:  # labels are per scene and independent: one process per scene
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(jobs, len(keys))) as pool:
+            done = pool.map(prepare_scene, [root] * len(keys), keys, [scenes[k] for k in keys], [factor] * len(keys),
+                            [TEACHER_ALPHAS] * len(keys), [max_per_scene] * len(keys), [seed] * len(keys))
+            paths = dict(zip(keys, done))
+    else:
+        paths = {k: prepare_scene(root, k, scenes[k], factor, TEACHER_ALPHAS, max_per_scene, seed) for k in keys}
     tr = load_shards([paths[k] for k in tr_keys], tr_keys)
     va = load_shards([paths[k] for k in va_keys], va_keys) if va_keys else None
     if va is None:

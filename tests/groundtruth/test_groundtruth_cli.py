@@ -62,3 +62,21 @@ def test_simulate_all_is_resumable(tmp_path, capsys):
     capsys.readouterr()
     assert main(argv) == 0
     assert "resuming: 5 maps" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # two scene fits of a real city: ~1 min on 2 idle cores
+def test_stats_report_per_area_alpha_and_the_probabilistic_reference(capsys):
+    """On a tiny bundled scene: the simulator's report has the α table; ``--probabilistic`` reports that model."""
+    scene = "FR/Orléans (2018)/Free"
+    assert main(["groundtruth", "stats", scene, "--sample", "4", "--alpha-sample", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "| area | n | best α | KS at best α | KS at α = 1.3 |" in out
+    rows = [r for r in out.splitlines() if r.startswith("| all | 4 |")]
+    assert len(rows) == 2  # the realism table and the α table
+    assert main(["groundtruth", "stats", scene, "--sample", "4", "--alpha-sample", "4", "--probabilistic", "1.3"]) == 0
+    out = capsys.readouterr().out
+    assert "probabilistic model α = 1.3" in out
+    # the probabilistic model at α = 1.3 is best fitted by itself: KS 0 at the best α, which is 1.3
+    alpha_all = [r for r in out.splitlines() if r.startswith("| all | 4 |")][-1]
+    assert alpha_all.split("|")[3].strip().startswith("1.30") and alpha_all.split("|")[4].strip().startswith("0.00")
+    assert main(["groundtruth", "stats", scene, "--probabilistic", "0"]) == 2

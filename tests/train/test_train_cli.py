@@ -1,0 +1,28 @@
+"""``deepmend groundtruth build`` → ``deepmend train`` end to end on two tiny real scenes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from deepmend.cli import main
+
+SCENES = "FR/Orléans (2018)/Free,FR/Le Mans (2018)/Free"
+
+
+@pytest.mark.slow  # ground truth of two real scenes, labels and one epoch: ~1–2 min
+def test_build_then_train_with_parallel_labels(tmp_path, capsys):
+    data, out = tmp_path / "gt", tmp_path / "run"
+    assert main(["groundtruth", "build", "--scenes", SCENES, "--out", str(data)]) == 0
+    rc = main(["train", "--data", str(data), "--out", str(out), "--val-cities", "Le Mans (2018)", "--epochs", "1",
+               "--factor", "10", "--base", "4", "--levels", "2", "--loss", "kl+ks+emd", "--jobs", "2", "--threads", "1"])
+    assert rc == 0, capsys.readouterr().err
+    rec = json.loads((out / "deepmend.json").read_text())
+    assert rec["loss"] == "kl+ks+emd"
+    shards = sorted(p.name for p in (data / "student").glob("*.npz"))
+    assert len(shards) == 2  # one per scene, written by the worker processes
+    with np.load(data / "student" / shards[0]) as z:
+        assert np.allclose(z["teacher"].sum(axis=(1, 2)), 1.0, atol=1e-4)
+        assert z["x"].shape[1:] == (4, 60, 60)
