@@ -185,6 +185,15 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
 
         return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{res.model}_{res.site_id}")[:150] + suffix
 
+    def _download(res: MapResult, body: bytes, media_type: str, suffix: str) -> Response:
+        """A map file offered as a download: one place for the headers every download must carry.
+
+        The file name is derived from the (sanitised) model and site id, never from raw client
+        text, so it cannot break out of the header's quotes or name a path.
+        """
+        return Response(body, media_type=media_type, headers={
+            "Cache-Control": MAP_CACHE_CONTROL, "Content-Disposition": f'attachment; filename="{_file_name(res, suffix)}"'})
+
     @app.get("/api/map.png", summary="The map as a PNG (jet on log10 P, 1e-9 … 1e-2, north up)", response_class=Response,
              responses={200: {"content": {"image/png": {}}}})
     def get_map_png(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
@@ -195,15 +204,13 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
              responses={200: {"content": {"application/octet-stream": {}}}})
     def get_map_npy(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
         res = svc.get_map(country, city, operator, site, model, alpha)
-        return Response(svc.map_npy(res), media_type="application/octet-stream", headers={
-            "Cache-Control": MAP_CACHE_CONTROL, "Content-Disposition": f'attachment; filename="{_file_name(res, ".npy")}"'})
+        return _download(res, svc.map_npy(res), "application/octet-stream", ".npy")
 
     @app.get("/api/map.tif", summary="The map as a GeoTIFF with its CRS (download)", response_class=Response,
              responses={200: {"content": {"image/tiff": {}}}})
     def get_map_tif(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
         res = svc.get_map(country, city, operator, site, model, alpha)
-        return Response(svc.map_tif(res), media_type="image/tiff", headers={
-            "Cache-Control": MAP_CACHE_CONTROL, "Content-Disposition": f'attachment; filename="{_file_name(res, ".tif")}"'})
+        return _download(res, svc.map_tif(res), "image/tiff", ".tif")
 
     @app.get("/api/metrics", summary="Accuracy of a model's map vs the ground truth and the baselines")
     def get_metrics(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):

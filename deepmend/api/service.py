@@ -7,7 +7,9 @@ compute, kept on disk under ``cache_dir()/maps`` as ``.npz`` so that a restart o
 worker process reuses it; the directory is bounded in size and evicted by mtime).
 
 Nothing here reads a path a client supplied: uploads are stored under a name derived
-from the SHA-256 of their content and looked up by that id only.
+from the SHA-256 of their content and looked up by that id only. The upload store is
+bounded too (count and bytes, oldest upload evicted first): an evicted id answers 404
+like an unknown one, and the client uploads the file again.
 """
 
 from __future__ import annotations
@@ -53,6 +55,11 @@ UPLOAD_COUNTRY = "upload"
 UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{16}$")
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_UPLOAD_ROWS = 20_000
+#: Uploads kept on disk (oldest evicted first). Anyone may upload, so without a cap the
+#: uploads folder would grow until the disk is full; 200 × ≤ 5 MB files stay well under
+#: the byte cap in practice, which is there for deployments that raise the count.
+MAX_STORED_UPLOADS = 200
+MAX_STORED_UPLOAD_BYTES = 200 * 1024 * 1024
 
 #: Bump when the content of cached maps would change for the same request.
 MAP_CACHE_VERSION = 1
@@ -118,6 +125,14 @@ class OnceLRU:
     def discard(self, key: Hashable) -> None:
         with self._lock:
             self._data.pop(key, None)
+
+    def discard_if(self, pred: Callable[[Hashable], bool]) -> int:
+        """Drop every cached key for which ``pred`` is true (e.g. all entries of a deleted upload)."""
+        with self._lock:
+            gone = [k for k in self._data if pred(k)]
+            for k in gone:
+                del self._data[k]
+        return len(gone)
 
     def peek(self, key: Hashable) -> Any | None:
         with self._lock:
@@ -278,6 +293,21 @@ class MapResult:
         return q
 
 
+def _mentions_upload(key: Any, upload_id: str) -> bool:
+    """True when a cache key belongs to the upload ``upload_id``.
+
+    Keys hold the scene as ``SceneRef.key`` (a tuple ``("upload", id, operator)``), possibly
+    nested, or as the JSON of :meth:`Service.map_key` (``"scene": ["upload", id, …]``).
+    """
+    if isinstance(key, tuple):
+        if len(key) >= 2 and key[0] == UPLOAD_COUNTRY and key[1] == upload_id:
+            return True
+        return any(_mentions_upload(k, upload_id) for k in key)
+    if isinstance(key, str):
+        return f'"scene": ["{UPLOAD_COUNTRY}", "{upload_id}"' in key
+    return False
+
+
 def _round(x: float | None, nd: int = 6) -> float | None:
     if x is None:
         return None
@@ -292,8 +322,16 @@ class Service:
     """All state of a running API: bounded caches of scenes, fitted models, maps and metrics."""
 
     def __init__(self, *, max_scenes: int | None = None, max_models: int | None = None, max_maps_in_memory: int = 32,
-                 map_cache_bytes: int | None = None, cache_root: Path | None = None) -> None:
+                 map_cache_bytes: int | None = None, cache_root: Path | None = None,
+                 max_stored_uploads: int | None = None, max_stored_upload_bytes: int | None = None) -> None:
         self.cache_root = Path(cache_root) if cache_root else cache_dir()
+        #: limits of the upload store (see :meth:`_evict_uploads`); plain attributes, so
+        #: tests and operators may change them on a running service
+        self.max_stored_uploads = int(max_stored_uploads if max_stored_uploads is not None
+                                      else _env_int("DEEPMEND_API_MAX_UPLOADS", MAX_STORED_UPLOADS))
+        self.max_stored_upload_bytes = int(max_stored_upload_bytes if max_stored_upload_bytes is not None
+                                           else _env_int("DEEPMEND_API_UPLOADS_MB", MAX_STORED_UPLOAD_BYTES // (1024 * 1024)) * 1024 * 1024)
+        self._uploads_lock = threading.Lock()
         self.scenes = OnceLRU(max_scenes or _env_int("DEEPMEND_API_MAX_SCENES", 8))
         self.models = OnceLRU(max_models or _env_int("DEEPMEND_API_MAX_MODELS", 16))
         self.maps = OnceLRU(max_maps_in_memory)
@@ -666,13 +704,24 @@ class Service:
         if not UPLOAD_ID_RE.match(v):
             raise InputError("unknown upload id (expected the 16 hex digits returned by POST /api/uploads)", column="city", value=value)
         if not (self.uploads_dir / f"{v}.csv").is_file():
-            raise InputError("unknown upload id (not on this server, or expired); upload the file again", column="city", value=value)
+            raise self._expired(value)
         return v
+
+    @staticmethod
+    def _expired(value: str) -> InputError:
+        """The one answer (404) for an id this server does not hold: never stored, or evicted."""
+        return InputError("unknown upload id (not on this server, or expired); upload the file again", column="city", value=value)
 
     def _upload_deployment(self, upload_id: str):
         from deepmend.data.readers import read_sites
 
-        return read_sites(self.uploads_dir / f"{upload_id}.csv")
+        path = self.uploads_dir / f"{upload_id}.csv"
+        try:
+            return read_sites(path)
+        except (InputError, OSError):
+            if not path.is_file():  # evicted between resolve() and this read: the id has expired
+                raise self._expired(upload_id) from None
+            raise
 
     def upload(self, content: bytes, filename: str | None) -> dict:
         """Validate a CSV site list and store it by content hash; returns the API's upload answer."""
@@ -700,9 +749,75 @@ class Service:
             except Exception as exc:  # a reader bug must still answer 400 naming the file, not 500
                 log.exception("upload %s could not be read", shown)
                 raise InputError(f"cannot be read as a site list ({type(exc).__name__})", file=shown) from None
-            if not final.exists():
+            try:
+                os.utime(final)  # already stored: it is now the newest upload, last to be evicted
+            except FileNotFoundError:
                 os.replace(path, final)
+        self._evict_uploads(keep=upload_id)
         return {"upload_id": upload_id, "n_sites": int(len(dep)), "operators": dep.operators(), "country": UPLOAD_COUNTRY, "city": upload_id}
+
+    def _evict_uploads(self, keep: str) -> list[str]:
+        """Delete the oldest uploads (by mtime) until the store is within its limits; returns their ids.
+
+        Why: anyone may POST an upload, so the store must be bounded or the disk fills up.
+        Ids are content hashes, so an evicted file can simply be uploaded again. ``keep``
+        (the upload just written, whose id the client is about to receive) is never deleted,
+        even when it alone exceeds the byte limit. The upload time is its mtime (uploading the
+        same file again refreshes it), so the store is first-in-first-out per distinct file.
+
+        Safe with concurrent uploads: a lock serialises eviction in this process, and a file
+        that vanishes meanwhile (another worker process evicted it) counts as deleted. Memory
+        caches of an evicted upload (scene, fitted models, maps, images) are dropped so that
+        they do not hold memory for an id every request now refuses (``resolve`` checks the
+        file, so they could never be served anyway).
+        """
+        evicted: list[str] = []
+        with self._uploads_lock:
+            files = []
+            kept_size = 0
+            for p in self.uploads_dir.glob("*.csv"):
+                if not UPLOAD_ID_RE.match(p.stem):
+                    continue
+                try:
+                    st = p.stat()
+                except OSError:
+                    continue  # gone already
+                if p.stem == keep:
+                    kept_size = st.st_size
+                else:
+                    files.append((st.st_mtime_ns, p.name, st.st_size, p))
+            files.sort()
+            count = len(files) + 1
+            total = kept_size + sum(f[2] for f in files)
+            for _, _, size, p in files:
+                if count <= self.max_stored_uploads and total <= self.max_stored_upload_bytes:
+                    break
+                try:
+                    p.unlink()
+                except FileNotFoundError:
+                    pass  # deleted concurrently: gone either way
+                except OSError as exc:
+                    log.warning("upload store: cannot delete %s: %s", p.name, exc)
+                    continue
+                count -= 1
+                total -= size
+                evicted.append(p.stem)
+        for upload_id in evicted:
+            self._forget_upload(upload_id)
+        if evicted:
+            log.info("upload store: evicted %d upload(s), %d kept (%.1f MB)", len(evicted), count, total / 1e6)
+        return evicted
+
+    def _forget_upload(self, upload_id: str) -> None:
+        """Drop every in-memory entry of an upload (the on-disk map cache ages out by itself)."""
+        def pred(key: Hashable) -> bool:
+            return _mentions_upload(key, upload_id)
+
+        for c in (self.scenes, self.models, self.maps, self.pngs, self.metrics_cache, self.channels, self.builders):
+            c.discard_if(pred)
+        with self._bg_lock:
+            self._bg_fits = {t for t in self._bg_fits if not pred(t)}
+            self._bg_failed = {t for t in self._bg_failed if not pred(t)}
 
     # --- maintenance ----------------------------------------------------------
     def clear_memory(self) -> None:

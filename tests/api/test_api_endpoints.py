@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
@@ -119,10 +120,21 @@ def test_map_png(client, q, model):
         assert (centre[..., 3] == 255).all() and centre[..., 0].mean() > 100
 
 
+def check_download(r, media_type: str, suffix: str, model: str, site_id: str) -> None:
+    """The headers every map download carries: media type, cache policy, attachment with a safe name."""
+    from deepmend.api.app import MAP_CACHE_CONTROL
+
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == media_type
+    assert r.headers["cache-control"] == MAP_CACHE_CONTROL
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{model}_{site_id}")[:150] + suffix
+    assert r.headers["content-disposition"] == f'attachment; filename="{name}"'
+
+
 @pytest.mark.parametrize("model", MODELS)
-def test_map_npy(client, q, model):
+def test_map_npy(client, q, model, site_id):
     r = client.get("/api/map.npy", params=q(model=model))
-    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    check_download(r, "application/octet-stream", ".npy", model, site_id)
     p = np.load(io.BytesIO(r.content), allow_pickle=False)
     assert p.shape == (600, 600) and p.dtype == np.float32
     assert (p >= 0).all() and abs(float(p.sum(dtype=np.float64)) - 1.0) < 1e-4
@@ -135,11 +147,10 @@ def test_map_npy(client, q, model):
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_map_geotiff(client, q, model):
+def test_map_geotiff(client, q, model, site_id):
     r = client.get("/api/map.tif", params=q(model=model))
-    assert r.status_code == 200 and r.headers["content-type"] == "image/tiff"
-    cd = r.headers["content-disposition"]
-    assert cd.startswith("attachment;") and cd.endswith('.tif"') and "/" not in cd
+    check_download(r, "image/tiff", ".tif", model, site_id)
+    assert r.content[:4] in (b"II*\x00", b"MM\x00*")  # TIFF magic, little- or big-endian
     npy = np.load(io.BytesIO(client.get("/api/map.npy", params=q(model=model)).content))
     with MemoryFile(r.content) as mf, mf.open() as src:
         assert src.crs == rasterio.crs.CRS.from_epsg(2154)

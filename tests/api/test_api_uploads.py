@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import numpy as np
 import pytest
@@ -115,3 +116,72 @@ def test_upload_filename_is_never_a_path(client, service, csv_text):
     assert not (service.cache_root.parent / "evil.csv").exists()
     msg = check_error(upload(client, "site_id,lat,lon\nA,x,1\n", name="../../etc/passwd"), 400)
     assert "../" not in msg
+
+
+def small_csv(k: int) -> str:
+    """12 sites on a grid near Lyon, shifted by ``k``: a distinct, valid upload that fits in milliseconds."""
+    return "site_id,lat,lon\n" + "".join(
+        f"K{k}_{i},{45.70 + 0.002 * k + 0.014 * (i // 4) + 0.001 * (i % 3):.5f},{4.80 + 0.019 * (i % 4) + 0.0007 * (i % 5):.5f}\n"
+        for i in range(12))
+
+
+def test_upload_store_evicts_oldest(api_env, tmp_path):
+    """With a cap of 2 uploads, a third evicts the oldest: its id answers 404 "expired", the others still work.
+
+    A private service on its own cache dir, so that the shared app's uploads are not evicted.
+    """
+    from fastapi.testclient import TestClient
+
+    from deepmend.api.app import create_app
+    from deepmend.api.service import Service
+
+    svc = Service(cache_root=tmp_path / "cache", max_stored_uploads=2)
+    store = svc.cache_root / "uploads"
+    with TestClient(create_app(static_dir=tmp_path / "no-web-app", service=svc), raise_server_exceptions=False) as c:
+        ids = []
+        for k in range(3):
+            r = upload(c, small_csv(k))
+            assert r.status_code == 200, r.text
+            ids.append(r.json()["upload_id"])
+            # the oldest upload's scene is in memory before it is evicted: memory must not keep serving it
+            scene = {"country": "upload", "city": ids[0], "operator": "all"}
+            if k == 1:
+                assert c.get("/api/sites", params=scene).status_code == 200
+                assert any(key[1] == ids[0] for key in svc.scenes._data)
+            time.sleep(0.05)  # distinct mtimes even on a coarse-clock file system
+        assert len(set(ids)) == 3
+        assert sorted(p.stem for p in store.glob("*.csv")) == sorted(ids[1:])
+        assert [p.name for p in store.iterdir() if p.name.startswith(".")] == []
+        check_error(c.get("/api/sites", params={"country": "upload", "city": ids[0], "operator": "all"}), 404, "expired", "upload the file again")
+        check_error(c.get("/api/map", params={"country": "upload", "city": ids[0], "operator": "all", "site": "K0_3", "model": "voronoi"}),
+                    404, "expired")
+        assert not any(ids[0] in str(key) for key in svc.scenes._data)
+        for uid in ids[1:]:
+            r = c.get("/api/sites", params={"country": "upload", "city": uid, "operator": "all"})
+            assert r.status_code == 200 and len(r.json()["features"]) == 12
+
+        # uploading an evicted file again brings its (content-addressed) id back, and it is then the newest
+        again = upload(c, small_csv(0))
+        assert again.status_code == 200 and again.json()["upload_id"] == ids[0]
+        assert sorted(p.stem for p in store.glob("*.csv")) == sorted([ids[0], ids[2]])
+
+        # the byte cap: below one file's size only the upload just written is kept, never that one
+        svc.max_stored_upload_bytes = 1
+        r = upload(c, small_csv(3))
+        assert r.status_code == 200, r.text
+        assert [p.stem for p in store.glob("*.csv")] == [r.json()["upload_id"]]
+        assert c.get("/api/sites", params={"country": "upload", "city": r.json()["upload_id"], "operator": "all"}).status_code == 200
+
+
+def test_upload_evicted_between_resolve_and_read_is_expired(api_env, tmp_path):
+    """A request that resolved an id just before another thread evicted it gets the expiry error, not a 500."""
+    from deepmend.api.service import Service
+    from deepmend.errors import InputError
+
+    svc = Service(cache_root=tmp_path / "cache")
+    uid = svc.upload(small_csv(0).encode(), "s.csv")["upload_id"]
+    ref = svc.resolve("upload", uid, "all")
+    (svc.cache_root / "uploads" / f"{uid}.csv").unlink()
+    with pytest.raises(InputError, match="expired") as exc:
+        svc.scene(ref)
+    assert exc.value.column == "city"
