@@ -666,14 +666,12 @@ class Service:
     def feature_channels(self, ref: SceneRef, i: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """name → (values rows northward, valid) on BS ``i``'s window (METHOD.md §2 inputs)."""
         scene = self.scene(ref)
-        xs, ys = scene.window(i).centers()
-        d0 = np.hypot(xs[None, :] - scene.deployment.x[i], ys[:, None] - scene.deployment.y[i]) + 1.0
         # the model's own input builder, so the pictures are exactly what DeepMEND sees
         from deepmend.models.features import FeatureBuilder
 
         builder = self.builders.get(ref.key, lambda: FeatureBuilder(scene))[0]
         ch, mask = builder.window(i)
-        return {"d0": (d0, mask), "d1": (ch[0], mask), "d2": (ch[1], mask), "dmean5": (ch[2], mask),
+        return {"d0": (builder.d0(i), mask), "d1": (ch[0], mask), "d2": (ch[1], mask), "dmean5": (ch[2], mask),
                 "mask": (ch[3], np.ones_like(mask))}
 
     def feature_png(self, country: str, city: str, operator: str, site: str, name: str) -> bytes:

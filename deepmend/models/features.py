@@ -71,16 +71,21 @@ class FeatureBuilder:
         self.near = near
         self.mask = scene.mask
 
-    def window(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """(channels float32 (4, 600, 600), mask bool (600, 600)) of BS ``i`` at full resolution."""
+    def d0(self, i: int) -> np.ndarray:
+        """Distance (m) + 1 m from every cell of BS ``i``'s window to the BS, float32 (600, 600).
+
+        One definition for the network's inputs and for anything that shows them (the API)."""
         scene = self.scene
-        win = scene.window(i)
-        rs, cs = scene.slices(i)
-        xs, ys = win.centers()
+        xs, ys = scene.window(i).centers()
         dx = (xs - scene.deployment.x[i]).astype(np.float32)
         dy = (ys - scene.deployment.y[i]).astype(np.float32)
+        return np.sqrt(dy[:, None] ** 2 + dx[None, :] ** 2) + np.float32(OFFSET_M)
+
+    def window(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """(channels float32 (4, 600, 600), mask bool (600, 600)) of BS ``i`` at full resolution."""
+        rs, cs = self.scene.slices(i)
         # −1/d0 once, then the three channels share it: 1 − exp(−d_k/d0)
-        inv_d0 = np.float32(-1.0) / (np.sqrt(dy[:, None] ** 2 + dx[None, :] ** 2) + np.float32(OFFSET_M))
+        inv_d0 = np.float32(-1.0) / self.d0(i)
         mask = self.mask[rs, cs]
         out = np.empty((4,) + mask.shape, dtype=np.float32)
         np.multiply(self.near[:, rs, cs], inv_d0[None], out=out[:3])
