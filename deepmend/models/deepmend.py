@@ -210,7 +210,7 @@ class OnnxRunner:
 class DeepMENDModel(DiffusionModel):
     name = "deepmend"
     label = "DeepMEND (student U-Net)"
-    description = "U-Net trained on the teacher's soft labels; inputs are distances to the BS and its 5 nearest sites only."
+    description = "U-Net whose inputs are distances to the BS and its 5 nearest sites only; default weights trained on simulated ground truth (docs/MODEL_CARD.md)."
 
     def __init__(self, weights: str | Path | None = None, runtime: str = "auto", batch_size: int = DEFAULT_BATCH, threads: int | None = None) -> None:
         if runtime not in RUNTIMES:

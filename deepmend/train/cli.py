@@ -14,7 +14,7 @@ import click
 @click.command()
 @click.option("--data", required=True, type=click.Path(file_okay=False), help="Ground-truth dataset (from 'deepmend groundtruth build').")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory for weights, checkpoint and loss log.")
-@click.option("--val-cities", default="Rennes", show_default=True, help="Comma-separated cities held out for validation (never trained on).")
+@click.option("--val-cities", default="Nantes", show_default=True, help="Comma-separated cities held out for validation (never trained on).")
 @click.option("--exclude-cities", default="", help="Comma-separated cities of the dataset not used at all (e.g. test cities).")
 @click.option("--epochs", type=int, default=12, show_default=True)
 @click.option("--batch-size", type=int, default=8, show_default=True)

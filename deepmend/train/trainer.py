@@ -166,7 +166,8 @@ def train(train_data: Shards, val_data: Shards, out: Path, cfg: TrainConfig, res
             row.update(evaluate(net, val_data.x, val_data.teacher, val_data.gt, cfg, device))
         row["seconds"] = time.perf_counter() - t0
         log.append(row)
-        score = row.get("val_ks_teacher", row["train_loss"])
+        # best epoch by validation KS to what the network is trained to reproduce
+        score = row.get("val_ks_gt" if cfg.target == "gt" else "val_ks_teacher", row["train_loss"])
         if score < best:
             best = score
             save_weights(net.state_dict(), {"arch": cfg.arch().as_dict(), "loss": cfg.loss, "factor": cfg.factor, "channels": list(CHANNELS),

@@ -135,6 +135,21 @@ def test_shipped_weights_are_the_registry_default_and_give_probabilities(small_s
         assert abs(float(m.prob[m.mask].sum(dtype=np.float64)) - 1) < 1e-5 and (m.prob[~m.mask] == 0).all()
 
 
+SOFT_LABELS = DEFAULT_WEIGHTS.with_name("deepmend_softlabels.json")
+
+
+@pytest.mark.skipif(not SOFT_LABELS.is_file(), reason="soft-label weights not shipped")
+def test_shipped_soft_label_weights_load_and_differ_from_the_default(small_scene):
+    """The paper's soft-label student ships next to the default (trained on the ground truth)."""
+    _, cfg, _ = load_weights(SOFT_LABELS)
+    assert cfg["training"]["config"]["target"] == "teacher"
+    assert load_weights(None)[1]["training"]["config"]["target"] == "gt"
+    soft = make_model("deepmend", weights=str(SOFT_LABELS)).fit(small_scene).predict(0)
+    default = make_model("deepmend").fit(small_scene).predict(0)
+    assert abs(float(soft.prob.sum(dtype=np.float64)) - 1) < 1e-5
+    assert not np.allclose(soft.prob, default.prob)
+
+
 def test_cli_predict_with_corrupt_weights_is_one_clear_error(tiny_weights, tmp_path, capsys):
     from deepmend.cli import main
 
