@@ -68,12 +68,14 @@ def bench_city(country: str, city: str, operators: list[str] | None) -> dict:
     warm.predict(int(scene.targets[len(scene.targets) // 2]))
     t_one = time.perf_counter() - t1
     return {"city": f"{country}/{city}", "rows": rows, "wall_s": wall, "maps": n_all, "warm_load_s": t_load, "warm_one_s": t_one,
-            "rss_self_mb": _rss_mb(resource.RUSAGE_SELF), "rss_children_mb": _rss_mb(resource.RUSAGE_CHILDREN), "cpus": os.cpu_count()}
+            "rss_self_mb": _rss_mb(resource.RUSAGE_SELF), "rss_children_mb": _rss_mb(resource.RUSAGE_CHILDREN), "cpus": os.cpu_count(),
+            "load_end": os.getloadavg()[0]}
 
 
 def markdown(res: dict) -> str:
     lines = [SECTION, "",
-             f"`benchmarks/bench_groundtruth.py --city {res['city'].split('/')[1]} --write` on {res['cpus']} CPU cores (a shared machine: other jobs ran at the same time, so these are upper bounds). "
+             f"`benchmarks/bench_groundtruth.py --city {res['city'].split('/')[1]} --write` on {res['cpus']} CPU cores; "
+             f"1-min load average at the end of the run {res['load_end']:.1f} (≈ {res['cpus']} means this benchmark alone kept the cores busy; more means other jobs shared them). "
              "Cold run: no cache; every map computed (the simulator forks one worker per core).", "",
              "| operator | sites | maps | scene (s) | fit (s) | all maps (s) | per map (ms) |", "|---|---|---|---|---|---|---|"]
     for r in res["rows"]:
