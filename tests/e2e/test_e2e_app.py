@@ -2,7 +2,9 @@
 
 Starts ``deepmend serve`` on a free port of 127.0.0.1, drives the app through its
 ``data-testid`` hooks (docs/API.md) and checks what it shows against the API's JSON.
-Screenshots go to docs/img/app_*.png. Skipped, saying why, without web/dist or chromium.
+Screenshots go to $DEEPMEND_SCREENSHOTS_DIR when set (``DEEPMEND_SCREENSHOTS_DIR=docs/img``
+refreshes the README's app_*.png), else to a temporary folder: a test run never edits
+tracked files. Skipped, saying why, without web/dist or chromium.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,7 +25,8 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]
 DIST = REPO / "web" / "dist"
 CHROMIUM = os.environ.get("DEEPMEND_CHROMIUM", "/usr/bin/chromium")
-IMG = REPO / "docs" / "img"
+#: where screenshots go (see the module docstring)
+IMG = Path(os.environ.get("DEEPMEND_SCREENSHOTS_DIR") or tempfile.mkdtemp(prefix="deepmend-e2e-shots-"))
 SCENE = {"country": "FR", "city": "Lyon", "operator": "Orange"}
 MODEL = "probabilistic"
 #: The first ground-truth fit of a city takes minutes on a fresh cache (then it is on disk).
