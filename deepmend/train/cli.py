@@ -47,6 +47,9 @@ def train(data, out, val_cities, exclude_cities, epochs, batch_size, lr, loss, k
         torch.set_num_threads(threads)
     if 600 % factor:
         raise InputError("factor must divide 600", column="--factor", value=factor)
+    for name, v in (("--ks-weight", ks_weight), ("--emd-weight", emd_weight), ("--jobs", jobs)):
+        if v < 0:
+            raise InputError("must be ≥ 0", column=name, value=v)
     root, out_path = Path(data), Path(out)
     check_writable_dir(out_path)
     index = read_index(root)

@@ -26,3 +26,10 @@ def test_build_then_train_with_parallel_labels(tmp_path, capsys):
     with np.load(data / "student" / shards[0]) as z:
         assert np.allclose(z["teacher"].sum(axis=(1, 2)), 1.0, atol=1e-4)
         assert z["x"].shape[1:] == (4, 60, 60)
+
+
+@pytest.mark.parametrize("flag", ["--emd-weight", "--ks-weight", "--jobs"])
+def test_negative_weights_or_jobs_are_one_clear_error(tmp_path, capsys, flag):
+    rc = main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"), flag, "-1"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("error:") and flag in err and "\n" not in err
