@@ -18,21 +18,57 @@ from deepmend.errors import DeepmendError, InputError
 EXIT_USAGE = 2
 
 
-def _scene(country: str | None, city: str | None, operator: str | None, sites: str | None, region: str | None, crs: str | None):
+def _print_notes(notes) -> None:
+    seen = set()
+    for n in notes:
+        if n not in seen:
+            seen.add(n)
+            click.echo(f"note: {n}", err=True)
+
+
+def site_scenes(sites: str, region: str | None, crs: str | None, country: str | None, operator: str | None,
+                id_column: str | None = None, strict: bool = False) -> list:
+    """A user's site list as one scene per operator's network (``--operator`` keeps one), notes printed."""
+    from deepmend.data.deployment import split_networks
     from deepmend.data.readers import read_sites
     from deepmend.data.regions import read_region
     from deepmend.scene import Scene
 
+    dep = read_sites(sites, crs=crs, country=country, operator=operator, id_column=id_column, strict=strict, audience="cli")
+    reg = read_region(region, dep.crs) if region else None
+    scenes = [Scene.from_files(d, reg) for d in split_networks(dep).values()]
+    _print_notes(n for sc in scenes for n in sc.notes)
+    return scenes
+
+
+def _scene(country: str | None, city: str | None, operator: str | None, sites: str | None, region: str | None, crs: str | None):
+    from deepmend.scene import Scene
+
     if sites:
-        dep = read_sites(sites, crs=crs, country=country)
-        reg = read_region(region, dep.crs) if region else None
-        return Scene.from_files(dep, reg)
+        return site_scenes(sites, region, crs, country, operator)
     if region:
         raise InputError("--region goes with --sites (catalog scenes carry their own region)", column="--region", value=region)
     missing = [n for n, v in (("--country", country), ("--city", city), ("--operator", operator)) if not v]
     if missing:
         raise InputError(f"choose a bundled scene with --country, --city and --operator (missing {', '.join(missing)}), or pass --sites FILE; see 'deepmend catalog'")
-    return Scene.from_catalog(country, city, operator)
+    return [Scene.from_catalog(country, city, operator)]
+
+
+def _scene_of_site(scenes: list, site_id: str):
+    """(scene, index) of a site among the networks: the part of its own operator's network around it."""
+    first_error = None
+    for sc in scenes:
+        try:
+            sc.site_index(site_id)
+        except InputError as exc:
+            first_error = first_error or exc
+            continue
+        return sc.part_for(site_id)
+    if len(scenes) > 1:
+        n = sum(len(sc.deployment) for sc in scenes)
+        sample = ", ".join(str(s) for sc in scenes for s in sc.deployment.site_ids[:2])
+        raise InputError(f"unknown site id; the list has {n} sites, e.g. {sample}", column="site", value=site_id)
+    raise first_error
 
 
 def check_output_args(site_id: str | None, all_sites: bool, out: str) -> Path:
@@ -79,10 +115,17 @@ def scene_options(f):
             click.option("--operator", help="Operator of a bundled scene."),
             click.option("--sites", type=click.Path(dir_okay=False), help="Your own site list (CSV, Parquet or GeoJSON)."),
             click.option("--region", type=click.Path(dir_okay=False), help="GeoJSON polygon of valid cells for --sites."),
-            click.option("--crs", help="CRS of x/y columns in --sites (e.g. EPSG:2154)."),
+            click.option("--crs", help="CRS of x/y columns in --sites: EPSG:n, WKT or PROJJSON (e.g. EPSG:2154)."),
         ]
     ):
         f = opt(f)
+    return f
+
+
+def site_file_options(f):
+    """How ``--sites`` is read (docs/INPUTS.md)."""
+    f = click.option("--strict", is_flag=True, help="Refuse rows of --sites without coordinates instead of skipping (and reporting) them.")(f)
+    f = click.option("--id-column", "id_column", help="Column of --sites holding the site ids (default: site_id, id, antenna_id, cell_id, …; '@row' numbers sites by row).")(f)
     return f
 
 
@@ -95,8 +138,9 @@ def scene_options(f):
 @click.option("--all", "all_sites", is_flag=True, help="Every target site of the scene (one file each).")
 @click.option("--out", type=click.Path(), help="Output file (.npz/.tif) for --site, directory for --all (one file per BS).")
 @click.option("--format", "fmt", type=click.Choice(["npz", "tif"]), default="npz", show_default=True, help="File format with --all.")
+@site_file_options
 @engine_options
-def predict(country, city, operator, sites, region, crs, model_name, alpha, weights, site_id, all_sites, out, fmt, dataset, store, workers, scheduler, floor, max_sites) -> None:
+def predict(country, city, operator, sites, region, crs, model_name, alpha, weights, site_id, all_sites, out, fmt, id_column, strict, dataset, store, workers, scheduler, floor, max_sites) -> None:
     """Diffusion maps of one site or of all sites of a scene (or of a whole country: --all --store OUT.zarr)."""
     from deepmend.grid.map_dir import write_map_dir
     from deepmend.models import make_model
@@ -116,14 +160,16 @@ def predict(country, city, operator, sites, region, crs, model_name, alpha, weig
     out_path = check_output_args(site_id, all_sites, out)
     if weights is not None and str(model_name).lower() != "deepmend":
         raise InputError("--weights goes with --model deepmend", column="--weights", value=weights)
+    if (id_column or strict) and not sites:
+        raise InputError("--id-column and --strict go with --sites", column="--id-column" if id_column else "--strict")
     model = make_model(model_name, alpha=alpha, weights=weights)
-    scene = _scene(country, city, operator, sites, region, crs)
+    scenes = site_scenes(sites, region, crs, country, operator, id_column, strict) if sites else _scene(country, city, operator, None, region, crs)
     if site_id:
-        i = scene.site_index(site_id)
+        scene, i = _scene_of_site(scenes, site_id)
         model.fit(scene).predict(i).save(out_path)
         click.echo(f"wrote {out_path}")
         return
-    write_map_dir(model, scene, out_path, fmt, echo=click.echo)
+    write_map_dir(model, scenes, out_path, fmt, echo=click.echo)
 
 
 @cli.command()

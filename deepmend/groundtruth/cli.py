@@ -17,7 +17,7 @@ def groundtruth() -> None:
 
 
 # Imported after the group exists: deepmend.cli registers this group when it loads.
-from deepmend.cli import _scene, check_output_args, scene_options  # noqa: E402
+from deepmend.cli import _scene, _scene_of_site, check_output_args, scene_options  # noqa: E402
 from deepmend.grid.map_dir import safe_name, write_map_dir  # noqa: E402
 
 param_option = click.option(
@@ -79,14 +79,14 @@ def simulate(country, city, operator, sites, region, crs, site_id, all_sites, ou
 
     out_path = check_output_args(site_id, all_sites, out)
     cfg = _config(params, seed)
-    scene = _scene(country, city, operator, sites, region, crs)
+    scenes = _scene(country, city, operator, sites, region, crs)
     model = GroundTruthSimulator(cfg, use_cache=not no_cache)
     if site_id:
-        i = scene.site_index(site_id)
+        scene, i = _scene_of_site(scenes, site_id)
         model.fit(scene).predict(i).save(out_path)
         click.echo(f"wrote {out_path}")
         return
-    write_map_dir(model, scene, out_path, fmt, desc="ground-truth maps", echo=click.echo)
+    write_map_dir(model, scenes, out_path, fmt, desc="ground-truth maps", echo=click.echo)
 
 
 @groundtruth.command()
