@@ -414,10 +414,19 @@ class Service:
                 dep = self._upload_deployment(ref.city)
                 if ref.operator != "all":
                     dep = dep.subset(dep.operator == ref.operator)
-                return Scene.from_files(dep, None)
+                return Scene.from_files(dep, None, several_networks=True)
             return Scene.from_catalog(ref.country, ref.city, ref.operator)
 
         return self.scenes.get(ref.key, build)[0]
+
+    def _network(self, ref: SceneRef, site: str) -> SceneRef:
+        """An upload's "all" operators, for one site: that site's own operator's network (each is tessellated on its own)."""
+        if ref.country != UPLOAD_COUNTRY or ref.operator != "all":
+            return ref
+        dep = self.scene(ref).deployment
+        if len(dep.operators()) < 2:
+            return ref
+        return SceneRef(UPLOAD_COUNTRY, ref.city, str(dep.operator[dep.index_of(str(site))]))
 
     def site(self, scene, ref: SceneRef, site: str) -> int:
         """Index of a target site by id (or a merged member's id)."""
@@ -491,7 +500,7 @@ class Service:
     def get_map(self, country: str, city: str, operator: str, site: str, model: str, alpha: float | None = None) -> MapResult:
         from deepmend.models import make_model
 
-        ref = self.resolve(country, city, operator)
+        ref = self._network(self.resolve(country, city, operator), site)
         name = self.check_model(model)
         params = make_model(name, alpha=alpha).params()  # validates alpha; cheap
         scene = self.scene(ref)
@@ -658,7 +667,7 @@ class Service:
     )
 
     def features(self, country: str, city: str, operator: str, site: str) -> tuple[SceneRef, str, Any, list[tuple[str, str]]]:
-        ref = self.resolve(country, city, operator)
+        ref = self._network(self.resolve(country, city, operator), site)
         scene = self.scene(ref)
         i = self.site(scene, ref, site)
         return ref, str(scene.deployment.site_ids[i]), scene.window(i), list(self.FEATURES)
@@ -677,7 +686,7 @@ class Service:
     def feature_png(self, country: str, city: str, operator: str, site: str, name: str) -> bytes:
         from deepmend import render
 
-        ref = self.resolve(country, city, operator)
+        ref = self._network(self.resolve(country, city, operator), site)
         scene = self.scene(ref)
         i = self.site(scene, ref, site)
         valid = [n for n, _ in self.FEATURES]
@@ -715,7 +724,7 @@ class Service:
 
         path = self.uploads_dir / f"{upload_id}.csv"
         try:
-            return read_sites(path)
+            return read_sites(path, audience="web")
         except (InputError, OSError):
             if not path.is_file():  # evicted between resolve() and this read: the id has expired
                 raise self._expired(upload_id) from None
@@ -723,8 +732,9 @@ class Service:
 
     def upload(self, content: bytes, filename: str | None) -> dict:
         """Validate a CSV site list and store it by content hash; returns the API's upload answer."""
+        from deepmend.data.deployment import split_networks
         from deepmend.data.readers import read_sites
-        from deepmend.scene import Scene
+        from deepmend.scene import Scene, check_extent
 
         shown = re.sub(r"[^A-Za-z0-9._ -]+", "_", Path(filename or "upload.csv").name)[:100] or "upload.csv"
         if len(content) > MAX_UPLOAD_BYTES:
@@ -740,8 +750,10 @@ class Service:
             path = Path(tmp) / f"{upload_id}.csv"
             path.write_bytes(content)
             try:
-                dep = read_sites(path)
-                Scene.from_files(dep, None)  # rejects < 3 sites, collinear sites …
+                dep = read_sites(path, audience="web")
+                check_extent(dep)  # cost limit, before any per-cell work
+                for net in split_networks(dep).values():
+                    Scene.from_files(net, None)
             except InputError as exc:
                 raise InputError(str(exc).replace(str(path), shown).replace(tmp, "")) from None
             except Exception as exc:  # a reader bug must still answer 400 naming the file, not 500
@@ -752,7 +764,8 @@ class Service:
             except FileNotFoundError:
                 os.replace(path, final)
         self._evict_uploads(keep=upload_id)
-        return {"upload_id": upload_id, "n_sites": int(len(dep)), "operators": dep.operators(), "country": UPLOAD_COUNTRY, "city": upload_id}
+        return {"upload_id": upload_id, "n_sites": int(len(dep)), "operators": dep.operators(), "country": UPLOAD_COUNTRY, "city": upload_id,
+                "notes": list(dep.notes)}
 
     def _evict_uploads(self, keep: str) -> list[str]:
         """Delete the oldest uploads (by mtime) until the store is within its limits; returns their ids.

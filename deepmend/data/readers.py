@@ -133,11 +133,11 @@ def _sniff_sep(text: str) -> str:
         return ","
 
 
-def _read_csv(data: bytes, label: str) -> _Table:
+def _read_csv(data: bytes, label: str, raw: bool = False) -> _Table:
     text = _decode(data, label)
     sep = _sniff_sep(text)
     try:
-        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=MISSING,
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[] if raw else MISSING,
                          skipinitialspace=True, engine="python")
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -184,18 +184,20 @@ def _read_vector(src, label: str, data: bytes | None = None, is_geojson: bool = 
     ids = check_geojson_crs(data, label) if is_geojson and data is not None else None
     try:
         gdf = gpd.read_file(io.BytesIO(data) if data is not None else src, engine="pyogrio")
+        if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry is None:
+            raise InputError("has no geometry (expected Point features)", file=label)
+        t = _vector_table(gdf, label)
     except InputError:
         raise
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot be read as a vector file ({first})", file=label) from None
-    t = _vector_table(gdf, label)
     if ids is not None and len(ids) == len(t.df) and all(i is not None for i in ids) and "id" not in [c.lower() for c in t.df.columns]:
         t.df.insert(0, "id", [str(i) for i in ids])  # GeoJSON feature ids
     return t
 
 
-def _load(source, encoding: str | None = None) -> _Table:
+def _load(source, encoding: str | None = None, raw: bool = False) -> _Table:
     """The raw table of a path or a (Geo)DataFrame, format decided by content before suffix."""
     if isinstance(source, pd.DataFrame):
         label = str(source.attrs.get("name", "DataFrame"))
@@ -230,8 +232,8 @@ def _load(source, encoding: str | None = None) -> _Table:
             text = data.decode(encoding)
         except (UnicodeDecodeError, LookupError) as exc:
             raise InputError(f"cannot be decoded as {encoding} ({exc})", file=label) from None
-        return _read_csv(text.encode("utf-8"), label)
-    return _read_csv(data, label)
+        return _read_csv(text.encode("utf-8"), label, raw)
+    return _read_csv(data, label, raw)
 
 
 def _read_parquet(path: Path, label: str) -> _Table:
@@ -244,6 +246,8 @@ def _read_parquet(path: Path, label: str) -> _Table:
 
             return _vector_table(gpd.read_parquet(path), label)
         return _Table(pd.read_parquet(path), label, 1)
+    except InputError:
+        raise
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot be read as Parquet ({first})", file=label) from None
@@ -397,7 +401,8 @@ def _check_range(t: _Table, lat, lon, c_lat: str, c_lon: str) -> None:
             i = int(np.flatnonzero(bad)[0])
             other = lon if vals is lat else lat
             hint = " (are lat and lon swapped?)" if vals is lat and np.nanmax(np.abs(other), initial=0) <= 90 else ""
-            raise InputError(f"out of range [-{lim:g}, {lim:g}]{hint}", file=t.label, row=i + t.offset, column=col, value=float(vals[i]))
+            value = t.df[col].iloc[i] if col in t.df.columns else float(vals[i])
+            raise InputError(f"out of range [-{lim:g}, {lim:g}]{hint}", file=t.label, row=i + t.offset, column=col, value=value)
 
 
 def _check_country(t: _Table, country: str, lon, lat, ids) -> str | None:
@@ -431,6 +436,37 @@ def _check_country(t: _Table, country: str, lon, lat, ids) -> str | None:
         raise InputError(f"{int(out.sum())} of {out.size} sites fall outside {land.name} ({where}): wrong country, or wrong coordinates?",
                          file=t.label, row=k + t.offset)
     return f"{int(out.sum())} of {out.size} sites lie outside {land.name} ({where}); they are kept and mapped in their own local CRS"
+
+
+def _check_swapped_anywhere(t: _Table, lon, lat, ids) -> None:
+    """No country stated: refuse when swapping lat/lon moves most sites into a bundled country (FR, GB, IE, BE)
+    while as written they lie in none of them (a map in the Indian Ocean is never what was meant)."""
+    if not np.all(np.abs(lon) <= 90):
+        return
+    from pyproj import CRS
+
+    slon, slat = float(np.median(lat)), float(np.median(lon))
+    for code in ("FR", "GB", "IE", "BE"):
+        aou = CRS.from_user_input(COUNTRY_CRS[code]).area_of_use
+        if not (aou.west <= slon <= aou.east and aou.south <= slat <= aou.north):
+            continue
+        from deepmend.data.catalog import COUNTRIES, country_region
+
+        if code not in COUNTRIES:
+            continue
+        import shapely
+
+        try:
+            land = country_region(code)
+        except Exception:  # boundary data not installed
+            return
+        sx, sy = to_metric(lat, lon, land.crs)
+        x, y = to_metric(lon, lat, land.crs)
+        swapped_in = shapely.contains_xy(land.metric, sx, sy).mean()
+        as_is_in = shapely.contains_xy(land.metric, x, y).mean()
+        if swapped_in > 0.5 and as_is_in < 0.5:
+            raise InputError(f"the sites lie at lat {np.median(lat):.4f}, lon {np.median(lon):.4f} (e.g. site {ids[0]}), but inside {land.name} "
+                             "with lat and lon swapped: the lat and lon columns look swapped", file=t.label)
 
 
 # --- the reader -----------------------------------------------------------------------
@@ -542,7 +578,7 @@ def read_sites(
             i = int(np.flatnonzero(gone)[0])
             raise InputError("row without coordinates", file=label, row=i + t.offset, column="geometry" if "__x" in cols else None)
         notes.append(f"skipped {int(gone.sum())} row(s) without coordinates ({t.row_word}s {_rows(t, np.flatnonzero(gone))})"
-                     f"; {_advice('strict', audience)} refuses them instead")
+                     + (f"; {_advice('strict', audience)} refuses them instead" if audience != "web" else ""))
         keep &= ~missing
     if not keep.any():
         raise InputError("no row has coordinates", file=label)
@@ -559,6 +595,8 @@ def read_sites(
         note = _check_country(t, str(country), lon, lat, ids)
         if note:
             notes.append(note)
+    else:
+        _check_swapped_anywhere(t, lon, lat, ids)
 
     # the metric CRS: a local conformal one, never Web Mercator nor another place's zone
     clon, clat = float(np.median(lon)), float(np.median(lat))
@@ -612,3 +650,15 @@ def _operator_rows(ops: np.ndarray, wanted: str) -> np.ndarray:
     codes = {c for c, n in MCC_MNC.items() if n.lower() == w}
     return (np.char.lower(ops.astype(str)) == w) | (names == w) | np.isin(ops, list(codes))
 
+
+
+def load_table(path) -> tuple[pd.DataFrame, int]:
+    """The raw table of a CSV/Parquet file (encoding and delimiter sniffed, BOM and spaces stripped
+    from the column names) and the offset turning a 0-based index into the row a person sees.
+    For the other tables a user brings (per-BS value tables)."""
+    t = _load(path, raw=True)
+    _clean_columns(t.df)
+    return t.df, t.offset
+
+
+_load_table = load_table  # the name deepmend.geolocate.values imports

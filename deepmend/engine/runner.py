@@ -51,8 +51,11 @@ class BatchReport:
 
 def settings_for(job: Job, spec: ModelSpec, floor: float, max_sites: int, margin_m: float) -> dict:
     """What a store's maps depend on; a resumed run must match it."""
+    from deepmend.grid.map_dir import deployment_digest, region_digest  # content hashes: a moved site or another region is a change
+
     return {"job": job.name, "crs": job.crs, "n_targets": int(len(job.targets)), "model": spec.as_dict(), "floor": float(floor),
-            "max_sites_per_tile": int(max_sites), "margin_m": float(margin_m)}
+            "max_sites_per_tile": int(max_sites), "margin_m": float(margin_m),
+            "deployment_sha256": deployment_digest(job.deployment), "region_sha256": region_digest(job.mask_region)}
 
 
 def peak_rss_mb() -> float:

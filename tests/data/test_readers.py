@@ -60,14 +60,12 @@ def test_azimuths_parsed(tmp_path):
     [
         ("site_id,operator,latitude_x,lon\nA,O,45,4\n", "no coordinate columns"),
         ("site_id,lat,lon\nA,45.7,4.8\nB,north,4.9\n", "row 3, column 'lat', value 'north': not a number"),
-        ("site_id,lat,lon\nA,45.7,4.8\nB,,4.9\n", "row 3, column 'lat'"),
-        ("site_id,lat,lon\nA,45.7,4.8\nB,NaN,4.9\n", "row 3, column 'lat'"),
         ("site_id,lat,lon\nA,45.7,4.8\nB,145.7,4.9\n", "out of range"),
         ("site_id,lat,lon\nA,45.7,4.8\nB,45.7,-190\n", "row 3, column 'lon', value '-190'"),
         ("site_id,lat,lon\nA,45.7,4.8\nA,45.8,4.9\n", "duplicate site id"),
         ("site_id,lat,lon\n", "no data rows"),
         ("site_id,lat,lon,height_m\nA,45.7,4.8,-3\n", "negative antenna height"),
-        ("id,x,y\na,1,2\n", "need a CRS"),
+        ("id,x,y\na,1000,2000\n", "need their CRS"),
         ("site_id,lat,lon,azimuths\nA,45.7,4.8,north\n", "azimuths must be numbers"),
     ],
 )
@@ -103,3 +101,13 @@ def test_merge_colocated_keeps_all_ids(tmp_path):
     assert dep.members[0] == ("A", "B")
     assert dep.height_m[0] == 25
     assert dep.index_of("B") == 0
+
+
+@pytest.mark.parametrize("cell", ["", "NaN", "NA", "<NA>", "#N/A"])
+def test_rows_without_coordinates_are_skipped_and_reported_or_refused_when_strict(tmp_path, cell):
+    path = write(tmp_path, f"site_id,lat,lon\nA,45.7,4.8\nB,{cell},4.9\nC,45.8,4.7\nD,45.6,4.75\n")
+    dep = read_sites(path)
+    assert list(dep.site_ids) == ["A", "C", "D"]
+    assert any("skipped 1 row(s) without coordinates (rows 3)" in n for n in dep.notes)
+    with pytest.raises(InputError, match="row 3.*row without coordinates"):
+        read_sites(path, strict=True)
