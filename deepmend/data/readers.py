@@ -525,6 +525,8 @@ def read_sites(
         raise InputError("no data rows (only a header?)", file=label)
     cols = _clean_columns(t.df)
     notes = list(t.notes)
+    if crs:
+        crs = _crs_or_error(crs, t, "--crs" if audience == "cli" else "crs")
 
     # ids: named, never invented
     if id_column and id_column != ROW_IDS:

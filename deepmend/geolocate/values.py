@@ -16,7 +16,7 @@ import pandas as pd
 
 from deepmend.errors import InputError
 
-SITE_COLUMNS = ("site_id", "site", "id", "bs", "bs_id", "cell_id", "station", "num_site")
+SITE_COLUMNS = ("site_id", "site", "id", "bs", "bs_id", "cell_id", "station", "num_site", "antenna_id", "cell", "sup_id")
 VALUE_COLUMNS = ("value", "count", "counts", "devices", "users", "traffic", "calls", "n")
 TIME_COLUMNS = ("time", "timestamp", "datetime", "date", "hour", "slot", "t")
 
