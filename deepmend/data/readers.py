@@ -50,7 +50,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 #: Cells read as "missing" in every column (pandas' own spellings plus Excel's).
-MISSING = ["", "NA", "N/A", "n/a", "<NA>", "#N/A", "#NA", "NaN", "nan", "NULL", "null", "None", "none", "-"]
+MISSING = ["", "NA", "N/A", "n/a", "<NA>", "#N/A", "#NA", "NaN", "nan", "NULL", "null", "None", "none"]
 
 #: ``id_column`` value that numbers sites by their row ("row2", "row3", …): an explicit choice, never a default.
 ROW_IDS = "@row"
@@ -118,10 +118,13 @@ def _decode(data: bytes, label: str) -> str:
     import charset_normalizer
 
     # Western single-byte code pages first: spreadsheets exported on Windows in FR/GB/IE/BE
-    best = charset_normalizer.from_bytes(data[:200_000], cp_isolation=["cp1252", "latin_1", "utf_16", "utf_32", "cp850", "mac_roman"]).best()
-    if best is None or b"\x00" in data[:4096] and best.encoding not in ("utf_16", "utf_32"):
+    best = charset_normalizer.from_bytes(data[:200_000], cp_isolation=["cp1252", "latin_1", "utf_16", "utf_32"]).best()
+    if best is not None:
+        return data.decode(best.encoding, errors="strict")
+    if b"\x00" in data[:4096]:
         raise InputError("not a text file (no known text encoding fits: a spreadsheet or binary file saved as CSV?)", file=label)
-    return data.decode(best.encoding, errors="strict")
+    # too little text to tell (one accented letter): Windows' Western code page, as spreadsheets write it
+    return data.decode("cp1252", errors="replace")
 
 
 def _sniff_sep(text: str) -> str:
