@@ -99,7 +99,7 @@ def scene_options(f):
 def predict(country, city, operator, sites, region, crs, model_name, alpha, weights, site_id, all_sites, out, fmt, dataset, store, workers, scheduler, floor, max_sites) -> None:
     """Diffusion maps of one site or of all sites of a scene (or of a whole country: --all --store OUT.zarr)."""
     from deepmend.grid.map_dir import write_map_dir
-    from deepmend.models import make_model
+    from deepmend.registry import make_model
 
     if bool(site_id) == bool(all_sites):
         raise InputError("give exactly one of --site ID or --all")
@@ -133,17 +133,12 @@ def predict(country, city, operator, sites, region, crs, model_name, alpha, weig
 def compare(a: str, b: str, as_json: bool) -> None:
     """Metrics between two maps of the same window (KS, EMD, JS, TV)."""
     from deepmend.grid.diffusion_map import DiffusionMap
-    from deepmend.metrics import emd_km, jensen_shannon, ks2d, total_variation
+    from deepmend.metrics import compare as scores
 
     ma, mb = DiffusionMap.load(a), DiffusionMap.load(b)
     if ma.window != mb.window:
         raise InputError(f"maps cover different windows ({ma.window.as_dict()} vs {mb.window.as_dict()})", file=b)
-    res = {
-        "ks": ks2d(ma.prob, mb.prob),
-        "emd_km": emd_km(ma.prob, mb.prob, res_m=ma.window.res),
-        "js": jensen_shannon(ma.prob, mb.prob),
-        "tv": total_variation(ma.prob, mb.prob),
-    }
+    res = scores(ma.prob, mb.prob, res_m=ma.window.res)
     if as_json:
         click.echo(json.dumps(res))
     else:
@@ -174,7 +169,7 @@ def _register_subcommands() -> None:
 
     cli.add_command(serve)
     from deepmend.evaluation.cli import evaluate, report
-    from deepmend.models.teacher_labels import teacher
+    from deepmend.train.teacher_labels import teacher
 
     for cmd in (evaluate, report, teacher):
         cli.add_command(cmd)

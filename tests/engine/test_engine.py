@@ -9,7 +9,7 @@ from deepmend.engine import ModelSpec, compute_tile, make_tiles, run_batch
 from deepmend.engine.executors import DaskExecutor, SerialExecutor
 from deepmend.engine.store import MapStore
 from deepmend.errors import InputError
-from deepmend.models import make_model
+from deepmend.registry import make_model
 from deepmend.scene import Scene
 
 VOR = ModelSpec("voronoi")

@@ -4,7 +4,7 @@ import pytest
 from deepmend.groundtruth.config import SimulatorConfig
 from deepmend.groundtruth.simulator import GroundTruthSimulator
 from deepmend.metrics import radius_of_mass
-from deepmend.models import make_model
+from deepmend.registry import make_model
 
 from gt_synth import X0, Y0, cluster, grid_around, scene
 
