@@ -83,13 +83,3 @@ def test_bad_parameter_is_input_error():
         SimulatorConfig(temperature_db=-1)
     with pytest.raises(InputError, match="unknown simulator parameter"):
         SimulatorConfig().with_(nope=1)
-
-
-def test_simulator_imports_first_without_a_cycle():
-    """``python -m deepmend.train.sample_gt`` imports the simulator before any model."""
-    import subprocess
-    import sys
-
-    r = subprocess.run([sys.executable, "-c", "import deepmend.groundtruth.simulator as s; print(s.GroundTruthSimulator.name)"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "groundtruth"

@@ -196,7 +196,7 @@ def test_api_map_cache_on_full_disk_still_answers(client, service, small_upload,
 # --- 3. corrupt weights, cached maps and ground-truth files -----------------------------
 @pytest.fixture
 def tiny_weights(tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
     from deepmend.models.deepmend import save_weights
     from deepmend.models.features import CHANNELS
     from deepmend.models.deepmend.unet import UNet, UNetConfig
