@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from deepmend.cli_options import _scene, check_output_args, scene_options  # noqa: F401 - shared with the package commands
+from deepmend.cli_options import _scene, check_output_args, scene_options, write_maps  # noqa: F401 - shared with the package commands
 from deepmend.engine.cli import engine_options
 from deepmend.errors import DeepmendError, InputError
 
@@ -53,7 +53,6 @@ def catalog(as_json: bool) -> None:
 @engine_options
 def predict(country, city, operator, sites, region, crs, model_name, alpha, weights, site_id, all_sites, out, fmt, dataset, store, workers, scheduler, floor, max_sites) -> None:
     """Diffusion maps of one site or of all sites of a scene (or of a whole country: --all --store OUT.zarr)."""
-    from deepmend.grid.map_dir import write_map_dir
     from deepmend.registry import make_model
 
     if bool(site_id) == bool(all_sites):
@@ -72,13 +71,7 @@ def predict(country, city, operator, sites, region, crs, model_name, alpha, weig
     if weights is not None and str(model_name).lower() != "deepmend":
         raise InputError("--weights goes with --model deepmend", column="--weights", value=weights)
     model = make_model(model_name, alpha=alpha, weights=weights)
-    scene = _scene(country, city, operator, sites, region, crs)
-    if site_id:
-        i = scene.site_index(site_id)
-        model.fit(scene).predict(i).save(out_path)
-        click.echo(f"wrote {out_path}")
-        return
-    write_map_dir(model, scene, out_path, fmt, echo=click.echo)
+    write_maps(model, _scene(country, city, operator, sites, region, crs), site_id, out_path, fmt)
 
 
 @cli.command()

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from deepmend.cli_options import _scene, check_output_args, scene_options
-from deepmend.grid.map_dir import safe_name, write_map_dir
+from deepmend.cli_options import _scene, check_output_args, scene_options, write_maps
+from deepmend.grid.map_dir import safe_name
 
 
 @click.group()
@@ -78,14 +78,8 @@ def simulate(country, city, operator, sites, region, crs, site_id, all_sites, ou
 
     out_path = check_output_args(site_id, all_sites, out)
     cfg = _config(params, seed)
-    scene = _scene(country, city, operator, sites, region, crs)
     model = GroundTruthSimulator(cfg, use_cache=not no_cache)
-    if site_id:
-        i = scene.site_index(site_id)
-        model.fit(scene).predict(i).save(out_path)
-        click.echo(f"wrote {out_path}")
-        return
-    write_map_dir(model, scene, out_path, fmt, desc="ground-truth maps", echo=click.echo)
+    write_maps(model, _scene(country, city, operator, sites, region, crs), site_id, out_path, fmt, desc="ground-truth maps")
 
 
 @groundtruth.command()
