@@ -111,3 +111,36 @@ def test_rows_without_coordinates_are_skipped_and_reported_or_refused_when_stric
     assert any("skipped 1 row(s) without coordinates (rows 3)" in n for n in dep.notes)
     with pytest.raises(InputError, match="row 3.*row without coordinates"):
         read_sites(path, strict=True)
+
+
+@pytest.mark.parametrize("driver, suffix", [("GPKG", ".gpkg"), ("ESRI Shapefile", ".shp"), ("FlatGeobuf", ".fgb"), ("GeoJSON", ".geojson"), (None, ".parquet")])
+def test_vector_formats_and_dataframes_in_any_crs(tmp_path, driver, suffix):
+    """GeoPackage, Shapefile, FlatGeobuf, GeoJSON and GeoParquet in Lambert-93, and (Geo)DataFrames, read alike."""
+    import geopandas as gpd
+    import pandas as pd
+
+    lon, lat = np.array([4.8357, 4.85, 4.87]), np.array([45.764, 45.75, 45.78])
+    gdf = gpd.GeoDataFrame({"site_id": ["a", "b", "c"], "operator": ["X"] * 3}, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326").to_crs("EPSG:2154")
+    path = tmp_path / f"s{suffix}"
+    if driver:
+        gdf.to_file(path, driver=driver)
+    else:
+        gdf.to_parquet(path)
+    for src in (path, gdf, pd.DataFrame({"site_id": ["a", "b", "c"], "lat": lat, "lon": lon})):
+        dep = read_sites(src)
+        order = np.argsort(dep.site_ids)  # FlatGeobuf's spatial index stores features in Hilbert order
+        assert list(dep.site_ids[order]) == ["a", "b", "c"] and dep.crs == "EPSG:2154"
+        assert np.allclose(dep.lon[order], lon, atol=1e-6) and np.allclose(dep.lat[order], lat, atol=1e-6)
+
+
+def test_region_from_any_vector_file_and_crs(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    from deepmend.data.regions import read_region
+
+    box = gpd.GeoDataFrame({"name": ["zone"]}, geometry=[shapely.box(4.7, 45.6, 5.0, 45.9)], crs="EPSG:4326").to_crs("EPSG:2154")
+    box.to_file(tmp_path / "r.gpkg", driver="GPKG")
+    for src in (tmp_path / "r.gpkg", box):
+        reg = read_region(src, "EPSG:2154")
+        assert np.allclose(reg.geometry.bounds, (4.7, 45.6, 5.0, 45.9), atol=1e-3)

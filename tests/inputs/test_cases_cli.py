@@ -69,10 +69,12 @@ def test_kind1_networks_by_operator_geolocate_spreads_a_shared_mast(tmp_path):
 
 
 @pytest.mark.slow
-def test_kind1_networks_by_operator_voronoiboost_survives_colocation(tmp_path):
-    rc, out, err = cli("predict", "--sites", case("c01_colocated_two_operators.csv"), "--model", "voronoiboost", "--all", "--out", tmp_path / "m")
+@pytest.mark.parametrize("model", ["voronoiboost", "deepmend", "probabilistic"])
+@pytest.mark.parametrize("name, n", [("c01_colocated_two_operators.csv", 6), ("c04b_two_sites.csv", 2), ("c04_rail_corridor_sites.csv", 5)])
+def test_kind1_networks_by_operator_every_model_survives_colocated_and_degenerate_input(tmp_path, model, name, n):
+    rc, out, err = cli("predict", "--sites", case(name), "--model", model, "--all", "--out", tmp_path / "m")
     assert rc == 0, err
-    assert len(maps_in(tmp_path / "m")) == 6
+    assert len(maps_in(tmp_path / "m")) == n
 
 
 # --- kind 2: ids ---------------------------------------------------------------------
