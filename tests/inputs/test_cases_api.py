@@ -11,7 +11,7 @@ import io
 import numpy as np
 import pytest
 
-from conftest import CASES
+from inputs_helpers import CASES
 
 
 def upload(client, name: str, content: bytes | None = None):

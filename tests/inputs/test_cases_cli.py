@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import case, centre_of_mass, cli, one_error_line
+from inputs_helpers import case, centre_of_mass, cli, one_error_line
 from deepmend.data.crs import to_metric
 from deepmend.grid.diffusion_map import DiffusionMap
 

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 CASES = Path(__file__).parent / "cases"
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,8 +37,3 @@ def centre_of_mass(m) -> tuple[float, float]:
     xs, ys = m.window.centers()
     p = m.prob.astype(np.float64)
     return float((p.sum(axis=0) * xs).sum()), float((p.sum(axis=1) * ys).sum())
-
-
-@pytest.fixture
-def maps_dir(tmp_path):
-    return tmp_path / "maps"
