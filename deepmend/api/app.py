@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from deepmend import render
 from deepmend.api.security import env_list, error_responses, install_guard
 from deepmend.api.service import MAX_UPLOAD_BYTES, MapResult, Service, TooLargeError
+from deepmend.api.upload_store import StoreFullError
 from deepmend.config import REPO_DIR
 from deepmend.errors import InputError, NotAvailableError
 
@@ -134,6 +135,10 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
     async def _too_large(request: Request, exc: TooLargeError):
         return _error(413, str(exc))
 
+    @app.exception_handler(StoreFullError)
+    async def _store_full(request: Request, exc: StoreFullError):
+        return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": str(exc.retry_after_s)})
+
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
         return _error(422, _validation_message(exc))
@@ -234,9 +239,9 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         return Response(png, media_type="image/png", headers={"Cache-Control": MAP_CACHE_CONTROL})
 
     @app.post("/api/uploads", summary="Upload a CSV site list (≤ 5 MB, ≤ 20,000 rows)")
-    def post_upload(file: UploadFile = File(..., description="CSV with site_id, lat, lon[, operator, height_m, technology]")):
+    def post_upload(request: Request, file: UploadFile = File(..., description="CSV with site_id, lat, lon[, operator, height_m, technology]")):
         content = file.file.read(MAX_UPLOAD_BYTES + 1)
-        return svc.upload(content, file.filename)
+        return svc.upload(content, file.filename, client=request.client.host if request.client else "")
 
     @app.get("/api/{rest:path}", include_in_schema=False)
     def api_not_found(rest: str):

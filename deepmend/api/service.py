@@ -8,8 +8,9 @@ worker process reuses it; the directory is bounded in size and evicted by mtime)
 
 Nothing here reads a path a client supplied: uploads are stored under a name derived
 from the SHA-256 of their content and looked up by that id only. The upload store is
-bounded too (count and bytes, oldest upload evicted first): an evicted id answers 404
-like an unknown one, and the client uploads the file again.
+bounded too (count and bytes, least recently used first, a quota per client:
+:mod:`deepmend.api.upload_store`): an evicted id answers 404 like an unknown one, and the
+client uploads the file again.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any, Callable, Hashable
 
 import numpy as np
 
+from deepmend.api.upload_store import UploadStore
 from deepmend.config import cache_dir
 from deepmend.errors import DeepmendError, InputError, NotAvailableError
 from deepmend.grid.diffusion_map import DiffusionMap
@@ -60,6 +62,9 @@ MAX_UPLOAD_ROWS = 20_000
 #: the byte cap in practice, which is there for deployments that raise the count.
 MAX_STORED_UPLOADS = 200
 MAX_STORED_UPLOAD_BYTES = 200 * 1024 * 1024
+#: What one client (address) may hold of the store: deepmend/api/upload_store.py.
+MAX_UPLOADS_PER_CLIENT = 20
+MAX_UPLOAD_BYTES_PER_CLIENT = 50 * 1024 * 1024
 
 #: Bump when the content of cached maps would change for the same request.
 MAP_CACHE_VERSION = 1
@@ -325,13 +330,14 @@ class Service:
                  map_cache_bytes: int | None = None, cache_root: Path | None = None,
                  max_stored_uploads: int | None = None, max_stored_upload_bytes: int | None = None) -> None:
         self.cache_root = Path(cache_root) if cache_root else cache_dir()
-        #: limits of the upload store (see :meth:`_evict_uploads`); plain attributes, so
-        #: tests and operators may change them on a running service
-        self.max_stored_uploads = int(max_stored_uploads if max_stored_uploads is not None
-                                      else _env_int("DEEPMEND_API_MAX_UPLOADS", MAX_STORED_UPLOADS))
-        self.max_stored_upload_bytes = int(max_stored_upload_bytes if max_stored_upload_bytes is not None
-                                           else _env_int("DEEPMEND_API_UPLOADS_MB", MAX_STORED_UPLOAD_BYTES // (1024 * 1024)) * 1024 * 1024)
-        self._uploads_lock = threading.Lock()
+        #: the upload store: bounded, least recently used first, a quota per client (upload_store.py)
+        self.upload_store = UploadStore(
+            self.cache_root / "uploads",
+            max_count=max_stored_uploads if max_stored_uploads is not None else _env_int("DEEPMEND_API_MAX_UPLOADS", MAX_STORED_UPLOADS),
+            max_bytes=(max_stored_upload_bytes if max_stored_upload_bytes is not None
+                       else _env_int("DEEPMEND_API_UPLOADS_MB", MAX_STORED_UPLOAD_BYTES // (1024 * 1024)) * 1024 * 1024),
+            per_client_count=_env_int("DEEPMEND_API_UPLOADS_PER_CLIENT", MAX_UPLOADS_PER_CLIENT),
+            per_client_bytes=MAX_UPLOAD_BYTES_PER_CLIENT)
         self.scenes = OnceLRU(max_scenes or _env_int("DEEPMEND_API_MAX_SCENES", 8))
         self.models = OnceLRU(max_models or _env_int("DEEPMEND_API_MAX_MODELS", 16))
         self.maps = OnceLRU(max_maps_in_memory)
@@ -701,8 +707,9 @@ class Service:
         v = str(value).strip().lower()
         if not UPLOAD_ID_RE.match(v):
             raise InputError("unknown upload id (expected the 16 hex digits returned by POST /api/uploads)", column="city", value=value)
-        if not (self.uploads_dir / f"{v}.csv").is_file():
+        if v not in self.upload_store:
             raise self._expired(value)
+        self.upload_store.touch(v)
         return v
 
     @staticmethod
@@ -721,8 +728,8 @@ class Service:
                 raise self._expired(upload_id) from None
             raise
 
-    def upload(self, content: bytes, filename: str | None) -> dict:
-        """Validate a CSV site list and store it by content hash; returns the API's upload answer."""
+    def upload(self, content: bytes, filename: str | None, client: str = "") -> dict:
+        """Validate a CSV site list and store it by content hash for ``client``; returns the API's upload answer."""
         from deepmend.data.readers import read_sites
         from deepmend.scene import Scene
 
@@ -735,7 +742,6 @@ class Service:
         if not lines:
             raise InputError("file is empty", file=shown)
         upload_id = hashlib.sha256(content).hexdigest()[:16]
-        final = self.uploads_dir / f"{upload_id}.csv"
         with tempfile.TemporaryDirectory(prefix=".upload-", dir=self.uploads_dir) as tmp:
             path = Path(tmp) / f"{upload_id}.csv"
             path.write_bytes(content)
@@ -747,64 +753,10 @@ class Service:
             except Exception as exc:  # a reader bug must still answer 400 naming the file, not 500
                 log.exception("upload %s could not be read", shown)
                 raise InputError(f"cannot be read as a site list ({type(exc).__name__})", file=shown) from None
-            try:
-                os.utime(final)  # already stored: it is now the newest upload, last to be evicted
-            except FileNotFoundError:
-                os.replace(path, final)
-        self._evict_uploads(keep=upload_id)
+            evicted = self.upload_store.put(upload_id, path, client)
+        for uid in evicted:
+            self._forget_upload(uid)
         return {"upload_id": upload_id, "n_sites": int(len(dep)), "operators": dep.operators(), "country": UPLOAD_COUNTRY, "city": upload_id}
-
-    def _evict_uploads(self, keep: str) -> list[str]:
-        """Delete the oldest uploads (by mtime) until the store is within its limits; returns their ids.
-
-        Why: anyone may POST an upload, so the store must be bounded or the disk fills up.
-        Ids are content hashes, so an evicted file can simply be uploaded again. ``keep``
-        (the upload just written, whose id the client is about to receive) is never deleted,
-        even when it alone exceeds the byte limit. The upload time is its mtime (uploading the
-        same file again refreshes it), so the store is first-in-first-out per distinct file.
-
-        Safe with concurrent uploads: a lock serialises eviction in this process, and a file
-        that vanishes meanwhile (another worker process evicted it) counts as deleted. Memory
-        caches of an evicted upload (scene, fitted models, maps, images) are dropped so that
-        they do not hold memory for an id every request now refuses (``resolve`` checks the
-        file, so they could never be served anyway).
-        """
-        evicted: list[str] = []
-        with self._uploads_lock:
-            files = []
-            kept_size = 0
-            for p in self.uploads_dir.glob("*.csv"):
-                if not UPLOAD_ID_RE.match(p.stem):
-                    continue
-                try:
-                    st = p.stat()
-                except OSError:
-                    continue  # gone already
-                if p.stem == keep:
-                    kept_size = st.st_size
-                else:
-                    files.append((st.st_mtime_ns, p.name, st.st_size, p))
-            files.sort()
-            count = len(files) + 1
-            total = kept_size + sum(f[2] for f in files)
-            for _, _, size, p in files:
-                if count <= self.max_stored_uploads and total <= self.max_stored_upload_bytes:
-                    break
-                try:
-                    p.unlink()
-                except FileNotFoundError:
-                    pass  # deleted concurrently: gone either way
-                except OSError as exc:
-                    log.warning("upload store: cannot delete %s: %s", p.name, exc)
-                    continue
-                count -= 1
-                total -= size
-                evicted.append(p.stem)
-        for upload_id in evicted:
-            self._forget_upload(upload_id)
-        if evicted:
-            log.info("upload store: evicted %d upload(s), %d kept (%.1f MB)", len(evicted), count, total / 1e6)
-        return evicted
 
     def _forget_upload(self, upload_id: str) -> None:
         """Drop every in-memory entry of an upload (the on-disk map cache ages out by itself)."""
