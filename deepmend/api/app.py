@@ -20,7 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from deepmend import render
 from deepmend.api.security import env_list, error_responses, install_guard
 from deepmend.api.service import MAX_UPLOAD_BYTES, MapResult, Service, TooLargeError
-from deepmend.api.upload_store import StoreFullError
+from deepmend.api.upload_store import StoreFullError, UnsupportedUploadError
+from deepmend.data.limits import InputTooLargeError
 from deepmend.config import REPO_DIR
 from deepmend.errors import InputError, NotAvailableError
 
@@ -134,6 +135,14 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
     @app.exception_handler(TooLargeError)
     async def _too_large(request: Request, exc: TooLargeError):
         return _error(413, str(exc))
+
+    @app.exception_handler(InputTooLargeError)
+    async def _input_too_large(request: Request, exc: InputTooLargeError):
+        return _error(413, _hide_paths(str(exc), svc))
+
+    @app.exception_handler(UnsupportedUploadError)
+    async def _unsupported_upload(request: Request, exc: UnsupportedUploadError):
+        return _error(422, str(exc))
 
     @app.exception_handler(StoreFullError)
     async def _store_full(request: Request, exc: StoreFullError):

@@ -33,7 +33,7 @@ from typing import Any, Callable, Hashable
 
 import numpy as np
 
-from deepmend.api.upload_store import UploadStore
+from deepmend.api.upload_store import UploadStore, check_site_ids, check_upload_content
 from deepmend.config import cache_dir
 from deepmend.errors import DeepmendError, InputError, NotAvailableError
 from deepmend.grid.diffusion_map import DiffusionMap
@@ -736,6 +736,7 @@ class Service:
         shown = re.sub(r"[^A-Za-z0-9._ -]+", "_", Path(filename or "upload.csv").name)[:100] or "upload.csv"
         if len(content) > MAX_UPLOAD_BYTES:
             raise TooLargeError(f"{shown}: file is {len(content) / 1e6:.1f} MB, the limit is {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+        check_upload_content(content, shown)
         lines = [ln for ln in content.splitlines() if ln.strip()]
         if len(lines) - 1 > MAX_UPLOAD_ROWS:
             raise TooLargeError(f"{shown}: {len(lines) - 1} rows, the limit is {MAX_UPLOAD_ROWS} sites")
@@ -747,9 +748,10 @@ class Service:
             path.write_bytes(content)
             try:
                 dep = read_sites(path)
+                check_site_ids(dep.site_ids, shown)
                 Scene.from_files(dep, None)  # rejects < 3 sites, collinear sites …
-            except InputError as exc:
-                raise InputError(str(exc).replace(str(path), shown).replace(tmp, "")) from None
+            except InputError as exc:  # same class (InputTooLargeError answers 413), message without server paths
+                raise type(exc)(str(exc).replace(str(path), shown).replace(tmp, "")) from None
             except Exception as exc:  # a reader bug must still answer 400 naming the file, not 500
                 log.exception("upload %s could not be read", shown)
                 raise InputError(f"cannot be read as a site list ({type(exc).__name__})", file=shown) from None

@@ -31,11 +31,44 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deepmend.errors import DeepmendError
+from deepmend.errors import DeepmendError, InputError
 
 log = logging.getLogger("deepmend.api")
 
 ID_RE = re.compile(r"^[0-9a-f]{16}$")
+#: Longest site id an upload may carry: the API's ``site`` parameter must be able to name every site.
+MAX_SITE_ID_CHARS = 200
+#: File signatures of formats the upload endpoint does not read (it reads CSV text): answered
+#: at once, so that nothing compressed is ever expanded.
+BINARY_SIGNATURES = {b"PAR1": "a Parquet file", b"PK\x03\x04": "a zip archive (.zip/.npz/.xlsx)", b"\x1f\x8b": "gzip-compressed",
+                     b"BZh": "bzip2-compressed", b"\xfd7zXZ\x00": "xz-compressed", b"\x28\xb5\x2f\xfd": "zstd-compressed",
+                     b"\x93NUMPY": "a NumPy .npy array"}
+
+
+def check_upload_content(content: bytes, shown: str) -> None:
+    """Refuse binary and compressed formats by their signature, before any parser sees them.
+
+    Raises
+    ------
+    InputError
+        Naming the format found (HTTP 422: the request is well formed, its content is not a CSV).
+    """
+    for magic, what in BINARY_SIGNATURES.items():
+        if content.startswith(magic):
+            raise UnsupportedUploadError(f"is {what}; the upload endpoint reads CSV text only (nothing was unpacked): "
+                                         "export the site list as CSV", file=shown)
+
+
+def check_site_ids(site_ids, shown: str) -> None:
+    """Refuse site ids longer than :data:`MAX_SITE_ID_CHARS` (they could never be requested)."""
+    for sid in site_ids:
+        if len(str(sid)) > MAX_SITE_ID_CHARS:
+            raise InputError(f"a site id of {len(str(sid)):,} characters, the limit is {MAX_SITE_ID_CHARS}", file=shown,
+                             column="site_id", value=str(sid)[:40] + "…")
+
+
+class UnsupportedUploadError(InputError):
+    """An upload in a format the endpoint does not read (HTTP 422)."""
 
 
 class StoreFullError(DeepmendError):

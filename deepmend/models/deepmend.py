@@ -115,6 +115,9 @@ def load_weights(path: str | Path | None = None):
     digest = sha256_file(npz)
     if digest != cfg["sha256"]:
         raise InputError(f"weights checksum mismatch: the file is corrupt or was changed (expected sha256 {cfg['sha256'][:12]}…, got {digest[:12]}…)", file=str(npz))
+    from deepmend.data.limits import check_npz
+
+    check_npz(npz)  # weights a person supplied: refused before anything is expanded if they declare too much
     try:
         with np.load(npz, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
