@@ -48,11 +48,12 @@ STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Seconds a client has to send a complete request head (request line + headers).
 HEADER_TIMEOUT_S = 10.0
 
-#: The web app: scripts and styles from this origin only; MapLibre builds its workers from
-#: ``blob:`` URLs and draws images from ``blob:``/``data:``; inline ``style`` attributes are
-#: allowed (React and MapLibre position elements with them). Checked in a real browser:
-#: tests/e2e/test_e2e_app.py.
-APP_CSP = ("default-src 'self'; script-src 'self'; worker-src 'self' blob:; child-src 'self' blob:; "
+#: The web app: scripts, workers and styles from this origin only (the app loads MapLibre's
+#: worker from its own file: web/src/map/maplibre.ts); images also from ``blob:``/``data:``
+#: (MapLibre decodes tiles and icons through them); inline ``style`` attributes are allowed
+#: (React and MapLibre position elements with them). Checked in headless Chromium:
+#: tests/e2e/test_e2e_app.py::test_csp_lets_the_app_work_and_its_upload_pass.
+APP_CSP = ("default-src 'self'; script-src 'self'; worker-src 'self'; "
            "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
            "connect-src 'self' data: blob:; object-src 'none'; base-uri 'none'; form-action 'self'; "
            "frame-ancestors 'none'")
