@@ -313,22 +313,19 @@ def install_guard(app, *, allowed_hosts: Iterable[str], allowed_origins: Iterabl
 
 # --- OpenAPI: the error answers every endpoint can give, with their JSON schema -------------------
 def error_responses() -> dict:
-    """``responses=`` for FastAPI: each 4xx/5xx answer, documented with the ``{"error": str}`` body."""
-    from pydantic import BaseModel, Field
-
-    class Error(BaseModel):
-        """Every error answer of the API (and of the server's protocol guards)."""
-
-        error: str = Field(..., description="one sentence naming the parameter or limit and the cause")
+    """``responses=`` for the whole app: the error answers any request can get (the guards above
+    answer them before any route), with the ``{"error": str}`` body of
+    :class:`deepmend.api.schemas.ErrorBody`. Routes add or refine their own (``schemas.ERRORS``)."""
+    from deepmend.api.schemas import ErrorBody
 
     said = {
-        400: "Malformed request, Host not allowed, or a bad file (the message names it)",
+        400: "Malformed request, Host not allowed, or bad input (the message names it)",
         403: "Cross-origin state-changing request refused",
-        404: "No such resource (country, city, operator, site, model, upload id or endpoint)",
+        404: "No such resource",
         408: "The request head did not arrive in time",
-        413: "Request body or upload over its size/row limit",
+        413: "Request body over its size limit",
         422: "A parameter is malformed or missing (the message names it)",
         500: "Internal error (a bug: please report it)",
-        503: "The server is busy or the work timed out; retry after the Retry-After header's delay",
+        503: "Busy or shutting down: retry after the Retry-After header's delay",
     }
-    return {code: {"model": Error, "description": text} for code, text in said.items()}
+    return {code: {"model": ErrorBody, "description": text} for code, text in said.items()}

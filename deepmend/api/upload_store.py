@@ -1,4 +1,7 @@
-"""The API's store of uploaded site lists: bounded, least-recently-used, with a quota per client.
+"""The files of the API's upload store: bounded, least recently used first, with a quota per client.
+
+:class:`UploadFiles` is the policy of which files to keep; :class:`deepmend.api.uploads.UploadStore`
+validates uploads and keeps them through it.
 
 Anyone may POST an upload, so the store must be bounded or the disk fills up. Bounding it
 naively (oldest upload evicted first) lets one client evict every other client's uploads by
@@ -31,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deepmend.errors import DeepmendError, InputError
+from deepmend.errors import BusyError, InputError
 
 log = logging.getLogger("deepmend.api")
 
@@ -70,11 +73,14 @@ def check_site_ids(site_ids, shown: str) -> None:
 class UnsupportedUploadError(InputError):
     """An upload in a format the endpoint does not read (HTTP 422)."""
 
+    http_status = 422
 
-class StoreFullError(DeepmendError):
-    """The upload store is full of other clients' uploads in use (HTTP 503, retry later)."""
 
-    retry_after_s = 60
+class StoreFullError(BusyError):
+    """The upload store is full of other clients' uploads in use (HTTP 503, retry after a minute)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry_after=60)
 
 
 @dataclass
@@ -84,7 +90,7 @@ class _Entry:
     owners: set[str] = field(default_factory=set)
 
 
-class UploadStore:
+class UploadFiles:
     """Uploaded files under ``root``, bounded globally and per client (see the module docstring).
 
     Parameters

@@ -25,7 +25,9 @@ DEFAULT_MAX_DECOMPRESSED_MB = 1024
 
 
 class InputTooLargeError(InputError):
-    """A file whose content, once expanded, would be over a size limit."""
+    """A file whose content, once expanded, would be over a size limit (HTTP 413)."""
+
+    http_status = 413
 
 
 def max_decompressed_bytes() -> int:

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from deepmend.api.upload_store import StoreFullError, UploadStore
+from deepmend.api.upload_store import StoreFullError, UploadFiles
 
 
-def _put(store: UploadStore, tmp_path, uid: str, client: str, size: int = 10) -> list[str]:
+def _put(store: UploadFiles, tmp_path, uid: str, client: str, size: int = 10) -> list[str]:
     src = tmp_path / f"src-{uid}-{client}"
     src.write_bytes(b"x" * size)
     out = store.put(uid, src, client)
@@ -22,9 +22,9 @@ def ids(k: int) -> str:
     return f"{k:016x}"
 
 
-def make(tmp_path, **kw) -> UploadStore:
+def make(tmp_path, **kw) -> UploadFiles:
     args = dict(max_count=10, max_bytes=10_000, per_client_count=3, per_client_bytes=10_000, in_use_s=3600)
-    return UploadStore(tmp_path / "store", **{**args, **kw})
+    return UploadFiles(tmp_path / "store", **{**args, **kw})
 
 
 def test_a_client_over_its_quota_loses_its_own_least_recently_used(tmp_path):
@@ -83,21 +83,20 @@ def test_byte_quota_and_restart(tmp_path):
     assert again.owners(ids(1)) == set()
 
 
-def test_api_clients_are_namespaced_by_address(api_env, tmp_path, monkeypatch):
+def test_api_clients_are_namespaced_by_address(api_env, tmp_path, monkeypatch, api_service):
     """Over HTTP: a client's uploads beyond its quota evict its own, never another address's."""
     from fastapi.testclient import TestClient
 
     from deepmend.api.app import create_app
-    from deepmend.api.service import Service
     from test_api_uploads import small_csv
 
     monkeypatch.setenv("DEEPMEND_API_UPLOADS_PER_CLIENT", "2")
-    svc = Service(cache_root=tmp_path / "cache")
+    svc = api_service(cache_root=tmp_path / "cache")
     app = create_app(static_dir=tmp_path / "none", service=svc)
     with TestClient(app, client=("192.0.2.1", 1000)) as alice, TestClient(app, client=("192.0.2.2", 1000)) as mallory:
         mine = alice.post("/api/uploads", files={"file": ("a.csv", small_csv(0).encode(), "text/csv")}).json()["upload_id"]
         theirs = [mallory.post("/api/uploads", files={"file": ("m.csv", small_csv(k).encode(), "text/csv")}).json()["upload_id"]
                   for k in range(1, 8)]
-        assert svc.upload_store.owners(mine) == {"192.0.2.1"}
+        assert svc.uploads.files.owners(mine) == {"192.0.2.1"}
         assert alice.get("/api/sites", params={"country": "upload", "city": mine, "operator": "all"}).status_code == 200
-        assert sorted(svc.upload_store.ids()) == sorted([mine, *theirs[-2:]])
+        assert sorted(svc.uploads.files.ids()) == sorted([mine, *theirs[-2:]])

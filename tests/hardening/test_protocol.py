@@ -144,9 +144,7 @@ def test_docs_page_gets_its_own_csp(client):
     assert r.status_code == 200 and "cdn.jsdelivr.net" in r.headers["content-security-policy"]
 
 
-def test_head_answers_where_get_exists(client, service):
-    from deepmend.api.service import SceneRef  # noqa: F401  (the service fixture builds the scene)
-
+def test_head_answers_where_get_exists(client):
     sites = client.get("/api/sites", params={"country": "FR", "city": "Lyon", "operator": "Orange"}).json()["features"]
     site = sites[0]["properties"]["site_id"]
     q = {"country": "FR", "city": "Lyon", "operator": "Orange", "site": site, "model": "voronoi"}
@@ -168,8 +166,10 @@ def test_openapi_lists_error_answers_with_their_schema(client):
         op = next(iter(spec["paths"][path].values()))
         for code in ("400", "404", "413", "422", "500", "503"):
             ref = op["responses"][code]["content"]["application/json"]["schema"]["$ref"]
-            assert ref.endswith("/Error"), (path, code)
-    assert spec["components"]["schemas"]["Error"]["required"] == ["error"]
+            assert ref.endswith("/ErrorBody"), (path, code)
+    for code in ("403", "408"):
+        assert op["responses"][code]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+    assert spec["components"]["schemas"]["ErrorBody"]["required"] == ["error"]
 
 
 # --- a real server: uvicorn's own layer --------------------------------------------------------
@@ -313,12 +313,10 @@ def test_slow_request_head_gets_408_and_is_closed(api_env):
         assert "not complete" in json.loads(body)["error"]
 
 
-def test_connection_survives_a_500(api_env):
+def test_connection_survives_a_500(api_env, api_service):
     """After a 500 the same keep-alive connection answers the next request (uvicorn closes it
     when an exception escapes after the answer; the guard keeps it from escaping)."""
-    from deepmend.api.service import Service
-
-    svc = Service(cache_root=api_env / "svc500")
+    svc = api_service(cache_root=api_env / "svc500")
 
     def broken():
         raise RuntimeError("boom")
