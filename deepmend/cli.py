@@ -178,7 +178,7 @@ def _register_subcommands() -> None:
 
     for cmd in (evaluate, report, teacher):
         cli.add_command(cmd)
-    from deepmend.engine.cli import geolocate
+    from deepmend.geolocate.cli import geolocate
 
     cli.add_command(geolocate)
     from deepmend.train.cli import train

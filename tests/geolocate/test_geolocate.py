@@ -14,7 +14,7 @@ from deepmend.engine import ModelSpec
 from deepmend.errors import InputError
 from deepmend.geolocate import geolocate, read_values
 
-from conftest import X0, Y0  # tests/engine/conftest.py  # noqa: E402
+X0, Y0 = 842_000.0, 6_519_000.0  # as in conftest.py
 
 
 def _csv(tmp_path, text, name="counts.csv"):
@@ -35,6 +35,10 @@ def _polygons(tmp_path, boxes: dict[str, tuple[float, float, float, float]]):
     return p
 
 
+def _totals(path) -> pd.Series:
+    return pd.read_csv(path).set_index("area_id")["total"]
+
+
 def test_two_sites_by_hand(two_site_job, tmp_path):
     """A (100) owns the west half of a 10 km box, B (50) the east half: 5,000 cells of 1 ha each.
 
@@ -42,48 +46,72 @@ def test_two_sites_by_hand(two_site_job, tmp_path):
     0 elsewhere; totals 100 and 50; C (north, outside the mask) and 'ZZ' are reported.
     """
     values = _csv(tmp_path, "site_id,value\nS0,100\nS1,50\nZZ,7\n")
-    # polygons inset by 1 m: rasterising assigns cells by centre, the edges are lattice lines
-    polys = _polygons(tmp_path, {"west": (X0 - 4_999, Y0 - 4_999, X0 - 1, Y0 + 4_999), "east": (X0 + 1, Y0 - 4_999, X0 + 4_999, Y0 + 4_999)})
+    polys = _polygons(tmp_path, {"west": (X0 - 5_000, Y0 - 5_000, X0, Y0 + 5_000), "east": (X0, Y0 - 5_000, X0 + 5_000, Y0 + 5_000)})
     res = geolocate(two_site_job, values, ModelSpec("voronoi"), tmp_path / "d.tif", polygons=polys, totals=tmp_path / "t.csv", progress=False)
     with rasterio.open(res.out) as src:
-        assert src.crs.to_epsg() == 2154 and src.count == 1 and src.res == (100.0, 100.0)
+        assert src.crs.to_epsg() == 2154 and src.count == 1 and src.res == (100.0, 100.0) and src.descriptions == ("value",)
         band = src.read(1)
         rows, cols = rasterio.transform.rowcol(src.transform, [X0 - 2_500, X0 + 2_500, X0 + 5_050], [Y0, Y0, Y0])
     assert band[rows[0], cols[0]] == pytest.approx(0.02) and band[rows[1], cols[1]] == pytest.approx(0.01) and band[rows[2], cols[2]] == 0
     assert np.count_nonzero(band) == 10_000
     assert np.isclose(band, 0.02).sum() == 5_000 and np.isclose(band, 0.01).sum() == 5_000
     assert band.sum(dtype=np.float64) == pytest.approx(150.0, rel=1e-6)
-    tot = pd.read_csv(res.totals).set_index("polygon")["total"]
-    assert tot["west"] == pytest.approx(100.0) and tot["east"] == pytest.approx(50.0)
+    tot = _totals(res.totals)
+    # the polygons are reprojected to WGS84 and back: edges move by < 1 mm, totals by < 1e-4
+    assert tot["west"] == pytest.approx(100.0, rel=1e-4) and tot["east"] == pytest.approx(50.0, rel=1e-4)
     rep = json.loads((tmp_path / "d.tif.json").read_text())
     assert rep["counts"]["sites_matched"] == 2 and rep["counts"]["value_ids_not_in_deployment"] == 1 and rep["ids"]["not_in_deployment"] == ["ZZ"]
     assert rep["mass"]["raster_sum"][0] == pytest.approx(150.0) and rep["mass"]["values_total"] == [157.0]
     assert any("ZZ" in w for w in res.warnings)
 
 
-def test_mass_conservation_with_floor_and_time(grid_job, tmp_path):
-    rng = np.random.default_rng(1)
+def test_nested_overlapping_and_partial_polygons_get_full_exact_totals(two_site_job, tmp_path):
+    """A box containing the whole map, a nested west box, an overlapping middle strip, a box cutting cells in half.
+
+    By hand (west 0.02/ha, east 0.01/ha): 'all' 150; 'nested' (2 km × 2 km in the west) 400 ha × 0.02 = 8;
+    'middle' (x0−1 km … x0+1 km, full height) 1,000 ha × 0.02 + 1,000 ha × 0.01 = 30; 'half' (x0−2,050 … x0−1,950,
+    y0−50 … y0+50: a 1 ha square straddling four cells) 0.02.
+    """
+    values = _csv(tmp_path, "site_id,value\nS0,100\nS1,50\n")
+    polys = _polygons(tmp_path, {"all": (X0 - 20_000, Y0 - 20_000, X0 + 20_000, Y0 + 20_000),
+                                 "nested": (X0 - 3_000, Y0 - 1_000, X0 - 1_000, Y0 + 1_000),
+                                 "middle": (X0 - 1_000, Y0 - 5_000, X0 + 1_000, Y0 + 5_000),
+                                 "half": (X0 - 2_050, Y0 - 50, X0 - 1_950, Y0 + 50)})
+    res = geolocate(two_site_job, values, ModelSpec("voronoi"), tmp_path / "d.tif", polygons=polys, progress=False)
+    tot = _totals(res.totals)
+    assert tot["all"] == pytest.approx(150.0, rel=1e-6)
+    assert tot["nested"] == pytest.approx(8.0, rel=1e-4)
+    assert tot["middle"] == pytest.approx(30.0, rel=1e-4)
+    assert tot["half"] == pytest.approx(0.02, rel=1e-3)
+    assert res.report["areas"]["overlapping"] and any("overlap" in w for w in res.warnings)
+    assert res.report["mass"]["outside_polygons"] == pytest.approx([0.0], abs=1e-6)
+
+
+@pytest.mark.parametrize("estimator", ["spread", "bayes", "ml-em"])
+def test_site_area_weights_sum_to_one_up_to_outside(grid_job, tmp_path, estimator):
+    """Four disjoint quadrant boxes over part of the maps: per site, Σ_a share + outside share = 1; totals = Σ_i v_i·share."""
+    rng = np.random.default_rng(5)
     ids = list(grid_job.deployment.site_ids)
-    rows = [(s, t, float(rng.integers(0, 1000))) for s in ids[:12] for t in ("2024-01-01T10", "2024-01-01T09")]
-    df = pd.DataFrame(rows, columns=["site_id", "time", "count"])
-    df.to_parquet(tmp_path / "v.parquet")
-    for spec, floor in ((ModelSpec("voronoi"), 1e-6), (ModelSpec("probabilistic", {"alpha": 1.3}), 1e-3)):
-        out = tmp_path / f"{spec.name}.tif"
-        res = geolocate(grid_job, tmp_path / "v.parquet", spec, out, floor=floor, max_sites=4, progress=False)
-        with rasterio.open(out) as src:
-            bands = src.read().astype(np.float64)
-            assert list(src.descriptions) == ["2024-01-01T09", "2024-01-01T10"]  # sorted time slots
-        m = res.report["mass"]
-        per_slot = df.groupby("time")["count"].sum().sort_index().to_numpy()
-        assert m["values_matched"] == pytest.approx(per_slot.tolist())
-        lost = np.array(m["lost_below_floor"])
-        # Σ raster = Σ matched values − Σ v_i·lost_i (the floor's reported loss)
-        np.testing.assert_allclose(bands.sum(axis=(1, 2)), per_slot - lost, rtol=1e-6)
-        if spec.name == "voronoi":
-            assert np.all(lost == 0)
-        else:
-            assert np.all(lost > 0) and np.all(lost < 0.05 * per_slot)
-        assert res.report["counts"]["sites_without_value"] == 4
+    v = rng.integers(10, 1000, len(ids)).astype(float)
+    pd.DataFrame({"site_id": ids, "devices": v}).to_csv(tmp_path / "v.csv", index=False)
+    q = {"sw": (X0 - 12_000, Y0 - 12_000, X0, Y0), "se": (X0, Y0 - 12_000, X0 + 12_000, Y0),
+         "nw": (X0 - 12_000, Y0, X0, Y0 + 12_000), "ne": (X0, Y0, X0 + 12_000, Y0 + 12_000)}
+    polys = _polygons(tmp_path, q)
+    res = geolocate(grid_job, tmp_path / "v.csv", ModelSpec("probabilistic", {"alpha": 1.3}), tmp_path / "d.tif", polygons=polys,
+                    site_areas=tmp_path / "w.parquet", floor=1e-4, max_sites=8, progress=False, estimator=estimator, max_iter=30)
+    w = pd.read_parquet(tmp_path / "w.parquet")
+    assert list(w.columns) == ["site_id", "area_id", "share"]
+    sums = w.groupby("site_id")["share"].sum()
+    np.testing.assert_allclose(sums.to_numpy(), 1.0, atol=1e-9)
+    outside = w[w.area_id == "__outside__"].set_index("site_id")["share"]
+    assert (outside > 0.01).any() and (outside < 1).all()  # maps reach past the quadrants: reported, not hidden
+    inside = w[w.area_id != "__outside__"]
+    by_area = (inside.assign(v=inside.site_id.map(dict(zip(ids, v)))).eval("x = v * share").groupby("area_id")["x"].sum())
+    tot = _totals(res.totals)
+    for a in q:
+        assert by_area[a] == pytest.approx(tot[a], rel=1e-6)
+    sd = pd.read_csv(res.totals).set_index("area_id")["sd"]
+    assert (sd > 0).all() and (sd < tot).all()
 
 
 @pytest.mark.parametrize(
@@ -108,7 +136,7 @@ def test_bad_values_name_file_row_column_value(tmp_path, text, row, column, valu
 
 def test_bad_value_tables(tmp_path):
     with pytest.raises(InputError, match="no value column"):
-        read_values(_csv(tmp_path, "site_id,foo\nS0,1\n"))
+        read_values(_csv(tmp_path, "site_id,lat\nS0,1\n"))
     with pytest.raises(InputError, match="file not found"):
         read_values(tmp_path / "missing.csv")
     with pytest.raises(InputError, match="unsupported"):
