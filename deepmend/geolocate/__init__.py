@@ -98,7 +98,7 @@ def geolocate(job, values: str | Path | ValueTable, spec, out: str | Path, *, po
     from deepmend.geolocate.density import DensityRaster
     from deepmend.geolocate.estimators import estimate
     from deepmend.geolocate.maps import MapCollector
-    from deepmend.geolocate.priors import prior_values
+    from deepmend.geolocate.priors import check_prior, prior_values
     from deepmend.grid.lattice import Lattice
     from deepmend.io import atomic_path, check_writable_dir
 
@@ -115,6 +115,7 @@ def geolocate(job, values: str | Path | ValueTable, spec, out: str | Path, *, po
         if path is not None and polygons is None:
             raise InputError(f"{opt} needs --polygons", column=opt, value=str(path))
         _check_table_path(path, opt)
+    check_prior(prior)
     check_writable_dir(out.parent)
     table = values if isinstance(values, ValueTable) else read_values(values, value)
     polys = read_polygons(polygons, name_field=polygon_field) if polygons else None

@@ -20,6 +20,24 @@ from deepmend.geolocate.maps import SiteMaps
 PRIORS = ("uniform", "population")
 
 
+def check_prior(name: str | Path | None) -> None:
+    """Refuse a bad prior before any map is computed: unknown name, missing or unreadable raster, no CRS."""
+    if name is None or str(name) in PRIORS:
+        return
+    path = Path(name)
+    if not path.exists():
+        raise InputError(f"prior must be {', '.join(PRIORS)} or a raster file; file not found", column="--prior", value=str(name))
+    import rasterio
+
+    try:
+        with rasterio.open(path) as src:
+            crs = src.crs
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputError(f"cannot read the prior raster ({str(exc).splitlines()[0]})", file=str(path)) from None
+    if crs is None:
+        raise InputError("prior raster has no CRS", file=str(path))
+
+
 def prior_values(name: str | Path | None, maps: SiteMaps) -> tuple[np.ndarray, str]:
     """π on the support cells (m,) float64 ≥ 0, and a label for the report."""
     if name is None or str(name) == "uniform":

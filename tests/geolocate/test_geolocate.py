@@ -166,3 +166,69 @@ def test_cli_geolocate_and_batch(tmp_path, capsys):
     rc = main(["geolocate", "--values", str(bad), "--sites", str(sites), "--country", "FR", "--workers", "0", "--out", str(out)])
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("error: ") and "row 2" in err and "'value'" in err and "'ten'" in err
+
+
+def test_value_column_ambiguity_and_choice(tmp_path):
+    p = _csv(tmp_path, "site_id,calls,sms,traffic,operator\nS0,1,2,3,X\nS1,4,5,6,X\n")
+    with pytest.raises(InputError, match=r"several numeric columns \(calls, sms, traffic\); choose with --value") as ei:
+        read_values(p)
+    assert ei.value.file == str(p)
+    t = read_values(p, "sms")
+    assert t.labels == ["sms"] and t.values[:, 0].tolist() == [2.0, 5.0]
+    t = read_values(p, "traffic,calls")
+    assert t.labels == ["traffic", "calls"] and t.values.tolist() == [[3.0, 1.0], [6.0, 4.0]]
+    with pytest.raises(InputError, match="no such value column") as ei:
+        read_values(p, "bytes")
+    assert ei.value.value == "bytes"
+    # one numeric column beside a text one: no ambiguity
+    assert read_values(_csv(tmp_path, "site_id,label,devices\nS0,a,7\n", "one.csv")).labels == ["devices"]
+
+
+def test_several_columns_and_time_slots_one_band_each(grid_job, tmp_path):
+    ids = list(grid_job.deployment.site_ids)[:6]
+    df = pd.DataFrame([(s, h, 10.0 * k + 1, 100.0 + k) for k, s in enumerate(ids) for h in ("09", "08")], columns=["site_id", "hour", "calls", "sms"])
+    df.to_csv(tmp_path / "v.csv", index=False)
+    res = geolocate(grid_job, tmp_path / "v.csv", ModelSpec("voronoi"), tmp_path / "d.tif", value=["calls", "sms"], progress=False)
+    with rasterio.open(res.out) as src:
+        assert src.descriptions == ("calls@08", "calls@09", "sms@08", "sms@09")
+        sums = src.read().astype(np.float64).sum(axis=(1, 2))
+    expect = [df[df.hour == h][c].sum() for c in ("calls", "sms") for h in ("08", "09")]
+    np.testing.assert_allclose(sums, expect, rtol=1e-6)
+    assert res.report["value_columns"] == ["calls", "sms"]
+
+
+def test_raster_prior_moves_mass_where_the_prior_is(two_site_job, tmp_path):
+    """bayes with a raster prior that is 0 in the south half: all of A's and B's devices go to the north half."""
+    from affine import Affine
+
+    prior = np.zeros((100, 100), dtype=np.float32)
+    prior[:50, :] = 1.0  # north-up rows: the first 50 rows are the north half
+    with rasterio.open(tmp_path / "prior.tif", "w", driver="GTiff", width=100, height=100, count=1, dtype="float32", crs="EPSG:2154",
+                       transform=Affine(100, 0, X0 - 5_000, 0, -100, Y0 + 5_000)) as dst:
+        dst.write(prior, 1)
+    values = _csv(tmp_path, "site_id,value\nS0,100\nS1,50\n")
+    polys = _polygons(tmp_path, {"north": (X0 - 5_000, Y0, X0 + 5_000, Y0 + 5_000), "south": (X0 - 5_000, Y0 - 5_000, X0 + 5_000, Y0)})
+    res = geolocate(two_site_job, values, ModelSpec("voronoi"), tmp_path / "d.tif", polygons=polys, estimator="bayes",
+                    prior=tmp_path / "prior.tif", progress=False)
+    tot = _totals(res.totals)
+    assert tot["north"] == pytest.approx(150.0, rel=1e-4) and tot["south"] == pytest.approx(0.0, abs=1e-3)
+    assert res.report["estimator"]["prior"] == "raster prior.tif"
+
+
+def test_cli_estimator_errors_are_one_line_exit_2(tmp_path, capsys):
+    sites = _csv(tmp_path, SITES, "sites.csv")
+    values = _csv(tmp_path, "site_id,calls,sms\nA,10,1\nB,20,2\n")
+    out = tmp_path / "d.tif"
+    base = ["geolocate", "--values", str(values), "--sites", str(sites), "--country", "FR", "--workers", "0", "--out", str(out)]
+    for extra, needle in (([], "several numeric columns (calls, sms)"), (["--value", "bytes"], "no such value column"),
+                          (["--value", "calls", "--prior", "population"], "--prior goes with"),
+                          (["--value", "calls", "--estimator", "bayes", "--prior", str(tmp_path / "nope.tif")], "file not found"),
+                          (["--value", "calls", "--site-areas", str(tmp_path / "w.csv")], "needs --polygons")):
+        rc = main(base + extra)
+        err = capsys.readouterr().err
+        assert rc == 2 and err.startswith("error: ") and needle in err and err.count("\n") == 1, (extra, err)
+        assert not out.exists()
+    rc = main(base + ["--value", "calls,sms", "--estimator", "ml-em", "--max-iter", "50"])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    assert "2 band(s): calls, sms" in cap.out and "EM steps" in cap.out
