@@ -178,9 +178,10 @@ def _register_subcommands() -> None:
 
     for cmd in (evaluate, report, teacher):
         cli.add_command(cmd)
-    from deepmend.geolocate.cli import geolocate
+    from deepmend.geolocate.cli import geolocate, usecase
 
     cli.add_command(geolocate)
+    cli.add_command(usecase)
     from deepmend.train.cli import train
 
     cli.add_command(train)

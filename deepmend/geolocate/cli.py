@@ -62,3 +62,29 @@ def geolocate(values_path, value_cols, country, city, operator, sites, region, c
                + (f"; totals {res.totals}" if res.totals else "") + (f"; site → area table {res.site_areas}" if res.site_areas else ""))
     if res.report["counts"]["excluded_from_job"]:
         click.echo(json.dumps({"excluded_from_job": res.report["counts"]["excluded_from_job"]}), err=True)
+
+
+@click.command()
+@click.option("--doc", type=click.Path(dir_okay=False), default="docs/USE_CASE.md", show_default=True, help="Markdown page to (re)write.")
+@click.option("--img-dir", type=click.Path(file_okay=False), default="docs/img", show_default=True, help="Folder of the figures.")
+@click.option("--work", type=click.Path(file_okay=False), default=None, help="Working folder (maps, rasters, results.json); default <cache>/use_case.")
+@click.option("--half-km", type=float, default=6.0, show_default=True, help="Half side of the synthetic city's square.")
+@click.option("--margin-km", type=float, default=6.0, show_default=True, help="Sites this far beyond the square are in the deployment.")
+@click.option("--devices", type=float, default=1_000_000.0, show_default=True, help="People (devices) in the square.")
+@click.option("--models", default=",".join(("voronoi", "probabilistic", "deepmend")), show_default=True, help="Comma-separated models.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Engine worker processes for the maps.")
+def usecase(doc, img_dir, work, half_km, margin_km, devices, models, workers) -> None:
+    """Regenerate docs/USE_CASE.md: a synthetic city with a known population, every model × estimator scored."""
+    from pathlib import Path
+
+    from deepmend.config import cache_dir
+    from deepmend.errors import InputError
+    from deepmend.geolocate.usecase import run
+
+    names = tuple(m.strip() for m in models.split(",") if m.strip())
+    if not names:
+        raise InputError("no models given", column="--models", value=models)
+    if not (half_km > 0 and margin_km >= 0 and devices > 0):
+        raise InputError("--half-km and --devices must be > 0, --margin-km ≥ 0", column="--half-km", value=f"{half_km}, {margin_km}, {devices}")
+    run(Path(doc), Path(img_dir), Path(work) if work else cache_dir() / "use_case", half_km=half_km, margin_km=margin_km, devices=devices,
+        models=names, workers=workers, echo=click.echo)
