@@ -232,3 +232,20 @@ def test_cli_estimator_errors_are_one_line_exit_2(tmp_path, capsys):
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     assert "2 band(s): calls, sms" in cap.out and "EM steps" in cap.out
+
+
+def test_cli_operator_filter_on_a_multi_operator_site_file(tmp_path, capsys):
+    """--sites with two operators and --operator: only that operator's sites are geolocated; an unknown one is refused."""
+    sites = _csv(tmp_path, "site_id,operator,lat,lon\nA,X,45.76,4.84\nB,X,45.70,4.90\nE,X,45.74,4.99\nC,Y,45.80,4.95\nD,Y,45.72,4.78\nF,Y,45.69,4.83\n",
+                 "sites.csv")
+    values = _csv(tmp_path, "antenna_id,count\nA,10\nB,20\nC,30\n")
+    out = tmp_path / "d.tif"
+    base = ["geolocate", "--values", str(values), "--sites", str(sites), "--country", "FR", "--workers", "0", "--out", str(out)]
+    assert main(base + ["--operator", "x"]) == 0
+    cap = capsys.readouterr()
+    assert "1 value row site id(s) not in the deployment" in cap.err and "1 site(s) of the area have no value" in cap.err  # C is Y's; E has none
+    with rasterio.open(out) as src:
+        assert src.read(1).sum(dtype=np.float64) == pytest.approx(30.0, rel=1e-6)
+    assert main(base + ["--operator", "Z"]) == 2
+    err = capsys.readouterr().err
+    assert "no site of this operator; operators in the file: X, Y" in err
