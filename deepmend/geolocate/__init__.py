@@ -175,16 +175,17 @@ def geolocate(job, values: str | Path | ValueTable, spec, out: str | Path, *, po
             site_path = Path(site_areas)
             frames = []
             for b in range(len(union_share)):
-                w = per_band[b]
-                r, k = np.nonzero(w > 0)
-                df = pd.DataFrame({"site_id": np.array(ids)[r], "area_id": np.array(names, dtype=object)[k], "share": w[r, k]})
+                w = per_band[b].tocoo()
+                nz = w.data > 0
+                r, k = w.row[nz], w.col[nz]
+                df = pd.DataFrame({"site_id": np.array(ids)[r], "area_id": np.array(names, dtype=object)[k], "share": w.data[nz]})
                 df = pd.concat([df, pd.DataFrame({"site_id": ids, "area_id": OUTSIDE, "share": 1.0 - union_share[b]})], ignore_index=True)
                 if len(union_share) > 1:
                     df.insert(1, "band", labels[b])
                 frames.append(df)
             _write_table(pd.concat(frames, ignore_index=True).sort_values(["site_id"], kind="stable"), site_path)
         out_site = 1.0 - union_share[0]
-        row_sums = per_band[0].sum(axis=1)
+        row_sums = np.asarray(per_band[0].sum(axis=1)).ravel()
         if cov.overlapping:
             warnings.append("areas overlap: each is totalled fully, so their totals add up to more than the mass inside their union "
                             "and a site's shares can add up to more than 1")
@@ -226,4 +227,4 @@ def _union_share(est, cov, b: int) -> np.ndarray:
     """Each site's share inside the union of the areas (n,)."""
     import scipy.sparse as sp
 
-    return est.weights(sp.csr_matrix(cov.union[:, None]), b)[:, 0]
+    return est.weights(sp.csr_matrix(cov.union[:, None]), b).toarray()[:, 0]

@@ -76,7 +76,12 @@ def area_totals(density: np.ndarray, cov: Coverage) -> tuple[np.ndarray, np.ndar
     return tot, outside
 
 
-def allocation_sd(weights: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """sqrt(Σ_i v_i·w_ia·(1 − w_ia)) (K,): sd of an area's total given the effective maps (binomial allocation)."""
-    w = np.clip(weights, 0.0, 1.0)
-    return np.sqrt(np.maximum(v @ (w * (1.0 - w)), 0.0))
+def allocation_sd(weights: sp.spmatrix, v: np.ndarray) -> np.ndarray:
+    """sqrt(Σ_i v_i·w_ia·(1 − w_ia)) (K,): sd of an area's total given the effective maps (binomial allocation).
+
+    ``weights`` (n, K) sparse shares w_ia, ``v`` (n,) counts.
+    """
+    w = sp.csr_matrix(weights)
+    w.data = np.clip(w.data, 0.0, 1.0)
+    var = np.asarray(w.T @ v).ravel() - np.asarray(w.multiply(w).T @ v).ravel()
+    return np.sqrt(np.maximum(var, 0.0))

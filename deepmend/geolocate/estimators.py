@@ -57,7 +57,7 @@ class Estimate:
     density : float64 (m, B)
         u(ℓ) per band (devices per 100 m cell).
     weights : callable
-        ``weights(C, b)`` → (n, K) site → area shares for band ``b`` given a (m, K) sparse
+        ``weights(C, b)`` → (n, K) CSR site → area shares for band ``b`` given a (m, K) sparse
         coverage matrix ``C`` (fraction of each cell inside each area).
     info : dict
         Estimator, prior, and for ml-em the iterations, log-likelihood trace and stopping reason.
@@ -84,7 +84,7 @@ def _row_normalise(M: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
 def spread(P: sp.csr_matrix, v: np.ndarray) -> Estimate:
     """u = Pᵀ·v with the maps renormalised to sum to 1 (mass below the engine's floor is put back pro rata)."""
     Q, _ = _row_normalise(P)
-    return Estimate(np.asarray(Q.T @ v), lambda C, b: np.asarray((Q @ C).todense()), {"estimator": "spread"})
+    return Estimate(np.asarray(Q.T @ v), lambda C, b: sp.csr_matrix(Q @ C), {"estimator": "spread"})
 
 
 def bayes(P: sp.csr_matrix, v: np.ndarray, prior: np.ndarray) -> Estimate:
@@ -100,7 +100,7 @@ def bayes(P: sp.csr_matrix, v: np.ndarray, prior: np.ndarray) -> Estimate:
         keep = np.ones(A.shape[0])
         keep[zero] = 0
         Q = sp.csr_matrix(sp.diags(keep) @ Q + sp.diags(1 - keep) @ Qa)
-    return Estimate(np.asarray(Q.T @ v), lambda C, b: np.asarray((Q @ C).todense()),
+    return Estimate(np.asarray(Q.T @ v), lambda C, b: sp.csr_matrix(Q @ C),
                     {"estimator": "bayes", "sites_with_zero_prior": int(zero.size)})
 
 
@@ -154,8 +154,8 @@ def ml_em(P: sp.csr_matrix, v: np.ndarray, prior: np.ndarray, *, tol: float = 1e
     # Q from the last E-step (u_prev, λ_prev) so that u = Σ_i v_i Q(·|i) exactly
     inv_lam = np.divide(1.0, lam_prev, out=np.zeros_like(lam_prev), where=lam_prev > 0)
 
-    def weights(C: sp.spmatrix, b: int) -> np.ndarray:
-        return np.asarray((sp.diags(inv_lam[:, b]) @ (A @ sp.csr_matrix(sp.diags(u_prev[:, b]) @ C))).todense())
+    def weights(C: sp.spmatrix, b: int) -> sp.csr_matrix:
+        return sp.csr_matrix(sp.diags(inv_lam[:, b]) @ (A @ sp.csr_matrix(sp.diags(u_prev[:, b]) @ C)))
 
     info = {"estimator": "ml-em", "iterations": k, "stopped": stopped, "tol": tol, "max_iter": max_iter,
             "loglik": ll.tolist(), "loglik_trace": trace, "n_sites": n, "n_cells": m}

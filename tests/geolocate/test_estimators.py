@@ -65,9 +65,9 @@ def test_em_stopping_rule_and_weights_consistency():
     assert capped.info["stopped"] == "max_iter" and capped.info["iterations"] == 3
     # the effective maps reproduce the density: Σ_i v_i·w_i(area) = Σ_ℓ∈area u(ℓ)
     C = sp.csr_matrix(np.eye(P.shape[1])[:, :50])
-    w = tight.weights(C, 0)
+    w = tight.weights(C, 0).toarray()
     np.testing.assert_allclose(v[:, 0] @ w, tight.density[:50, 0], rtol=1e-9)
-    np.testing.assert_allclose(tight.weights(sp.csr_matrix(np.ones((P.shape[1], 1))), 0)[:, 0], 1.0, rtol=1e-9)
+    np.testing.assert_allclose(tight.weights(sp.csr_matrix(np.ones((P.shape[1], 1))), 0).toarray()[:, 0], 1.0, rtol=1e-9)
 
 
 def test_bayes_uses_the_prior_and_uniform_prior_matches_association():
@@ -76,9 +76,18 @@ def test_bayes_uses_the_prior_and_uniform_prior_matches_association():
     oracle = bayes(P, v, u)  # the true density as prior: posterior maps = the true allocation
     assert _rel_l1(oracle.density[:, 0], u) < 0.5 * _rel_l1(flat.density[:, 0], u)
     A = association(P).toarray()
-    np.testing.assert_allclose(flat.weights(sp.csr_matrix(np.eye(P.shape[1])), 0), A / A.sum(axis=1, keepdims=True), rtol=1e-9)
+    np.testing.assert_allclose(flat.weights(sp.csr_matrix(np.eye(P.shape[1])), 0).toarray(), A / A.sum(axis=1, keepdims=True), rtol=1e-9)
 
 
 def test_poisson_loglik_by_hand():
     # v = [2, 0], λ = [1, 3]: 2·log 1 − 1 − log 2! + 0 − 3 − 0 = −4 − log 2
     assert poisson_loglik(np.array([[2.0], [0.0]]), np.array([[1.0], [3.0]]))[0] == pytest.approx(-4 - np.log(2))
+
+
+def test_bayes_site_with_zero_prior_keeps_its_mass():
+    """Two sites on 4 cells; the prior is 0 on site 1's whole footprint: its devices fall back to the uniform posterior."""
+    P = sp.csr_matrix(np.array([[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.25, 0.75]]))
+    v = np.array([[10.0], [20.0]])
+    e = bayes(P, v, np.array([1.0, 3.0, 0.0, 0.0]))
+    np.testing.assert_allclose(e.density[:, 0], [2.5, 7.5, 5.0, 15.0])
+    assert e.info["sites_with_zero_prior"] == 1
