@@ -85,9 +85,12 @@ def test_poisson_loglik_by_hand():
 
 
 def test_bayes_site_with_zero_prior_keeps_its_mass():
-    """Two sites on 4 cells; the prior is 0 on site 1's whole footprint: its devices fall back to the uniform posterior."""
+    """Two sites on 4 cells; the prior is 0 on site 1's whole footprint: its devices fall back to the uniform-prior posterior.
+
+    By hand: A = P(i|ℓ) = [[1, 1, 0, 0], [0, 0, 1, 1]]; site 0: ∝ A·π = [1, 3] → 2.5, 7.5; site 1: ∝ A → 10, 10.
+    """
     P = sp.csr_matrix(np.array([[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.25, 0.75]]))
     v = np.array([[10.0], [20.0]])
     e = bayes(P, v, np.array([1.0, 3.0, 0.0, 0.0]))
-    np.testing.assert_allclose(e.density[:, 0], [2.5, 7.5, 5.0, 15.0])
+    np.testing.assert_allclose(e.density[:, 0], [2.5, 7.5, 10.0, 10.0])
     assert e.info["sites_with_zero_prior"] == 1
