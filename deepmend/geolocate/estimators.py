@@ -21,8 +21,8 @@ tables and per-area allocation uncertainties follow from Q the same way for all 
     using a signal strength model", J. Spatial Information Science 25; R package mobloc)
     Q(ℓ|i) = A[i, ℓ]·π(ℓ) / Σ_ℓ' A[i, ℓ']·π(ℓ') with a spatial prior π(ℓ) (uniform,
     population, or a user raster).
-``ml-em`` (Ricciato & Coluccia, "On the estimation of spatial density from mobile network
-    operator data", IEEE Trans. Mobile Computing, 2022; arXiv:2009.05410)
+``ml-em`` (Ricciato & Coluccia 2020, "On the estimation of spatial density from mobile
+    network operator data", arXiv preprint; the EM of Shepp & Vardi 1982 / Richardson–Lucy)
     v_i ~ Poisson(λ_i), λ = A·u. The EM (Richardson–Lucy / Shepp–Vardi) update
 
         u⁽ᵏ⁺¹⁾(ℓ) = u⁽ᵏ⁾(ℓ) · Σ_i A[i, ℓ]·v_i / λ_i⁽ᵏ⁾      (Σ_i A[i, ℓ] = 1)
@@ -112,7 +112,7 @@ def poisson_loglik(v: np.ndarray, lam: np.ndarray) -> np.ndarray:
 
 
 def ml_em(P: sp.csr_matrix, v: np.ndarray, prior: np.ndarray, *, tol: float = 1e-6, max_iter: int = 200, min_iter: int = 1) -> Estimate:
-    """Poisson maximum likelihood by EM (Ricciato & Coluccia 2022), started from the prior.
+    """Poisson maximum likelihood by EM (Ricciato & Coluccia 2020), started from the prior.
 
     Parameters
     ----------
@@ -127,6 +127,14 @@ def ml_em(P: sp.csr_matrix, v: np.ndarray, prior: np.ndarray, *, tol: float = 1e
     -------
     Estimate with ``info`` holding ``iterations``, ``loglik`` (per band, final), ``loglik_trace``
     (summed over bands) and ``stopped`` ("tol" or "max_iter").
+
+    Notes
+    -----
+    EM inverts the association derived from the maps, so it helps only when that association
+    is close to the real one (maps that describe radio coverage). With maps that already hold
+    where people are (posteriors, e.g. DeepMEND's), or much wider than the real catchments, the
+    maximum-likelihood density is spiky and worse than spreading; early stopping (``max_iter``)
+    regularises. Measured in docs/USE_CASE.md.
     """
     A = association(P)
     At = A.T.tocsr()
