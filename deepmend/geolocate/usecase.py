@@ -225,8 +225,12 @@ def run(doc: Path, img_dir: Path, work: Path, *, half_km: float = 6.0, margin_km
     from deepmend.geolocate import geolocate
     from deepmend.geolocate.values import ValueTable
 
+    import shutil
+
     t_start = time.perf_counter()
     work.mkdir(parents=True, exist_ok=True)
+    for old in work.glob("maps_*.zarr"):  # maps of an earlier run may come from other model code: never reused
+        shutil.rmtree(old)
     img_dir.mkdir(parents=True, exist_ok=True)
     city, sim = make_city(half_km, margin_km, devices)
     dep = city.scene.deployment
