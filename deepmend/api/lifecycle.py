@@ -10,6 +10,9 @@ after the first signal — every descendant process is terminated (then killed) 
 exits at once (``os._exit``), without waiting for worker threads. Everything the server writes
 (map cache, uploads) is written to a temporary name and renamed, so nothing half-written is
 left by the hard exit.
+
+Children are found as descendants (psutil), not as a process group: making the server a group
+leader would take it out of the terminal's foreground group, and Ctrl-C would no longer reach it.
 """
 
 from __future__ import annotations
