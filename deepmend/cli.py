@@ -21,12 +21,13 @@ EXIT_USAGE = 2
 #: Commands that live next to the code they drive, loaded only when used (or listed by --help).
 LAZY_COMMANDS = {
     "evaluate": "deepmend.evaluation.cli:evaluate",
-    "geolocate": "deepmend.engine.cli:geolocate",
+    "geolocate": "deepmend.geolocate.cli:geolocate",
     "groundtruth": "deepmend.groundtruth.cli:groundtruth",
     "report": "deepmend.evaluation.cli:report",
     "serve": "deepmend.api.cli:serve",
     "teacher": "deepmend.train.teacher_labels:teacher",
     "train": "deepmend.train.cli:train",
+    "usecase": "deepmend.geolocate.cli:usecase",
 }
 
 

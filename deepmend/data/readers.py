@@ -33,7 +33,8 @@ from deepmend.data.crs import (
 )
 from deepmend.data.deployment import Deployment
 from deepmend.data.regions import check_geojson_crs
-from deepmend.errors import InputError
+from deepmend.data.limits import read_parquet
+from deepmend.errors import DeepmendError, InputError
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "site_id": ("site_id", "id", "antenna_id", "cell_id", "cell", "sup_id", "site", "num_site", "anfr_support_id",
@@ -248,8 +249,8 @@ def _read_parquet(path: Path, label: str) -> _Table:
             import geopandas as gpd
 
             return _vector_table(gpd.read_parquet(path), label)
-        return _Table(pd.read_parquet(path), label, 1)
-    except InputError:
+        return _Table(read_parquet(path), label, 1)  # size-checked before it is expanded (data/limits.py)
+    except DeepmendError:  # too large (413) or unreadable, as data/limits.py says
         raise
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -8,7 +8,9 @@ single flight — with ``_EXPORT_LOCK`` and the single flight of ``onnx_bytes`` 
 the deepmend case answered 500s.
 
 Every registered model runs with its real code on a small uploaded scene; VoronoiBoost is
-given one small training scene (its default trains on seven cities, minutes on 2 cores).
+given one small training scene (its default trains on seven cities, minutes on 2 cores),
+and DeepMEND the soft-label weights, which ship without an exported graph, so that the
+first requests export it (the default weights ship theirs: ``deepmend.onnx``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from deepmend.models.deepmend import DEFAULT_WEIGHTS, DeepMENDModel
 from deepmend.models.voronoiboost import VoronoiBoostModel
 from deepmend.registry import MODELS
 
@@ -36,6 +39,13 @@ class SmallVoronoiBoost(VoronoiBoostModel):
 
     def __init__(self, train_specs=(("FR", "Le Mans", "Orange"),), n_per_scene=8, ground_truth=None) -> None:
         super().__init__(train_specs=train_specs, n_per_scene=n_per_scene, ground_truth=ground_truth)
+
+
+class SoftLabelDeepMEND(DeepMENDModel):
+    """DeepMEND with the soft-label weights by default (no shipped ONNX graph: exported on first use)."""
+
+    def __init__(self, weights=str(DEFAULT_WEIGHTS.with_name("deepmend_softlabels.json")), runtime="onnx", batch_size=8, threads=None) -> None:
+        super().__init__(weights=weights, runtime=runtime, batch_size=batch_size, threads=threads)
 
 
 def _free_port() -> int:
@@ -54,7 +64,7 @@ def server(tmp_path, monkeypatch):
 
     monkeypatch.setenv("DEEPMEND_CACHE_DIR", str(tmp_path / "cache"))
     SHARED.clear()  # cold: no weights, session or table from earlier tests
-    models = dict(MODELS, voronoiboost=SmallVoronoiBoost)
+    models = dict(MODELS, voronoiboost=SmallVoronoiBoost, deepmend=SoftLabelDeepMEND)
     app = create_app(static_dir=tmp_path / "none", service=Service(models=models, cache_root=tmp_path / "cache"))
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
