@@ -664,6 +664,8 @@ def load_table(path) -> tuple[pd.DataFrame, int]:
     For the other tables a user brings (per-BS value tables)."""
     t = _load(path, raw=True)
     _clean_columns(t.df)
+    if t.offset == 2:  # CSV: a short row's missing cells are empty text, like an empty cell
+        t.df = t.df.fillna("")
     return t.df, t.offset
 
 

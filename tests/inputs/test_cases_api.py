@@ -48,7 +48,6 @@ ACCEPTED = {  # file → (sites, a site to map)
     "c12b_fr_latin1.csv": (5, "FR0001"),
     "c13a_excel_bom_crlf.csv": (4, "B01"),
     "c18_qgis_geojson_l93_crs_member.geojson": (4, "Q01"),
-    "c19a_nullable_float_height.parquet": (5, "P02"),
     "c21_base_lyon_A1_moved.csv": (6, "A1"),
     "c22_ids_colliding_filenames.csv": (5, "Lyon_Part-Dieu"),
     "c30_webmercator_xy_helsinki.csv": (7, "H01"),
@@ -106,6 +105,11 @@ def test_kind4_cost_api_upload_extent_limit(client):
     web_error(upload(client, "c17_mixed_crs_column.csv"), 400, "the limit is 200 km")
     three = b"site_id,lat,lon\nA,43.3,5.4\nB,48.85,2.35\nC,51.5,-0.12\n"  # Marseille, Paris, London: ~1,500 km of extent
     web_error(upload(client, "three.csv", three), 400, "the limit is 200 km")
+
+
+def test_kind5_encodings_api_parquet_refused_unexpanded(client):
+    """The upload endpoint takes text only (binary content could be a decompression bomb: issue 18); the CLI reads Parquet."""
+    web_error(upload(client, "c19a_nullable_float_height.parquet"), 422, "Parquet", "export the site list as CSV")
 
 
 def test_kind5_encodings_api_rows_without_coordinates_reported(client):
