@@ -243,38 +243,40 @@ class DeepMENDModel(DiffusionModel):
 
     def postprocess(self, out: np.ndarray, masks: np.ndarray) -> np.ndarray:
         """Coarse raw output → full-resolution unnormalised weights (B, 600, 600), 0 off-mask."""
-        import torch
-        import torch.nn.functional as F
+        return postprocess(out, masks, self.factor, self.kind)
 
-        with torch.inference_mode():
-            o = torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))[:, None]
-            if self.factor > 1:
-                o = F.interpolate(o, scale_factor=float(self.factor), mode="bilinear", align_corners=False)
-            o = o[:, 0]
-            m = torch.from_numpy(masks)
-            if self.kind == "reference":
-                from deepmend.train.losses import reference_prob
+    def coarse_batch(self, sites: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(raw network output (B, 600/f, 600/f) float32, 100 m masks (B, 600, 600)) of ``sites``.
 
-                p = reference_prob(o)
-            else:  # log-density: subtract the per-map max over valid cells before exp
-                top = torch.where(m, o, torch.full_like(o, -torch.inf)).flatten(1).amax(1)
-                p = torch.exp(o - torch.nan_to_num(top, neginf=0.0)[:, None, None])
-            return torch.where(m, p, torch.zeros_like(p)).numpy()
-
-    def raw_batch(self, sites: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """(unnormalised weights (B, 600, 600), masks) of ``sites``; accumulates timings."""
+        Everything the model computes per BS: the 100 m map is a deterministic function of
+        this output and the mask (:meth:`maps_from_coarse`), so stores keep these and
+        recompute the map exactly when it is read (the post-processing is lazy)."""
         t0 = time.perf_counter()
         x, masks = self.features_.batch(sites, self.factor)
         t1 = time.perf_counter()
-        out = self.network(x)
+        out = np.ascontiguousarray(self.network(x), dtype=np.float32)
+        if out.ndim == 4:
+            out = out[:, 0]
         t2 = time.perf_counter()
-        w = self.postprocess(out, masks)
-        t3 = time.perf_counter()
         tm = self.timings_
         tm["features"] += t1 - t0
         tm["network"] += t2 - t1
-        tm["post"] += t3 - t2
         tm["maps"] += len(sites)
+        return out, masks
+
+    def maps_from_coarse(self, out: np.ndarray, masks: np.ndarray, site_rc: Sequence[tuple[int, int]]) -> np.ndarray:
+        """Post-processing of :meth:`coarse_batch`'s output to P(ℓ|i) (B, 600, 600) float32 (:func:`coarse_to_maps`)."""
+        t0 = time.perf_counter()
+        probs = coarse_to_maps(out, masks, self.factor, self.kind, site_rc)
+        self.timings_["post"] += time.perf_counter() - t0
+        return probs
+
+    def raw_batch(self, sites: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(unnormalised weights (B, 600, 600), masks) of ``sites``; accumulates timings."""
+        out, masks = self.coarse_batch(sites)
+        t0 = time.perf_counter()
+        w = self.postprocess(out, masks)
+        self.timings_["post"] += time.perf_counter() - t0
         return w, masks
 
     def _raw(self, i: int) -> np.ndarray:
@@ -287,13 +289,45 @@ class DeepMENDModel(DiffusionModel):
         for a in range(0, len(idx), self.batch_size):
             chunk = idx[a : a + self.batch_size]
             t0 = time.perf_counter()
-            w, masks = self.raw_batch(chunk)
-            probs = [finalize(w[b], masks[b], scene.site_rc(i)) for b, i in enumerate(chunk)]
+            out, masks = self.coarse_batch(chunk)
+            probs = self.maps_from_coarse(out, masks, [scene.site_rc(i) for i in chunk])
             ms = (time.perf_counter() - t0) * 1e3 / len(chunk)
             for b, i in enumerate(chunk):
                 meta = {"params": self.params(), "inference_ms": round(ms, 3), "batch": len(chunk), "members": list(scene.deployment.members[i])}
                 yield DiffusionMap(scene.window(i), probs[b], masks[b], str(scene.deployment.site_ids[i]), self.name, meta)
 
+
+# --- post-processing (no weights needed: also what a map store runs on read) -----------
+def postprocess(out: np.ndarray, masks: np.ndarray, factor: int, kind: str) -> np.ndarray:
+    """Network output (B, S, S) → unnormalised weights (B, 600, 600) float32, 0 off-mask.
+
+    Bilinear upsampling by ``factor`` (half-pixel centres, ``align_corners=False``) of the
+    log-density, then exp after subtracting each map's maximum over its valid cells (head
+    ``kind`` "reference": the reference's own output transform instead)."""
+    import torch
+    import torch.nn.functional as F
+
+    with torch.inference_mode():
+        o = torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))[:, None]
+        if factor > 1:
+            o = F.interpolate(o, scale_factor=float(factor), mode="bilinear", align_corners=False)
+        o = o[:, 0]
+        m = torch.from_numpy(np.ascontiguousarray(masks, dtype=bool))
+        if kind == "reference":
+            from deepmend.train.losses import reference_prob
+
+            p = reference_prob(o)
+        else:  # log-density: subtract the per-map max over valid cells before exp
+            top = torch.where(m, o, torch.full_like(o, -torch.inf)).flatten(1).amax(1)
+            p = torch.exp(o - torch.nan_to_num(top, neginf=0.0)[:, None, None])
+        return torch.where(m, p, torch.zeros_like(p)).numpy()
+
+
+def coarse_to_maps(out: np.ndarray, masks: np.ndarray, factor: int, kind: str, site_rc: Sequence[tuple[int, int]]) -> np.ndarray:
+    """P(ℓ|i) (B, 600, 600) float32 from the network's output: :func:`postprocess`, then
+    :func:`finalize` (mask, normalise; an empty map gets its mass at the valid cell nearest ``site_rc``)."""
+    w = postprocess(out, masks, factor, kind)
+    return np.stack([finalize(w[b], masks[b], tuple(site_rc[b])) for b in range(len(w))]) if len(w) else w
 
 
 
