@@ -19,12 +19,18 @@ def engine_options(f):
             click.option("--store", type=click.Path(file_okay=False), help="Zarr map store: maps are kept there (sparse, compressed) and a rerun resumes."),
             click.option("--workers", type=int, default=None, help="Local worker processes (default min(2, cores); 0 = in this process)."),
             click.option("--scheduler", help="Dask distributed scheduler address (tcp://host:port): run the tasks there."),
-            click.option("--floor", type=float, default=1e-6, show_default=True, help="Keep map cells with P ≥ floor·max(P); the lost mass is reported."),
+            click.option("--floor", type=float, default=1e-6, show_default=True, help="Keep map cells with P ≥ floor·max(P) (the maps' own maximum); the lost mass is reported. DeepMEND stores are exact whatever the floor."),
             click.option("--max-sites-per-tile", "max_sites", type=int, default=None, help="Targets per spatial tile (default 192)."),
         ]
     ):
         f = opt(f)
     return f
+
+
+def _interrupted(exc, store) -> None:
+    """Workers are stopped and temporaries removed by now: say how to resume, exit 128 + signal."""
+    click.echo(f"interrupted by {exc}: workers stopped" + (f"; finished tiles are kept in {store} — rerun the same command to resume" if store else ""), err=True)
+    raise SystemExit(128 + exc.signum)
 
 
 def _check_floor(floor: float) -> None:
@@ -46,7 +52,7 @@ def _spec(model_name: str, alpha: float | None, weights: str | None = None):
 
 def predict_batch(country, city, operator, sites, region, crs, dataset, model_name, alpha, weights, store, workers, scheduler, floor, max_sites) -> None:
     """``predict --all`` through the engine into a Zarr store."""
-    from deepmend.engine.executors import make_executor
+    from deepmend.engine.executors import Interrupted, interruptible, make_executor
     from deepmend.engine.job import open_job
     from deepmend.engine.runner import run_batch
     from deepmend.engine.tiles import DEFAULT_MAX_SITES
@@ -58,11 +64,16 @@ def predict_batch(country, city, operator, sites, region, crs, dataset, model_na
     job = open_job(country, city, operator, sites, region, crs, dataset)
     if job.excluded:
         click.echo(f"warning: {len(job.excluded)} site(s) excluded: e.g. " + "; ".join(f"{k}: {v}" for k, v in list(job.excluded.items())[:3]), err=True)
-    ex = make_executor(workers, scheduler)
-    try:
-        rep = run_batch(job, spec, store=store, executor=ex, floor=floor, max_sites=max_sites or DEFAULT_MAX_SITES)
-    finally:
-        ex.close()
+    with interruptible():
+        ex = make_executor(workers, scheduler)
+        try:
+            rep = run_batch(job, spec, store=store, executor=ex, floor=floor, max_sites=max_sites or DEFAULT_MAX_SITES)
+        except Interrupted as exc:
+            interruptible.mute()  # a second Ctrl-C must not interrupt the clean-up
+            ex.close(cancel=True)
+            _interrupted(exc, store)
+        else:
+            ex.close()
     click.echo(f"{job.name}: {rep.n_sites} maps in {rep.n_tiles} tiles ({rep.tiles_resumed} tiles resumed, {rep.sites_computed} maps computed) "
                f"in {rep.seconds:.1f} s; lost mass below the floor: max {rep.lost_max:.2e}, total {rep.lost_sum:.2e}; peak RSS {rep.peak_rss_mb:.0f} MiB; store {store}")
 
@@ -86,19 +97,24 @@ def predict_batch(country, city, operator, sites, region, crs, dataset, model_na
 def geolocate(values_path, country, city, operator, sites, region, crs, model_name, alpha, weights, out, polygons, polygon_field, totals,
               dataset, store, workers, scheduler, floor, max_sites) -> None:
     """Spread per-BS values over space: density Σ_i v_i·P(ℓ|i) on the 100 m national lattice."""
-    from deepmend.engine.executors import make_executor
+    from deepmend.engine.executors import Interrupted, interruptible, make_executor
     from deepmend.engine.job import open_job
     from deepmend.geolocate import geolocate as run_geolocate
 
     _check_floor(floor)
     spec = _spec(model_name, alpha, weights)
     job = open_job(country, city, operator, sites, region, crs, dataset)
-    ex = make_executor(workers, scheduler)
-    try:
-        res = run_geolocate(job, values_path, spec, out, polygons=polygons, polygon_field=polygon_field, totals=totals, store=store,
-                            executor=ex, floor=floor, max_sites=max_sites)
-    finally:
-        ex.close()
+    with interruptible():
+        ex = make_executor(workers, scheduler)
+        try:
+            res = run_geolocate(job, values_path, spec, out, polygons=polygons, polygon_field=polygon_field, totals=totals, store=store,
+                                executor=ex, floor=floor, max_sites=max_sites)
+        except Interrupted as exc:
+            interruptible.mute()  # a second Ctrl-C must not interrupt the clean-up
+            ex.close(cancel=True)
+            _interrupted(exc, store)
+        else:
+            ex.close()
     for w in res.warnings:
         click.echo(f"warning: {w}", err=True)
     mass = res.report["mass"]

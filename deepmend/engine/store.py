@@ -78,9 +78,11 @@ def write_rows(root: str, rows: Sequence[int], arrays: dict[str, np.ndarray]) ->
 
 
 def remove_stale_temporaries(path: Path) -> int:
-    """Delete hidden ``.*.part`` files left by a killed run (never a live file: those have no dot prefix)."""
+    """Delete what a killed run leaves half-written: our hidden ``.*.part`` files and zarr's
+    ``<chunk>.<uuid>.partial`` files. Called when a store is reopened for writing, i.e. when
+    no other run writes it (a store has one driver)."""
     n = 0
-    for p in list(path.rglob(".*.part")):
+    for p in list(path.rglob(".*.part")) + list(path.rglob("*.partial")):
         try:
             p.unlink()
             n += 1
