@@ -178,9 +178,10 @@ def _register_subcommands() -> None:
 
     for cmd in (evaluate, report, teacher):
         cli.add_command(cmd)
-    from deepmend.engine.cli import geolocate
+    from deepmend.engine.cli import export, geolocate
 
     cli.add_command(geolocate)
+    cli.add_command(export)
     from deepmend.train.cli import train
 
     cli.add_command(train)

@@ -123,3 +123,72 @@ def geolocate(values_path, country, city, operator, sites, region, crs, model_na
                + (f"; totals {res.totals}" if res.totals else ""))
     if res.report["counts"]["excluded_from_job"]:
         click.echo(json.dumps({"excluded_from_job": res.report["counts"]["excluded_from_job"]}), err=True)
+
+
+@click.command("export")
+@click.argument("store", type=click.Path(file_okay=False))
+@click.option("--site", "sites", multiple=True, help="Site id (repeatable). GeoTIFF: exactly one; Parquet: default every finished site.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="map.tif (one BS, north-up GeoTIFF) or maps.parquet (long table).")
+@click.option("--format", "fmt", type=click.Choice(["tif", "parquet"]), default=None, help="Default: from --out's suffix.")
+@click.option("--floor", type=float, default=0.0, show_default=True, help="Parquet: keep cells with P ≥ floor·max(P) of each map (the lost mass is printed).")
+def export(store, sites, out, fmt, floor) -> None:
+    """Maps out of a batch store: one BS as GeoTIFF, or BSs as a long Parquet table
+    (site_id, row, col, x, y, p; x/y the 100 m cell centre in the store's CRS, rows northward)."""
+    from pathlib import Path
+
+    from deepmend.engine.store import MapStore
+    from deepmend.io import check_writable_dir
+
+    _check_floor(floor)
+    out_path = Path(out)
+    fmt = fmt or {".tif": "tif", ".tiff": "tif", ".parquet": "parquet"}.get(out_path.suffix.lower())
+    if fmt is None:
+        raise InputError("cannot tell the format from --out; end it in .tif or .parquet, or pass --format", file=out, value=out_path.suffix)
+    check_writable_dir(out_path.parent)
+    st = MapStore(store)
+    if fmt == "tif":
+        if len(sites) != 1:
+            raise InputError("a GeoTIFF holds one map: give exactly one --site", column="--site", value=len(sites))
+        st.read_map(sites[0]).save(out_path)
+        click.echo(f"wrote {out_path}")
+        return
+    n, lost = export_parquet(st, list(sites) or None, out_path, floor)
+    click.echo(f"wrote {out_path}: {n} rows; lost mass below the floor: max {lost:.2e}")
+
+
+def export_parquet(store, sites, out, floor: float) -> tuple[int, float]:
+    """Stream the maps of ``sites`` (default all finished) to a Parquet long table, tile by tile."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from deepmend.engine.tasks import sparsify
+    from deepmend.io import atomic_path
+
+    if sites is None:
+        rows = sorted(r for t in store.done_tiles() for r in store.manifest_entry(t)["rows"])
+    else:
+        rows = []
+        for s in sites:
+            r = store.row_of.get(str(s))
+            if r is None or not store._row_done(r):
+                raise InputError("site not in this store (or its tile is not finished)", file=str(store.path), column="--site", value=str(s))
+            rows.append(r)
+    res = float(store.root.attrs.get("res", 100.0))
+    schema = pa.schema([("site_id", pa.string()), ("row", pa.int16()), ("col", pa.int16()), ("x", pa.float64()), ("y", pa.float64()), ("p", pa.float32())],
+                       metadata={"crs": str(store.root.attrs.get("crs")), "deepmend": "P(l|i) per 100 m cell; x, y cell centres; rows northward"})
+    left, bottom = store.root["left"][:], store.root["bottom"][:]
+    n, lost_max = 0, 0.0
+    with atomic_path(out) as tmp:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as w:
+            for a in range(0, len(rows), 64):
+                chunk = rows[a : a + 64]
+                probs, _ = store.dense(chunk)
+                for r, p in zip(chunk, probs):
+                    idx, v, lo = sparsify(p, floor)
+                    lost_max = max(lost_max, lo)
+                    rr, cc = np.divmod(idx.astype(np.int64), p.shape[1])
+                    w.write_table(pa.table({"site_id": pa.array([str(store.sites[r])] * idx.size, pa.string()), "row": rr.astype(np.int16), "col": cc.astype(np.int16),
+                                            "x": left[r] + (cc + 0.5) * res, "y": bottom[r] + (rr + 0.5) * res, "p": v.astype(np.float32)}, schema=schema))
+                    n += idx.size
+    return n, lost_max

@@ -72,3 +72,29 @@ def test_workers_write_their_rows_and_the_driver_only_commits(grid_job, tmp_path
     a, b = MapStore(path), MapStore(ref)
     for sid in a.sites:
         np.testing.assert_array_equal(a.read_map(sid).prob, b.read_map(sid).prob)
+
+
+def test_export_geotiff_and_parquet(grid_job, tmp_path, capsys):
+    import pandas as pd
+    import rasterio
+
+    from deepmend.cli import main
+
+    path = tmp_path / "v.zarr"
+    run_batch(grid_job, VOR, store=str(path), max_sites=4, progress=False)
+    ref = MapStore(path).read_map("S5")
+    assert main(["export", str(path), "--site", "S5", "--out", str(tmp_path / "m.tif")]) in (0, None)
+    with rasterio.open(tmp_path / "m.tif") as src:
+        assert src.crs.to_epsg() == 2154 and src.transform == ref.window.transform
+        band = src.read(1)
+    np.testing.assert_array_equal(np.nan_to_num(band[::-1]), ref.prob)  # north-up file, rows northward in the store
+    assert main(["export", str(path), "--out", str(tmp_path / "all.parquet")]) in (0, None)
+    df = pd.read_parquet(tmp_path / "all.parquet")
+    assert set(df.site_id) == set(MapStore(path).sites)
+    np.testing.assert_allclose(df.groupby("site_id").p.sum(), 1.0, atol=1e-5)
+    s5 = df[df.site_id == "S5"]
+    np.testing.assert_array_equal(ref.prob[s5.row.to_numpy(), s5.col.to_numpy()], s5.p.to_numpy())
+    np.testing.assert_allclose(s5.x, ref.window.left + (s5.col + 0.5) * 100.0)
+    # bad input: one line, exit 2
+    assert main(["export", str(path), "--site", "nope", "--out", str(tmp_path / "x.tif")]) == 2
+    assert "nope" in capsys.readouterr().err
