@@ -47,6 +47,8 @@ def _spec(model_name: str, alpha: float | None, weights: str | None = None):
     if weights is not None and str(model_name).lower() != "deepmend":
         raise InputError("--weights goes with --model deepmend", column="--weights", value=weights)
     make_model(model_name, **params)
+    if str(model_name).lower() == "probabilistic":  # country scale: the FFT normaliser, error bound in models/probabilistic.py
+        params["normaliser"] = "fast"
     return ModelSpec(str(model_name).lower(), params)
 
 

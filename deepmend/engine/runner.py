@@ -137,7 +137,7 @@ def run_batch(
                     rep.lost_sum += float(np.sum(e["lost"]))
         # largest tiles first: the pool's tail is short
         todo.sort(key=len, reverse=True)
-        root = str(store.path) if store is not None else None
+        root = str(store.path.resolve()) if store is not None else None  # workers may run elsewhere (another cwd, another machine)
         want = consumer is not None or store is None
         args = [(t, spec, floor, root, rows_of[t.tile_id] if root else None, want) for t in todo]
         for res in executor.imap_unordered(task, args):

@@ -180,7 +180,7 @@ class MapStore:
         """The tile's chunks are written (by its worker): record it (the commit point)."""
         entry = {
             "tile": res.tile_id, "sites": list(res.site_ids), "rows": [int(r) for r in rows], "nnz": res.nnz.tolist(), "lost": res.lost.tolist(),
-            "seconds": round(res.seconds, 4), "fit_seconds": round(res.fit_seconds, 4), "cpu_seconds": round(res.cpu_seconds, 4), "size": res.size, "res": res.res,
+            "seconds": round(res.seconds, 4), "fit_seconds": round(res.fit_seconds, 4), "cpu_seconds": round(res.cpu_seconds, 4), "size": res.size, "res": res.res, "worker": res.worker,
         }
         with atomic_path(self.path / "manifest" / f"{res.tile_id}.json") as tmp:
             tmp.write_text(json.dumps(entry))

@@ -18,6 +18,8 @@ coarse output instead (exact; see :mod:`deepmend.engine.store`).
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from dataclasses import dataclass, field
 
@@ -37,7 +39,11 @@ class ModelSpec:
     def build(self):
         from deepmend.models import make_model
 
-        return make_model(self.name, **self.params)
+        if self.name == "probabilistic" and self.params.get("normaliser"):
+            from deepmend.models.probabilistic import ProbabilisticModel
+
+            return ProbabilisticModel(self.params.get("alpha") or 1.3, normaliser=self.params["normaliser"])
+        return make_model(self.name, **{k: v for k, v in self.params.items() if k != "normaliser"})
 
     def as_dict(self) -> dict:
         return {"name": self.name, "params": {k: v for k, v in sorted(self.params.items()) if v is not None}}
@@ -65,6 +71,7 @@ class TileResult:
     res: float = 100.0
     cpu_seconds: float = 0.0  # CPU time of the task (all threads): contention-free cost
     counts: np.ndarray | None = None  # cells kept per BS when the maps went to the store instead of ``idx``/``prob``
+    worker: str = ""  # host:pid of the process that computed (and wrote) the tile
 
     @property
     def nnz(self) -> np.ndarray:
@@ -104,7 +111,7 @@ def _sparse_result(tile_id, ids, left, bottom, idxs, probs, lost, t0, c0, t_fit,
         np.concatenate(idxs) if idxs else np.zeros(0, np.uint32),
         np.concatenate(probs).astype(np.float32) if probs else np.zeros(0, np.float32),
         np.asarray(lost, float), time.perf_counter() - t0, t_fit, WINDOW_CELLS, res, time.process_time() - c0,
-        None if counts is None else np.asarray(counts, dtype=np.int64),
+        None if counts is None else np.asarray(counts, dtype=np.int64), f"{socket.gethostname()}:{os.getpid()}",
     )
 
 
