@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="only the N targets nearest to --centre (then projected)")
     ap.add_argument("--centre", type=float, nargs=2, default=[842_000.0, 6_519_000.0], help="Lambert-93 x y (default Lyon)")
     ap.add_argument("--floor", type=float, default=1e-6)
-    ap.add_argument("--max-sites", type=int, default=192)
+    ap.add_argument("--max-sites", type=int, default=800, help="targets per tile (predict --store's default)")
     ap.add_argument("--json", type=Path, default=None, help="append results here")
     ap.add_argument("--normaliser", default="fast", help="probabilistic model: fast (FFT, bounded error) or exact")
     ap.add_argument("--keep", type=Path, default=None, help="keep the store here (one worker count only)")

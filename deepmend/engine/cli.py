@@ -20,7 +20,7 @@ def engine_options(f):
             click.option("--workers", type=int, default=None, help="Local worker processes (default min(2, cores); 0 = in this process)."),
             click.option("--scheduler", help="Dask distributed scheduler address (tcp://host:port): run the tasks there."),
             click.option("--floor", type=float, default=1e-6, show_default=True, help="Keep map cells with P ≥ floor·max(P) (the maps' own maximum); the lost mass is reported. DeepMEND stores are exact whatever the floor."),
-            click.option("--max-sites-per-tile", "max_sites", type=int, default=None, help="Targets per spatial tile (default 192)."),
+            click.option("--max-sites-per-tile", "max_sites", type=int, default=None, help="Targets per spatial tile (default 800 for predict --store; 192 for the probabilistic model, whose FFT grid grows with the tile, and when maps are consumed, as by geolocate)."),
         ]
     ):
         f = opt(f)
@@ -57,7 +57,7 @@ def predict_batch(country, city, operator, sites, region, crs, dataset, model_na
     from deepmend.engine.executors import Interrupted, interruptible, make_executor
     from deepmend.engine.job import open_job
     from deepmend.engine.runner import run_batch
-    from deepmend.engine.tiles import DEFAULT_MAX_SITES
+    from deepmend.engine.tiles import DEFAULT_MAX_SITES, DEFAULT_STORE_MAX_SITES
 
     _check_floor(floor)
     if not store:
@@ -69,7 +69,7 @@ def predict_batch(country, city, operator, sites, region, crs, dataset, model_na
     with interruptible():
         ex = make_executor(workers, scheduler)
         try:
-            rep = run_batch(job, spec, store=store, executor=ex, floor=floor, max_sites=max_sites or DEFAULT_MAX_SITES)
+            rep = run_batch(job, spec, store=store, executor=ex, floor=floor, max_sites=max_sites or (DEFAULT_MAX_SITES if spec.name == "probabilistic" else DEFAULT_STORE_MAX_SITES))
         except Interrupted as exc:
             interruptible.mute()  # a second Ctrl-C must not interrupt the clean-up
             ex.close(cancel=True)
