@@ -74,7 +74,8 @@ def open_store(path, job: Job, spec: ModelSpec, floor: float, max_sites: int, ma
     if spec.name == "deepmend":  # stores the network's coarse output (exact, 25× smaller than the map)
         m = spec.build()
         kind, post = "coarse", {"factor": int(m.factor), "head": str(m.kind)}
-    return MapStore(path, settings_for(job, spec, floor, max_sites, margin_m), sites=sites, left=np.asarray(left), bottom=np.asarray(bottom), kind=kind, post=post)
+    return MapStore(path, settings_for(job, spec, floor, max_sites, margin_m), sites=sites, left=np.asarray(left), bottom=np.asarray(bottom), kind=kind, post=post,
+                    tiles=[(t.tile_id, len(t)) for t in tiles])
 
 
 def peak_rss_mb() -> float:

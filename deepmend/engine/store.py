@@ -5,6 +5,7 @@ Layout (format ``deepmend-map-store/2``; one row per target BS, rows in tile ord
     out.zarr/zarr.json                 attrs: format, settings (model, floor, job, tiling), kind
     out.zarr/site                      (site,) str       BS ids (the index coordinate)
     out.zarr/left, bottom              (site,) float64   the BS's 600×600 window on the 100 m lattice (m, store CRS)
+    out.zarr/tile                      (site,) int32     the BS's tile (index into the attribute ``tiles``)
     out.zarr/mask                      (site, row, col) bool      valid cells of the window
     out.zarr/prob                      (site, row, col) float32   kind "map": P(ℓ|i), 0 below the floor
     out.zarr/coarse                    (site, crow, ccol) float32 kind "coarse": DeepMEND's network output
@@ -95,7 +96,8 @@ class MapStore:
     """The store's driver side (create, manifest, summaries) and its reader."""
 
     def __init__(self, path: str | Path, settings: dict | None = None, *, sites: Sequence[str] | None = None,
-                 left: np.ndarray | None = None, bottom: np.ndarray | None = None, kind: str = "map", post: dict | None = None) -> None:
+                 left: np.ndarray | None = None, bottom: np.ndarray | None = None, kind: str = "map", post: dict | None = None,
+                 tiles: Sequence[tuple[str, int]] = ()) -> None:
         """Open ``path``; with ``settings`` (and the run's ``sites`` in row order), create it or check it matches."""
         import zarr
 
@@ -112,7 +114,7 @@ class MapStore:
             have = self.root.attrs.get("settings")
             want = json.loads(json.dumps(settings))
             if have is None:
-                self._create(want, list(sites or []), left, bottom, kind, post or {})
+                self._create(want, list(sites or []), left, bottom, kind, post or {}, list(tiles))
             elif have != want:
                 diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
                 raise InputError(f"store was made with other settings ({', '.join(diff)}: {[have.get(k) for k in diff]} vs {[want.get(k) for k in diff]}); use a new --store", file=str(self.path))
@@ -122,7 +124,7 @@ class MapStore:
         if settings is not None:
             (self.path / "manifest").mkdir(exist_ok=True)
 
-    def _create(self, settings: dict, sites: list[str], left, bottom, kind: str, post: dict) -> None:
+    def _create(self, settings: dict, sites: list[str], left, bottom, kind: str, post: dict, tiles: list[tuple[str, int]]) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind {kind!r}")
         n, w = len(sites), WINDOW_CELLS
@@ -136,6 +138,10 @@ class MapStore:
             arr = r.create_array(name, shape=(n,), dtype="f8", chunks=(max(n, 1),), dimension_names=("site",), attributes={"units": "m"})
             if n:
                 arr[:] = np.asarray(data, dtype=np.float64)
+        tile = np.repeat(np.arange(len(tiles), dtype=np.int32), [k for _, k in tiles]) if tiles else np.zeros(n, np.int32)
+        arr = r.create_array("tile", shape=(n,), dtype="i4", chunks=(max(n, 1),), dimension_names=("site",), attributes={"description": "index into the group's 'tiles' attribute"})
+        if n:
+            arr[:] = tile
         coords = "left bottom"
         r.create_array("mask", shape=(n, w, w), dtype="bool", chunks=(1, w, w), fill_value=False, compressors=codec(1),
                        dimension_names=("site", "row", "col"), attributes={"coordinates": coords, "description": "valid 100 m cells, rows northward"})
@@ -148,7 +154,7 @@ class MapStore:
             r.create_array("coarse", shape=(n, s, s), dtype="f4", chunks=(1, s, s), fill_value=0.0, compressors=codec(),
                            dimension_names=("site", "crow", "ccol"),
                            attributes={"coordinates": coords, "description": "DeepMEND network output on its coarse grid, rows northward; MapStore.read_map recomputes P(l|i) at 100 m"})
-        r.attrs.update({"format": FORMAT, "settings": settings, "kind": kind, "res": 100.0, "crs": settings.get("crs"), "window": w, **post})
+        r.attrs.update({"format": FORMAT, "settings": settings, "tiles": [t for t, _ in tiles], "kind": kind, "res": 100.0, "crs": settings.get("crs"), "window": w, **post})
         self.root = __import__("zarr").open_group(str(self.path), mode="a")
 
     # --- properties -----------------------------------------------------------
@@ -163,6 +169,11 @@ class MapStore:
     @cached_property
     def sites(self) -> np.ndarray:
         return np.array([str(s) for s in self.root["site"][:]], dtype=object)
+
+    @cached_property
+    def corners(self) -> tuple[np.ndarray, np.ndarray]:
+        """(left, bottom) of every row's window (m)."""
+        return np.asarray(self.root["left"][:]), np.asarray(self.root["bottom"][:])
 
     @cached_property
     def row_of(self) -> dict[str, int]:
@@ -211,16 +222,19 @@ class MapStore:
         if not self._row_done(r):
             raise InputError("site's tile is not finished in this store (resume the run)", file=str(self.path), column="site", value=str(site_id))
         prob, mask = self.dense([r])
-        win = Window(str(self.root.attrs.get("crs") or self.settings["crs"]), float(self.root["left"][r]), float(self.root["bottom"][r]))
+        left, bottom = self.corners
+        win = Window(str(self.root.attrs.get("crs") or self.settings["crs"]), float(left[r]), float(bottom[r]))
         return DiffusionMap(win, prob[0], mask[0], str(site_id), self.settings["model"]["name"], {"store": str(self.path)})
 
     def _row_done(self, r: int) -> bool:
-        if "_done_rows" not in self.__dict__:
-            done = set()
-            for tid in self.done_tiles():
-                done.update(self.manifest_entry(tid).get("rows", []))
-            self.__dict__["_done_rows"] = done
-        return r in self.__dict__["_done_rows"]
+        """Is row ``r``'s tile committed? One ``stat`` of its manifest entry."""
+        if "tile" not in self.root:  # written at creation; absent only in a store being created
+            return False
+        if "_tile_ids" not in self.__dict__:
+            self.__dict__["_tile_ids"] = list(self.root.attrs.get("tiles", []))
+            self.__dict__["_tile_of"] = self.root["tile"]
+        tid = self.__dict__["_tile_ids"][int(self.__dict__["_tile_of"][r])]
+        return (self.path / "manifest" / f"{tid}.json").exists()
 
     def read(self, tile_id: str, floor: float | None = None) -> TileResult:
         """A finished tile as sparse maps (the form consumers take), cells kept above ``floor`` (default: the store's)."""
@@ -238,8 +252,8 @@ class MapStore:
             lost = list(e["lost"])
         ptr = np.zeros(len(rows) + 1, dtype=np.int64)
         ptr[1:] = np.cumsum([a.size for a in idxs])
-        return TileResult(tile_id, e["sites"], self.root["left"].get_orthogonal_selection(rows) if rows else np.zeros(0),
-                          self.root["bottom"].get_orthogonal_selection(rows) if rows else np.zeros(0), ptr,
+        left, bottom = self.corners
+        return TileResult(tile_id, e["sites"], left[rows] if rows else np.zeros(0), bottom[rows] if rows else np.zeros(0), ptr,
                           np.concatenate(idxs) if idxs else np.zeros(0, np.uint32), np.concatenate(vals).astype(np.float32) if vals else np.zeros(0, np.float32),
                           np.asarray(lost, float), e.get("seconds", 0.0), e.get("fit_seconds", 0.0), e.get("size", WINDOW_CELLS), e.get("res", 100.0), e.get("cpu_seconds", 0.0))
 
