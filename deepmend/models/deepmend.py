@@ -298,29 +298,43 @@ class DeepMENDModel(DiffusionModel):
 
 
 # --- post-processing (no weights needed: also what a map store runs on read) -----------
+def _upsample_axis(z: np.ndarray, factor: int, axis: int) -> np.ndarray:
+    """Bilinear upsampling by ``factor`` along ``axis`` with half-pixel centres and edge clamping,
+    as ``torch.nn.functional.interpolate(mode="bilinear", align_corners=False)``: output cell
+    f·k + j reads source coordinate k + (j + ½)/f − ½, i.e. a fixed pair of weights per j."""
+    z = np.moveaxis(z, axis, -1)
+    n = z.shape[-1]
+    zp = np.concatenate([z[..., :1], z, z[..., -1:]], axis=-1)  # edge padding = clamping
+    out = np.empty(z.shape[:-1] + (n * factor,), dtype=np.float32)
+    for j in range(factor):
+        s = (j + 0.5) / factor - 0.5
+        lo, w = (0, np.float32(1.0 + s)) if s < 0 else (1, np.float32(s))  # padded index of the lower source cell
+        np.multiply(zp[..., lo : lo + n], np.float32(1) - w, out=out[..., j::factor])
+        out[..., j::factor] += w * zp[..., lo + 1 : lo + 1 + n]
+    return np.moveaxis(out, -1, axis)
+
+
 def postprocess(out: np.ndarray, masks: np.ndarray, factor: int, kind: str) -> np.ndarray:
     """Network output (B, S, S) → unnormalised weights (B, 600, 600) float32, 0 off-mask.
 
-    Bilinear upsampling by ``factor`` (half-pixel centres, ``align_corners=False``) of the
+    Bilinear upsampling by ``factor`` (half-pixel centres, as ``torch.nn.functional.interpolate``
+    with ``align_corners=False``; separable, numpy only: reading a store needs no torch) of the
     log-density, then exp after subtracting each map's maximum over its valid cells (head
-    ``kind`` "reference": the reference's own output transform instead)."""
-    import torch
-    import torch.nn.functional as F
-
-    with torch.inference_mode():
-        o = torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))[:, None]
-        if factor > 1:
-            o = F.interpolate(o, scale_factor=float(factor), mode="bilinear", align_corners=False)
-        o = o[:, 0]
-        m = torch.from_numpy(np.ascontiguousarray(masks, dtype=bool))
-        if kind == "reference":
-            from deepmend.train.losses import reference_prob
-
-            p = reference_prob(o)
-        else:  # log-density: subtract the per-map max over valid cells before exp
-            top = torch.where(m, o, torch.full_like(o, -torch.inf)).flatten(1).amax(1)
-            p = torch.exp(o - torch.nan_to_num(top, neginf=0.0)[:, None, None])
-        return torch.where(m, p, torch.zeros_like(p)).numpy()
+    ``kind`` "reference": p = 10^(−1/y) for y > 0, else 0, the reference's output transform)."""
+    z = np.ascontiguousarray(out, dtype=np.float32)
+    masks = np.asarray(masks, dtype=bool)
+    if factor > 1:
+        z = np.ascontiguousarray(_upsample_axis(_upsample_axis(z, factor, 1), factor, 2))
+    if kind == "reference":
+        with np.errstate(divide="ignore", over="ignore", under="ignore"):
+            p = np.where(z > 0, np.power(np.float32(10.0), np.float32(-1.0) / np.where(z > 0, z, np.float32(1))), np.float32(0))
+    else:  # log-density: subtract the per-map max over valid cells before exp
+        top = np.where(masks, z, -np.inf).reshape(len(z), -1).max(axis=1) if len(z) else np.zeros(0, np.float32)
+        top = np.where(np.isfinite(top), top, 0).astype(np.float32)
+        p = np.exp(z - top[:, None, None])
+    p = p.astype(np.float32, copy=False)
+    np.multiply(p, masks, out=p)
+    return p
 
 
 def coarse_to_maps(out: np.ndarray, masks: np.ndarray, factor: int, kind: str, site_rc: Sequence[tuple[int, int]]) -> np.ndarray:
