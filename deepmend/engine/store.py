@@ -143,15 +143,16 @@ class MapStore:
         if n:
             arr[:] = tile
         coords = "left bottom"
-        r.create_array("mask", shape=(n, w, w), dtype="bool", chunks=(1, w, w), fill_value=False, compressors=codec(1),
+        flat = {"name": "default", "separator": "."}  # chunk files "c.<row>.0.0" side by side, not 3 directory levels per BS
+        r.create_array("mask", shape=(n, w, w), dtype="bool", chunks=(1, w, w), fill_value=False, compressors=codec(1), chunk_key_encoding=flat,
                        dimension_names=("site", "row", "col"), attributes={"coordinates": coords, "description": "valid 100 m cells, rows northward"})
         if kind == "map":
-            r.create_array("prob", shape=(n, w, w), dtype="f4", chunks=(1, w, w), fill_value=0.0, compressors=codec(),
+            r.create_array("prob", shape=(n, w, w), dtype="f4", chunks=(1, w, w), fill_value=0.0, compressors=codec(), chunk_key_encoding=flat,
                            dimension_names=("site", "row", "col"),
                            attributes={"coordinates": coords, "long_name": "P(l|i)", "units": "1", "description": "probability per 100 m cell, rows northward; 0 below floor*max"})
         else:
             s = WINDOW_CELLS // int(post["factor"])
-            r.create_array("coarse", shape=(n, s, s), dtype="f4", chunks=(1, s, s), fill_value=0.0, compressors=codec(),
+            r.create_array("coarse", shape=(n, s, s), dtype="f4", chunks=(1, s, s), fill_value=0.0, compressors=codec(), chunk_key_encoding=flat,
                            dimension_names=("site", "crow", "ccol"),
                            attributes={"coordinates": coords, "description": "DeepMEND network output on its coarse grid, rows northward; MapStore.read_map recomputes P(l|i) at 100 m"})
         r.attrs.update({"format": FORMAT, "settings": settings, "tiles": [t for t, _ in tiles], "kind": kind, "res": 100.0, "crs": settings.get("crs"), "window": w, **post})

@@ -71,7 +71,7 @@ def test_interrupted_batch_resumes_without_recomputing(grid_job, tmp_path):
     assert done == {order[0].tile_id, order[1].tile_id}
     stamps = {p.name: p.stat().st_mtime_ns for p in (path / "manifest").glob("*.json")}
     rows = [r for t in done for r in store.manifest_entry(t)["rows"]]
-    arrays = {p: p.stat().st_mtime_ns for r in rows for p in (path / "prob" / "c" / str(r)).rglob("*") if p.is_file()}
+    arrays = {p: p.stat().st_mtime_ns for r in rows for p in (path / "prob").glob(f"c.{r}.*") if p.is_file()}
     assert len(arrays) == len(rows)  # the done tiles' chunks exist (written by the workers)
     # a tile killed after its arrays but before its manifest entry is recomputed too
     store.remove_tile(order[3].tile_id)

@@ -65,8 +65,7 @@ def test_signal_stops_workers_and_leaves_no_temporaries(inputs, tmp_path, sig):
     assert not _temporaries(store)
     # a killed run's stale temporaries are removed by the rerun, which resumes and finishes
     (store / "manifest" / ".t0.abc.json.part").write_text("{")
-    (store / "prob" / "c" / "0.deadbeef.partial").parent.mkdir(parents=True, exist_ok=True)
-    (store / "prob" / "c" / "0.deadbeef.partial").write_bytes(b"x")
+    (store / "prob" / "c.0.0.0.deadbeef.partial").write_bytes(b"x")
     done = len(list((store / "manifest").glob("[!.]*.json")))
     out = subprocess.run(_cmd(inputs, store, 0), env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
