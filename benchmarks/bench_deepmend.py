@@ -104,7 +104,20 @@ def main() -> None:
     res["post_finalize_ms"] = timeit(lambda: onnx.maps_from_coarse(out, masks, rc)) / len(sites) * 1e3
     # one batch of BSs, same run: the previous pipeline (old features + network + 100 m maps) vs this one
     # (features on the network's grid + network; the 100 m map only when it is output)
-    res["old_pipeline_ms"] = timeit(lambda: onnx.maps_from_coarse(onnx.network(old_features()), masks, rc)) / len(sites) * 1e3
+    def old_post(out):  # up to step 15: torch bilinear upsampling + exp + mask, then finalize per map
+        import torch.nn.functional as F
+
+        from deepmend.grid.diffusion_map import finalize
+
+        with torch.inference_mode():
+            o = F.interpolate(torch.from_numpy(out)[:, None], scale_factor=float(f), mode="bilinear", align_corners=False)[:, 0]
+            m = torch.from_numpy(masks)
+            top = torch.where(m, o, torch.full_like(o, -torch.inf)).flatten(1).amax(1)
+            w = torch.where(m, torch.exp(o - top[:, None, None]), torch.zeros_like(o)).numpy()
+        return [finalize(w[b], masks[b], rc[b]) for b in range(len(w))]
+
+    res["post_old_ms"] = timeit(lambda: old_post(out)) / len(sites) * 1e3
+    res["old_pipeline_ms"] = timeit(lambda: old_post(onnx.network(old_features()))) / len(sites) * 1e3
     res["new_compute_ms"] = timeit(lambda: onnx.coarse_batch(sites)) / len(sites) * 1e3
     res["new_with_maps_ms"] = timeit(lambda: onnx.maps_from_coarse(*onnx.coarse_batch(sites), rc)) / len(sites) * 1e3
     res["speedup_compute_vs_old"] = res["old_pipeline_ms"] / res["new_compute_ms"]
@@ -149,7 +162,7 @@ def main() -> None:
     vec_full = res["features_ms"] + res["reference_network_full_res_b1_ms"] + res["post_ms"]
     res["speedup_vs_vectorised_full_res_b1"] = vec_full / res["end_to_end_ms_per_bs"]
     print(json.dumps({k: (round(v, 2) if isinstance(v, float) else v) for k, v in res.items()}, indent=1))
-    print(f"\nsame run, per BS: previous pipeline {res['old_pipeline_ms']:.1f} ms (features {res['features_old_ms']:.1f}); "
+    print(f"\nsame run, per BS: previous pipeline {res['old_pipeline_ms']:.1f} ms (features {res['features_old_ms']:.1f}, post {res['post_old_ms']:.1f}); "
           f"now {res['new_compute_ms']:.1f} ms to the network's output (features {res['features_ms']:.2f}, network {res['network_onnx_batched_ms']:.1f}) "
           f"= {res['speedup_compute_vs_old']:.1f}×; {res['new_with_maps_ms']:.1f} ms with the 100 m maps (post {res['post_finalize_ms']:.1f})")
     print(f"\nDeepMEND end to end {res['end_to_end_ms_per_bs']:.1f} ms/BS ({res['maps_per_minute']:.0f} maps/min, {len(todo)} BSs of {res['scene']});"

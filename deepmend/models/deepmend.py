@@ -327,12 +327,13 @@ def postprocess(out: np.ndarray, masks: np.ndarray, factor: int, kind: str) -> n
         z = np.ascontiguousarray(_upsample_axis(_upsample_axis(z, factor, 1), factor, 2))
     if kind == "reference":
         with np.errstate(divide="ignore", over="ignore", under="ignore"):
-            p = np.where(z > 0, np.power(np.float32(10.0), np.float32(-1.0) / np.where(z > 0, z, np.float32(1))), np.float32(0))
-    else:  # log-density: subtract the per-map max over valid cells before exp
-        top = np.where(masks, z, -np.inf).reshape(len(z), -1).max(axis=1) if len(z) else np.zeros(0, np.float32)
+            p = np.where(z > 0, np.power(np.float32(10.0), np.float32(-1.0) / np.where(z > 0, z, np.float32(1))), np.float32(0)).astype(np.float32)
+    else:  # log-density: subtract the per-map max over valid cells before exp (in place: z is ours)
+        z = np.array(z, dtype=np.float32, copy=factor == 1)
+        top = np.max(z, axis=(1, 2), where=masks, initial=-np.inf) if len(z) else np.zeros(0, np.float32)
         top = np.where(np.isfinite(top), top, 0).astype(np.float32)
-        p = np.exp(z - top[:, None, None])
-    p = p.astype(np.float32, copy=False)
+        np.subtract(z, top[:, None, None], out=z)
+        p = np.exp(z, out=z)
     np.multiply(p, masks, out=p)
     return p
 
@@ -340,8 +341,14 @@ def postprocess(out: np.ndarray, masks: np.ndarray, factor: int, kind: str) -> n
 def coarse_to_maps(out: np.ndarray, masks: np.ndarray, factor: int, kind: str, site_rc: Sequence[tuple[int, int]]) -> np.ndarray:
     """P(ℓ|i) (B, 600, 600) float32 from the network's output: :func:`postprocess`, then
     :func:`finalize` (mask, normalise; an empty map gets its mass at the valid cell nearest ``site_rc``)."""
-    w = postprocess(out, masks, factor, kind)
-    return np.stack([finalize(w[b], masks[b], tuple(site_rc[b])) for b in range(len(w))]) if len(w) else w
+    w = postprocess(out, masks, factor, kind)  # already 0 off-mask: normalise in place (= finalize)
+    for b in range(len(w)):
+        total = float(w[b].sum(dtype=np.float64))
+        if total > 0 and np.isfinite(total):
+            w[b] *= np.float32(1.0 / total)
+        else:
+            w[b] = finalize(w[b], masks[b], tuple(site_rc[b]))
+    return w
 
 
 
