@@ -56,10 +56,70 @@ def lyon_scene():
     return Scene.from_catalog("FR", "Lyon", "Orange")
 
 
+# --- no process left behind ----------------------------------------------------------
+
+#: Children the interpreter itself keeps until it exits (multiprocessing's helpers).
+_INTERPRETER_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
+def _leftovers(me, ignore: set[int]) -> list:
+    import psutil
+
+    out = []
+    for p in me.children(recursive=True):
+        try:
+            if p.pid in ignore or p.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if any(h in " ".join(p.cmdline()) for h in _INTERPRETER_HELPERS):
+                continue
+        except psutil.NoSuchProcess:
+            continue
+        out.append(p)
+    return out
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_leftover_processes():
+    """Fail the run when the test session leaves a child process behind (a server, a worker …).
+
+    Children still running 10 s after the last test are listed in the failure, then killed so
+    that they do not outlive the run either.
+    """
+    import time
+
+    import psutil
+
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
+    yield
+    deadline = time.monotonic() + 10
+    left = _leftovers(me, before)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.25)
+        left = _leftovers(me, before)
+    if left:
+        desc = "; ".join(f"pid {p.pid}: {' '.join(p.cmdline())[:120]}" for p in left if p.is_running())
+        for p in left:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+        pytest.fail(f"the test session left {len(left)} process(es) running (killed now): {desc}", pytrace=False)
+
+
 # --- the API app shared by tests/api and tests/hardening ---------------------------
 
-#: Folders whose tests run the API against the stand-in ground truth below.
-STAND_IN_DIRS = {"api", "hardening"}
+#: Starlette's TestClient sends ``Host: testserver``; the API's Host allow-list
+#: (deepmend/api/security.py) accepts it in tests only, through this variable.
+TEST_HOST = "testserver"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _test_client_host():
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DEEPMEND_ALLOWED_HOSTS", TEST_HOST)
+    yield
+    mp.undo()
 
 
 class FakeGroundTruth(ProbabilisticModel):
@@ -70,28 +130,30 @@ class FakeGroundTruth(ProbabilisticModel):
     description = "probabilistic model with α = 3, standing in for the simulator in tests"
 
     def __init__(self, alpha: float = 3.0) -> None:
-        super().__init__(alpha=3.0)
+        super().__init__(alpha=alpha)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _stand_in_models(request):
-    """In the API folders: the fake ground truth, and no trained models (tested by their owners).
+def api_models() -> dict:
+    """The models the API tests serve, injected into their service (no global is patched).
 
-    Module-scoped and undone after each module, so tests elsewhere in the same session
-    see the real registry.
+    The stand-in ground truth, and no trained models (VoronoiBoost, teacher, DeepMEND are
+    tested by their owners and by the slow concurrency test).
     """
-    if request.node.path.parent.name not in STAND_IN_DIRS:
-        yield
-        return
-    from deepmend.models import MODELS
+    from deepmend.models.voronoi import VoronoiModel
 
-    mp = pytest.MonkeyPatch()
-    mp.setitem(MODELS, "groundtruth", FakeGroundTruth)
-    for slow in ("voronoiboost", "teacher", "deepmend"):
-        if slow in MODELS:
-            mp.delitem(MODELS, slow)
-    yield
-    mp.undo()
+    return {"voronoi": VoronoiModel, "probabilistic": ProbabilisticModel, "groundtruth": FakeGroundTruth}
+
+
+def _api_service(**kw):
+    from deepmend.api.service import Service
+
+    return Service(models=api_models(), **kw)
+
+
+@pytest.fixture(scope="session")
+def api_service():
+    """Factory of services over :func:`api_models` (keyword arguments go to :class:`Service`)."""
+    return _api_service
 
 
 @pytest.fixture(scope="session")
@@ -105,10 +167,10 @@ def api_env(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app(api_env):
+def app(api_env, api_service):
     from deepmend.api.app import create_app
 
-    return create_app(static_dir=api_env / "no-web-app")
+    return create_app(static_dir=api_env / "no-web-app", service=api_service())
 
 
 @pytest.fixture(scope="session")

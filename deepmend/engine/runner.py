@@ -72,8 +72,10 @@ def open_store(path, job: Job, spec: ModelSpec, floor: float, max_sites: int, ma
             bottom.append(w.bottom)
     kind, post = "map", {}
     if spec.name == "deepmend":  # stores the network's coarse output (exact, 25× smaller than the map)
-        m = spec.build()
-        kind, post = "coarse", {"factor": int(m.factor), "head": str(m.kind)}
+        from deepmend.models.deepmend import load_network
+
+        _, cfg, _ = load_network(spec.params.get("weights"))
+        kind, post = "coarse", {"factor": int(cfg["factor"]), "head": str(cfg["loss"])}
     return MapStore(path, settings_for(job, spec, floor, max_sites, margin_m), sites=sites, left=np.asarray(left), bottom=np.asarray(bottom), kind=kind, post=post,
                     tiles=[(t.tile_id, len(t)) for t in tiles])
 

@@ -37,13 +37,9 @@ class ModelSpec:
     params: dict = field(default_factory=dict)
 
     def build(self):
-        from deepmend.models import make_model
+        from deepmend.registry import make_model
 
-        if self.name == "probabilistic" and self.params.get("normaliser"):
-            from deepmend.models.probabilistic import ProbabilisticModel
-
-            return ProbabilisticModel(self.params.get("alpha") or 1.3, normaliser=self.params["normaliser"])
-        return make_model(self.name, **{k: v for k, v in self.params.items() if k != "normaliser"})
+        return make_model(self.name, **self.params)
 
     def as_dict(self) -> dict:
         return {"name": self.name, "params": {k: v for k, v in sorted(self.params.items()) if v is not None}}

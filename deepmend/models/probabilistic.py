@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from deepmend.errors import ParameterError
 from deepmend.models.base import DiffusionModel
 from deepmend.scene import Scene
 
@@ -142,28 +143,35 @@ class ProbabilisticModel(DiffusionModel):
     def __init__(self, alpha: float = 1.3, normaliser: str = "exact") -> None:
         """``normaliser``: "exact" (every cell × every site) or "fast" (:func:`denominators_fast`,
         bounded relative error, for country-scale batches)."""
-        from deepmend.errors import InputError
-
-        if not np.isfinite(alpha) or alpha <= 0:
-            raise InputError("alpha must be a positive number", column="alpha", value=alpha)
-        if normaliser not in NORMALISERS:
-            raise InputError(f"unknown normaliser; valid: {', '.join(NORMALISERS)}", column="normaliser", value=normaliser)
-        self.alpha = float(alpha)
+        self.alpha = alpha
         self.normaliser = normaliser
 
+    def validate(self) -> "ProbabilisticModel":
+        """α must be a finite positive number (:class:`~deepmend.errors.ParameterError` otherwise)."""
+        try:
+            ok = np.isfinite(float(self.alpha)) and float(self.alpha) > 0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ParameterError("alpha must be a positive number", column="alpha", value=self.alpha)
+        if self.normaliser not in NORMALISERS:
+            raise ParameterError(f"unknown normaliser; valid: {', '.join(NORMALISERS)}", column="normaliser", value=self.normaliser)
+        return self
+
     def params(self) -> dict:
-        return {"alpha": self.alpha} if self.normaliser == "exact" else {"alpha": self.alpha, "normaliser": self.normaliser}
+        return {"alpha": float(self.alpha)} if self.normaliser == "exact" else {"alpha": float(self.alpha), "normaliser": self.normaliser}
 
     def _fit(self, scene: Scene) -> None:
+        self.alpha_ = float(self.alpha)
         if self.normaliser == "fast":
-            self.denominator_, eps = denominators_fast(scene, self.alpha)
+            self.denominator_, eps = denominators_fast(scene, self.alpha_)
             self.normaliser_error_ = float(eps.max()) if eps.size else 0.0
         else:
-            self.denominator_ = denominators(scene, np.array([self.alpha]))[0]
+            self.denominator_ = denominators(scene, np.array([self.alpha_]))[0]
             self.normaliser_error_ = 0.0
 
     def _raw(self, i: int) -> np.ndarray:
-        return weights_on_window(self.scene_, i, np.array([self.alpha]), self.denominator_[None])[0]
+        return weights_on_window(self.scene_, i, np.array([self.alpha_]), self.denominator_[None])[0]
 
 
 def weights_on_window(scene: Scene, i: int, alphas: np.ndarray, denominator: np.ndarray) -> np.ndarray:
