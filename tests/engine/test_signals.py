@@ -57,11 +57,16 @@ def test_signal_stops_workers_and_leaves_no_temporaries(inputs, tmp_path, sig):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 128 + sig, (proc.returncode, err)
-    assert "interrupted" in err and "Traceback" not in err, err
+            for p in children:  # a failing run must not leave its workers behind either
+                if p.is_running():
+                    p.kill()
     _, alive = psutil.wait_procs(children, timeout=10)
     alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    for p in alive:  # never leave them behind, even when the check fails
+        p.kill()
     assert not alive, [p.cmdline() for p in alive]
+    assert proc.returncode == 128 + sig, (proc.returncode, err)
+    assert "interrupted" in err and "Traceback" not in err, err
     assert not _temporaries(store)
     # a killed run's stale temporaries are removed by the rerun, which resumes and finishes
     (store / "manifest" / ".t0.abc.json.part").write_text("{")
