@@ -35,7 +35,7 @@ def _temporaries(path: Path) -> list[Path]:
     return list(path.rglob(".*.part")) + list(path.rglob("*.partial"))
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("sig", [pytest.param(signal.SIGTERM, id="SIGTERM"), pytest.param(signal.SIGINT, marks=pytest.mark.slow, id="SIGINT")])
 def test_signal_stops_workers_and_leaves_no_temporaries(inputs, tmp_path, sig):
     env = {**os.environ, "DEEPMEND_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(REPO), "TQDM_DISABLE": "1"}
     store = tmp_path / "s.zarr"
