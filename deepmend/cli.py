@@ -14,6 +14,7 @@ import click
 
 from deepmend.engine.cli import engine_options
 from deepmend.errors import DeepmendError, InputError
+from deepmend.log import info
 
 EXIT_USAGE = 2
 
@@ -50,8 +51,18 @@ def check_output_args(site_id: str | None, all_sites: bool, out: str) -> Path:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="deepmend")
-def cli() -> None:
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Data directory (default: $DEEPMEND_DATA_DIR, ../shared/data beside a checkout, else the embedded Lyon data).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bars.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug messages (the logging module's DEBUG level).")
+def cli(data_dir: str | None, quiet: bool, verbose: bool) -> None:
     """Spatial diffusion maps of cellular base stations (DeepMEND and baselines)."""
+    from deepmend.log import configure
+
+    configure(quiet=quiet, verbose=verbose)
+    if data_dir:
+        from deepmend.config import set_data_dir
+
+        set_data_dir(data_dir)
 
 
 @cli.command()
@@ -121,9 +132,9 @@ def predict(country, city, operator, sites, region, crs, model_name, alpha, weig
     if site_id:
         i = scene.site_index(site_id)
         model.fit(scene).predict(i).save(out_path)
-        click.echo(f"wrote {out_path}")
+        info(f"wrote {out_path}")
         return
-    write_map_dir(model, scene, out_path, fmt, echo=click.echo)
+    write_map_dir(model, scene, out_path, fmt, echo=info)
 
 
 @cli.command()
@@ -162,7 +173,7 @@ def plot(maps: tuple[str, ...], out: str, title: str) -> None:
 
     loaded = [DiffusionMap.load(m) for m in maps]
     figure(loaded, [f"{m.model} {m.meta.get('params') or ''}".strip() for m in loaded], out, title)
-    click.echo(f"wrote {out}")
+    info(f"wrote {out}")
 
 
 def _register_subcommands() -> None:

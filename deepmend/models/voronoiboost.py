@@ -206,7 +206,7 @@ def training_table(specs: Sequence[tuple[str, str, str]], truth_factory=None, n_
     if use_cache and path.exists():
         with np.load(path, allow_pickle=False) as z:
             return z["features"], z["scales"]
-    from tqdm import tqdm
+    from deepmend.log import progress as tqdm
 
     fs, ss = [], []
     for spec in tqdm(list(specs), desc="VoronoiBoost training scenes", unit="scene", disable=not progress):

@@ -84,7 +84,7 @@ def coarse_alpha_search(scene, i: int, truth_coarse: np.ndarray, alphas: np.ndar
 
 def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequence[float], max_sites: int | None, seed: int) -> Path:
     """Write (or reuse) the student shard of one scene of the dataset; returns its path."""
-    from tqdm import tqdm
+    from deepmend.log import progress as tqdm
 
     from deepmend.groundtruth.reader import OperatorMaps
     from deepmend.models.probabilistic import denominators
