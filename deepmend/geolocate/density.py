@@ -59,7 +59,7 @@ class DensityRaster:
         counts = np.diff(res.ptr)[ks]
         sel = np.concatenate([np.arange(res.ptr[k], res.ptr[k + 1]) for k in ks])
         idx = res.idx[sel].astype(np.int64)
-        rows = np.repeat(r0 - rb, counts) + idx // res.size
+        rows = np.repeat(r0 - rb, counts) + (res.size - 1 - idx // res.size)  # maps are north-up, the raster runs northward
         cols = np.repeat(c0 - cb, counts) + idx % res.size
         flat = rows * w + cols
         p = res.prob[sel].astype(np.float64)

@@ -92,7 +92,7 @@ class TeacherModel(DiffusionModel):
     def choose(self, i: int, truth: DiffusionMap | None = None) -> tuple[float, float, np.ndarray]:
         """(best α, its KS, the soft-label map) for BS ``i``; ``truth`` avoids re-predicting the ground truth."""
         truth = truth if truth is not None else self.ground_truth.predict(i)
-        best, ks, maps = search_alpha(self.scene_, i, truth.prob, self.alphas, self.denominators_)
+        best, ks, maps = search_alpha(self.scene_, i, truth.lattice_prob, self.alphas, self.denominators_)
         self.chosen_[i] = (float(self.alphas[best]), float(ks[best]))
         return float(self.alphas[best]), float(ks[best]), maps[best]
 

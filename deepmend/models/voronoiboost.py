@@ -132,7 +132,7 @@ def training_rows(scene: Scene, truth_model: DiffusionModel, sites: Iterable[int
     sites = np.asarray(list(sites), dtype=int)
     feats = compute_features(scene.deployment.xy) if features is None else features
     nbrs = _neighbour_lists(scene.deployment.xy)
-    scales = np.array([optimal_scales(cell_gauge(scene, int(i), nbrs[i]), truth_model.predict(int(i)).prob) for i in sites])
+    scales = np.array([optimal_scales(cell_gauge(scene, int(i), nbrs[i]), truth_model.predict(int(i)).lattice_prob) for i in sites])
     return feats[sites], scales.reshape(len(sites), len(TAUS))
 
 
