@@ -176,6 +176,49 @@ def plot(maps: tuple[str, ...], out: str, title: str) -> None:
     info(f"wrote {out}")
 
 
+@cli.command()
+@scene_options
+@click.option("--model", "model_name", default="voronoi", show_default=True, help="Model of the maps behind --contours/--inspire.")
+@click.option("--alpha", type=float, default=None, help="Exponent of the probabilistic model (default 1.3).")
+@click.option("--site", "site_ids", multiple=True, help="A site id (repeatable); default: every target site of the scene.")
+@click.option("--cells", type=click.Path(dir_okay=False), help="Voronoi cells clipped to the region (.gpkg, .geojson, .parquet).")
+@click.option("--contours", type=click.Path(dir_okay=False), help="τ-coverage contours of each BS's map (.gpkg, .geojson, .parquet).")
+@click.option("--tau", default="0.5,0.9,0.95", show_default=True, help="Mass fractions of the contours.")
+@click.option("--inspire", type=click.Path(dir_okay=False), help="Long table site_id, grid_id, p on the INSPIRE 100 m grid, EPSG:3035 (.parquet or .csv).")
+def vector(country, city, operator, sites, region, crs, model_name, alpha, site_ids, cells, contours, tau, inspire) -> None:
+    """Vector and table outputs for GIS and official statistics: Voronoi cells, τ-coverage contours, INSPIRE-grid table."""
+    from deepmend.grid import vector as vec
+    from deepmend.io import check_writable_dir
+
+    if not (cells or contours or inspire):
+        raise InputError("give at least one of --cells, --contours, --inspire")
+    try:
+        taus = [float(t) for t in str(tau).split(",") if t.strip()]
+    except ValueError:
+        raise InputError("τ values must be numbers separated by commas", column="--tau", value=tau) from None
+    for path, allowed in ((cells, vec.VECTOR_SUFFIXES), (contours, vec.VECTOR_SUFFIXES), (inspire, (".parquet", ".csv"))):
+        if path:
+            if Path(path).suffix.lower() not in allowed:
+                raise InputError(f"output must end in {', '.join(allowed)}", file=path, value=Path(path).suffix)
+            check_writable_dir(Path(path).parent)
+    scene = _scene(country, city, operator, sites, region, crs)
+    idx = [scene.site_index(s) for s in site_ids] if site_ids else [int(i) for i in scene.targets]
+    if cells:
+        vec.write_vector(vec.voronoi_cells(scene, idx), cells)
+        info(f"wrote {len(idx)} Voronoi cells to {cells}")
+    if contours or inspire:
+        from deepmend.models import make_model
+
+        maps = list(make_model(model_name, alpha=alpha).fit(scene).predict_many(idx))
+        if contours:
+            vec.write_vector(vec.coverage_contours(maps, taus), contours)
+            info(f"wrote {len(maps) * len(taus)} contours to {contours}")
+        if inspire:
+            table = vec.inspire_table(maps)
+            vec.write_table(table, inspire)
+            info(f"wrote {len(table)} rows (site_id, grid_id, p) to {inspire}")
+
+
 def _register_subcommands() -> None:
     """Command groups that live next to the code they drive."""
     from deepmend.groundtruth.cli import groundtruth

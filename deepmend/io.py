@@ -41,8 +41,11 @@ def check_writable_dir(directory: str | Path) -> None:
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, keep_suffix: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling path; on success it replaces ``path`` atomically.
+
+    The temporary name is ``.<stem>.<random><suffix>.part``, or ``….part<suffix>`` with
+    ``keep_suffix`` for writers that insist on the extension (GDAL's GeoPackage driver).
 
     A crash, an exception or a full disk leaves ``path`` untouched and removes the
     temporary file, so readers never see a partial output.
@@ -50,7 +53,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     check_writable_dir(path.parent)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".part", dir=path.parent)
+        suffix = ".part" + path.suffix if keep_suffix else path.suffix + ".part"
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
     except OSError as exc:
         raise InputError(f"cannot write output ({exc.strerror or exc})", file=str(path)) from None
     os.close(fd)
