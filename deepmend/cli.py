@@ -17,6 +17,10 @@ from deepmend.errors import DeepmendError, InputError
 from deepmend.log import info
 
 EXIT_USAGE = 2
+#: Modules left out of the base install, and the extra that brings each (pyproject.toml).
+OPTIONAL_MODULES = {"torch": "train", "onnx": "train", "fastapi": "serve", "starlette": "serve", "uvicorn": "serve",
+                    "multipart": "serve", "python_multipart": "serve", "dask": "scale", "distributed": "scale", "zarr": "scale",
+                    "numcodecs": "scale", "psutil": "scale", "exactextract": "geo"}
 
 
 def _scene(country: str | None, city: str | None, operator: str | None, sites: str | None, region: str | None, crs: str | None):
@@ -255,6 +259,12 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except DeepmendError as exc:
         click.echo(f"error: {exc}", err=True)
+        return EXIT_USAGE
+    except ModuleNotFoundError as exc:
+        extra = OPTIONAL_MODULES.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        click.echo(f"error: this command needs the '{exc.name}' module, which the base install leaves out: pip install 'deepmend[{extra}]'", err=True)
         return EXIT_USAGE
     except KeyboardInterrupt:
         click.echo("interrupted; run the same command again to resume", err=True)

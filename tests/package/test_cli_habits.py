@@ -42,3 +42,12 @@ def test_vector_command(tmp_path, capsys):
     assert set(pd.read_parquet(out / "t.parquet").site_id) == {"FRVB_Orange_Lyon_247", "FRVB_Orange_Lyon_1"}
     assert main(["vector", *LYON, "--cells", str(out / "cells.shp")]) == 2
     assert "cells.shp" in capsys.readouterr().err and not (out / "cells.shp").exists()
+
+
+def test_missing_optional_module_names_the_extra(monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as in a base install without [serve]
+    assert main(["serve", "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'deepmend[serve]'" in err and "Traceback" not in err
