@@ -53,8 +53,8 @@ def test_wheel_installs_and_runs_in_a_clean_venv(tmp_path):
     for shipped in ("deepmend/weights/deepmend.json", "deepmend/data/default/fr_city_4g_sites_2022.csv",
                     "deepmend/data/default/SOURCES.md", "deepmend/data/default/boundaries/country_FR_ne10m.geojson"):
         assert shipped in names
-    if (REPO / "deepmend" / "static" / "app" / "index.html").exists():  # built web app (make web)
-        assert "deepmend/static/app/index.html" in names
+    if (REPO / "web" / "dist" / "index.html").exists():  # the built web app (make web) ships as deepmend/static
+        assert "deepmend/static/index.html" in names
 
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], base_env, tmp_path)
