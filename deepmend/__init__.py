@@ -33,8 +33,8 @@ _EXPORTS = {
     "catalog": "deepmend.data.catalog",
     "Scene": "deepmend.scene",
     # models (scikit-learn style: fit(scene), predict(site), predict_many(sites))
-    "make_model": "deepmend.models.registry",
-    "MODELS": "deepmend.models.registry",
+    "make_model": "deepmend.registry",
+    "MODELS": "deepmend.registry",
     "VoronoiModel": "deepmend.models.voronoi",
     "ProbabilisticModel": "deepmend.models.probabilistic",
     "VoronoiBoostModel": "deepmend.models.voronoiboost",
@@ -43,6 +43,7 @@ _EXPORTS = {
     "GroundTruthSimulator": "deepmend.groundtruth.simulator",
     # maps and their outputs
     "DiffusionMap": "deepmend.grid.diffusion_map",
+    "load_map": "deepmend.grid.diffusion_map",
     "Window": "deepmend.grid.lattice",
     "voronoi_cells": "deepmend.grid.vector",
     "coverage_contours": "deepmend.grid.vector",
@@ -59,14 +60,7 @@ _EXPORTS = {
     "DeepmendError": "deepmend.errors",
 }
 
-__all__ = sorted(_EXPORTS) + ["load_map", "__version__"]
-
-
-def load_map(path):
-    """Read a map written by deepmend (``.npz`` or GeoTIFF) as a north-up :class:`DiffusionMap`."""
-    from deepmend.grid.diffusion_map import DiffusionMap
-
-    return DiffusionMap.load(path)
+__all__ = sorted(_EXPORTS) + ["__version__"]
 
 
 def __getattr__(name: str):

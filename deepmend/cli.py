@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
+from deepmend.cli_options import _scene, check_output_args, scene_options  # noqa: F401 - shared with the package commands
 from deepmend.engine.cli import engine_options
 from deepmend.errors import DeepmendError, InputError
 from deepmend.log import info
@@ -21,36 +21,6 @@ EXIT_USAGE = 2
 OPTIONAL_MODULES = {"torch": "train", "onnx": "train", "fastapi": "serve", "starlette": "serve", "uvicorn": "serve",
                     "multipart": "serve", "python_multipart": "serve", "dask": "scale", "distributed": "scale", "zarr": "scale",
                     "numcodecs": "scale", "psutil": "scale", "exactextract": "geo"}
-
-
-def _scene(country: str | None, city: str | None, operator: str | None, sites: str | None, region: str | None, crs: str | None):
-    from deepmend.data.readers import read_sites
-    from deepmend.data.regions import read_region
-    from deepmend.scene import Scene
-
-    if sites:
-        dep = read_sites(sites, crs=crs, country=country)
-        reg = read_region(region, dep.crs) if region else None
-        return Scene.from_files(dep, reg)
-    if region:
-        raise InputError("--region goes with --sites (catalog scenes carry their own region)", column="--region", value=region)
-    missing = [n for n, v in (("--country", country), ("--city", city), ("--operator", operator)) if not v]
-    if missing:
-        raise InputError(f"choose a bundled scene with --country, --city and --operator (missing {', '.join(missing)}), or pass --sites FILE; see 'deepmend catalog'")
-    return Scene.from_catalog(country, city, operator)
-
-
-def check_output_args(site_id: str | None, all_sites: bool, out: str) -> Path:
-    """Validate ``--site``/``--all``/``--out`` before any work, so a bad path fails in a second, not after a fit."""
-    from deepmend.io import check_writable_dir
-
-    if bool(site_id) == bool(all_sites):
-        raise InputError("give exactly one of --site ID or --all")
-    out_path = Path(out)
-    if site_id and out_path.suffix.lower() not in (".npz", ".tif", ".tiff"):
-        raise InputError("output file must end in .npz or .tif", file=out, value=out_path.suffix)
-    check_writable_dir(out_path if all_sites else out_path.parent)
-    return out_path
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,21 +56,6 @@ def catalog(as_json: bool) -> None:
             click.echo(f"    {city['name']:<20} {ops}   [{city['source']}]")
 
 
-def scene_options(f):
-    for opt in reversed(
-        [
-            click.option("--country", help="Country code of a bundled scene (FR, GB, IE, BE)."),
-            click.option("--city", help="City of a bundled scene (see 'deepmend catalog')."),
-            click.option("--operator", help="Operator of a bundled scene."),
-            click.option("--sites", type=click.Path(dir_okay=False), help="Your own site list (CSV, Parquet or GeoJSON)."),
-            click.option("--region", type=click.Path(dir_okay=False), help="GeoJSON polygon of valid cells for --sites."),
-            click.option("--crs", help="CRS of x/y columns in --sites (e.g. EPSG:2154)."),
-        ]
-    ):
-        f = opt(f)
-    return f
-
-
 @cli.command()
 @scene_options
 @click.option("--model", "model_name", default="voronoi", show_default=True, help="voronoi | probabilistic | deepmend | … (any registered model)")
@@ -114,7 +69,7 @@ def scene_options(f):
 def predict(country, city, operator, sites, region, crs, model_name, alpha, weights, site_id, all_sites, out, fmt, dataset, store, workers, scheduler, floor, max_sites) -> None:
     """Diffusion maps of one site or of all sites of a scene (or of a whole country: --all --store OUT.zarr)."""
     from deepmend.grid.map_dir import write_map_dir
-    from deepmend.models import make_model
+    from deepmend.registry import make_model
 
     if bool(site_id) == bool(all_sites):
         raise InputError("give exactly one of --site ID or --all")
@@ -148,17 +103,12 @@ def predict(country, city, operator, sites, region, crs, model_name, alpha, weig
 def compare(a: str, b: str, as_json: bool) -> None:
     """Metrics between two maps of the same window (KS, EMD, JS, TV)."""
     from deepmend.grid.diffusion_map import DiffusionMap
-    from deepmend.metrics import emd_km, jensen_shannon, ks2d, total_variation
+    from deepmend.metrics import compare as scores
 
     ma, mb = DiffusionMap.load(a), DiffusionMap.load(b)
     if ma.window != mb.window:
         raise InputError(f"maps cover different windows ({ma.window.as_dict()} vs {mb.window.as_dict()})", file=b)
-    res = {
-        "ks": ks2d(ma.prob, mb.prob),
-        "emd_km": emd_km(ma.prob, mb.prob, res_m=ma.window.res),
-        "js": jensen_shannon(ma.prob, mb.prob),
-        "tv": total_variation(ma.prob, mb.prob),
-    }
+    res = scores(ma.prob, mb.prob, res_m=ma.window.res)
     if as_json:
         click.echo(json.dumps(res))
     else:
@@ -191,6 +141,8 @@ def plot(maps: tuple[str, ...], out: str, title: str) -> None:
 @click.option("--inspire", type=click.Path(dir_okay=False), help="Long table site_id, grid_id, p on the INSPIRE 100 m grid, EPSG:3035 (.parquet or .csv).")
 def vector(country, city, operator, sites, region, crs, model_name, alpha, site_ids, cells, contours, tau, inspire) -> None:
     """Vector and table outputs for GIS and official statistics: Voronoi cells, τ-coverage contours, INSPIRE-grid table."""
+    from pathlib import Path
+
     from deepmend.grid import vector as vec
     from deepmend.io import check_writable_dir
 
@@ -211,7 +163,7 @@ def vector(country, city, operator, sites, region, crs, model_name, alpha, site_
         vec.write_vector(vec.voronoi_cells(scene, idx), cells)
         info(f"wrote {len(idx)} Voronoi cells to {cells}")
     if contours or inspire:
-        from deepmend.models import make_model
+        from deepmend.registry import make_model
 
         maps = list(make_model(model_name, alpha=alpha).fit(scene).predict_many(idx))
         if contours:
@@ -232,7 +184,7 @@ def _register_subcommands() -> None:
 
     cli.add_command(serve)
     from deepmend.evaluation.cli import evaluate, report
-    from deepmend.models.teacher_labels import teacher
+    from deepmend.train.teacher_labels import teacher
 
     for cmd in (evaluate, report, teacher):
         cli.add_command(cmd)

@@ -12,8 +12,7 @@ import numpy as np
 from matplotlib import colormaps
 from PIL import Image
 
-VMIN, VMAX = 1e-9, 1e-2
-COLORMAP = "jet"
+from deepmend.grid.diffusion_map import COLORMAP, VMAX, VMIN  # noqa: F401 - one colour scale for pictures and DiffusionMap.plot
 
 
 def rgba(prob: np.ndarray, valid: np.ndarray | None = None, vmin: float = VMIN, vmax: float = VMAX, cmap: str = COLORMAP) -> np.ndarray:

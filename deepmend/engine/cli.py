@@ -35,7 +35,7 @@ def _check_floor(floor: float) -> None:
 def _spec(model_name: str, alpha: float | None, weights: str | None = None):
     """Validate the model options now (before any work) and return what travels to workers."""
     from deepmend.engine.tasks import ModelSpec
-    from deepmend.models import make_model
+    from deepmend.registry import make_model
 
     params = {k: v for k, v in (("alpha", alpha), ("weights", weights)) if v is not None}
     if weights is not None and str(model_name).lower() != "deepmend":

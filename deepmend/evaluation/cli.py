@@ -67,7 +67,7 @@ def evaluate(models_opt, train_opt, test_opt, out, gt_opt, max_bs, train_bs, see
     from deepmend.evaluation.runner import SceneJob, area_types, run_scene, sample_sites
     from deepmend.evaluation.splits import Split, parse_specs
     from deepmend.io import check_writable_dir
-    from deepmend.models import MODELS, make_model
+    from deepmend.registry import MODELS, make_model
     from deepmend.models.probabilistic import ProbabilisticModel
     from deepmend.models.teacher import TEACHER_ALPHAS, TeacherModel
     from deepmend.models.voronoi import VoronoiModel

@@ -26,7 +26,7 @@ import numpy as np
 
 from deepmend.errors import DeepmendError, InputError
 from deepmend.io import atomic_path
-from deepmend.models.base import DiffusionModel
+from deepmend.models.base import DiffusionModel, sample_sites  # noqa: F401 - sample_sites re-exported
 from deepmend.scene import Scene
 
 METRICS = ("ks", "emd_km", "js", "tv")
@@ -44,23 +44,16 @@ def area_types(scene: Scene) -> np.ndarray:
 
 
 def compare_maps(pred: np.ndarray, truth: np.ndarray, emd_block: int = 10) -> dict[str, float]:
-    from deepmend.metrics import emd_km, jensen_shannon, ks2d, total_variation
+    """The score bundle (:func:`deepmend.metrics.compare`) of a predicted map vs the truth (100 m cells)."""
+    from deepmend.metrics import compare
 
-    return {"ks": ks2d(pred, truth), "emd_km": emd_km(pred, truth, block=emd_block), "js": jensen_shannon(pred, truth), "tv": total_variation(pred, truth)}
+    return compare(pred, truth, emd_block=emd_block)
 
 
 def safe(s: str) -> str:
     from deepmend.grid.map_dir import safe_name
 
     return safe_name(s)
-
-
-def sample_sites(scene: Scene, max_bs: int | None, seed: int, available: np.ndarray | None = None) -> np.ndarray:
-    """The evaluated BSs of a scene: all targets (with ground truth), or a seeded sample of ``max_bs``."""
-    t = np.asarray(scene.targets if available is None else available, dtype=int)
-    if max_bs is None or t.size <= max_bs:
-        return t
-    return np.sort(np.random.default_rng(seed).choice(t, size=max_bs, replace=False))
 
 
 @dataclass

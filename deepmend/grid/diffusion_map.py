@@ -4,7 +4,7 @@ One orientation everywhere: ``prob[0]`` is the **northern** row and ``prob[:, 0]
 western column, so ``window.transform`` (north-up, as GeoTIFF, rasterio and rioxarray use
 it) maps array indices to coordinates. The scene's lattice arrays, on which the models
 compute, run northward (row 0 = south, as in the reference code); the only conversions
-between the two are :meth:`DiffusionMap.from_lattice` and :attr:`DiffusionMap.lattice_prob`.
+between the two are :meth:`DiffusionMap.from_lattice` and :attr:`DiffusionMap.lattice_prob` (and `lattice_mask`).
 
 Saved as ``.npz`` (exact, with metadata; only the valid cells' float32 values and a
 bit-packed mask are stored, uncompressed — zlib on float32 costs ~50 ms a map for a
@@ -31,6 +31,8 @@ from deepmend.io import atomic_path
 #: 2 = north-up arrays; 1 = rows northward (read and flipped).
 FORMAT_VERSION = 2
 BAND_DESCRIPTION = "P(location | base station)"
+#: The published figures' colour scale: ``jet`` on log10 P from 1e-9 to 1e-2 (also used by deepmend.render).
+VMIN, VMAX, COLORMAP = 1e-9, 1e-2, "jet"
 UNITS = "probability per cell"
 
 
@@ -82,6 +84,11 @@ class DiffusionMap:
         return self.prob[::-1]
 
     @property
+    def lattice_mask(self) -> np.ndarray:
+        """``mask`` in the scene's lattice order (row 0 = south), a view."""
+        return self.mask[::-1]
+
+    @property
     def transform(self):
         """The affine transform of ``prob`` (north-up; ``rasterio``/GDAL convention)."""
         return self.window.transform
@@ -112,8 +119,6 @@ class DiffusionMap:
         axes in km of the map's CRS, north up; returns the Figure (draws into ``ax`` when given)."""
         import matplotlib.pyplot as plt
         from matplotlib.colors import LogNorm
-
-        from deepmend.render import COLORMAP, VMAX, VMIN
 
         if ax is None:
             fig, ax = plt.subplots(figsize=(5.2, 4.4))
@@ -237,6 +242,17 @@ class DiffusionMap:
         if prob[~mask].any() or abs(total - 1.0) > 1e-3:
             raise InputError(f"probabilities must sum to 1 on valid cells and be 0 elsewhere (sum = {total:.6f})", file=str(path))
         return cls(win, prob.astype(np.float32), mask, header.get("site_id", ""), header.get("model", ""), header.get("meta", {}))
+
+
+def load_map(path: str | Path) -> DiffusionMap:
+    """Read a map written by deepmend (``.npz`` or GeoTIFF) as a north-up :class:`DiffusionMap`.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, unreadable or not a valid probability map.
+    """
+    return DiffusionMap.load(path)
 
 
 def finalize(prob: np.ndarray, mask: np.ndarray, fallback_rc: tuple[int, int] | None = None) -> np.ndarray:

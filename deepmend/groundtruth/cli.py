@@ -10,15 +10,14 @@ from pathlib import Path
 
 import click
 
+from deepmend.cli_options import _scene, check_output_args, scene_options
+from deepmend.grid.map_dir import safe_name, write_map_dir
+
 
 @click.group()
 def groundtruth() -> None:
     """Ground-truth maps: simulate, build datasets, read operator maps, realism stats."""
 
-
-# Imported after the group exists: deepmend.cli registers this group when it loads.
-from deepmend.cli import _scene, check_output_args, scene_options  # noqa: E402
-from deepmend.grid.map_dir import safe_name, write_map_dir  # noqa: E402
 
 param_option = click.option(
     "--param", "params", multiple=True, metavar="KEY=VALUE",

@@ -41,7 +41,7 @@ def map_stats(m: DiffusionMap, scene: Scene, i: int, area: str = "") -> MapStats
 
     w = m.window
     p = _crop_norm(m.lattice_prob)  # lattice order (row 0 = south), like the scene's arrays
-    mask = m.mask[::-1]
+    mask = m.lattice_mask
     valid = mask[CROP, CROP]
     rs, cs = scene.slices(i)
     vor = (scene.nearest[rs, cs] == i) & mask
@@ -69,7 +69,7 @@ def best_alpha(maps: list[tuple[DiffusionMap, int]], scene: Scene, alphas: tuple
     den = denominators(scene, np.asarray(alphas))
     out = []
     for m, i in maps:
-        w = weights_on_window(scene, i, np.asarray(alphas), den) * m.mask[::-1][None]
+        w = weights_on_window(scene, i, np.asarray(alphas), den) * m.lattice_mask[None]
         ks = {a: ks2d(_crop_norm(m.lattice_prob), _crop_norm(w[k])) for k, a in enumerate(alphas)}
         a_best = min(ks, key=ks.get)
         out.append({"site_id": m.site_id, "alpha": a_best, "ks": ks[a_best], "ks_by_alpha": ks})

@@ -27,6 +27,6 @@ def pkg_scene():
 
 @pytest.fixture(scope="module")
 def voronoi_maps(pkg_scene):
-    from deepmend.models import make_model
+    from deepmend.registry import make_model
 
     return list(make_model("voronoi").fit(pkg_scene).predict_many())

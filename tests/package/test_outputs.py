@@ -116,7 +116,7 @@ def test_voronoi_polygons_are_in_place(tmp_path, pkg_scene, voronoi_maps, suffix
 def test_coverage_contours_hold_tau(tmp_path, pkg_scene):
     import geopandas as gpd
 
-    from deepmend.models import make_model
+    from deepmend.registry import make_model
 
     maps = list(make_model("probabilistic", alpha=1.3).fit(pkg_scene).predict_many([0, 5]))
     cont = coverage_contours(maps)

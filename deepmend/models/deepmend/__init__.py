@@ -16,6 +16,12 @@ Why the network runs at 400 m: the maps it must reproduce are smooth at that sca
 and training fits in the 2-core budget. The cost at full resolution is measured in
 docs/MODEL_CARD.md (KS of the teacher's own maps after the same down/up-sampling).
 
+Lifecycle (scikit-learn's estimator contract): the constructor stores its four
+parameters; :meth:`DeepMENDModel.validate` and :meth:`DeepMENDModel.fit` obtain the
+network and its runtime from :mod:`deepmend.resources` — loaded, verified and (for
+onnxruntime) exported once per process and per weights checksum, whatever number of
+models or threads ask at the same time.
+
 Weights: ``<name>.npz`` (the state dict as plain float arrays, read with
 ``allow_pickle=False`` — never pickle) and ``<name>.json`` (architecture, head,
 factor, channels, training record and the SHA-256 of the ``.npz``). Anything missing,
@@ -24,9 +30,11 @@ corrupt or incompatible is an :class:`InputError` naming the file and the proble
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -34,14 +42,16 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from deepmend.errors import InputError
+from deepmend.errors import InputError, ParameterError
 from deepmend.grid.diffusion_map import DiffusionMap, finalize
 from deepmend.models.base import DiffusionModel
+from deepmend.models.deepmend.head import HEADS, reference_prob
 from deepmend.models.features import CHANNELS, FeatureBuilder
+from deepmend.resources import once
 from deepmend.scene import Scene
 
 WEIGHTS_FORMAT = "deepmend-weights/1"
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "deepmend.json"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "deepmend.json"
 RUNTIMES = ("auto", "onnx", "torch")
 #: BSs per network call: large enough to amortise per-call overhead, small enough
 #: that a batch's full-resolution maps (B × 1.4 MB) stay in cache-friendly memory.
@@ -95,8 +105,7 @@ def load_weights(path: str | Path | None = None):
     """(UNet in eval mode, config dict, config path). Validates everything it reads."""
     import torch
 
-    from deepmend.train.losses import LOSSES
-    from deepmend.train.unet import UNet, UNetConfig
+    from deepmend.models.deepmend.unet import UNet, UNetConfig
 
     js, npz = resolve_weights(path)
     try:
@@ -110,7 +119,7 @@ def load_weights(path: str | Path | None = None):
         raise InputError(f"weights config lacks {sorted(missing)}", file=str(js))
     if list(cfg["channels"]) != list(CHANNELS):
         raise InputError(f"incompatible weights: trained on channels {cfg['channels']}, this version computes {list(CHANNELS)}", file=str(js))
-    if cfg["loss"] not in LOSSES or int(cfg["factor"]) not in (1, 2, 3, 4, 5, 6, 8, 10, 12):
+    if cfg["loss"] not in HEADS or int(cfg["factor"]) not in (1, 2, 3, 4, 5, 6, 8, 10, 12):
         raise InputError(f"incompatible weights: head {cfg['loss']!r}, factor {cfg['factor']!r}", file=str(js))
     digest = sha256_file(npz)
     if digest != cfg["sha256"]:
@@ -138,6 +147,41 @@ def load_weights(path: str | Path | None = None):
     return net, cfg, js
 
 
+def load_network(path: str | Path | None = None):
+    """:func:`load_weights`, once per process and per content: (UNet, config, config path).
+
+    The key is the SHA-256 of the arrays *as they are on disk now* and of the config's
+    text, so a file changed or corrupted since an earlier load is read (and refused)
+    again, while every model of the same weights shares one network.
+
+    Raises
+    ------
+    InputError
+        As :func:`load_weights`: missing, corrupt or incompatible weights, naming the file.
+    """
+    js, npz = resolve_weights(path)
+    try:
+        key = ("deepmend-net", sha256_file(npz), hashlib.sha256(js.read_bytes()).hexdigest(), str(js.resolve()))
+    except OSError as exc:
+        raise InputError(f"weights cannot be read ({exc.strerror or exc})", file=str(npz)) from None
+    return once(key, lambda: load_weights(js))
+
+
+def declared_checksum(path: str | Path | None = None) -> str:
+    """The SHA-256 a weights config declares for its arrays (reads only the small .json).
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable config.
+    """
+    js, _ = resolve_weights(path)
+    try:
+        return str(json.loads(js.read_text()).get("sha256", ""))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+        raise InputError(f"weights config is not valid JSON ({exc})", file=str(js)) from None
+
+
 # --- runtimes -----------------------------------------------------------------
 class TorchRunner:
     """Eager torch, channels-last (NHWC convolutions are faster on CPU for few channels)."""
@@ -147,6 +191,7 @@ class TorchRunner:
 
         self.torch = torch
         self.channels_last = channels_last
+        net = copy.deepcopy(net)  # .to() changes a module in place: the shared network stays as loaded
         self.net = net.to(memory_format=torch.channels_last) if channels_last else net
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -166,80 +211,157 @@ def export_onnx(net, size: int) -> bytes:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            net.to(memory_format=torch.contiguous_format), (torch.zeros(1, len(CHANNELS), size, size),), buf, dynamo=False,
+            copy.deepcopy(net).to(memory_format=torch.contiguous_format), (torch.zeros(1, len(CHANNELS), size, size),), buf, dynamo=False,
             input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=17,
         )
     return buf.getvalue()
 
 
+#: torch.onnx.export keeps global state (``GLOBALS.in_onnx_export``): two exports at once,
+#: even of different networks, corrupt each other. Every export in the process takes this lock.
+_EXPORT_LOCK = threading.Lock()
+
+
+def onnx_bytes(net, cfg: dict) -> bytes:
+    """The exported graph of ``net`` for its config's input size, cached on disk by checksum.
+
+    Single flight per checksum and size (:func:`deepmend.resources.once`), and one export at
+    a time in the process (``_EXPORT_LOCK``); the on-disk copy is written atomically.
+    """
+    from deepmend.config import cache_dir
+
+    size = 600 // int(cfg["factor"])
+    path = cache_dir() / "onnx" / f"deepmend_{cfg['sha256'][:16]}_{size}.onnx"
+
+    def build() -> bytes:
+        if path.is_file():
+            data = path.read_bytes()
+            if _onnx_loads(data):
+                return data
+        with _EXPORT_LOCK:
+            data = export_onnx(net, size)
+        from deepmend.io import atomic_path
+
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
+        return data
+
+    return once(("deepmend-onnx-bytes", cfg["sha256"], size), build)
+
+
+def _onnx_loads(data: bytes) -> bool:
+    """True when onnxruntime accepts the graph (a damaged cache file is re-exported)."""
+    import onnxruntime as ort
+
+    try:
+        ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    except Exception:
+        return False
+    return True
+
+
 class OnnxRunner:
-    """onnxruntime on the exported graph (cached on disk by weights checksum)."""
+    """onnxruntime on the exported graph; ``InferenceSession.run`` is thread-safe, so one is shared."""
 
     def __init__(self, net, cfg: dict, threads: int | None) -> None:
         import onnxruntime as ort
         import torch
 
-        from deepmend.config import cache_dir
-
-        size = 600 // int(cfg["factor"])
-        path = cache_dir() / "onnx" / f"deepmend_{cfg['sha256'][:16]}_{size}.onnx"
-        if path.is_file():
-            model = path.read_bytes()
-        else:
-            model = export_onnx(net, size)
-            from deepmend.io import atomic_path
-
-            with atomic_path(path) as tmp:
-                tmp.write_bytes(model)
+        model = onnx_bytes(net, cfg)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(threads or torch.get_num_threads())
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-        except Exception:  # a damaged cache: re-export once
-            model = export_onnx(net, size)
-            path.write_bytes(model)
-            self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})[0]
 
 
+def runner_for(net, cfg: dict, runtime: str, threads: int | None):
+    """The shared runner of a network (one per weights checksum, runtime and thread count)."""
+    key = ("deepmend-runner", cfg["sha256"], runtime, threads)
+    return once(key, lambda: OnnxRunner(net, cfg, threads) if runtime == "onnx" else TorchRunner(net))
+
+
 # --- the model ------------------------------------------------------------------
 class DeepMENDModel(DiffusionModel):
+    """The DeepMEND student: U-Net on position-only channels (Martínez-Durive et al., SECON 2024).
+
+    Parameters
+    ----------
+    weights : str or Path, optional
+        A weights ``.json`` (with its ``.npz`` beside it), a ``.npz`` or a directory holding
+        ``deepmend.json``; default the shipped weights (:data:`DEFAULT_WEIGHTS`).
+    runtime : {"auto", "onnx", "torch"}
+        "auto" is onnxruntime when installed, else eager torch.
+    batch_size : int
+        BSs per network call in :meth:`predict_many`.
+    threads : int, optional
+        Intra-op threads of the runtime (default: torch's setting).
+
+    Raises
+    ------
+    InputError
+        From :meth:`validate`/:meth:`fit`: bad runtime or batch size, missing, corrupt or
+        incompatible weights (naming the file).
+    """
+
     name = "deepmend"
     label = "DeepMEND (student U-Net)"
     description = "U-Net whose inputs are distances to the BS and its 5 nearest sites only; default weights trained on simulated ground truth (docs/MODEL_CARD.md)."
 
     def __init__(self, weights: str | Path | None = None, runtime: str = "auto", batch_size: int = DEFAULT_BATCH, threads: int | None = None) -> None:
-        if runtime not in RUNTIMES:
-            raise InputError(f"unknown runtime; valid: {', '.join(RUNTIMES)}", column="runtime", value=runtime)
-        self.net, self.config, self.weights_path = load_weights(weights)
-        self.factor = int(self.config["factor"])
-        self.kind = str(self.config["loss"])
-        self.batch_size = max(1, int(batch_size))
-        if threads:
-            import torch
-
-            torch.set_num_threads(int(threads))
-        self.threads = threads
-        if runtime == "auto":
-            runtime = "onnx" if _has_onnxruntime() else "torch"
+        self.weights = weights
         self.runtime = runtime
-        self.runner = OnnxRunner(self.net, self.config, threads) if runtime == "onnx" else TorchRunner(self.net)
-        self.timings_ = {"features": 0.0, "network": 0.0, "post": 0.0, "maps": 0}
+        self.batch_size = batch_size
+        self.threads = threads
+
+    def validate(self) -> "DeepMENDModel":
+        """Check the options and that the weights config exists and is readable (not the arrays: :meth:`prepare`)."""
+        if self.runtime not in RUNTIMES:
+            raise ParameterError(f"unknown runtime; valid: {', '.join(RUNTIMES)}", column="runtime", value=self.runtime)
+        try:
+            ok = int(self.batch_size) >= 1
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ParameterError("batch size must be a positive integer", column="batch_size", value=self.batch_size)
+        declared_checksum(self.weights)
+        return self
+
+    def prepare(self) -> "DeepMENDModel":
+        """Load and verify the weights (once per process and content, see :func:`load_network`)."""
+        self.validate()
+        load_network(self.weights)
+        return self
+
+    def cache_token(self) -> str:
+        """Parameters plus the declared checksum of the weights (reads only the small .json)."""
+        return json.dumps({"params": self.get_params(deep=False), "sha256": declared_checksum(self.weights)}, sort_keys=True, default=str)
 
     def params(self) -> dict:
-        return {"weights": self.weights_path.name, "sha256": self.config["sha256"][:12], "runtime": self.runtime, "factor": self.factor}
+        if not hasattr(self, "config_"):
+            return {}
+        return {"weights": self.weights_path_.name, "sha256": self.config_["sha256"][:12], "runtime": self.runtime_, "factor": self.factor_}
 
     def _fit(self, scene: Scene) -> None:
+        self.net_, self.config_, self.weights_path_ = load_network(self.weights)
+        self.factor_ = int(self.config_["factor"])
+        self.kind_ = str(self.config_["loss"])
+        if self.threads:
+            import torch
+
+            torch.set_num_threads(int(self.threads))
+        self.runtime_ = ("onnx" if _has_onnxruntime() else "torch") if self.runtime == "auto" else self.runtime
+        self.runner_ = runner_for(self.net_, self.config_, self.runtime_, self.threads)
+        self.timings_ = {"features": 0.0, "network": 0.0, "post": 0.0, "maps": 0}
         self.features_ = FeatureBuilder(scene)
 
     # --- batched core ---------------------------------------------------------
     def network(self, x: np.ndarray) -> np.ndarray:
         """Raw coarse output (B, S, S) for coarse inputs (B, 4, S, S)."""
-        return self.runner(x)
+        return self.runner_(x)
 
     def postprocess(self, out: np.ndarray, masks: np.ndarray) -> np.ndarray:
         """Coarse raw output → full-resolution unnormalised weights (B, 600, 600), 0 off-mask."""
@@ -248,13 +370,11 @@ class DeepMENDModel(DiffusionModel):
 
         with torch.inference_mode():
             o = torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))[:, None]
-            if self.factor > 1:
-                o = F.interpolate(o, scale_factor=float(self.factor), mode="bilinear", align_corners=False)
+            if self.factor_ > 1:
+                o = F.interpolate(o, scale_factor=float(self.factor_), mode="bilinear", align_corners=False)
             o = o[:, 0]
             m = torch.from_numpy(masks)
-            if self.kind == "reference":
-                from deepmend.train.losses import reference_prob
-
+            if self.kind_ == "reference":
                 p = reference_prob(o)
             else:  # log-density: subtract the per-map max over valid cells before exp
                 top = torch.where(m, o, torch.full_like(o, -torch.inf)).flatten(1).amax(1)
@@ -264,7 +384,7 @@ class DeepMENDModel(DiffusionModel):
     def raw_batch(self, sites: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(unnormalised weights (B, 600, 600), masks) of ``sites``; accumulates timings."""
         t0 = time.perf_counter()
-        x, masks = self.features_.batch(sites, self.factor)
+        x, masks = self.features_.batch(sites, self.factor_)
         t1 = time.perf_counter()
         out = self.network(x)
         t2 = time.perf_counter()
@@ -282,10 +402,12 @@ class DeepMENDModel(DiffusionModel):
 
     def predict_many(self, sites: Iterable[int | str] | None = None) -> Iterator[DiffusionMap]:
         """Maps of ``sites`` (default: the scene's targets), computed ``batch_size`` BSs per network call."""
+        self.check_fitted()
         scene = self.scene_
         idx = [scene.site_index(s) for s in (scene.targets if sites is None else sites)]
-        for a in range(0, len(idx), self.batch_size):
-            chunk = idx[a : a + self.batch_size]
+        step = max(1, int(self.batch_size))
+        for a in range(0, len(idx), step):
+            chunk = idx[a : a + step]
             t0 = time.perf_counter()
             w, masks = self.raw_batch(chunk)
             probs = [finalize(w[b], masks[b], scene.site_rc(i)) for b, i in enumerate(chunk)]

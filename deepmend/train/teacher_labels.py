@@ -108,7 +108,7 @@ def teacher(country, city, operator, out, dataset, max_bs, seed, no_maps) -> Non
     from deepmend.log import progress as tqdm
 
     from deepmend.errors import InputError
-    from deepmend.evaluation.runner import sample_sites
+    from deepmend.models.base import sample_sites
 
     jobs = []  # (scene, truth factory, out dir, description)
     if dataset:
