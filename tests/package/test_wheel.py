@@ -45,6 +45,7 @@ def _run(cmd, env, cwd, check=True, timeout=900):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # pip installs the whole dependency set (and torch while DeepMEND's ONNX export needs it)
 def test_wheel_installs_and_runs_in_a_clean_venv(tmp_path):
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPMEND_", "PYTHONPATH", "VIRTUAL_ENV"))}
     _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "dist"), str(REPO)], base_env, tmp_path)
