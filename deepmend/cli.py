@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from deepmend.cli_options import _scene, check_output_args, scene_options  # noqa: F401 - shared with the package commands
+from deepmend.cli_options import _scene, check_output_args, scene_options, write_maps  # noqa: F401 - shared with the package commands
 from deepmend.engine.cli import engine_options
 from deepmend.errors import DeepmendError, InputError
 from deepmend.log import info
@@ -23,7 +23,35 @@ OPTIONAL_MODULES = {"torch": "train", "onnx": "train", "fastapi": "serve", "star
                     "numcodecs": "scale", "psutil": "scale", "exactextract": "geo"}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: Commands that live next to the code they drive, loaded only when used (or listed by --help).
+LAZY_COMMANDS = {
+    "evaluate": "deepmend.evaluation.cli:evaluate",
+    "geolocate": "deepmend.geolocate.cli:geolocate",
+    "groundtruth": "deepmend.groundtruth.cli:groundtruth",
+    "report": "deepmend.evaluation.cli:report",
+    "serve": "deepmend.api.cli:serve",
+    "teacher": "deepmend.train.teacher_labels:teacher",
+    "train": "deepmend.train.cli:train",
+    "usecase": "deepmend.geolocate.cli:usecase",
+}
+
+
+class LazyGroup(click.Group):
+    """A command group whose package commands are imported on first use (``deepmend predict`` never loads the API)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS and name not in self.commands:
+            import importlib
+
+            module, attr = LAZY_COMMANDS[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="deepmend")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Data directory (default: $DEEPMEND_DATA_DIR, ../shared/data beside a checkout, else the embedded Lyon data).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bars.")
@@ -68,7 +96,6 @@ def catalog(as_json: bool) -> None:
 @engine_options
 def predict(country, city, operator, sites, region, crs, model_name, alpha, weights, site_id, all_sites, out, fmt, dataset, store, workers, scheduler, floor, max_sites) -> None:
     """Diffusion maps of one site or of all sites of a scene (or of a whole country: --all --store OUT.zarr)."""
-    from deepmend.grid.map_dir import write_map_dir
     from deepmend.registry import make_model
 
     if bool(site_id) == bool(all_sites):
@@ -87,13 +114,7 @@ def predict(country, city, operator, sites, region, crs, model_name, alpha, weig
     if weights is not None and str(model_name).lower() != "deepmend":
         raise InputError("--weights goes with --model deepmend", column="--weights", value=weights)
     model = make_model(model_name, alpha=alpha, weights=weights)
-    scene = _scene(country, city, operator, sites, region, crs)
-    if site_id:
-        i = scene.site_index(site_id)
-        model.fit(scene).predict(i).save(out_path)
-        info(f"wrote {out_path}")
-        return
-    write_map_dir(model, scene, out_path, fmt, echo=info)
+    write_maps(model, _scene(country, city, operator, sites, region, crs), site_id, out_path, fmt)
 
 
 @cli.command()
@@ -173,30 +194,6 @@ def vector(country, city, operator, sites, region, crs, model_name, alpha, site_
             table = vec.inspire_table(maps)
             vec.write_table(table, inspire)
             info(f"wrote {len(table)} rows (site_id, grid_id, p) to {inspire}")
-
-
-def _register_subcommands() -> None:
-    """Command groups that live next to the code they drive."""
-    from deepmend.groundtruth.cli import groundtruth
-
-    cli.add_command(groundtruth)
-    from deepmend.api.cli import serve
-
-    cli.add_command(serve)
-    from deepmend.evaluation.cli import evaluate, report
-    from deepmend.train.teacher_labels import teacher
-
-    for cmd in (evaluate, report, teacher):
-        cli.add_command(cmd)
-    from deepmend.engine.cli import geolocate
-
-    cli.add_command(geolocate)
-    from deepmend.train.cli import train
-
-    cli.add_command(train)
-
-
-_register_subcommands()
 
 
 def main(argv: list[str] | None = None) -> int:

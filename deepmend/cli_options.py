@@ -12,8 +12,9 @@ from pathlib import Path
 import click
 
 from deepmend.errors import InputError
+from deepmend.log import info
 
-__all__ = ["check_output_args", "scene_options", "_scene"]
+__all__ = ["check_output_args", "scene_options", "write_maps", "_scene"]
 
 
 def _scene(country: str | None, city: str | None, operator: str | None, sites: str | None, region: str | None, crs: str | None):
@@ -59,3 +60,25 @@ def scene_options(f):
     ):
         f = opt(f)
     return f
+
+
+def write_maps(model, scene, site_id: str | None, out_path: Path, fmt: str = "npz", desc: str | None = None) -> None:
+    """Fit ``model`` on ``scene`` and write one map (``--site``) or one file per target site (``--all``).
+
+    The body shared by ``deepmend predict`` and ``deepmend groundtruth simulate``: one
+    site → ``out_path`` (.npz or .tif); all sites → the directory ``out_path``, resumable
+    (:func:`deepmend.grid.map_dir.write_map_dir`).
+
+    Raises
+    ------
+    InputError
+        Unknown site id, or an output that cannot be written (naming it).
+    """
+    if site_id:
+        i = scene.site_index(site_id)
+        model.fit(scene).predict(i).save(out_path)
+        info(f"wrote {out_path}")
+        return
+    from deepmend.grid.map_dir import write_map_dir
+
+    write_map_dir(model, scene, out_path, fmt, **({"desc": desc} if desc else {}), echo=info)

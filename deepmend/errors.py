@@ -21,7 +21,16 @@ class DeepmendError(Exception):
 
 
 class InputError(DeepmendError):
-    """Bad input: a file, a parameter or a value the user supplied (HTTP 400)."""
+    """Bad input: a file, a parameter or a value the user supplied (HTTP 400).
+
+    Parameters
+    ----------
+    message : str
+        The real cause, in words.
+    file, row, column, value : optional
+        Where: the file (or a client's file name), the 1-based row, the column or
+        parameter name, and the offending value; the message starts with them.
+    """
 
     def __init__(
         self,

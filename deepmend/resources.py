@@ -102,6 +102,7 @@ class OnceLRU:
             return key in self._pending
 
     def discard(self, key: Hashable) -> None:
+        """Forget ``key`` (a computation in flight is not affected)."""
         with self._lock:
             self._data.pop(key, None)
 
@@ -114,6 +115,7 @@ class OnceLRU:
         return len(gone)
 
     def peek(self, key: Hashable) -> Any | None:
+        """The value of ``key`` if present (marking it recently used), else None; never computes."""
         with self._lock:
             if key in self._data:
                 self._data.move_to_end(key)
@@ -121,10 +123,12 @@ class OnceLRU:
         return None
 
     def put(self, key: Hashable, value: Any) -> None:
+        """Store ``value`` under ``key`` (evicting the least recently used beyond ``maxsize``)."""
         with self._lock:
             self._store(key, value)
 
     def clear(self) -> None:
+        """Forget every value (computations in flight are not affected)."""
         with self._lock:
             self._data.clear()
 

@@ -214,8 +214,10 @@ class Service:
         self._metrics.forget(pred)
 
     def clear_memory(self) -> None:
+        """Empty every in-memory cache (uploads and the on-disk map cache stay)."""
         for c in self._caches():
             c.clear()
 
     def clear_disk(self) -> None:
+        """Delete the on-disk map cache."""
         shutil.rmtree(self.cache_root / "maps", ignore_errors=True)

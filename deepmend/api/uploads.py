@@ -55,6 +55,7 @@ class UploadStore:
 
     @property
     def dir(self) -> Path:
+        """The uploads folder, created if needed."""
         self.root.mkdir(parents=True, exist_ok=True)
         return self.root
 

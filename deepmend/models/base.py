@@ -96,7 +96,13 @@ class DiffusionModel(BaseEstimator, ABC):
         """Per-deployment precomputation (shared rasters); default: nothing."""
 
     def check_fitted(self) -> None:
-        """Raise :class:`sklearn.exceptions.NotFittedError` naming the model when not fitted."""
+        """Check that :meth:`fit` was called.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Naming the model's class and registry name, when not fitted.
+        """
         if not hasattr(self, "scene_"):
             raise NotFittedError(f"this {type(self).__name__} ({self.name}) is not fitted yet: call fit(scene) before predict")
 

@@ -255,7 +255,7 @@ def test_serve_binds_localhost_by_default(monkeypatch):
 
     host_opt = next(p for p in serve.params if p.name == "host")
     assert host_opt.default == "127.0.0.1"
-    assert cli.commands["serve"] is serve
+    assert cli.get_command(None, "serve") is serve
     seen = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw))
     res = CliRunner().invoke(cli, ["serve", "--port", "0"])

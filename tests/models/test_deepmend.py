@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -166,3 +169,46 @@ def test_cli_predict_with_corrupt_weights_is_one_clear_error(tiny_weights, tmp_p
                "--operator", "Orange", "--site", "x", "--out", str(tmp_path / "m.npz")])
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("error: ") and "deepmend.npz" in err and "checksum mismatch" in err
+
+
+def test_shipped_onnx_graph_gives_the_maps_without_torch(small_scene):
+    """With the shipped ``deepmend.onnx`` (checksummed in deepmend.json) inference never imports torch.
+
+    A child process blocks ``import torch`` and predicts on the same synthetic scene; its
+    maps equal the torch runtime's here (post-processing in numpy: bilinear weights agree
+    to float32 rounding). Made to fail once by deleting ``onnx_sha256`` from the config:
+    the child then fell back to the torch export and died on the blocked import.
+    """
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent('''
+        import sys
+
+        class NoTorch:  # any "import torch" raises ImportError
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ImportError("torch is blocked in this test")
+
+        sys.meta_path.insert(0, NoTorch())
+        import numpy as np
+        from conftest import make_deployment, square_region, X0, Y0
+        from deepmend.scene import Scene
+        from deepmend.registry import make_model
+        rng = np.random.default_rng(7)
+        xy = np.column_stack([X0 + rng.uniform(-12_000, 12_000, 9), Y0 + rng.uniform(-12_000, 12_000, 9)])
+        m = make_model("deepmend", runtime="onnx").fit(Scene(make_deployment(xy), square_region()))
+        assert m.net_ is None and m.runtime_ == "onnx"
+        np.save(sys.argv[1], np.stack([d.prob for d in m.predict_many([0, 4])]))
+        assert "torch" not in sys.modules
+    ''')
+    out = Path(tempfile.mkdtemp()) / "maps.npy"
+    tests_dir = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tests_dir), str(tests_dir.parent), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    child = np.load(out)
+    ref = DeepMENDModel(runtime="torch").fit(small_scene)
+    for k, i in enumerate([0, 4]):
+        np.testing.assert_allclose(child[k], ref.predict(i).prob, rtol=1e-3, atol=1e-9)

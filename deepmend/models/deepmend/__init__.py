@@ -34,6 +34,7 @@ import copy
 import hashlib
 import io
 import json
+import os
 import threading
 import time
 import warnings
@@ -45,7 +46,7 @@ import numpy as np
 from deepmend.errors import InputError, ParameterError
 from deepmend.grid.diffusion_map import DiffusionMap, finalize
 from deepmend.models.base import DiffusionModel
-from deepmend.models.deepmend.head import HEADS, reference_prob
+from deepmend.models.deepmend.head import HEADS, reference_prob_np
 from deepmend.models.features import CHANNELS, FeatureBuilder
 from deepmend.resources import once
 from deepmend.scene import Scene
@@ -101,12 +102,15 @@ def save_weights(state: dict, config: dict, path: str | Path) -> Path:
     return js
 
 
-def load_weights(path: str | Path | None = None):
-    """(UNet in eval mode, config dict, config path). Validates everything it reads."""
-    import torch
+def load_config(path: str | Path | None = None) -> tuple[dict, Path, Path]:
+    """(config dict, config path, arrays path), validated and with the arrays' checksum verified (no torch).
 
-    from deepmend.models.deepmend.unet import UNet, UNetConfig
-
+    Raises
+    ------
+    InputError
+        Missing, unreadable or incompatible config; arrays whose SHA-256 differs from the
+        config's (corrupt or changed), naming the file.
+    """
     js, npz = resolve_weights(path)
     try:
         cfg = json.loads(js.read_text())
@@ -124,6 +128,22 @@ def load_weights(path: str | Path | None = None):
     digest = sha256_file(npz)
     if digest != cfg["sha256"]:
         raise InputError(f"weights checksum mismatch: the file is corrupt or was changed (expected sha256 {cfg['sha256'][:12]}…, got {digest[:12]}…)", file=str(npz))
+    return cfg, js, npz
+
+
+def load_weights(path: str | Path | None = None):
+    """(UNet in eval mode, config dict, config path). Validates everything it reads.
+
+    Raises
+    ------
+    InputError
+        As :func:`load_config`, and arrays that do not match the architecture or hold NaN/inf.
+    """
+    import torch
+
+    from deepmend.models.deepmend.unet import UNet, UNetConfig
+
+    cfg, js, npz = load_config(path)
     try:
         with np.load(npz, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
@@ -180,6 +200,71 @@ def declared_checksum(path: str | Path | None = None) -> str:
         return str(json.loads(js.read_text()).get("sha256", ""))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
         raise InputError(f"weights config is not valid JSON ({exc})", file=str(js)) from None
+
+
+def shipped_onnx(cfg: dict, js: Path) -> bytes | None:
+    """The exported graph shipped beside the weights (``<name>.onnx``), if its SHA-256 is the config's ``onnx_sha256``.
+
+    With it, inference needs onnxruntime and numpy only (no torch). A graph whose config
+    records no ``onnx_sha256`` (weights retrained since) is ignored; one that does not
+    match its recorded checksum is refused.
+
+    Raises
+    ------
+    InputError
+        The shipped graph is corrupt or was changed (checksum mismatch), naming it.
+    """
+    path = js.with_suffix(".onnx")
+    want = cfg.get("onnx_sha256")
+    if not want or not path.is_file():
+        return None
+    data = path.read_bytes()
+    got = hashlib.sha256(data).hexdigest()
+    if got != want:
+        raise InputError(f"ONNX graph checksum mismatch: the file is corrupt or was changed (expected sha256 {want[:12]}…, got {got[:12]}…)", file=str(path))
+    return data
+
+
+def write_shipped_onnx(path: str | Path | None = None) -> Path:
+    """Export the weights' network to ``<name>.onnx`` beside them and record its SHA-256 in the config.
+
+    Run after training to ship a torch-free inference path
+    (``python -c "from deepmend.models.deepmend import write_shipped_onnx; write_shipped_onnx()"``).
+    """
+    from deepmend.io import atomic_path
+
+    net, cfg, js = load_weights(path)
+    data = export_onnx(net, 600 // int(cfg["factor"]))
+    out = js.with_suffix(".onnx")
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(data)
+    raw = json.loads(js.read_text())
+    raw["onnx_sha256"] = hashlib.sha256(data).hexdigest()
+    with atomic_path(js) as tmp:
+        tmp.write_text(json.dumps(raw, indent=1))
+    return out
+
+
+def upsample_bilinear(x: np.ndarray, factor: int) -> np.ndarray:
+    """Bilinear upsampling of the last two axes by an integer ``factor`` (float32), half-pixel centres.
+
+    The same sampling as ``torch.nn.functional.interpolate(mode="bilinear",
+    align_corners=False)``: output cell centre (k + ½)/factor − ½ in input cells, clamped
+    at the edges; values agree with torch's to float32 rounding of the weights (~1e-5).
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if factor == 1:
+        return x
+    for ax in (-2, -1):
+        n = x.shape[ax]
+        src = np.maximum((np.arange(n * factor, dtype=np.float64) + 0.5) / factor - 0.5, 0.0)
+        i0 = np.minimum(np.floor(src).astype(np.int64), n - 1)
+        i1 = np.minimum(i0 + 1, n - 1)
+        w1 = (src - i0).astype(np.float32)
+        shape = [1] * x.ndim
+        shape[ax] = n * factor
+        x = (np.float32(1) - w1).reshape(shape) * np.take(x, i0, axis=ax) + w1.reshape(shape) * np.take(x, i1, axis=ax)
+    return x
 
 
 # --- runtimes -----------------------------------------------------------------
@@ -261,21 +346,31 @@ def _onnx_loads(data: bytes) -> bool:
 
 
 class OnnxRunner:
-    """onnxruntime on the exported graph; ``InferenceSession.run`` is thread-safe, so one is shared."""
+    """onnxruntime on the exported graph; ``InferenceSession.run`` is thread-safe, so one is shared.
 
-    def __init__(self, net, cfg: dict, threads: int | None) -> None:
+    ``model`` is the graph (bytes) or a torch network to export (cached by checksum).
+    """
+
+    def __init__(self, model, cfg: dict, threads: int | None) -> None:
         import onnxruntime as ort
-        import torch
 
-        model = onnx_bytes(net, cfg)
+        data = model if isinstance(model, bytes) else onnx_bytes(model, cfg)
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(threads or torch.get_num_threads())
+        opts.intra_op_num_threads = int(threads or _default_threads())
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})[0]
+
+
+def _default_threads() -> int:
+    """torch's intra-op thread count when torch is loaded (the settings the user made), else the CPU count."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return int(torch.get_num_threads()) if torch is not None else max(1, os.cpu_count() or 1)
 
 
 def runner_for(net, cfg: dict, runtime: str, threads: int | None):
@@ -333,8 +428,20 @@ class DeepMENDModel(DiffusionModel):
     def prepare(self) -> "DeepMENDModel":
         """Load and verify the weights (once per process and content, see :func:`load_network`)."""
         self.validate()
-        load_network(self.weights)
+        self._load()
         return self
+
+    def _load(self):
+        """(network or None, config, config path, runtime, runner): the shipped ONNX graph when usable, else torch."""
+        runtime = ("onnx" if _has_onnxruntime() else "torch") if self.runtime == "auto" else self.runtime
+        if runtime == "onnx":
+            cfg, js, _ = load_config(self.weights)
+            data = shipped_onnx(cfg, js)
+            if data is not None:  # no torch at all
+                runner = once(("deepmend-runner-shipped", cfg["onnx_sha256"], self.threads), lambda: OnnxRunner(data, cfg, self.threads))
+                return None, cfg, js, runtime, runner
+        net, cfg, js = load_network(self.weights)
+        return net, cfg, js, runtime, runner_for(net, cfg, runtime, self.threads)
 
     def cache_token(self) -> str:
         """Parameters plus the declared checksum of the weights (reads only the small .json)."""
@@ -346,15 +453,13 @@ class DeepMENDModel(DiffusionModel):
         return {"weights": self.weights_path_.name, "sha256": self.config_["sha256"][:12], "runtime": self.runtime_, "factor": self.factor_}
 
     def _fit(self, scene: Scene) -> None:
-        self.net_, self.config_, self.weights_path_ = load_network(self.weights)
+        self.net_, self.config_, self.weights_path_, self.runtime_, self.runner_ = self._load()
         self.factor_ = int(self.config_["factor"])
         self.kind_ = str(self.config_["loss"])
-        if self.threads:
+        if self.threads and self.runtime_ == "torch":
             import torch
 
             torch.set_num_threads(int(self.threads))
-        self.runtime_ = ("onnx" if _has_onnxruntime() else "torch") if self.runtime == "auto" else self.runtime
-        self.runner_ = runner_for(self.net_, self.config_, self.runtime_, self.threads)
         self.timings_ = {"features": 0.0, "network": 0.0, "post": 0.0, "maps": 0}
         self.features_ = FeatureBuilder(scene)
 
@@ -364,22 +469,17 @@ class DeepMENDModel(DiffusionModel):
         return self.runner_(x)
 
     def postprocess(self, out: np.ndarray, masks: np.ndarray) -> np.ndarray:
-        """Coarse raw output → full-resolution unnormalised weights (B, 600, 600), 0 off-mask."""
-        import torch
-        import torch.nn.functional as F
-
-        with torch.inference_mode():
-            o = torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))[:, None]
-            if self.factor_ > 1:
-                o = F.interpolate(o, scale_factor=float(self.factor_), mode="bilinear", align_corners=False)
-            o = o[:, 0]
-            m = torch.from_numpy(masks)
+        """Coarse raw output (B, S, S) → full-resolution unnormalised weights (B, 600, 600), 0 off-mask (numpy only)."""
+        o = upsample_bilinear(out, self.factor_)
+        m = np.asarray(masks, dtype=bool)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             if self.kind_ == "reference":
-                p = reference_prob(o)
+                p = reference_prob_np(o)
             else:  # log-density: subtract the per-map max over valid cells before exp
-                top = torch.where(m, o, torch.full_like(o, -torch.inf)).flatten(1).amax(1)
-                p = torch.exp(o - torch.nan_to_num(top, neginf=0.0)[:, None, None])
-            return torch.where(m, p, torch.zeros_like(p)).numpy()
+                top = np.where(m, o, -np.inf).reshape(len(o), -1).max(axis=1)
+                top = np.where(np.isfinite(top), top, 0.0).astype(np.float32)
+                p = np.exp(o - top[:, None, None])
+        return np.where(m, p, np.float32(0)).astype(np.float32)
 
     def raw_batch(self, sites: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(unnormalised weights (B, 600, 600), masks) of ``sites``; accumulates timings."""

@@ -13,6 +13,15 @@ from __future__ import annotations
 HEADS = ("reference", "kl", "kl+ks", "kl+ks+emd")
 
 
+def reference_prob_np(y):
+    """p = 10^(−1/y) for y > 0, else 0 (numpy array in, float32 array out, same shape)."""
+    import numpy as np
+
+    y = np.asarray(y, dtype=np.float32)
+    safe = np.where(y > 0, y, np.float32(1))
+    return np.where(y > 0, np.power(np.float32(10), np.float32(-1) / safe), np.float32(0)).astype(np.float32)
+
+
 def reference_prob(y):
     """p = 10^(−1/y) for y > 0, else 0 (torch tensor in, torch tensor out, same shape)."""
     import torch
