@@ -13,6 +13,7 @@ import shapely
 
 from deepmend.grid.diffusion_map import DiffusionMap
 from deepmend.grid.vector import coverage_contours, inspire_table, voronoi_cells, write_table, write_vector
+from pkg_fixtures import pkg_scene, voronoi_maps  # noqa: F401 - fixtures
 
 
 def _site_pixels(transform, dep, shape):

@@ -1,4 +1,7 @@
-"""A small scene near Lyon shared by the package tests (seeded synthetic sites, a 24 km square)."""
+"""A small scene near Lyon for the package tests (seeded synthetic sites, a 24 km square).
+
+Not a conftest.py: other test folders import their own conftest by name, which a second one here would shadow.
+"""
 
 from __future__ import annotations
 
