@@ -536,7 +536,7 @@ class DeepMENDModel(DiffusionModel):
             ms = (time.perf_counter() - t0) * 1e3 / len(chunk)
             for b, i in enumerate(chunk):
                 meta = {"params": self.params(), "inference_ms": round(ms, 3), "batch": len(chunk), "members": list(scene.deployment.members[i])}
-                yield DiffusionMap(scene.window(i), probs[b], masks[b], str(scene.deployment.site_ids[i]), self.name, meta)
+                yield DiffusionMap.from_lattice(scene.window(i), probs[b], masks[b], str(scene.deployment.site_ids[i]), self.name, meta)
 
 
 # --- post-processing (no weights needed: also what a map store runs on read) -----------
