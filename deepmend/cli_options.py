@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from deepmend.errors import InputError
+from deepmend.log import info
 
 __all__ = ["check_output_args", "scene_options", "site_file_options", "site_scenes", "write_maps", "_scene", "_scene_of_site"]
 
@@ -124,8 +125,8 @@ def write_maps(model, scene, site_id: str | None, out_path: Path, fmt: str = "np
     if site_id:
         sc, i = _scene_of_site(scenes, site_id)
         model.fit(sc).predict(i).save(out_path)
-        click.echo(f"wrote {out_path}")
+        info(f"wrote {out_path}")
         return
     from deepmend.grid.map_dir import write_map_dir
 
-    write_map_dir(model, scenes, out_path, fmt, **({"desc": desc} if desc else {}), echo=click.echo)
+    write_map_dir(model, scenes, out_path, fmt, **({"desc": desc} if desc else {}), echo=info)

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
-from tqdm import tqdm
 
 from deepmend.errors import DeepmendError, InputError
 from deepmend.grid.diffusion_map import DiffusionMap
 from deepmend.io import atomic_path, check_writable_dir
+from deepmend.log import progress as tqdm
 
 RUN_FILE = ".deepmend-run.json"
 
