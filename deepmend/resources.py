@@ -148,6 +148,7 @@ class Builds:
         return self._deadline.set(time.monotonic() + float(seconds))
 
     def reset_deadline(self, token: Token) -> None:
+        """Undo :meth:`set_deadline` (``token`` is what it returned)."""
         self._deadline.reset(token)
 
     def wait_bound(self, timeout: float | None) -> float | None:
@@ -290,7 +291,13 @@ class OnceLRU:
             raise _busy(bound) from None
 
     def start(self, key: Hashable, factory: Callable[[], Any], on_error: Callable[[BaseException], None] | None = None) -> bool:
-        """Build ``key`` in the pool without waiting for it; False when present, pending or refused."""
+        """Build ``key`` in the pool without waiting for it; False when present, pending or refused.
+
+        Raises
+        ------
+        TypeError
+            When this cache has no :class:`Builds` pool.
+        """
         if self.builds is None:
             raise TypeError("start() needs a Builds pool")
         hit, _, job, new = self._begin(key)

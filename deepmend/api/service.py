@@ -72,7 +72,7 @@ class Service:
     max_stored_uploads, max_stored_upload_bytes
         Bounds of the caches (environment defaults ``DEEPMEND_API_*``).
     build_workers : int, optional
-        Threads of each build pool (``DEEPMEND_API_BUILD_WORKERS``, default 2); each pool
+        Threads of each build pool (``DEEPMEND_API_BUILD_WORKERS``, default 4); each pool
         queues at most 16 × that many builds, then answers 503.
 
     Notes
@@ -100,7 +100,7 @@ class Service:
             on_evict=self._forget_upload,
             per_client_count=_env_int("DEEPMEND_API_UPLOADS_PER_CLIENT", MAX_UPLOADS_PER_CLIENT),
         )
-        n = max(1, build_workers if build_workers is not None else _env_int("DEEPMEND_API_BUILD_WORKERS", 2))
+        n = max(1, build_workers if build_workers is not None else _env_int("DEEPMEND_API_BUILD_WORKERS", 4))
         self.pools = {kind: Builds(kind, n, 16 * n) for kind in ("scene", "fit", "map", "metrics")}
         self.scenes = OnceLRU(max_scenes or _env_int("DEEPMEND_API_MAX_SCENES", 8), self.pools["scene"])
         self.models = OnceLRU(max_models or _env_int("DEEPMEND_API_MAX_MODELS", 16), self.pools["fit"])
@@ -137,6 +137,7 @@ class Service:
 
     @staticmethod
     def reset_deadline(tokens) -> None:
+        """Undo :meth:`set_deadline`."""
         for pool, token in tokens:
             pool.reset_deadline(token)
 
