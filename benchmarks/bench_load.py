@@ -158,7 +158,6 @@ async def run_load(base: str, clients: int, duration: float, max_requests: int, 
         "throughput_rps": round(counts["requests"] / wall, 2),
         "latency_ms": {k: {"n": len(v), "p50": pct(v, 50), "p95": pct(v, 95), "p99": pct(v, 99), "max": pct(v, 100)}
                        for k, v in {**lat, "all": allx}.items()},
-        "busy_503_latency_ms": {"n": len(busy_ms), "p50": pct(busy_ms, 50), "p99": pct(busy_ms, 99), "max": pct(busy_ms, 100)},
     }
 
 
