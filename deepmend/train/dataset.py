@@ -48,7 +48,13 @@ SHARD_VERSION = 2
 def scene_dir_name(key: str) -> str:
     from deepmend.grid.map_dir import safe_name
 
-    return safe_name(key.replace("/", "_"))
+    return safe_name(key.replace("/", "_").replace("#", "_"))
+
+
+def catalog_key(key: str) -> tuple[str, str, str]:
+    """(country, city, operator) of a dataset key; ``SCENE#wN`` is world N of the randomised family."""
+    country, city, op = key.split("#")[0].split("/")
+    return country, city, op
 
 
 def read_index(data: Path) -> dict:
@@ -100,8 +106,7 @@ def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequen
                     return out
         except Exception:
             pass  # damaged: rebuild
-    country, city, op = key.split("/")
-    scene = Scene.from_catalog(country, city, op)
+    scene = Scene.from_catalog(*catalog_key(key))
     gt_model = OperatorMaps(data / entry["dir"]).fit(scene)
     sites = [int(i) for i in gt_model.available()]
     if not sites:
