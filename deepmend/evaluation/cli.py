@@ -211,12 +211,20 @@ def evaluate(models_opt, train_opt, test_opt, out, gt_opt, variant_opt, max_bs, 
 @click.command()
 @click.argument("out", type=click.Path(file_okay=False, exists=True))
 @click.option("--docs", "docs_path", type=click.Path(dir_okay=False), default=None, help="Also write this Markdown file (e.g. docs/RESULTS.md).")
-def report(out, docs_path) -> None:
+@click.option("--second", "second", type=click.Path(file_okay=False, exists=True), default=None,
+              help="Evaluation directory of the same split on the second ground truth (--ground-truth sim2): --docs then shows both truths and both windows side by side.")
+def report(out, docs_path, second) -> None:
     """Regenerate the report (REPORT.md, CSVs, figures) of an evaluation directory from its cache."""
     from deepmend.errors import InputError
-    from deepmend.evaluation.report import build_report
+    from deepmend.evaluation.report import build_report, build_two_truths
 
-    if not (Path(out) / "run.json").exists():
-        raise InputError("not an evaluation directory (no run.json); run 'deepmend evaluate' first", file=out)
+    for d in (out, second):
+        if d is not None and not (Path(d) / "run.json").exists():
+            raise InputError("not an evaluation directory (no run.json); run 'deepmend evaluate' first", file=d)
+    if second is not None:
+        if docs_path is None:
+            raise InputError("--second needs --docs (the side-by-side report is a docs file)", column="--second", value=second)
+        click.echo(f"wrote {build_two_truths(out, second, docs_path)}")
+        return
     path = build_report(out, docs_path)
     click.echo(f"wrote {path}" + (f" and {docs_path}" if docs_path else ""))
