@@ -3,8 +3,8 @@
 Pipeline per batch of BSs (METHOD.md §2, §5):
 
 1. **features** — :class:`FeatureBuilder` slices the per-deployment knn rasters and
-   computes the reference channels on each 600×600 window, then block-averages them by
-   ``factor`` (4 → 150×150 cells of 400 m);
+   computes the reference channels directly on the network's grid of each window
+   (``factor`` 5 → 120×120 cells of 500 m, one value per block centre);
 2. **network** — the U-Net on the coarse grid, batched, in onnxruntime (default: the
    faster on 2 cores, see benchmarks/RESULTS.md) or eager torch with channels-last;
 3. **post-processing** — the coarse log-density is upsampled bilinearly to 100 m
