@@ -2,7 +2,8 @@
 
 Handlers only parse parameters and shape answers; the work is in :mod:`deepmend.api.service`.
 Endpoints are plain ``def`` so that FastAPI runs them in its thread pool: a slow first
-fit of one scene does not block requests for another.
+fit of one scene does not block requests for another. Each error type carries its HTTP
+status (``DeepmendError.http_status``); one handler turns any of them into JSON.
 """
 
 from __future__ import annotations
@@ -18,15 +19,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deepmend import render
-from deepmend.api.service import MAX_UPLOAD_BYTES, MapResult, Service, TooLargeError
+from deepmend.api import schemas
+from deepmend.api.service import MAX_UPLOAD_BYTES, MapResult, Service
 from deepmend.config import REPO_DIR
-from deepmend.errors import InputError, NotAvailableError
+from deepmend.errors import BusyError, DeepmendError, InputError
 
 log = logging.getLogger("deepmend.api")
 
-#: Parameters whose unknown values mean "no such resource" (404); others are malformed (422).
-NOT_FOUND_COLUMNS = {"country", "city", "operator", "site", "model", "name"}
-MALFORMED_COLUMNS = {"alpha"}
 #: Computed maps are deterministic for a given request (uploads are content-addressed).
 MAP_CACHE_CONTROL = "public, max-age=86400"
 
@@ -60,14 +59,6 @@ def _hide_paths(msg: str, svc: Service) -> str:
     for root in (data_dir(), svc.cache_root.resolve(), svc.cache_root):
         msg = msg.replace(str(root) + os.sep, "")
     return msg
-
-
-def _input_status(exc: InputError) -> int:
-    if exc.column in NOT_FOUND_COLUMNS:
-        return 404
-    if exc.column in MALFORMED_COLUMNS:
-        return 422
-    return 400
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -110,20 +101,13 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["*"])
 
     # --- errors: always JSON {"error": …} -----------------------------------------------
-    @app.exception_handler(InputError)
-    async def _input_error(request: Request, exc: InputError):
+    @app.exception_handler(DeepmendError)
+    async def _deepmend_error(request: Request, exc: DeepmendError):
         msg = _hide_paths(str(exc), svc)
-        if exc.file is None and exc.column is not None and msg.startswith("column '"):
+        if isinstance(exc, InputError) and exc.file is None and exc.column is not None and msg.startswith("column '"):
             msg = "parameter '" + msg[len("column '"):]  # a query parameter, not a file column
-        return _error(_input_status(exc), msg)
-
-    @app.exception_handler(NotAvailableError)
-    async def _not_available(request: Request, exc: NotAvailableError):
-        return _error(404, _hide_paths(str(exc), svc))
-
-    @app.exception_handler(TooLargeError)
-    async def _too_large(request: Request, exc: TooLargeError):
-        return _error(413, str(exc))
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
+        return JSONResponse({"error": msg}, status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
@@ -151,15 +135,15 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         return await call_next(request)
 
     # --- endpoints ------------------------------------------------------------------------
-    @app.get("/api/catalog", summary="Countries, cities, operators, models")
+    @app.get("/api/catalog", summary="Countries, cities, operators, models", response_model=schemas.Catalog, responses=schemas.ERRORS)
     def get_catalog():
         return svc.catalog()
 
-    @app.get("/api/sites", summary="Sites of a scene (GeoJSON)")
+    @app.get("/api/sites", summary="Sites of a scene (GeoJSON)", response_model=schemas.GeoJSON, responses=schemas.ERRORS)
     def get_sites(country: str = Country, city: str = City, operator: str = Operator):
         return svc.sites_geojson(svc.resolve(country, city, operator))
 
-    @app.get("/api/region", summary="Region outline of a city (GeoJSON, WGS84)")
+    @app.get("/api/region", summary="Region outline of a city (GeoJSON, WGS84)", response_model=schemas.GeoJSON, responses=schemas.ERRORS)
     def get_region(country: str = Country, city: str = City):
         return svc.region_geojson(country, city)
 
@@ -167,7 +151,8 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         q = urlencode(res.query())
         return {"png": f"/api/map.png?{q}", "npy": f"/api/map.npy?{q}", "geotiff": f"/api/map.tif?{q}"}
 
-    @app.get("/api/map", summary="One base station's diffusion map: where to fetch it and how to place it")
+    @app.get("/api/map", summary="One base station's diffusion map: where to fetch it and how to place it", response_model=schemas.MapInfo,
+             responses=schemas.ERRORS)
     def get_map(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
         res = svc.get_map(country, city, operator, site, model, alpha)
         dm = res.map
@@ -195,28 +180,30 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
             "Cache-Control": MAP_CACHE_CONTROL, "Content-Disposition": f'attachment; filename="{_file_name(res, suffix)}"'})
 
     @app.get("/api/map.png", summary="The map as a PNG (jet on log10 P, 1e-9 … 1e-2, north up)", response_class=Response,
-             responses={200: {"content": {"image/png": {}}}})
+             responses={200: {"content": {"image/png": {}}}, **schemas.ERRORS})
     def get_map_png(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
         res = svc.get_map(country, city, operator, site, model, alpha)
         return Response(svc.map_png(res), media_type="image/png", headers={"Cache-Control": MAP_CACHE_CONTROL})
 
     @app.get("/api/map.npy", summary="The raw float32 grid (.npy, rows north to south)", response_class=Response,
-             responses={200: {"content": {"application/octet-stream": {}}}})
+             responses={200: {"content": {"application/octet-stream": {}}}, **schemas.ERRORS})
     def get_map_npy(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
         res = svc.get_map(country, city, operator, site, model, alpha)
         return _download(res, svc.map_npy(res), "application/octet-stream", ".npy")
 
     @app.get("/api/map.tif", summary="The map as a GeoTIFF with its CRS (download)", response_class=Response,
-             responses={200: {"content": {"image/tiff": {}}}})
+             responses={200: {"content": {"image/tiff": {}}}, **schemas.ERRORS})
     def get_map_tif(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
         res = svc.get_map(country, city, operator, site, model, alpha)
         return _download(res, svc.map_tif(res), "image/tiff", ".tif")
 
-    @app.get("/api/metrics", summary="Accuracy of a model's map vs the ground truth and the baselines")
+    @app.get("/api/metrics", summary="Accuracy of a model's map vs the ground truth and the baselines", response_model=schemas.MetricsAnswer,
+             responses=schemas.ERRORS)
     def get_metrics(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
         return svc.metrics(country, city, operator, site, model, alpha)
 
-    @app.get("/api/features", summary="The input channels of DeepMEND for one base station")
+    @app.get("/api/features", summary="The input channels of DeepMEND for one base station", response_model=schemas.FeaturesAnswer,
+             responses=schemas.ERRORS)
     def get_features(country: str = Country, city: str = City, operator: str = Operator, site: str = Site):
         ref, site_id, window, feats = svc.features(country, city, operator, site)
         base = {**ref.params(), "site": site_id}
@@ -227,13 +214,14 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         }
 
     @app.get("/api/feature.png", summary="One input channel as a grey-scale PNG", response_class=Response,
-             responses={200: {"content": {"image/png": {}}}})
+             responses={200: {"content": {"image/png": {}}}, **schemas.ERRORS})
     def get_feature_png(country: str = Country, city: str = City, operator: str = Operator, site: str = Site,
                         name: str = Query(..., description="feature name, as listed by /api/features", max_length=100)):
         png = svc.feature_png(country, city, operator, site, name)
         return Response(png, media_type="image/png", headers={"Cache-Control": MAP_CACHE_CONTROL})
 
-    @app.post("/api/uploads", summary="Upload a CSV site list (≤ 5 MB, ≤ 20,000 rows)")
+    @app.post("/api/uploads", summary="Upload a CSV site list (≤ 5 MB, ≤ 20,000 rows)", response_model=schemas.UploadAnswer,
+              responses={413: {"model": schemas.ErrorBody, "description": "over 5 MB or 20,000 rows"}, **schemas.ERRORS})
     def post_upload(file: UploadFile = File(..., description="CSV with site_id, lat, lon[, operator, height_m, technology]")):
         content = file.file.read(MAX_UPLOAD_BYTES + 1)
         return svc.upload(content, file.filename)

@@ -35,8 +35,6 @@ def _variants(specs: tuple[str, ...]) -> dict[str, str]:
 
 def _truth_source(spec: str, seed: int):
     """(description, fingerprint, factory(key, scene) → fitted ground-truth model)."""
-    from deepmend.errors import InputError
-
     if spec == "simulator":
         from deepmend.groundtruth.config import SimulatorConfig
         from deepmend.groundtruth.simulator import GroundTruthSimulator
@@ -51,21 +49,14 @@ def _truth_source(spec: str, seed: int):
         desc = (f"simulated by `SignalDominanceSimulator` (deepmend.groundtruth.sim2, the second, independent ground truth: Erceg path loss, "
                 f"Rayleigh signal dominance, built-up prior; never trained on; config digest {cfg2.digest()[:12]}, seed {cfg2.seed})")
         return desc, f"sim2:{cfg2.digest()}", lambda key, scene: SignalDominanceSimulator(cfg2).fit(scene)
-    from deepmend.grid.map_dir import safe_name
-    from deepmend.groundtruth.reader import OperatorMaps
+    from deepmend.groundtruth.dataset import GroundTruthDataset
 
     root = Path(spec)
-    index_path = root / "index.json"
-    if not index_path.exists():
-        raise InputError("--ground-truth is 'simulator' or a dataset directory from 'deepmend groundtruth build' (no index.json here)", file=str(root))
-    index = json.loads(index_path.read_text())
+    ds = GroundTruthDataset(root)
+    index = ds.read(hint="--ground-truth is 'simulator' or a dataset directory from 'deepmend groundtruth build'")
 
     def factory(key, scene):
-        entry = index.get("scenes", {}).get(key)
-        sub = root / (entry["dir"] if entry else safe_name(key.replace("/", "_")))
-        if not sub.is_dir():
-            raise InputError(f"the ground-truth dataset has no maps for {key}", file=str(root))
-        return OperatorMaps(sub).fit(scene)
+        return ds.truth(key, scene)
 
     return f"dataset `{root}` (index.json scenes: {', '.join(index.get('scenes', {}))})", f"dataset:{root.resolve()}", factory
 
@@ -94,7 +85,7 @@ def evaluate(models_opt, train_opt, test_opt, out, gt_opt, variant_opt, max_bs, 
     from deepmend.evaluation.runner import SceneJob, area_types, run_scene, sample_sites
     from deepmend.evaluation.splits import Split, parse_specs
     from deepmend.io import check_writable_dir
-    from deepmend.models import MODELS, make_model
+    from deepmend.registry import MODELS, make_model
     from deepmend.models.probabilistic import ProbabilisticModel
     from deepmend.models.teacher import TEACHER_ALPHAS, TeacherModel
     from deepmend.models.voronoi import VoronoiModel

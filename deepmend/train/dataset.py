@@ -46,9 +46,9 @@ SHARD_VERSION = 3  # 3: inputs from FeatureBuilder.coarse (network-grid features
 
 
 def scene_dir_name(key: str) -> str:
-    from deepmend.grid.map_dir import safe_name
+    from deepmend.groundtruth.dataset import scene_dir_name as name
 
-    return safe_name(key.replace("/", "_").replace("#", "_"))
+    return name(key)
 
 
 def catalog_key(key: str) -> tuple[str, str, str]:
@@ -58,13 +58,10 @@ def catalog_key(key: str) -> tuple[str, str, str]:
 
 
 def read_index(data: Path) -> dict:
-    index_path = data / "index.json"
-    if not index_path.is_file():
-        raise InputError("not a ground-truth dataset (no index.json); build one with 'deepmend groundtruth build'", file=str(data))
-    try:
-        return json.loads(index_path.read_text())
-    except Exception as exc:
-        raise InputError(f"unreadable index.json ({exc})", file=str(index_path)) from None
+    """The index of a ground-truth dataset (:class:`deepmend.groundtruth.dataset.GroundTruthDataset`)."""
+    from deepmend.groundtruth.dataset import GroundTruthDataset
+
+    return GroundTruthDataset(data).read()
 
 
 def coarse_alpha_search(scene, i: int, truth_coarse: np.ndarray, alphas: np.ndarray, den: np.ndarray, factor: int) -> tuple[int, float]:
