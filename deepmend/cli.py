@@ -21,6 +21,7 @@ EXIT_USAGE = 2
 #: Commands that live next to the code they drive, loaded only when used (or listed by --help).
 LAZY_COMMANDS = {
     "evaluate": "deepmend.evaluation.cli:evaluate",
+    "export": "deepmend.engine.cli:export",
     "geolocate": "deepmend.geolocate.cli:geolocate",
     "groundtruth": "deepmend.groundtruth.cli:groundtruth",
     "report": "deepmend.evaluation.cli:report",

@@ -88,6 +88,14 @@ class DiffusionMap:
 
     @classmethod
     def _load_npz(cls, path: Path) -> "DiffusionMap":
+        from deepmend.data.limits import InputTooLargeError, check_npz
+
+        try:  # a crafted archive is refused before np.load allocates what it declares
+            check_npz(path)
+        except InputError as exc:
+            if isinstance(exc, InputTooLargeError):
+                raise
+            raise InputError(f"not a readable diffusion map ({exc.message})", file=str(path)) from None
         with np.load(path, allow_pickle=False) as z:
             missing = {"values", "mask_bits", "header"} - set(z.files)
             if missing:

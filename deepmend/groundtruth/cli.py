@@ -85,7 +85,7 @@ def simulate(country, city, operator, sites, region, crs, site_id, all_sites, ou
 @groundtruth.command()
 @click.option("--scenes", required=True, help="COUNTRY/CITY/OPERATOR,… e.g. FR/Lyon/Orange,FR/Nantes/Orange")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset directory (created; resumable).")
-@click.option("--floor", type=float, default=None, help="Cells with P below this are dropped (lost mass recorded); default 1e-10.")
+@click.option("--floor", type=float, default=None, help="Keep cells with P ≥ floor·max(P) of each map (as in predict --store); the lost mass is recorded. Default 1e-7.")
 @seed_option
 @param_option
 def build(scenes, out, floor, seed, params) -> None:

@@ -1,7 +1,7 @@
 """Compact on-disk storage of ground-truth maps for datasets (``groundtruth build``).
 
 A 600×600 float32 map is 1.4 MB; a country of them would not fit on a laptop. Maps
-are stored *sparse above a floor*: the flat indices and float32 values of the cells
+are stored *sparse above a floor* (P ≥ floor·max P, the project's one meaning of a floor): the flat indices and float32 values of the cells
 with P ≥ ``floor``, the mask bit-packed, and the JSON header of a DiffusionMap whose
 ``meta.storage`` records the floor and the mass that was dropped (``lost_mass``). On
 load the kept mass is renormalised to 1, so a compact map is a valid DiffusionMap.
@@ -22,14 +22,16 @@ from deepmend.grid.diffusion_map import FORMAT_VERSION, DiffusionMap
 from deepmend.grid.lattice import Window
 from deepmend.io import atomic_path
 
-DEFAULT_FLOOR = 1e-10
+#: Relative floor: cells with P ≥ floor·max(P) are kept (the project's one meaning of ``--floor``, as in the batch engine).
+DEFAULT_FLOOR = 1e-7
 COMPACT_KEYS = {"index", "values", "mask_bits", "header"}
 
 
 def save_compact(m: DiffusionMap, path: str | Path, floor: float = DEFAULT_FLOOR) -> float:
-    """Write ``m`` sparse above ``floor``; returns the lost mass (also stored in the header)."""
+    """Write ``m`` sparse, keeping cells with P ≥ ``floor``·max(P); returns the lost mass (also stored in the header)."""
     flat = m.prob.ravel()
-    idx = np.flatnonzero(flat >= floor).astype(np.uint32)
+    top = float(flat.max()) if flat.size else 0.0
+    idx = np.flatnonzero(flat >= np.float32(floor * top) if floor > 0 and top > 0 else flat > 0).astype(np.uint32)
     vals = flat[idx].astype(np.float32)
     lost = float(max(0.0, 1.0 - vals.sum(dtype=np.float64)))
     meta = dict(m.meta)
