@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# the checkout keeps its cache beside it (an installed package uses the user cache directory)
+export DEEPMEND_CACHE_DIR ?= $(CURDIR)/.cache
 
 .PHONY: install web browser run test test-slow bench clean
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from deepmend.errors import InputError
+from deepmend.log import info
 
 __all__ = ["check_output_args", "scene_options", "write_maps", "_scene"]
 
@@ -76,8 +77,8 @@ def write_maps(model, scene, site_id: str | None, out_path: Path, fmt: str = "np
     if site_id:
         i = scene.site_index(site_id)
         model.fit(scene).predict(i).save(out_path)
-        click.echo(f"wrote {out_path}")
+        info(f"wrote {out_path}")
         return
     from deepmend.grid.map_dir import write_map_dir
 
-    write_map_dir(model, scene, out_path, fmt, **({"desc": desc} if desc else {}), echo=click.echo)
+    write_map_dir(model, scene, out_path, fmt, **({"desc": desc} if desc else {}), echo=info)

@@ -184,7 +184,7 @@ class Maps:
     def npy(res: MapResult) -> bytes:
         """The raw float32 grid as ``.npy``, rows north to south."""
         buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(res.map.prob[::-1], dtype=np.float32), allow_pickle=False)
+        np.save(buf, np.ascontiguousarray(res.map.prob, dtype=np.float32), allow_pickle=False)
         return buf.getvalue()
 
     @staticmethod

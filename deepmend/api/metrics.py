@@ -115,10 +115,10 @@ class Metrics:
         scene = self.maps.scenes.scene(ref)
         i = scene.deployment.index_of(res.site_id)
         w = dm.window
-        center = ((scene.deployment.y[i] - w.bottom) / w.res, (scene.deployment.x[i] - w.left) / w.res)
+        center = ((w.top - scene.deployment.y[i]) / w.res, (scene.deployment.x[i] - w.left) / w.res)  # (row, col), north-up
         r50, r90 = radii_of_mass(dm.prob, center, [0.5, 0.9], res_m=w.res)
         rs, cs = scene.slices(i)
-        in_vor = mass_inside(dm.prob, scene.nearest[rs, cs] == i)
+        in_vor = mass_inside(dm.lattice_prob, scene.nearest[rs, cs] == i)
 
         gt = self._gt_map(ref, res.site_id)
         vs_gt, baselines, gain_over, pending = None, {}, {}, False

@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 import shapely
 
-from deepmend.config import data_dir
+from deepmend.config import HOW_TO_POINT, data_dirs, data_file, find_data, require_data_dir
 from deepmend.data.crs import COUNTRY_CRS
 from deepmend.data.deployment import Deployment, merge_colocated
 from deepmend.data.readers import read_sites
@@ -91,19 +91,19 @@ class Scenario:
 
 @lru_cache(maxsize=8)
 def _sites(file: str, country: str) -> Deployment:
-    return read_sites(data_dir() / file, country=country)
+    return read_sites(data_file(file), country=country)
 
 
 @lru_cache(maxsize=8)
 def country_region(code: str) -> Region:
     c = COUNTRIES[code]
-    geom = shapely.union_all(list(read_polygons(data_dir() / "boundaries" / c.boundary).values()))
+    geom = shapely.union_all(list(read_polygons(data_file(f"boundaries/{c.boundary}")).values()))
     return Region(c.name, geom, project(geom, "EPSG:4326", c.crs), c.crs)
 
 
 @lru_cache(maxsize=16)
 def _areas(areas_file: str, field: str, crs: str) -> dict[str, Region]:
-    polys = read_polygons(data_dir() / areas_file, name_field=field)
+    polys = read_polygons(data_file(areas_file), name_field=field)
     # a long descriptive feature name ("Dublin (union of postal districts, OSM)") → the city
     polys = {name.split(" (")[0]: g for name, g in polys.items()}
     return {name: Region(name, g, project(g, "EPSG:4326", crs), crs) for name, g in polys.items()}
@@ -115,11 +115,18 @@ def _inside(dep: Deployment, region: Region) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def catalog() -> dict:
-    """The catalog as plain data: countries → cities → operators with site counts."""
+    """The catalog as plain data: countries → cities → operators with site counts.
+
+    Entries whose files are missing from the data directory are not offered (the embedded
+    default holds France / Lyon only; see :mod:`deepmend.config`).
+    """
+    require_data_dir()
     out: dict = {"countries": [], "default": dict(DEFAULT), "attribution": ATTRIBUTION}
     for code, c in COUNTRIES.items():
+        if find_data(f"boundaries/{c.boundary}") is None:
+            continue
         cities = []
-        for ds in (d for d in DATASETS if d.country == code):
+        for ds in (d for d in DATASETS if d.country == code and find_data(d.file) and find_data(d.areas_file)):
             dep = _sites(ds.file, code)
             for city, region in _areas(ds.areas_file, ds.areas_field, c.crs).items():
                 inside = _inside(dep, region)
@@ -129,9 +136,14 @@ def catalog() -> dict:
                 if ops.size:
                     cities.append({"name": city + ds.city_suffix, "dataset": ds.key, "source": ds.label,
                                    "operators": [{"name": str(o), "n_sites": int(n)} for o, n in zip(ops, counts)]})
-        for city in EMPTY_CITIES.get(code, {}):
+        for city, file in EMPTY_CITIES.get(code, {}).items():
+            if find_data(file) is None:
+                continue
             cities.append({"name": city, "dataset": None, "source": "no public site list", "operators": []})
         out["countries"].append({"code": code, "name": c.name, "crs": c.crs, "cities": sorted(cities, key=lambda d: d["name"])})
+    if not any(c["cities"] for c in out["countries"]):
+        how, d = data_dirs()[0]
+        raise InputError(f"no catalog data in this data directory ({how}); {HOW_TO_POINT}", file=str(d))
     return out
 
 
@@ -156,7 +168,7 @@ def city_region(country: str, city: str) -> Region:
     centry, cty = find_city(country, city)
     code = centry["code"]
     if cty["dataset"] is None:
-        geom = shapely.union_all(list(read_polygons(data_dir() / EMPTY_CITIES[code][cty["name"]]).values()))
+        geom = shapely.union_all(list(read_polygons(data_file(EMPTY_CITIES[code][cty["name"]])).values()))
         return Region(cty["name"], geom, project(geom, "EPSG:4326", centry["crs"]), centry["crs"])
     ds = next(d for d in DATASETS if d.key == cty["dataset"])
     base = cty["name"][: len(cty["name"]) - len(ds.city_suffix)] if ds.city_suffix else cty["name"]

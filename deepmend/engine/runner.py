@@ -101,7 +101,7 @@ def run_batch(
     task: Callable[..., TileResult] = compute_tile,
 ) -> BatchReport:
     """Compute (or resume) every target's map; store it and/or pass it to ``consumer``."""
-    from tqdm import tqdm
+    from deepmend.log import progress as tqdm
 
     t0 = time.perf_counter()
     executor = executor or SerialExecutor()

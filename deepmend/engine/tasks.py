@@ -49,7 +49,7 @@ class ModelSpec:
 class TileResult:
     """Sparse maps of a tile's BSs in CSR form: BS k owns entries ``ptr[k]:ptr[k+1]``.
 
-    ``idx`` is the flat cell index r·600 + c inside the BS's own window (rows northward),
+    ``idx`` is the flat cell index r·600 + c inside the BS's own north-up window (row 0 = north, as DiffusionMap.prob),
     ascending; ``left``/``bottom`` place the window on the national lattice.
     """
 

@@ -78,7 +78,7 @@ def _truth_source(spec: str, seed: int):
 @click.option("--docs", "docs_path", type=click.Path(dir_okay=False), default=None, help="Also write this Markdown file (e.g. docs/RESULTS.md).")
 def evaluate(models_opt, train_opt, test_opt, out, gt_opt, variant_opt, max_bs, train_bs, seed, emd_block, cross_operator, docs_path) -> None:
     """Per-BS KS/EMD/JS/TV of models vs ground truth on a city split; Markdown + CSV report and plots."""
-    from tqdm import tqdm
+    from deepmend.log import progress as tqdm
 
     from deepmend.errors import InputError
     from deepmend.evaluation.report import build_report

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from tqdm import tqdm
+from deepmend.log import progress as tqdm
 
 from deepmend.errors import DeepmendError
 from deepmend.grid.diffusion_map import DiffusionMap

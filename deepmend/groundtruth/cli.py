@@ -90,7 +90,7 @@ def simulate(country, city, operator, sites, region, crs, site_id, all_sites, ou
 @param_option
 def build(scenes, out, floor, seed, params) -> None:
     """Ground-truth dataset for several scenes: compact maps, index.json, resumable."""
-    from tqdm import tqdm
+    from deepmend.log import progress as tqdm
 
     from deepmend.groundtruth.simulator import GroundTruthSimulator
     from deepmend.groundtruth.storage import DEFAULT_FLOOR, read_header, save_compact

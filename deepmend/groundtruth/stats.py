@@ -40,10 +40,11 @@ def map_stats(m: DiffusionMap, scene: Scene, i: int, area: str = "") -> MapStats
     from deepmend.metrics import anisotropy, ks2d, mass_inside, radii_of_mass
 
     w = m.window
-    p = _crop_norm(m.prob)
-    valid = m.mask[CROP, CROP]
+    p = _crop_norm(m.lattice_prob)  # lattice order (row 0 = south), like the scene's arrays
+    mask = m.lattice_mask
+    valid = mask[CROP, CROP]
     rs, cs = scene.slices(i)
-    vor = (scene.nearest[rs, cs] == i) & m.mask
+    vor = (scene.nearest[rs, cs] == i) & mask
     q = _crop_norm(vor.astype(np.float64))
     x, y = float(scene.deployment.x[i]), float(scene.deployment.y[i])
     centre = ((y - w.bottom) / w.res - CROP.start, (x - w.left) / w.res - CROP.start)
@@ -68,8 +69,8 @@ def best_alpha(maps: list[tuple[DiffusionMap, int]], scene: Scene, alphas: tuple
     den = denominators(scene, np.asarray(alphas))
     out = []
     for m, i in maps:
-        w = weights_on_window(scene, i, np.asarray(alphas), den) * m.mask[None]
-        ks = {a: ks2d(_crop_norm(m.prob), _crop_norm(w[k])) for k, a in enumerate(alphas)}
+        w = weights_on_window(scene, i, np.asarray(alphas), den) * m.lattice_mask[None]
+        ks = {a: ks2d(_crop_norm(m.lattice_prob), _crop_norm(w[k])) for k, a in enumerate(alphas)}
         a_best = min(ks, key=ks.get)
         out.append({"site_id": m.site_id, "alpha": a_best, "ks": ks[a_best], "ks_by_alpha": ks})
     return out

@@ -7,7 +7,8 @@ with P ≥ ``floor``, the mask bit-packed, and the JSON header of a DiffusionMap
 load the kept mass is renormalised to 1, so a compact map is a valid DiffusionMap.
 
 Arrays in the ``.npz``: ``index`` (uint32), ``values`` (float32), ``mask_bits``
-(uint8, ``np.packbits`` of the row-major mask), ``header`` (JSON string).
+(uint8, ``np.packbits`` of the row-major mask), ``header`` (JSON string). Arrays are
+north-up (header ``version`` 2); files of version 1 ran northward and are flipped on load.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from deepmend.errors import InputError
-from deepmend.grid.diffusion_map import FORMAT_VERSION, DiffusionMap
+from deepmend.grid.diffusion_map import FORMAT_VERSION, DiffusionMap, north_up_from_header
 from deepmend.grid.lattice import Window
 from deepmend.io import atomic_path
 
@@ -87,4 +88,5 @@ def load_compact(path: str | Path) -> DiffusionMap:
     if total <= 0:
         raise InputError("map holds no mass", file=str(path))
     prob = (prob / total).astype(np.float32).reshape(win.size, win.size)
-    return DiffusionMap._validated(path, win, prob, mask.reshape(win.size, win.size), header)
+    prob, mask = north_up_from_header(header, prob, mask.reshape(win.size, win.size))
+    return DiffusionMap._validated(path, win, prob, mask, header)

@@ -87,7 +87,7 @@ def coarse_alpha_search(scene, i: int, truth_coarse: np.ndarray, alphas: np.ndar
 
 def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequence[float], max_sites: int | None, seed: int) -> Path:
     """Write (or reuse) the student shard of one scene of the dataset; returns its path."""
-    from tqdm import tqdm
+    from deepmend.log import progress as tqdm
 
     from deepmend.groundtruth.reader import OperatorMaps
     from deepmend.models.probabilistic import denominators
@@ -122,7 +122,7 @@ def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequen
     ks_t = np.empty(n, dtype=np.float32)
     for b, i in enumerate(tqdm(sites, desc=f"teacher labels {key}", unit="BS")):
         truth = gt_model.predict(i)
-        gt_c[b] = block_sum(truth.prob, factor)
+        gt_c[b] = block_sum(truth.lattice_prob, factor)
         k, ks = coarse_alpha_search(scene, i, gt_c[b], a, den, factor)
         alpha[b], ks_t[b] = a[k], ks
         soft_c[b] = block_sum(candidate_maps(scene, i, a[k : k + 1], den[k : k + 1])[0], factor)

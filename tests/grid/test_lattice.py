@@ -77,8 +77,8 @@ def test_geotiff_is_north_up_with_crs(tmp_path):
         assert src.crs.to_epsg() == 2154
         assert src.transform.e < 0
         band = src.read(1)
-        # masked rows are the southern ones (rows northward in memory) → bottom of the GeoTIFF
-        assert np.isnan(band[-1]).all() and np.isfinite(band[0]).all()
+        # the map is north-up in memory: its masked first rows are the GeoTIFF's top rows
+        assert np.isnan(band[0]).all() and np.isfinite(band[-1]).all()
 
 
 def test_corrupt_maps_are_rejected(tmp_path):
@@ -93,7 +93,7 @@ def test_corrupt_maps_are_rejected(tmp_path):
         DiffusionMap.load(short)
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip")
-    with pytest.raises(InputError, match="not a readable diffusion map"):
+    with pytest.raises(InputError, match="not a valid zip/.npz archive"):
         DiffusionMap.load(junk)
 
 

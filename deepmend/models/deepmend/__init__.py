@@ -147,7 +147,7 @@ def load_weights(path: str | Path | None = None):
     from deepmend.models.deepmend.unet import UNet, UNetConfig
 
     cfg, js, npz = load_config(path)
-    check_npz(npz)  # weights a person supplied: refused before anything is expanded if they declare too much
+    check_npz(npz, what="weights archive")  # weights a person supplied: refused before anything is expanded if they declare too much
     try:
         with np.load(npz, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
@@ -536,7 +536,7 @@ class DeepMENDModel(DiffusionModel):
             ms = (time.perf_counter() - t0) * 1e3 / len(chunk)
             for b, i in enumerate(chunk):
                 meta = {"params": self.params(), "inference_ms": round(ms, 3), "batch": len(chunk), "members": list(scene.deployment.members[i])}
-                yield DiffusionMap(scene.window(i), probs[b], masks[b], str(scene.deployment.site_ids[i]), self.name, meta)
+                yield DiffusionMap.from_lattice(scene.window(i), probs[b], masks[b], str(scene.deployment.site_ids[i]), self.name, meta)
 
 
 # --- post-processing (no weights needed: also what a map store runs on read) -----------
