@@ -122,6 +122,15 @@ class Maps:
 
         return self.models.get(self.model_key(ref, name, est), fit, self.wait_s)[0]
 
+    def fit_later(self, ref: SceneSpec, name: str, on_error=None) -> bool:
+        """Start fitting ``name`` on ``ref`` in the fit pool without waiting (False: done, running or refused)."""
+        est = self.estimator(name).validate()
+
+        def fit():
+            return est.fit(self.scenes.scene(ref))
+
+        return self.models.start(self.model_key(ref, name, est), fit, on_error)
+
     # --- maps ---------------------------------------------------------------
     @staticmethod
     def map_key(ref: SceneSpec, site_id: str, name: str, token: str) -> str:
@@ -156,8 +165,10 @@ class Maps:
         if dm is not None:
             self.maps.put(key, dm)
             return result(dm, True)
+        fitted = self._fitted(ref, name, est)  # the fit (minutes) in the fit pool; then the map (seconds) in the map pool
+
         def compute():
-            dm = self._fitted(ref, name, est).predict(i)
+            dm = fitted.predict(i)
             dm.meta["cache_key"] = key
             self.disk.put(key, dm)
             return dm

@@ -84,15 +84,13 @@ class Metrics:
                 return
             self._bg_fits.add(tag)
 
-        def work():
-            try:
-                self.maps.fitted(ref, name)
-            except Exception as exc:  # reported once; the baseline then stays null
-                log.warning("baseline %s on %s/%s/%s cannot be fitted: %s", name, *ref.as_tuple(), exc)
-                with self._bg_lock:
-                    self._bg_failed.add(tag)
+        def failed(exc: BaseException) -> None:  # reported once (by the pool); the baseline then stays null
+            with self._bg_lock:
+                self._bg_failed.add(tag)
 
-        threading.Thread(target=work, name=f"fit-{name}", daemon=True).start()
+        if not self.maps.fit_later(ref, name, failed):
+            with self._bg_lock:
+                self._bg_fits.discard(tag)  # already fitted, running, or the pool is full: ask again next time
 
     def _baseline_map(self, ref: SceneSpec, site_id: str, name: str) -> tuple[DiffusionMap | None, bool]:
         """(map or None, pending): quick baselines now; slow ones are fitted in the background."""

@@ -86,7 +86,7 @@ def predict_batch(country, city, operator, sites, region, crs, dataset, model_na
 @click.option("--floor", type=float, default=0.0, show_default=True, help="Parquet: keep cells with P ≥ floor·max(P) of each map (the lost mass is printed).")
 def export(store, sites, out, fmt, floor) -> None:
     """Maps out of a batch store: one BS as GeoTIFF, or BSs as a long Parquet table
-    (site_id, row, col, x, y, p; x/y the 100 m cell centre in the store's CRS, rows northward)."""
+    (site_id, row, col, x, y, p; x/y the 100 m cell centre in the store's CRS, row 0 = north)."""
     from pathlib import Path
 
     from deepmend.engine.store import MapStore
@@ -129,7 +129,7 @@ def export_parquet(store, sites, out, floor: float) -> tuple[int, float]:
             rows.append(r)
     res = float(store.root.attrs.get("res", 100.0))
     schema = pa.schema([("site_id", pa.string()), ("row", pa.int16()), ("col", pa.int16()), ("x", pa.float64()), ("y", pa.float64()), ("p", pa.float32())],
-                       metadata={"crs": str(store.root.attrs.get("crs")), "deepmend": "P(l|i) per 100 m cell; x, y cell centres; rows northward"})
+                       metadata={"crs": str(store.root.attrs.get("crs")), "deepmend": "P(l|i) per 100 m cell; x, y cell centres; row 0 = north"})
     left, bottom = store.root["left"][:], store.root["bottom"][:]
     n, lost_max = 0, 0.0
     with atomic_path(out) as tmp:
@@ -142,6 +142,6 @@ def export_parquet(store, sites, out, floor: float) -> tuple[int, float]:
                     lost_max = max(lost_max, lo)
                     rr, cc = np.divmod(idx.astype(np.int64), p.shape[1])
                     w.write_table(pa.table({"site_id": pa.array([str(store.sites[r])] * idx.size, pa.string()), "row": rr.astype(np.int16), "col": cc.astype(np.int16),
-                                            "x": left[r] + (cc + 0.5) * res, "y": bottom[r] + (rr + 0.5) * res, "p": v.astype(np.float32)}, schema=schema))
+                                            "x": left[r] + (cc + 0.5) * res, "y": bottom[r] + (p.shape[0] - rr - 0.5) * res, "p": v.astype(np.float32)}, schema=schema))
                     n += idx.size
     return n, lost_max

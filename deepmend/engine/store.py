@@ -13,7 +13,7 @@ Layout (format ``deepmend-map-store/2``; one row per target BS, rows in tile ord
     out.zarr/manifest/<tile>.json      written by the driver once the tile's chunks are written: the commit
     out.zarr/manifest.parquet          one row per BS (site, tile, nnz, lost mass), at the end
 
-Rows are northward (row 0 is the window's southern edge), as everywhere in the engine.
+Every per-BS array is north-up (row 0 is the window's northern edge), as DiffusionMap.prob and GeoTIFFs.
 Each BS is one chunk of each per-BS array, and a tile's rows are known before it runs,
 so **workers write their tiles' chunks themselves**, concurrently and without locks
 (different chunks are different files or objects); the driver only creates the arrays,
@@ -145,16 +145,16 @@ class MapStore:
         coords = "left bottom"
         flat = {"name": "default", "separator": "."}  # chunk files "c.<row>.0.0" side by side, not 3 directory levels per BS
         r.create_array("mask", shape=(n, w, w), dtype="bool", chunks=(1, w, w), fill_value=False, compressors=codec(1), chunk_key_encoding=flat,
-                       dimension_names=("site", "row", "col"), attributes={"coordinates": coords, "description": "valid 100 m cells, rows northward"})
+                       dimension_names=("site", "row", "col"), attributes={"coordinates": coords, "description": "valid 100 m cells, row 0 = north"})
         if kind == "map":
             r.create_array("prob", shape=(n, w, w), dtype="f4", chunks=(1, w, w), fill_value=0.0, compressors=codec(), chunk_key_encoding=flat,
                            dimension_names=("site", "row", "col"),
-                           attributes={"coordinates": coords, "long_name": "P(l|i)", "units": "1", "description": "probability per 100 m cell, rows northward; 0 below floor*max"})
+                           attributes={"coordinates": coords, "long_name": "P(l|i)", "units": "1", "description": "probability per 100 m cell, row 0 = north; 0 below floor*max"})
         else:
             s = WINDOW_CELLS // int(post["factor"])
             r.create_array("coarse", shape=(n, s, s), dtype="f4", chunks=(1, s, s), fill_value=0.0, compressors=codec(), chunk_key_encoding=flat,
                            dimension_names=("site", "crow", "ccol"),
-                           attributes={"coordinates": coords, "description": "DeepMEND network output on its coarse grid, rows northward; MapStore.read_map recomputes P(l|i) at 100 m"})
+                           attributes={"coordinates": coords, "description": "DeepMEND network output on its coarse grid, row 0 = north; MapStore.read_map recomputes P(l|i) at 100 m"})
         r.attrs.update({"format": FORMAT, "settings": settings, "tiles": [t for t, _ in tiles], "kind": kind, "res": 100.0, "crs": settings.get("crs"), "window": w, **post})
         self.root = __import__("zarr").open_group(str(self.path), mode="a")
 
@@ -199,7 +199,7 @@ class MapStore:
 
     # --- reading ---------------------------------------------------------------
     def dense(self, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """(P(ℓ|i) (B, 600, 600) float32, masks (B, 600, 600)) of store rows ``rows``, rows northward."""
+        """(P(ℓ|i) (B, 600, 600) float32, masks (B, 600, 600)) of store rows ``rows``, north-up (row 0 = north)."""
         rows = [int(r) for r in rows]
         masks = np.stack([self.root["mask"][r] for r in rows]) if rows else np.zeros((0, WINDOW_CELLS, WINDOW_CELLS), bool)
         if self.kind == "map":
@@ -210,7 +210,9 @@ class MapStore:
         from deepmend.models.deepmend import coarse_to_maps
 
         a = self.root.attrs
-        return coarse_to_maps(out, masks, int(a["factor"]), str(a["head"]), rc), masks
+        # the post-processing runs in the lattice order it was computed in, so the map is bit-identical to predict's
+        maps = coarse_to_maps(out[:, ::-1], masks[:, ::-1], int(a["factor"]), str(a["head"]), rc)
+        return np.ascontiguousarray(maps[:, ::-1]), masks
 
     def read_map(self, site_id: str):
         """One BS's map as a :class:`DiffusionMap` (recomputed exactly for kind "coarse")."""

@@ -136,13 +136,13 @@ def compute_tile(tile: Tile, spec: ModelSpec, floor: float, store: str | None = 
     for a in range(0, len(targets), step):
         chunk = targets[a : a + step]
         if coarse:  # DeepMEND: store the network's output; the 100 m map only if someone consumes it
-            out, masks = model.coarse_batch(chunk)
-            write_rows(store, rows[a : a + len(chunk)], {"coarse": out, "mask": masks})
+            out, masks = model.coarse_batch(chunk)  # the scene's lattice order (rows northward)
+            write_rows(store, rows[a : a + len(chunk)], {"coarse": out[:, ::-1], "mask": masks[:, ::-1]})  # stored north-up
             if not want_maps:
                 counts.extend([int(m.sum()) for m in masks])
                 lost.extend([0.0] * len(chunk))
                 continue
-            dense = model.maps_from_coarse(out, masks, [scene.site_rc(i) for i in chunk])
+            dense = model.maps_from_coarse(out, masks, [scene.site_rc(i) for i in chunk])[:, ::-1]  # north-up
         else:
             maps = list(model.predict_many(chunk))
             dense = np.stack([m.prob for m in maps])

@@ -87,7 +87,7 @@ def test_export_geotiff_and_parquet(grid_job, tmp_path, capsys):
     with rasterio.open(tmp_path / "m.tif") as src:
         assert src.crs.to_epsg() == 2154 and src.transform == ref.window.transform
         band = src.read(1)
-    np.testing.assert_array_equal(np.nan_to_num(band[::-1]), ref.prob)  # north-up file, rows northward in the store
+    np.testing.assert_array_equal(np.nan_to_num(band), ref.prob)  # north-up file and store
     assert main(["export", str(path), "--out", str(tmp_path / "all.parquet")]) in (0, None)
     df = pd.read_parquet(tmp_path / "all.parquet")
     assert set(df.site_id) == set(MapStore(path).sites)
@@ -95,6 +95,7 @@ def test_export_geotiff_and_parquet(grid_job, tmp_path, capsys):
     s5 = df[df.site_id == "S5"]
     np.testing.assert_array_equal(ref.prob[s5.row.to_numpy(), s5.col.to_numpy()], s5.p.to_numpy())
     np.testing.assert_allclose(s5.x, ref.window.left + (s5.col + 0.5) * 100.0)
+    np.testing.assert_allclose(s5.y, ref.window.bottom + (600 - s5.row - 0.5) * 100.0)  # row 0 = north
     # bad input: one line, exit 2
     assert main(["export", str(path), "--site", "nope", "--out", str(tmp_path / "x.tif")]) == 2
     assert "nope" in capsys.readouterr().err

@@ -93,7 +93,7 @@ def test_corrupt_maps_are_rejected(tmp_path):
         DiffusionMap.load(short)
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip")
-    with pytest.raises(InputError, match="not a valid zip/.npz archive"):
+    with pytest.raises(InputError, match="not a readable diffusion map"):
         DiffusionMap.load(junk)
 
 
