@@ -41,9 +41,10 @@ log = logging.getLogger("deepmend.api")
 ID_RE = re.compile(r"^[0-9a-f]{16}$")
 #: Longest site id an upload may carry: the API's ``site`` parameter must be able to name every site.
 MAX_SITE_ID_CHARS = 200
-#: File signatures of formats the upload endpoint does not read (it reads CSV text): answered
-#: at once, so that nothing compressed is ever expanded.
-BINARY_SIGNATURES = {b"PAR1": "a Parquet file", b"PK\x03\x04": "a zip archive (.zip/.npz/.xlsx)", b"\x1f\x8b": "gzip-compressed",
+#: File signatures of formats the upload endpoint does not read (it reads CSV text, and Parquet
+#: through the size-checked reader of data/limits.py): answered at once, so that nothing compressed
+#: is ever expanded.
+BINARY_SIGNATURES = {b"PK\x03\x04": "a zip archive (.zip/.npz/.xlsx)", b"\x1f\x8b": "gzip-compressed",
                      b"BZh": "bzip2-compressed", b"\xfd7zXZ\x00": "xz-compressed", b"\x28\xb5\x2f\xfd": "zstd-compressed",
                      b"\x93NUMPY": "a NumPy .npy array"}
 
@@ -58,7 +59,7 @@ def check_upload_content(content: bytes, shown: str) -> None:
     """
     for magic, what in BINARY_SIGNATURES.items():
         if content.startswith(magic):
-            raise UnsupportedUploadError(f"is {what}; the upload endpoint reads CSV text only (nothing was unpacked): "
+            raise UnsupportedUploadError(f"is {what}; the upload endpoint reads CSV text or Parquet (nothing was unpacked): "
                                          "export the site list as CSV", file=shown)
 
 

@@ -123,14 +123,15 @@ class UploadStore:
             raise
 
     def add(self, content: bytes, filename: str | None, client: str = "") -> dict:
-        """Validate a CSV site list and store it by content hash for ``client``; returns the API's upload answer.
+        """Validate a CSV (or Parquet) site list and store it by content hash for ``client``; returns the API's upload answer.
 
         Raises
         ------
         TooLargeError
             Over :data:`MAX_UPLOAD_BYTES` or :data:`MAX_UPLOAD_ROWS`.
         UnsupportedUploadError
-            Binary or compressed content (Parquet, zip/.npz, gzip …): refused unexpanded (422).
+            Binary or compressed content (zip/.npz, gzip …): refused unexpanded (422). Parquet is
+            read through its size checks (:func:`parquet_as_csv`).
         StoreFullError
             The store is full of other clients' uploads in use (503, retry later).
         InputError
@@ -145,6 +146,8 @@ class UploadStore:
         if len(content) > MAX_UPLOAD_BYTES:
             raise TooLargeError(f"{shown}: file is {len(content) / 1e6:.1f} MB, the limit is {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
         check_upload_content(content, shown)
+        if content.startswith(PARQUET_MAGIC):
+            content = parquet_as_csv(content, shown)
         lines = [ln for ln in content.splitlines() if ln.strip()]
         if len(lines) - 1 > MAX_UPLOAD_ROWS:
             raise TooLargeError(f"{shown}: {len(lines) - 1} rows, the limit is {MAX_UPLOAD_ROWS} sites")
@@ -171,6 +174,38 @@ class UploadStore:
                 self.on_evict(uid)
         return {"upload_id": upload_id, "n_sites": int(len(dep)), "operators": dep.operators(), "country": UPLOAD_COUNTRY, "city": upload_id,
                 "notes": list(dep.notes)}
+
+
+#: The first bytes of every Parquet file.
+PARQUET_MAGIC = b"PAR1"
+
+
+def parquet_as_csv(content: bytes, shown: str) -> bytes:
+    """A Parquet site list as the CSV text the upload store keeps.
+
+    The table is read by :func:`deepmend.data.limits.read_parquet`, which checks the footer's row
+    count and uncompressed sizes (and the decoded size of dictionary strings) before expanding
+    anything; nullable values (``<NA>``) become empty cells, which the site reader treats as missing.
+
+    Raises
+    ------
+    TooLargeError
+        More than :data:`MAX_UPLOAD_ROWS` rows, or an expanded size over 16 × the upload limit.
+    InputError
+        Not a readable Parquet file, naming the client's file name.
+    """
+    import tempfile
+
+    from deepmend.data.limits import read_parquet
+
+    with tempfile.NamedTemporaryFile(suffix=".parquet") as fh:
+        fh.write(content)
+        fh.flush()
+        try:
+            df = read_parquet(fh.name, max_rows=MAX_UPLOAD_ROWS, max_bytes=16 * MAX_UPLOAD_BYTES)
+        except InputError as exc:
+            raise type(exc)(str(exc).replace(fh.name, shown)) from None
+    return df.to_csv(index=False).encode()
 
 
 def mentions_upload(key, upload_id: str) -> bool:

@@ -107,9 +107,13 @@ def test_kind4_cost_api_upload_extent_limit(client):
     web_error(upload(client, "three.csv", three), 400, "the limit is 200 km")
 
 
-def test_kind5_encodings_api_parquet_refused_unexpanded(client):
-    """The upload endpoint takes text only (binary content could be a decompression bomb: issue 18); the CLI reads Parquet."""
-    web_error(upload(client, "c19a_nullable_float_height.parquet"), 422, "Parquet", "export the site list as CSV")
+def test_kind5_encodings_api_parquet_nullable_read(client):
+    """A Parquet upload with nullable dtypes is read (size-checked first): ``<NA>`` heights are missing, not refused."""
+    r = upload(client, "c19a_nullable_float_height.parquet")
+    assert r.status_code == 200, r.text
+    up = r.json()
+    assert up["n_sites"] == 5
+    assert abs(np.nansum(a_map(client, up, "P02")) - 1) < 1e-3
 
 
 def test_kind5_encodings_api_rows_without_coordinates_reported(client):
