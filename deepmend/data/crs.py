@@ -60,6 +60,8 @@ def is_metric(crs: str) -> bool:
 
 # --- untrusted CRS strings ---------------------------------------------------------
 _EPSG_RE = re.compile(r"^\s*(?:epsg\s*:\s*|urn:ogc:def:crs:epsg:[0-9.]*:)?(\d{4,6})\s*$", re.IGNORECASE)
+#: OGC URNs for WGS84 with longitude first (what GeoJSON writers such as GDAL and QGIS put in a ``crs`` member).
+_CRS84_RE = re.compile(r"^\s*(?:urn:ogc:def:crs:ogc:[0-9.]*:crs84|ogc:crs84|crs84|https?://www\.opengis\.net/def/crs/ogc/[0-9.]+/crs84)\s*$", re.IGNORECASE)
 _WKT_RE = re.compile(r"^\s*(PROJCS|GEOGCS|GEOCCS|COMPD_CS|VERT_CS|PROJCRS|GEOGCRS|GEODCRS|GEODETICCRS|PROJECTEDCRS|BOUNDCRS|COMPOUNDCRS)\s*\[", re.IGNORECASE)
 #: Substrings that make PROJ/GDAL open a file or a grid: never passed on from user input.
 _FORBIDDEN = ("+init", "init=", "nadgrids", "geoidgrids", "+proj", "file:", "@")
@@ -77,7 +79,8 @@ def parse_crs(value: object) -> str:
     """A user's CRS as a canonical string (``EPSG:n`` or WKT), refusing anything that could name a file.
 
     Accepted: ``EPSG:n`` (also ``epsg:n``, a bare code ``n`` and ``urn:ogc:def:crs:EPSG::n``),
-    WKT (1 or 2) and PROJJSON. Refused: PROJ strings (``+proj=…``, ``+init=…``), grid or
+    OGC's CRS84 (``urn:ogc:def:crs:OGC:1.3:CRS84``, GeoJSON's default, returned as ``EPSG:4326``
+    since coordinates are always taken as lon/lat), WKT (1 or 2) and PROJJSON. Refused: PROJ strings (``+proj=…``, ``+init=…``), grid or
     file references, and anything PROJ does not know. Untrusted values (a ``crs`` column of
     an uploaded file) only reach PROJ through this function.
 
@@ -94,6 +97,8 @@ def parse_crs(value: object) -> str:
     m = _EPSG_RE.match(text)
     if m:
         src = f"EPSG:{int(m.group(1))}"
+    elif _CRS84_RE.match(text):
+        return WGS84  # CRS84 is WGS84 with longitude first: the readers already take (lon, lat)
     else:
         low = text.lower()
         if any(f in low for f in _FORBIDDEN):

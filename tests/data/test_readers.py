@@ -144,3 +144,22 @@ def test_region_from_any_vector_file_and_crs(tmp_path):
     for src in (tmp_path / "r.gpkg", box):
         reg = read_region(src, "EPSG:2154")
         assert np.allclose(reg.geometry.bounds, (4.7, 45.6, 5.0, 45.9), atol=1e-3)
+
+
+def test_geojson_written_by_gdal_with_its_crs84_member_reads(tmp_path):
+    """GDAL/QGIS/geopandas write ``"crs": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}`` in WGS84 GeoJSON:
+    the safe CRS parser must take it as lon/lat WGS84 (it once refused it as 'not a CRS')."""
+    import geopandas as gpd
+    import shapely
+
+    from deepmend.data.regions import read_region
+
+    box = gpd.GeoDataFrame({"name": ["zone"]}, geometry=[shapely.box(4.7, 45.6, 5.0, 45.9)], crs="EPSG:4326")
+    box.to_file(tmp_path / "r.geojson", driver="GeoJSON")
+    assert "CRS84" in (tmp_path / "r.geojson").read_text()
+    reg = read_region(tmp_path / "r.geojson", "EPSG:2154")
+    assert np.allclose(reg.geometry.bounds, (4.7, 45.6, 5.0, 45.9), atol=1e-3)
+    pts = gpd.GeoDataFrame({"site_id": ["A", "B", "C"]}, geometry=gpd.points_from_xy([4.84, 4.90, 4.95], [45.76, 45.70, 45.80]), crs="EPSG:4326")
+    pts.to_file(tmp_path / "s.geojson", driver="GeoJSON")
+    dep = read_sites(tmp_path / "s.geojson", country="FR")
+    assert list(dep.site_ids) == ["A", "B", "C"] and dep.crs == "EPSG:2154"
