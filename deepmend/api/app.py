@@ -7,17 +7,21 @@ fit of one scene does not block requests for another.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, File, Query, Request, UploadFile
+from pydantic import BaseModel, Field
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deepmend import render
+from deepmend.api.jobs import JOBS, warm_up
 from deepmend.api.service import MAX_UPLOAD_BYTES, MapResult, Service, TooLargeError
 from deepmend.config import REPO_DIR
 from deepmend.errors import InputError, NotAvailableError
@@ -39,6 +43,14 @@ NO_WEB_APP = """<!doctype html><html lang="en"><head><meta charset="utf-8"><titl
 (or <code>make web</code>), then restart <code>deepmend serve</code>, or pass <code>--static DIR</code>.</p>
 <p>The API is running: see <a href="/docs">/docs</a> and <a href="/openapi.json">/openapi.json</a>,
 e.g. <a href="/api/catalog">/api/catalog</a>.</p></body></html>"""
+
+#: Folder of the web build holding Swagger UI's files (web/vite.config.ts copies them there).
+SWAGGER_DIR = "swagger-ui"
+NO_SWAGGER_UI = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>DeepMEND API</title></head>
+<body style="font-family:sans-serif;max-width:40em;margin:3em auto"><h1>DeepMEND API</h1>
+<p>The interactive documentation (Swagger UI) comes with the web app's build, which is missing:
+<code>cd web &amp;&amp; npm ci &amp;&amp; npm run build</code>. The schema is at <a href="/openapi.json">/openapi.json</a>;
+the endpoints are described in docs/API.md.</p></body></html>"""
 
 # --- shared parameter declarations -------------------------------------------------------
 Country = Query(..., description="Country code (FR, GB, IE, BE) or 'upload'", max_length=200)
@@ -81,6 +93,30 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+#: Share of a map's mass that the panels open on ("fit"): see :func:`_mass_extent`.
+FIT_MASS = 0.95
+
+
+def _mass_extent(dm) -> list[list[float]] | None:
+    """[[west, south], [east, north]] (WGS84) of the square around the BS holding ``FIT_MASS`` of the map.
+
+    The BS is at the centre of its window, so the square's half side is the radius of mass
+    (:func:`deepmend.metrics.radii_of_mass`); None for a map without mass.
+    """
+    from deepmend.data.crs import to_wgs84
+    from deepmend.metrics import radii_of_mass
+
+    w = dm.window
+    try:
+        r_m = float(radii_of_mass(dm.prob, (w.size / 2, w.size / 2), [FIT_MASS], res_m=w.res)[0]) * 1000.0
+    except ValueError:
+        return None
+    r_m = max(r_m, 5 * w.res)
+    cx, cy = w.left + w.size * w.res / 2, w.bottom + w.size * w.res / 2
+    lon, lat = to_wgs84([cx - r_m, cx + r_m], [cy - r_m, cy + r_m], w.crs)
+    return [[round(float(lon[0]), 6), round(float(lat[0]), 6)], [round(float(lon[1]), 6), round(float(lat[1]), 6)]]
+
+
 def find_static_dir(static_dir: str | Path | None) -> Path | None:
     if static_dir is not None:
         p = Path(static_dir)
@@ -92,15 +128,56 @@ def find_static_dir(static_dir: str | Path | None) -> Path | None:
     return None
 
 
-def create_app(static_dir: str | Path | None = None, *, service: Service | None = None, cors_origins: list[str] | None = None) -> FastAPI:
+class JobOut(BaseModel):
+    """One long computation of the server (see deepmend/api/jobs.py)."""
+
+    id: int
+    kind: str = Field(description="'fit': a model fitted on a scene")
+    model: str
+    country: str
+    city: str
+    operator: str
+    label: str = Field(description="what is being done, in words")
+    step: str | None = Field(None, description="the current step, e.g. 'VoronoiBoost training scenes (3/9)'")
+    fraction: float | None = Field(None, description="share done in [0, 1]; null when the computation cannot tell")
+    elapsed_s: float
+    done: bool
+    error: str | None = None
+
+
+class JobsOut(BaseModel):
+    running: list[JobOut]
+    finished: list[JobOut] = Field(description="the last finished jobs, newest first")
+
+
+#: Models prepared in the background at server start, in this order (see ``warmup``).
+WARMUP_MODELS = ("groundtruth", "deepmend", "probabilistic", "voronoiboost")
+
+
+def create_app(static_dir: str | Path | None = None, *, service: Service | None = None, cors_origins: list[str] | None = None,
+               warmup: bool = False) -> FastAPI:
     """The API and, when built, the web app at ``/``.
+
+    ``warmup``: at start-up, prepare the catalog's default scene (ground truth, the default
+    model, VoronoiBoost) in a background thread, so that the first click finds them ready;
+    progress is listed by ``/api/jobs``. ``deepmend serve`` turns it on.
 
     ``cors_origins``: other origins allowed to call the API (default none: the web app is
     served from the same origin, so browsers need no CORS; ``DEEPMEND_CORS_ORIGINS``,
     comma-separated, sets it from the environment).
     """
-    app = FastAPI(title="DeepMEND", version="0.1.0", description="Spatial diffusion maps of cellular base stations (docs/API.md).")
     svc = service or Service()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        if warmup:
+            from deepmend.data.catalog import DEFAULT
+
+            warm_up(svc, DEFAULT, tuple(m for m in WARMUP_MODELS if m in svc.registry()))
+        yield
+
+    app = FastAPI(title="DeepMEND", version="0.1.0", description="Spatial diffusion maps of cellular base stations (docs/API.md).",
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.service = svc
 
     origins = cors_origins if cors_origins is not None else [o for o in os.environ.get("DEEPMEND_CORS_ORIGINS", "").split(",") if o.strip()]
@@ -151,6 +228,11 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         return await call_next(request)
 
     # --- endpoints ------------------------------------------------------------------------
+    @app.get("/api/jobs", summary="Long computations under way (ground-truth fits, trainings) and their progress",
+             response_model=JobsOut)
+    def get_jobs():
+        return JOBS.snapshot()
+
     @app.get("/api/catalog", summary="Countries, cities, operators, models")
     def get_catalog():
         return svc.catalog()
@@ -176,6 +258,7 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
             "inference_ms": dm.meta.get("inference_ms"), "vmin": render.VMIN, "vmax": render.VMAX, "colormap": render.COLORMAP,
             "shape": [dm.window.size, dm.window.size], "crs": dm.window.crs, "cached": res.cached,
         }
+        body["extent95"] = _mass_extent(dm)
         if res.params:
             body["params"] = res.params
         return JSONResponse(body, headers={"Cache-Control": "no-cache"})
@@ -242,8 +325,28 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
     def api_not_found(rest: str):
         return _error(404, f"no such endpoint: /api/{rest}; see /docs")
 
-    # --- the web app -------------------------------------------------------------------
+    # --- documentation, offline ---------------------------------------------------------
     static = find_static_dir(static_dir)
+
+    @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
+    def swagger_ui():
+        """Swagger UI from the web build's local copy of swagger-ui-dist (no CDN: works offline)."""
+        if static is None or not (static / SWAGGER_DIR / "swagger-ui-bundle.js").is_file():
+            return HTMLResponse(NO_SWAGGER_UI)
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="DeepMEND API",
+                                   swagger_js_url=f"/{SWAGGER_DIR}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"/{SWAGGER_DIR}/swagger-ui.css",
+                                   swagger_favicon_url=f"/{SWAGGER_DIR}/favicon-32x32.png")
+
+    @app.get("/about/groundtruth", include_in_schema=False, response_class=Response)
+    def about_ground_truth():
+        """How the simulated ground truth is made (docs/GROUNDTRUTH.md, as text), linked from the app."""
+        doc = REPO_DIR / "docs" / "GROUNDTRUTH.md"
+        if not doc.is_file():
+            return _error(404, "docs/GROUNDTRUTH.md is not part of this installation")
+        return Response(doc.read_text(encoding="utf-8"), media_type="text/plain; charset=utf-8")
+
+    # --- the web app -------------------------------------------------------------------
     if static is not None:
         from fastapi.staticfiles import StaticFiles
 

@@ -20,15 +20,20 @@ KEEP_ALIVE_S = 30
 @click.option("--static", "static_dir", type=click.Path(file_okay=False), default=None,
               help="Directory of the built web app (default: web/dist when built).")
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def serve(host: str, port: int, static_dir: str | None, log_level: str) -> None:
+@click.option("--warmup/--no-warmup", default=True, show_default=True,
+              help="Prepare the default scene (ground truth, default model, VoronoiBoost) in the background at start.")
+def serve(host: str, port: int, static_dir: str | None, log_level: str, warmup: bool) -> None:
     """Serve the HTTP API (docs/API.md) and the web app."""
     import uvicorn
 
     from deepmend.api.app import create_app, find_static_dir
+    from deepmend.api.jobs import capture_tqdm
+
+    capture_tqdm()  # progress goes to /api/jobs, not into the server's log
 
     if static_dir is not None and not (Path(static_dir) / "index.html").is_file():
         raise InputError("no index.html in the web app directory (build it with 'npm run build' in web/)", file=static_dir)
-    app = create_app(static_dir)
+    app = create_app(static_dir, warmup=warmup)
     where = find_static_dir(static_dir)
     click.echo(f"web app: {where if where else 'not built (API only; see / for how to build it)'}")
     click.echo(f"serving on http://{host}:{port}/  (API docs at /docs)")

@@ -476,9 +476,13 @@ class Service:
         key = (ref.key, name, json.dumps(params, sort_keys=True))
 
         def fit():
+            from deepmend.api.jobs import JOBS
+
             scene = self.scene(ref)
             t0 = time.perf_counter()
-            m = model.fit(scene)
+            label = f"{'simulating the ground truth' if name == GROUND_TRUTH else f'fitting {name}'} of {ref.city} / {ref.operator} ({len(scene.deployment)} sites)"
+            with JOBS.track("fit", name, ref.key, label):
+                m = model.fit(scene)
             log.info("fitted %s on %s/%s/%s in %.2f s", name, *ref.key, time.perf_counter() - t0)
             return m
 
@@ -562,7 +566,8 @@ class Service:
         out = self.metrics_cache.get(key, lambda: self._metrics(res))[0]
         if out.get("_incomplete"):
             self.metrics_cache.discard(key)  # a baseline is still being fitted: ask again later
-        return {k: v for k, v in out.items() if not k.startswith("_")}
+        # "incomplete": a baseline is being fitted (see /api/jobs); the client asks again later
+        return {**{k: v for k, v in out.items() if not k.startswith("_")}, "incomplete": bool(out.get("_incomplete"))}
 
     def _model_key(self, ref: SceneRef, name: str, alpha: float | None = None) -> tuple:
         from deepmend.models import make_model

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { Map as MapLibreMap } from 'maplibre-gl';
 import { api, type Catalog, type SitesCollection, type UploadResult } from './api';
-import { useAsync } from './hooks';
+import { jobsFor, useAsync, useJobs, useRefreshing } from './hooks';
 import { findSite, indexSites, type Site, type SiteIndex } from './map/sites';
 import {
   GROUND_TRUTH,
@@ -63,6 +63,9 @@ declare global {
 }
 
 const initialQuery = parseAppQuery(window.location.search);
+
+/** How the simulated ground truth is made (served by the API from docs/GROUNDTRUTH.md). */
+const GROUND_TRUTH_DOC = '/about/groundtruth';
 
 function placeholderUploads(): UploadResult[] {
   if (initialQuery.country !== UPLOAD_COUNTRY || !initialQuery.city) return [];
@@ -162,9 +165,17 @@ export default function App() {
   const mapGT = useAsync(qGT && mapUrl(qGT), (s) => api.map(qGT!, s));
   const mapA = useAsync(qA && mapUrl(qA), (s) => api.map(qA!, s));
   const mapB = useAsync(qB && mapUrl(qB), (s) => api.map(qB!, s));
-  const metricsA = useAsync(qA && metricsUrl(qA), (s) => api.metrics(qA!, s));
-  const metricsB = useAsync(qB && metricsUrl(qB), (s) => api.metrics(qB!, s));
+  // metrics whose baselines are still being fitted come back `incomplete`: asked again until filled
+  const metricsA = useRefreshing(qA && metricsUrl(qA), (s) => api.metrics(qA!, s), (m) => !!m.incomplete);
+  const metricsB = useRefreshing(qB && metricsUrl(qB), (s) => api.metrics(qB!, s), (m) => !!m.incomplete);
+  // what the server is computing for this scene, while anything waits for it
+  const waiting = mapGT.loading || mapA.loading || mapB.loading || metricsA.loading || metricsA.refreshing || metricsB.refreshing;
+  const jobs = useJobs(waiting);
+  const jobScene = scene && selected ? { country: scene.country, city: scene.city, operator: selected.operator } : null;
   const features = useAsync(showFeatures && baseQuery ? featuresUrl(baseQuery) : null, (s) => api.features(baseQuery!, s));
+
+  // every panel opens on the ground truth's 95 % mass square (the model's own when there is none)
+  const fitExtent = mapGT.data?.extent95 ?? null;
 
   const overlay: Overlay | null = useMemo(
     () => (overlayOn && mapA.data ? { url: mapA.data.png, corners: mapA.data.corners, opacity: overlayOpacity } : null),
@@ -397,6 +408,7 @@ export default function App() {
             mapA={mapA}
             metricsA={metricsA}
             metricsB={metricsB}
+            jobs={jobsFor(jobs, jobScene, ['voronoiboost', 'teacher', 'probabilistic', 'voronoi', GROUND_TRUTH])}
             mapB={mapB}
             showFeatures={showFeatures}
             onShowFeatures={setShowFeatures}
@@ -406,12 +418,16 @@ export default function App() {
         <aside className="right">
           <DiffusionPanel
             testid="panel-groundtruth"
-            title="Ground truth"
+            title="Simulated ground truth"
+            titleLink={{ href: GROUND_TRUTH_DOC, text: 'how it is made' }}
             subtitle={selected ? `BS ${selected.id}` : undefined}
             info={mapGT.data}
             loading={mapGT.loading}
             error={mapGT.error}
             site={site}
+            jobs={jobsFor(jobs, jobScene, [GROUND_TRUTH])}
+            fitExtent={fitExtent}
+            region={regionState.data}
           />
           <div className="model-panels">
             <DiffusionPanel
@@ -422,6 +438,9 @@ export default function App() {
               loading={mapA.loading}
               error={mapA.error}
               site={site}
+              jobs={jobsFor(jobs, jobScene, [model])}
+              fitExtent={fitExtent}
+              region={regionState.data}
             />
             {compare && (
               <DiffusionPanel
@@ -432,6 +451,9 @@ export default function App() {
                 loading={mapB.loading}
                 error={mapB.error}
                 site={site}
+                jobs={jobsFor(jobs, jobScene, [modelB])}
+                fitExtent={fitExtent}
+                region={regionState.data}
               />
             )}
           </div>

@@ -74,6 +74,8 @@ export interface MapInfo {
   shape: [number, number];
   crs: string;
   cached: boolean;
+  /** [[west, south], [east, north]]: the square around the BS holding 95 % of the map's mass */
+  extent95?: [LonLat, LonLat] | null;
 }
 
 export interface Scores {
@@ -95,6 +97,28 @@ export interface Metrics {
   r50_km?: number | null;
   r90_km?: number | null;
   mass_in_voronoi?: number | null;
+  /** true while a baseline is still being fitted (see /api/jobs): ask again later */
+  incomplete?: boolean;
+}
+
+export interface JobInfo {
+  id: number;
+  kind: string;
+  model: string;
+  country: string;
+  city: string;
+  operator: string;
+  label: string;
+  step: string | null;
+  fraction: number | null;
+  elapsed_s: number;
+  done: boolean;
+  error: string | null;
+}
+
+export interface Jobs {
+  running: JobInfo[];
+  finished: JobInfo[];
 }
 
 export interface FeatureChannel {
@@ -209,6 +233,8 @@ export const api = {
 
   features: (q: Omit<SiteQuery, 'model' | 'alpha'>, signal?: AbortSignal) =>
     getJson<FeaturesInfo>(apiUrl('/api/features', siteParams(q)), signal),
+
+  jobs: (signal?: AbortSignal) => getJson<Jobs>(apiUrl('/api/jobs'), signal),
 
   upload: async (file: File): Promise<UploadResult> => {
     const form = new FormData();

@@ -1,3 +1,4 @@
+import { jobsFor } from './hooks';
 import { describe, expect, it } from 'vitest';
 import { FALLBACK_PALETTE, hashString, operatorColor } from './palette';
 import { colorForValue, jet, jetGradientCss, logTicks, powerOfTenLabel, rgbHex } from './colormap';
@@ -120,5 +121,18 @@ describe('geometry and formatting helpers', () => {
     expect(tileUrlFrom('?tiles=http://x/{z}/{x}/{y}.png', 'http://env')).toBe('http://x/{z}/{x}/{y}.png');
     expect(tileUrlFrom('', 'http://env/{z}')).toBe('http://env/{z}');
     expect(tileUrlFrom('', undefined)).toBeNull();
+  });
+});
+
+describe('jobsFor', () => {
+  const job = (model: string, city: string) => ({
+    id: 1, kind: 'fit', model, country: 'FR', city, operator: 'Orange', label: `fitting ${model}`,
+    step: null, fraction: null, elapsed_s: 3, done: false, error: null,
+  });
+  it('keeps the jobs of this scene and these models only', () => {
+    const jobs = [job('groundtruth', 'Lyon'), job('voronoiboost', 'Lyon'), job('groundtruth', 'Paris')];
+    const got = jobsFor(jobs, { country: 'FR', city: 'Lyon', operator: 'Orange' }, ['groundtruth']);
+    expect(got.map((j) => `${j.model}/${j.city}`)).toEqual(['groundtruth/Lyon']);
+    expect(jobsFor(jobs, null, ['groundtruth'])).toEqual([]);
   });
 });
