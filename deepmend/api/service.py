@@ -393,18 +393,12 @@ class Service:
             if not match:
                 raise InputError(f"unknown operator for upload {upload_id}; valid: all, {', '.join(ops)}", column="operator", value=op)
             return SceneRef(UPLOAD_COUNTRY, upload_id, match[0])
-        from deepmend.data.catalog import find_city
+        from deepmend.data.catalog import find_city, find_operator
 
-        centry, cty = find_city(country, city)
+        centry, cty = find_city(country, city)  # the one resolver (accent- and case-insensitive)
         if operator is None:
             return SceneRef(centry["code"], cty["name"], "")
-        if not cty["operators"]:
-            raise InputError(f"no bundled sites for {cty['name']} ({cty['source']})", column="city", value=city)
-        match = [o["name"] for o in cty["operators"] if o["name"].lower() == str(operator).lower()]
-        if not match:
-            valid = ", ".join(sorted(o["name"] for o in cty["operators"]))
-            raise InputError(f"unknown operator for {cty['name']}; valid: {valid}", column="operator", value=operator)
-        return SceneRef(centry["code"], cty["name"], match[0])
+        return SceneRef(centry["code"], cty["name"], find_operator(cty, operator))
 
     def scene(self, ref: SceneRef):
         def build():
