@@ -126,6 +126,9 @@ export default function App() {
   }, [catalogState.error]);
 
   const isUpload = scene?.country === UPLOAD_COUNTRY;
+  // a city offered without any bundled site list (Belgium): the upload flow comes first
+  const noSiteList =
+    !!catalog && !!scene && !isUpload && !!scene.city && operatorOptions(catalog, uploads, scene.country, scene.city).length === 0;
 
   // sites of every operator of the city (or of the upload), coloured by operator
   const loadOps = useMemo(() => (catalog && scene ? operatorsToLoad(catalog, uploads, scene) : []), [catalog, uploads, scene]);
@@ -355,8 +358,19 @@ export default function App() {
             onSelect={onSelectSite}
             onMap={onMap}
           >
+            {noSiteList && scene && (
+              <div className="card no-site-list" data-testid="no-site-list">
+                <strong>No public site list is bundled for {scene.city}.</strong>
+                <p>
+                  Its outline is drawn on the map. Upload your operator&apos;s site list to compute maps here: a CSV
+                  with <code>site_id</code>, <code>lat</code>, <code>lon</code> and optionally <code>operator</code>,{' '}
+                  <code>height_m</code>, <code>technology</code>, <code>azimuths</code>.
+                </p>
+                <UploadButton id="upload-cta-input" label="Upload a site list (CSV)" onUploaded={onUploaded} onError={setError} />
+              </div>
+            )}
             <div className="map-box">
-              {index && index.sites.length === 0 && !sitesState.loading && (
+              {index && index.sites.length === 0 && !sitesState.loading && !noSiteList && (
                 <div className="map-note" data-testid="no-sites">No base stations for this scene.</div>
               )}
               <OperatorLegend

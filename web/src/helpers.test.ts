@@ -9,9 +9,14 @@ import { tileUrlFrom } from './map/basemap';
 
 describe('operator palette', () => {
   it('gives known operators fixed colours, case-insensitively', () => {
-    expect(operatorColor('Orange')).toBe('#ff7900');
-    expect(operatorColor('orange')).toBe('#ff7900');
-    expect(operatorColor(' SFR ')).toBe('#e2001a');
+    expect(operatorColor('Orange')).toBe('#E69F00');
+    expect(operatorColor('orange')).toBe('#E69F00');
+    expect(operatorColor(' SFR ')).toBe('#CC79A7');
+  });
+  it('gives the operators sharing a map different colours', () => {
+    for (const ops of [['Orange', 'SFR', 'Bouygues', 'Free'], ['EE', 'O2', 'Vodafone', 'Three'], ['mno_1', 'mno_2', 'Vodafone', 'Three']]) {
+      expect(new Set(ops.map(operatorColor)).size).toBe(ops.length);
+    }
   });
   it('gives unknown operators a stable palette colour', () => {
     const c = operatorColor('Some New Operator');
