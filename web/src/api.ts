@@ -3,6 +3,7 @@
 // surfaced as `ApiError` whose message is the server's `error` text, verbatim.
 import type { FeatureCollection, Point, Geometry } from 'geojson';
 import { apiUrl, sceneParams, siteParams, type Scene, type SiteQuery } from './urls';
+import type { components } from './api.gen';
 
 export type LonLat = [number, number];
 
@@ -101,24 +102,15 @@ export interface Metrics {
   incomplete?: boolean;
 }
 
-export interface JobInfo {
-  id: number;
-  kind: string;
-  model: string;
-  country: string;
-  city: string;
-  operator: string;
-  label: string;
-  step: string | null;
-  fraction: number | null;
-  elapsed_s: number;
-  done: boolean;
-  error: string | null;
-}
+// Types generated from the server's OpenAPI schema (npm run gen:api → api.gen.ts); the hand-written
+// interfaces above describe the answers that have no response model in the schema yet.
+export type JobInfo = components['schemas']['JobOut'];
+export type Jobs = components['schemas']['JobsOut'];
 
-export interface Jobs {
-  running: JobInfo[];
-  finished: JobInfo[];
+/** GET /api/evaluation: per run, each model's sorted KS and EMD over the city's BSs (their CDFs). */
+export interface EvaluationView {
+  scene: string;
+  runs: { run: string; n_bs: number; models: Record<string, { ks: number[]; emd_km: number[] }> }[];
 }
 
 export interface FeatureChannel {
@@ -233,6 +225,9 @@ export const api = {
 
   features: (q: Omit<SiteQuery, 'model' | 'alpha'>, signal?: AbortSignal) =>
     getJson<FeaturesInfo>(apiUrl('/api/features', siteParams(q)), signal),
+
+  evaluation: (scene: Scene, signal?: AbortSignal) =>
+    getJson<EvaluationView>(apiUrl('/api/evaluation', sceneParams(scene)), signal),
 
   jobs: (signal?: AbortSignal) => getJson<Jobs>(apiUrl('/api/jobs'), signal),
 

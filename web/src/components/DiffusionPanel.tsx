@@ -1,10 +1,11 @@
 import { useEffect, useRef, useState } from 'react';
 import type { GeoJSONSource, ImageSource, Map as MapLibreMap } from 'maplibre-gl';
 import maplibregl from '../map/maplibre';
-import { attachWorld, baseStyle, currentTileUrl, whenStyleReady } from '../map/basemap';
+import { attachCountry, attachWorld, baseStyle, currentTileUrl, whenStyleReady } from '../map/basemap';
 import { bboxOfPoints, padBBox } from '../map/geo';
 import { ApiError, getBlobUrl, isAbortError, type JobInfo, type LonLat, type MapInfo, type RegionCollection } from '../api';
-import ColorLegend from './ColorLegend';
+import ColorLegend, { DiffLegend } from './ColorLegend';
+import { cellAt, distanceKm, parseNpy, type NpyArray } from '../npy';
 import Spinner from './Spinner';
 import { fmtMs } from '../format';
 
@@ -27,6 +28,10 @@ interface Props {
   titleLink?: { href: string; text: string };
   /** the city's outline, drawn on the panel so that a map cut at a border reads as such */
   region?: RegionCollection | null;
+  /** the model − ground truth image of this map (a "difference" toggle appears when given) */
+  diffUrl?: string | null;
+  /** the scene's country code (1:10m coast and administrative areas on the basemap) */
+  country?: string | null;
 }
 
 const IMAGE_SOURCE = 'diffusion';
@@ -53,15 +58,18 @@ function syncFrom(source: MapLibreMap) {
 }
 
 function jobText(j: JobInfo): string {
-  const pct = j.fraction !== null ? ` — ${Math.round(j.fraction * 100)} %` : '';
+  const pct = typeof j.fraction === 'number' ? ` — ${Math.round(j.fraction * 100)} %` : '';
   return `${j.label}${j.step ? `: ${j.step}` : ''}${pct} (${Math.round(j.elapsed_s)} s)`;
 }
 
 type PanelState = 'idle' | 'loading' | 'ready' | 'unavailable' | 'error';
 
 export default function DiffusionPanel(props: Props) {
-  const { testid, title, subtitle, info, loading, error, site, placeholder, extra, jobs, fitExtent, titleLink, region } = props;
+  const { testid, title, subtitle, info, loading, error, site, placeholder, extra, jobs, fitExtent, titleLink, region, diffUrl, country } = props;
+  const [diff, setDiff] = useState(false);
+  const imageUrl = info ? (diff && diffUrl ? diffUrl : info.png) : null;
   const container = useRef<HTMLDivElement>(null);
+  const section = useRef<HTMLElement>(null);
   const mapRef = useRef<MapLibreMap | null>(null);
   const [ready, setReady] = useState(false);
   const [imgLoading, setImgLoading] = useState(false);
@@ -96,7 +104,10 @@ export default function DiffusionPanel(props: Props) {
     mapRef.current = map;
     map.touchZoomRotate.disableRotation();
     map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
-    map.on('move', () => syncFrom(map));
+    map.on('move', () => {
+      syncFrom(map);
+      if (section.current) section.current.dataset.zoom = map.getZoom().toFixed(4); // read by the e2e tests
+    });
     whenStyleReady(map, () => {
       map.addSource(REGION_SOURCE, { type: 'geojson', data: EMPTY });
       map.addLayer({
@@ -133,6 +144,12 @@ export default function DiffusionPanel(props: Props) {
     };
   }, [wanted]);
 
+  useEffect(() => {
+    const map = mapRef.current;
+    if (!ready || !map) return;
+    attachCountry(map, country);
+  }, [ready, country]);
+
   // city outline
   useEffect(() => {
     const map = mapRef.current;
@@ -164,7 +181,7 @@ export default function DiffusionPanel(props: Props) {
     const ctrl = new AbortController();
     setImgLoading(true);
     setImgError(null);
-    getBlobUrl(info.png, ctrl.signal)
+    getBlobUrl(imageUrl!, ctrl.signal)
       .then((url) => {
         if (ctrl.signal.aborted) {
           URL.revokeObjectURL(url);
@@ -193,7 +210,7 @@ export default function DiffusionPanel(props: Props) {
           lastExtent.current = extent;
           fitTo(map, fitRef.current ?? info.extent95 ?? null, info.corners);
         }
-        setShownPng(info.png);
+        setShownPng(imageUrl);
         setImgLoading(false);
       })
       .catch((e: unknown) => {
@@ -205,14 +222,14 @@ export default function DiffusionPanel(props: Props) {
       ctrl.abort();
       setImgLoading(false);
     };
-  }, [ready, info]);
+  }, [ready, info, imageUrl]);
 
   useEffect(() => {
-    if (!shownPng || (waited && waited.png === shownPng)) return;
+    if (!shownPng || shownPng !== info?.png || (waited && waited.png === shownPng)) return;
     const t0 = waitStart.current;
     waitStart.current = null;
     setWaited({ png: shownPng, ms: t0 === null ? 0 : performance.now() - t0 });
-  }, [shownPng, waited]);
+  }, [shownPng, waited, info?.png]);
 
   // a new ground-truth extent (it may arrive after this panel's own image): open on it
   const fitKey = JSON.stringify(fitExtent ?? null);
@@ -223,14 +240,55 @@ export default function DiffusionPanel(props: Props) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [ready, fitKey]);
 
+  // readout of P(ℓ|i), distance to the BS and cell under the cursor (the raw map is fetched on first hover)
+  const [readout, setReadout] = useState<string | null>(null);
+  const raw = useRef<{ url: string; arr: NpyArray | null; loading: boolean } | null>(null);
+  useEffect(() => {
+    const map = mapRef.current;
+    if (!ready || !map || !info) return;
+    const onMove = (e: { lngLat: { lng: number; lat: number } }) => {
+      const p: LonLat = [e.lngLat.lng, e.lngLat.lat];
+      if (!raw.current || raw.current.url !== info.npy) {
+        raw.current = { url: info.npy, arr: null, loading: true };
+        const mine = raw.current;
+        fetch(info.npy)
+          .then((r) => r.arrayBuffer())
+          .then((b) => {
+            mine.arr = parseNpy(b);
+          })
+          .catch(() => undefined)
+          .finally(() => {
+            mine.loading = false;
+          });
+      }
+      const arr = raw.current.arr;
+      const cell = cellAt(info.corners, info.shape[0], p);
+      const dist = site ? `${distanceKm([site.lon, site.lat], p).toFixed(2)} km from the BS` : '';
+      if (!cell) {
+        setReadout(`outside the window${dist ? ` · ${dist}` : ''}`);
+        return;
+      }
+      const v = arr ? arr.data[cell[0] * info.shape[1] + cell[1]] : null;
+      const pv = v === null ? '…' : v > 0 ? v.toExponential(2) : '0';
+      setReadout(`P(ℓ|i) = ${pv} · ${dist} · cell row ${cell[0]}, col ${cell[1]}`);
+    };
+    const onOut = () => setReadout(null);
+    map.on('mousemove', onMove);
+    map.on('mouseout', onOut);
+    return () => {
+      map.off('mousemove', onMove);
+      map.off('mouseout', onOut);
+    };
+  }, [ready, info, site?.lon, site?.lat]);
+
   const err = error ?? imgError;
   let state: PanelState = 'idle';
   if (loading || imgLoading) state = 'loading';
   else if (err) state = err instanceof ApiError && err.status === 404 ? 'unavailable' : 'error';
-  else if (info && shownPng === info.png) state = 'ready';
+  else if (info && shownPng === imageUrl) state = 'ready';
 
   return (
-    <section className="panel diffusion-panel" data-testid={testid} data-state={state}>
+    <section ref={section} className="panel diffusion-panel" data-testid={testid} data-state={state}>
       <header className="panel-header">
         <h2>{title}</h2>
         {subtitle && <span className="panel-subtitle">{subtitle}</span>}
@@ -264,7 +322,7 @@ export default function DiffusionPanel(props: Props) {
                 {jobs.map((j) => (
                   <div key={j.id} className="job-line">
                     <span>{jobText(j)}</span>
-                    {j.fraction !== null && (
+                    {typeof j.fraction === 'number' && (
                       <progress max={1} value={j.fraction} aria-label={j.label} />
                     )}
                   </div>
@@ -283,6 +341,18 @@ export default function DiffusionPanel(props: Props) {
             >
               fit
             </button>
+            {diffUrl && (
+              <button
+                type="button"
+                data-testid={`${testid}-diff`}
+                aria-pressed={diff}
+                className={diff ? 'active' : ''}
+                title="show this map minus the ground truth (red: more probability than the ground truth, blue: less)"
+                onClick={() => setDiff((d) => !d)}
+              >
+                {diff ? 'map' : 'difference'}
+              </button>
+            )}
             <button
               type="button"
               data-testid={`${testid}-full`}
@@ -309,7 +379,16 @@ export default function DiffusionPanel(props: Props) {
           </div>
         )}
       </div>
-      <ColorLegend vmin={info?.vmin ?? 1e-9} vmax={info?.vmax ?? 1e-2} />
+      {readout && state === 'ready' && (
+        <div className="panel-readout" data-testid={`${testid}-readout`}>
+          {readout}
+        </div>
+      )}
+      {diff && diffUrl ? (
+        <DiffLegend />
+      ) : (
+        <ColorLegend vmin={info?.vmin ?? 1e-9} vmax={info?.vmax ?? 1e-2} />
+      )}
     </section>
   );
 }

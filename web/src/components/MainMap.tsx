@@ -1,7 +1,8 @@
 import { useEffect, useRef, useState } from 'react';
 import type { GeoJSONSource, ImageSource, Map as MapLibreMap, MapMouseEvent, Popup } from 'maplibre-gl';
 import maplibregl from '../map/maplibre';
-import { attachWorld, baseStyle, currentTileUrl, whenStyleReady } from '../map/basemap';
+import { attachPlaces } from '../map/places';
+import { attachCountry, attachWorld, baseStyle, currentTileUrl, whenStyleReady } from '../map/basemap';
 import { bboxOf, padBBox, type BBox } from '../map/geo';
 import {
   OVERLAY_LAYER,
@@ -36,6 +37,8 @@ interface Props {
   currentOperator: string | null;
   selectedFid: number | null;
   region: RegionCollection | null;
+  /** the scene's country code (basemap outlines and place names); null for uploads */
+  country?: string | null;
   /** changes when the scene changes: the map fits the region (or the sites) once per key */
   fitKey: string;
   regionSettled: boolean;
@@ -213,7 +216,15 @@ export default function MainMap(props: Props) {
     };
   }, []);
 
-  const { index, currentOperator, selectedFid, region, overlay, fitKey, regionSettled } = props;
+  const { index, currentOperator, selectedFid, region, overlay, fitKey, regionSettled, country } = props;
+
+  // basemap of the scene's country: 1:10m coast, administrative areas, place names
+  useEffect(() => {
+    const map = mapRef.current;
+    if (!ready || !map) return;
+    attachCountry(map, country);
+    return attachPlaces(map, country ?? null);
+  }, [ready, country]);
 
   // data-ready turns true once the current sites are drawn in their final view (so that an
   // end-to-end test can project and hover them): every change below bumps `mutation`, and the

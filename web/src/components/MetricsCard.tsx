@@ -22,7 +22,7 @@ const val = (s: Scores | null | undefined, k: string): number | null => {
 
 function pendingText(j: JobInfo | undefined): string {
   if (!j) return '…';
-  const pct = j.fraction !== null ? ` ${Math.round(j.fraction * 100)} %` : '';
+  const pct = typeof j.fraction === 'number' ? ` ${Math.round(j.fraction * 100)} %` : '';
   return ` (${j.step ?? j.label}${pct}, ${Math.round(j.elapsed_s)} s)`;
 }
 
