@@ -3,9 +3,11 @@
 Starts ``deepmend serve --no-warmup`` on 127.0.0.1 with an EMPTY cache folder, then for each city
 (country/city/operator) takes the site nearest the city's centre and measures, with httpx:
 
-* click cold — the first click as the app makes it: ground truth, the model's map and its metrics
-  requested at once (threads), time until all three answered (metrics may say ``incomplete``
-  while VoronoiBoost trains: that part is measured separately);
+* click cold — the first click as the app makes it: the ground truth's and the model's maps requested
+  at once (threads), time until both answered (the two panels). ``--metrics`` adds the metrics
+  request; off by default because it starts VoronoiBoost's training in the background (the metrics
+  say ``incomplete`` until it is done), which would load the machine during every later measurement;
+  VoronoiBoost's first use is measured on its own at the end;
 * GT cold   — within that click, the ground truth's own request: the scene, the ground-truth fit
   of the whole deployment (the per-BS window-only simulation is not done) and the map;
 * click warm — the same on a second site of the city (scene, fits and ONNX session in memory);
@@ -61,17 +63,18 @@ def _get(base: str, path: str, params: dict) -> tuple[float, dict]:
     return dt, r.json()
 
 
-def _click(base: str, scene: dict, site: str, model: str) -> tuple[float, float, bool]:
-    """(seconds until the ground truth, the model's map and its metrics all answered; seconds of the
-    ground truth's own request; metrics incomplete), the three requested at once as the app does."""
+def _click(base: str, scene: dict, site: str, model: str, metrics: bool) -> tuple[float, float, bool]:
+    """(seconds until the ground truth's and the model's maps (and, with ``metrics``, the metrics) all
+    answered; seconds of the ground truth's own request; metrics incomplete), requested at once as the app does."""
     q = {**scene, "site": site}
     t0 = time.perf_counter()
     with ThreadPoolExecutor(3) as pool:
         futs = [pool.submit(_get, base, "/api/map", {**q, "model": "groundtruth"}),
-                pool.submit(_get, base, "/api/map", {**q, "model": model}),
-                pool.submit(_get, base, "/api/metrics", {**q, "model": model})]
+                pool.submit(_get, base, "/api/map", {**q, "model": model})]
+        if metrics:
+            futs.append(pool.submit(_get, base, "/api/metrics", {**q, "model": model}))
         out = [f.result() for f in futs]
-    return time.perf_counter() - t0, out[0][0], bool(out[2][1].get("incomplete"))
+    return time.perf_counter() - t0, out[0][0], bool(metrics and out[2][1].get("incomplete"))
 
 
 def main() -> None:
@@ -79,6 +82,9 @@ def main() -> None:
     ap.add_argument("--model", default="deepmend")
     ap.add_argument("--cities", default=CITIES)
     ap.add_argument("--no-voronoiboost", action="store_true")
+    ap.add_argument("--metrics", action="store_true",
+                    help="also request the metrics in each click (they start VoronoiBoost's training in the background, "
+                         "which then competes with every later measurement)")
     args = ap.parse_args()
     cache = Path(tempfile.mkdtemp(prefix="deepmend-bench-click-"))
     port = _free_port()
@@ -104,8 +110,8 @@ def main() -> None:
             scene = {"country": country, "city": city, "operator": operator}
             sites = _central_sites(base, scene)
             n = len(httpx.get(f"{base}/api/sites", params=scene, timeout=TIMEOUT).json()["features"])
-            cold, gt_cold, inc = _click(base, scene, sites[0], args.model)
-            warm, _, _ = _click(base, scene, sites[1], args.model)
+            cold, gt_cold, inc = _click(base, scene, sites[0], args.model, args.metrics)
+            warm, _, _ = _click(base, scene, sites[1], args.model, args.metrics)
             print(f"| {city} | {operator} | {n} | {gt_cold:.1f} | {cold:.1f} | {warm:.2f} | {cold / warm:.0f}× |"
                   + (" (metrics incomplete: a baseline still training)" if inc else ""), flush=True)
         if not args.no_voronoiboost:

@@ -265,6 +265,12 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         ref = svc.resolve(country, city, operator)
         return city_errors(eval_roots(svc.cache_root), "/".join(ref.key))
 
+    @app.get("/api/population", summary="WorldPop 2020 density cells (~10 km) of a country (GeoJSON), the optional basemap layer")
+    def get_population(country: str = Country):
+        from deepmend.data.catalog import population_cells
+
+        return JSONResponse(population_cells(_country_code(country)), headers={"Cache-Control": MAP_CACHE_CONTROL})
+
     @app.get("/api/sites", summary="Sites of a scene (GeoJSON)")
     def get_sites(country: str = Country, city: str = City, operator: str = Operator):
         return svc.sites_geojson(svc.resolve(country, city, operator))

@@ -341,3 +341,26 @@ def outlines(code: str) -> dict:
         for name, geom in read_polygons(data_dir() / file, name_field=field).items():
             feats.append({"type": "Feature", "properties": {"kind": "admin", "name": name}, "geometry": shapely.geometry.mapping(geom)})
     return {"type": "FeatureCollection", "features": feats}
+
+
+#: WorldPop 2020 at ~10 km, the density the ground-truth simulator's user prior starts from.
+POPGRID_FILE = "popgrid_worldpop_10km_FR_GB_IE_BE.csv"
+
+
+@lru_cache(maxsize=8)
+def population_cells(code: str) -> dict:
+    """GeoJSON (WGS84) of a country's WorldPop 2020 cells (0.0833°, ~10 km): ``density_per_km2`` per cell.
+
+    The optional population layer of the basemap (the simulator's user prior is built from it).
+    """
+    import pandas as pd
+
+    if code not in COUNTRIES:
+        raise InputError(f"unknown country; valid: {', '.join(COUNTRIES)}", column="country", value=code)
+    df = pd.read_csv(data_dir() / POPGRID_FILE)
+    df = df[df["country"] == code]
+    step = 1.0 / 12.0
+    feats = [{"type": "Feature", "properties": {"density_per_km2": round(float(d), 1)},
+              "geometry": {"type": "Polygon", "coordinates": [[[x, y], [x + step, y], [x + step, y + step], [x, y + step], [x, y]]]}}
+             for x, y, d in zip(df["lon_min"].round(5), df["lat_min"].round(5), df["density_2020_per_km2"])]
+    return {"type": "FeatureCollection", "features": feats}

@@ -190,6 +190,7 @@ def test_page_load_default_scene_and_hover_popup(server, site, page):
     _wait_js(page, f"() => (window.__deepmend.state().selected || {{}}).id == {str(site['site_id'])!r}", 15)
 
 
+@pytest.mark.timeout(2 * COLD_TIMEOUT_S + 120)
 def test_first_click_fills_both_panels_and_every_metrics_row(server, site, page):
     """Cold cache, default model: no error; each row filled or visibly computing, then filled."""
     t0 = time.perf_counter()
@@ -226,7 +227,8 @@ def test_first_click_fills_both_panels_and_every_metrics_row(server, site, page)
         _shot(page, "app_computing.png")
     t1 = time.perf_counter()
     _wait_js(page, f"() => {rows}.length > 0 && {rows}.every(r => r.dataset.state === 'filled')", COLD_TIMEOUT_S)
-    print(f"[e2e] every metrics row filled {time.perf_counter() - t1:.1f} s later")
+    print(f"[e2e] every metrics row filled {time.perf_counter() - t1:.1f} s later (VoronoiBoost's first use, cold: "
+          f"training on the default scenes, their ground truths included)")
     texts = page.evaluate(f"() => {rows}.map(r => r.innerText)")
     assert all("—" not in t.split("\t")[2] for t in texts), texts
     _no_errors(page)
@@ -250,7 +252,8 @@ def test_panels_open_on_the_fit_and_stay_in_step(page):
     page.get_by_test_id("panel-groundtruth-fit").click()
     page.wait_for_timeout(300)
     refit = page.evaluate("() => [...document.querySelectorAll('.diffusion-panel')].map(p => Number(p.dataset.zoom))")
-    assert abs(refit[0] - fitted[0]) < 1e-3 and abs(refit[1] - fitted[0]) < 1e-3, (fitted, refit)
+    # back on the fit (panels of other sizes fit the same square at slightly different zooms)
+    assert abs(refit[0] - refit[1]) < 1e-6 and abs(refit[0] - fitted[0]) < 0.75 and refit[0] > full[0] + 0.5, (fitted, full, refit)
 
 
 def test_model_switch_compare_and_geotiff(server, site, page):
@@ -337,6 +340,7 @@ def test_belgium_offers_the_upload_flow(server, page, tmp_path):
     _wait_js(page, "() => { const s = window.__deepmend.state(); return s.scene.country === 'upload' && s.sitesLoaded && s.siteCount === 16; }", 120)
 
 
+@pytest.mark.timeout(COLD_TIMEOUT_S + 600)
 def test_paris_first_click_time_is_measured(server, page):
     """Paris, cold: the time until both panels show their maps is printed (the budget is 10 s; not asserted)."""
     page.goto(server + "/?country=FR&city=Paris&operator=Orange&model=" + DEFAULT_MODEL)

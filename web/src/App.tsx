@@ -102,6 +102,7 @@ export default function App() {
   const [overlayOpacity, setOverlayOpacity] = useState(0.7);
   const [showFeatures, setShowFeatures] = useState(false);
   const [showCity, setShowCity] = useState(false);
+  const [showPopulation, setShowPopulation] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
   // first scene, once the catalog is there
@@ -304,6 +305,7 @@ export default function App() {
             selectedFid={selectedSite?.fid ?? null}
             region={regionState.data}
             country={isUpload ? null : (scene?.country ?? null)}
+            population={showPopulation}
             regionSettled={!regionState.loading}
             fitKey={scene ? `${scene.country}|${scene.city}` : ''}
             overlay={overlay}
@@ -339,6 +341,17 @@ export default function App() {
                 />
                 Overlay {model ? modelLabel(model) : 'model'} map
               </label>
+              {!isUpload && (
+                <label className="toggle" title="WorldPop 2020 inhabitants per km² (~10 km cells), the density the simulated ground truth starts from">
+                  <input
+                    type="checkbox"
+                    data-testid="toggle-population"
+                    checked={showPopulation}
+                    onChange={(e) => setShowPopulation(e.target.checked)}
+                  />
+                  Population (WorldPop 2020)
+                </label>
+              )}
               {!isUpload && (
                 <button
                   type="button"

@@ -225,6 +225,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/population": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** WorldPop 2020 density cells (~10 km) of a country (GeoJSON), the optional basemap layer */
+        get: operations["get_population_api_population_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/region": {
         parameters: {
             query?: never;
@@ -806,6 +823,38 @@ export interface operations {
         };
     };
     get_places_api_places_get: {
+        parameters: {
+            query: {
+                /** @description Country code (FR, GB, IE, BE) or 'upload' */
+                country: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_population_api_population_get: {
         parameters: {
             query: {
                 /** @description Country code (FR, GB, IE, BE) or 'upload' */

@@ -1,4 +1,4 @@
-import { placesToLabel } from './map/places';
+import { declutter, placesToLabel } from './map/places';
 import { cellAt, distanceKm, parseNpy } from './npy';
 import { jobsFor } from './hooks';
 import { describe, expect, it } from 'vitest';
@@ -182,5 +182,9 @@ describe('place labels', () => {
     expect(placesToLabel(places, [-5, 41, 10, 51], 5).map((p) => p.name)).toEqual(['Paris', 'Lyon']);
     expect(placesToLabel(places, [4.5, 45.5, 5.2, 46], 11).map((p) => p.name)).toEqual(['Lyon', 'Villeurbanne', 'Bron']);
     expect(placesToLabel(places, [4.5, 45.5, 5.2, 46], 8).map((p) => p.name)).toEqual(['Lyon', 'Villeurbanne']);
+  });
+  it('drops the smaller of two overlapping labels', () => {
+    const px = (p: { lon: number; lat: number }): [number, number] => [p.lon * 1000, -p.lat * 1000];
+    expect(declutter(places.slice(1), px).map((p) => p.name)).toEqual(['Lyon', 'Bron']);
   });
 });

@@ -25,6 +25,24 @@ export function placesToLabel(places: Place[], bounds: [number, number, number, 
     .slice(0, max);
 }
 
+/**
+ * Keeps the larger of two places whose labels would overlap on screen (`places` ordered by
+ * importance; a label is taken as 7 px per character by 16 px, centred on its point).
+ */
+export function declutter(places: Place[], toScreen: (p: Place) => [number, number]): Place[] {
+  const boxes: [number, number, number, number][] = [];
+  const out: Place[] = [];
+  for (const p of places) {
+    const [x, y] = toScreen(p);
+    const hw = (p.name.length * 7) / 2 + 4;
+    const box: [number, number, number, number] = [x - hw, y - 10, x + hw, y + 10];
+    if (boxes.some((b) => box[0] < b[2] && box[2] > b[0] && box[1] < b[3] && box[3] > b[1])) continue;
+    boxes.push(box);
+    out.push(p);
+  }
+  return out;
+}
+
 const cache = new Map<string, Promise<Place[]>>();
 function loadPlaces(country: string): Promise<Place[]> {
   let p = cache.get(country);
@@ -45,7 +63,13 @@ export function attachPlaces(map: MapLibreMap, country: string | null): () => vo
   let stopped = false;
   const update = () => {
     const b = map.getBounds();
-    const want = placesToLabel(places, [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], map.getZoom());
+    const want = declutter(
+      placesToLabel(places, [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], map.getZoom()),
+      (p) => {
+        const pt = map.project([p.lon, p.lat]);
+        return [pt.x, pt.y];
+      },
+    );
     const keys = new Set(want.map((p) => `${p.name}|${p.lon}|${p.lat}`));
     for (const [k, m] of shown) {
       if (!keys.has(k)) {
