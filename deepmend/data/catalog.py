@@ -22,6 +22,7 @@ and the API go through it.
 
 from __future__ import annotations
 
+import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -210,9 +211,20 @@ def _city_entries(code: str, ds: Dataset) -> list[dict]:
     return out
 
 
-@lru_cache(maxsize=1)
+_CATALOG_LOCK = threading.Lock()
+
+
 def catalog() -> dict:
-    """The catalog as plain data: countries → cities → operators with site counts (each city once)."""
+    """The catalog as plain data: countries → cities → operators with site counts (each city once).
+
+    Built once per process (a few seconds); concurrent first callers wait for the one build.
+    """
+    with _CATALOG_LOCK:
+        return _catalog()
+
+
+@lru_cache(maxsize=1)
+def _catalog() -> dict:
     out: dict = {"countries": [], "default": dict(DEFAULT), "attribution": ATTRIBUTION}
     for code, c in COUNTRIES.items():
         cities = [e for ds in DATASETS if ds.country == code and ds.listed for e in _city_entries(code, ds)]
