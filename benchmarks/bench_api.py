@@ -13,6 +13,10 @@ Clients: the in-process ASGI client (fastapi.testclient) and a real ``deepmend s
 (uvicorn) on 127.0.0.1 driven with httpx. Medians over ``--sites`` sites; ratio = uncached / cached.
 A private cache directory is used, so nothing is shared with earlier runs.
 
+Also printed: the cached ``/api/map.png`` of DeepMEND over that of Voronoi, both measured
+in this run (the API's cache key comes from the model's parameters, so a cached DeepMEND
+map must cost about what a cached Voronoi map costs: no model is built; target ≤ 2×).
+
 Run: .venv/bin/python benchmarks/bench_api.py [--sites 20] [--no-http]
 """
 
@@ -31,7 +35,7 @@ from pathlib import Path
 import httpx
 
 SCENE = {"country": "FR", "city": "Lyon", "operator": "Orange"}
-MODELS = ("voronoi", "probabilistic")
+MODELS = ("voronoi", "probabilistic", "deepmend")
 
 
 def timed(get, url: str, params: dict) -> float:
@@ -108,6 +112,11 @@ def main() -> None:
                 proc.terminate()
                 proc.wait(10)
 
+    for label in dict.fromkeys(r["client"] for r in rows):
+        by = {r["model"]: r for r in rows if r["client"] == label}
+        if "deepmend" in by and "voronoi" in by:
+            print(f"{label}: cached /api/map.png DeepMEND / Voronoi = {by['deepmend']['cached_ms'] / by['voronoi']['cached_ms']:.2f}× "
+                  f"({by['deepmend']['cached_ms']:.2f} ms vs {by['voronoi']['cached_ms']:.2f} ms)")
     print("\n| client | model | sites | uncached ms (median) | cached ms (median) | from disk after restart ms | ratio |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:

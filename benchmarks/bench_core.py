@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from deepmend.grid.diffusion_map import finalize
-from deepmend.models import make_model
+from deepmend.registry import make_model
 from deepmend.scene import Scene
 
 

@@ -60,7 +60,7 @@ def main() -> None:
     eager = DeepMENDModel(args.weights, runtime="torch", batch_size=args.batch, threads=args.threads).fit(scene)
     eager.features_ = onnx.features_
     sites = [int(i) for i in scene.targets[: args.batch]]
-    f = onnx.factor
+    f = onnx.factor_
 
     # --- stages, per BS ---------------------------------------------------------
     x, masks = onnx.features_.batch(sites, f)
@@ -70,10 +70,10 @@ def main() -> None:
     res["network_onnx_b1_ms"] = timeit(lambda: onnx.network(x[:1]))* 1e3
     res["network_torch_cl_batched_ms"] = timeit(lambda: eager.network(x)) / len(sites) * 1e3
     res["network_torch_cl_b1_ms"] = timeit(lambda: eager.network(x[:1])) * 1e3
-    plain = DeepMENDModel(args.weights, runtime="torch", batch_size=args.batch, threads=args.threads)
+    plain = DeepMENDModel(args.weights, runtime="torch", batch_size=args.batch, threads=args.threads).fit(scene)
     from deepmend.models.deepmend import TorchRunner
 
-    plain.runner = TorchRunner(plain.net, channels_last=False)
+    plain.runner_ = TorchRunner(plain.net_, channels_last=False)
     res["network_torch_contiguous_batched_ms"] = timeit(lambda: plain.network(x)) / len(sites) * 1e3
     res["post_ms"] = timeit(lambda: onnx.postprocess(out, masks)) / len(sites) * 1e3
 
@@ -104,7 +104,7 @@ def main() -> None:
 
     res["reference_inputs_ms"] = timeit(loop_inputs, repeat=1) * 360_000 / cells * 1e3
     full = torch.from_numpy(onnx.features_.batch([i], 1)[0])
-    net = plain.net
+    net = plain.net_
 
     def full_res() -> None:
         with torch.inference_mode():

@@ -8,47 +8,45 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
+from deepmend.cli_options import _scene, check_output_args, scene_options, write_maps  # noqa: F401 - shared with the package commands
 from deepmend.engine.cli import engine_options
 from deepmend.errors import DeepmendError, InputError
 
 EXIT_USAGE = 2
 
 
-def _scene(country: str | None, city: str | None, operator: str | None, sites: str | None, region: str | None, crs: str | None):
-    from deepmend.data.readers import read_sites
-    from deepmend.data.regions import read_region
-    from deepmend.scene import Scene
-
-    if sites:
-        dep = read_sites(sites, crs=crs, country=country)
-        reg = read_region(region, dep.crs) if region else None
-        return Scene.from_files(dep, reg)
-    if region:
-        raise InputError("--region goes with --sites (catalog scenes carry their own region)", column="--region", value=region)
-    missing = [n for n, v in (("--country", country), ("--city", city), ("--operator", operator)) if not v]
-    if missing:
-        raise InputError(f"choose a bundled scene with --country, --city and --operator (missing {', '.join(missing)}), or pass --sites FILE; see 'deepmend catalog'")
-    return Scene.from_catalog(country, city, operator)
+#: Commands that live next to the code they drive, loaded only when used (or listed by --help).
+LAZY_COMMANDS = {
+    "evaluate": "deepmend.evaluation.cli:evaluate",
+    "geolocate": "deepmend.geolocate.cli:geolocate",
+    "groundtruth": "deepmend.groundtruth.cli:groundtruth",
+    "report": "deepmend.evaluation.cli:report",
+    "serve": "deepmend.api.cli:serve",
+    "teacher": "deepmend.train.teacher_labels:teacher",
+    "train": "deepmend.train.cli:train",
+    "usecase": "deepmend.geolocate.cli:usecase",
+}
 
 
-def check_output_args(site_id: str | None, all_sites: bool, out: str) -> Path:
-    """Validate ``--site``/``--all``/``--out`` before any work, so a bad path fails in a second, not after a fit."""
-    from deepmend.io import check_writable_dir
+class LazyGroup(click.Group):
+    """A command group whose package commands are imported on first use (``deepmend predict`` never loads the API)."""
 
-    if bool(site_id) == bool(all_sites):
-        raise InputError("give exactly one of --site ID or --all")
-    out_path = Path(out)
-    if site_id and out_path.suffix.lower() not in (".npz", ".tif", ".tiff"):
-        raise InputError("output file must end in .npz or .tif", file=out, value=out_path.suffix)
-    check_writable_dir(out_path if all_sites else out_path.parent)
-    return out_path
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS and name not in self.commands:
+            import importlib
+
+            module, attr = LAZY_COMMANDS[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="deepmend")
 def cli() -> None:
     """Spatial diffusion maps of cellular base stations (DeepMEND and baselines)."""
@@ -71,21 +69,6 @@ def catalog(as_json: bool) -> None:
             click.echo(f"    {city['name']:<20} {ops}   [{city['source']}]")
 
 
-def scene_options(f):
-    for opt in reversed(
-        [
-            click.option("--country", help="Country code of a bundled scene (FR, GB, IE, BE)."),
-            click.option("--city", help="City of a bundled scene (see 'deepmend catalog')."),
-            click.option("--operator", help="Operator of a bundled scene."),
-            click.option("--sites", type=click.Path(dir_okay=False), help="Your own site list (CSV, Parquet or GeoJSON)."),
-            click.option("--region", type=click.Path(dir_okay=False), help="GeoJSON polygon of valid cells for --sites."),
-            click.option("--crs", help="CRS of x/y columns in --sites (e.g. EPSG:2154)."),
-        ]
-    ):
-        f = opt(f)
-    return f
-
-
 @cli.command()
 @scene_options
 @click.option("--model", "model_name", default="voronoi", show_default=True, help="voronoi | probabilistic | deepmend | … (any registered model)")
@@ -98,8 +81,7 @@ def scene_options(f):
 @engine_options
 def predict(country, city, operator, sites, region, crs, model_name, alpha, weights, site_id, all_sites, out, fmt, dataset, store, workers, scheduler, floor, max_sites) -> None:
     """Diffusion maps of one site or of all sites of a scene (or of a whole country: --all --store OUT.zarr)."""
-    from deepmend.grid.map_dir import write_map_dir
-    from deepmend.models import make_model
+    from deepmend.registry import make_model
 
     if bool(site_id) == bool(all_sites):
         raise InputError("give exactly one of --site ID or --all")
@@ -117,13 +99,7 @@ def predict(country, city, operator, sites, region, crs, model_name, alpha, weig
     if weights is not None and str(model_name).lower() != "deepmend":
         raise InputError("--weights goes with --model deepmend", column="--weights", value=weights)
     model = make_model(model_name, alpha=alpha, weights=weights)
-    scene = _scene(country, city, operator, sites, region, crs)
-    if site_id:
-        i = scene.site_index(site_id)
-        model.fit(scene).predict(i).save(out_path)
-        click.echo(f"wrote {out_path}")
-        return
-    write_map_dir(model, scene, out_path, fmt, echo=click.echo)
+    write_maps(model, _scene(country, city, operator, sites, region, crs), site_id, out_path, fmt)
 
 
 @cli.command()
@@ -133,17 +109,12 @@ def predict(country, city, operator, sites, region, crs, model_name, alpha, weig
 def compare(a: str, b: str, as_json: bool) -> None:
     """Metrics between two maps of the same window (KS, EMD, JS, TV)."""
     from deepmend.grid.diffusion_map import DiffusionMap
-    from deepmend.metrics import emd_km, jensen_shannon, ks2d, total_variation
+    from deepmend.metrics import compare as scores
 
     ma, mb = DiffusionMap.load(a), DiffusionMap.load(b)
     if ma.window != mb.window:
         raise InputError(f"maps cover different windows ({ma.window.as_dict()} vs {mb.window.as_dict()})", file=b)
-    res = {
-        "ks": ks2d(ma.prob, mb.prob),
-        "emd_km": emd_km(ma.prob, mb.prob, res_m=ma.window.res),
-        "js": jensen_shannon(ma.prob, mb.prob),
-        "tv": total_variation(ma.prob, mb.prob),
-    }
+    res = scores(ma.prob, mb.prob, res_m=ma.window.res)
     if as_json:
         click.echo(json.dumps(res))
     else:
@@ -163,30 +134,6 @@ def plot(maps: tuple[str, ...], out: str, title: str) -> None:
     loaded = [DiffusionMap.load(m) for m in maps]
     figure(loaded, [f"{m.model} {m.meta.get('params') or ''}".strip() for m in loaded], out, title)
     click.echo(f"wrote {out}")
-
-
-def _register_subcommands() -> None:
-    """Command groups that live next to the code they drive."""
-    from deepmend.groundtruth.cli import groundtruth
-
-    cli.add_command(groundtruth)
-    from deepmend.api.cli import serve
-
-    cli.add_command(serve)
-    from deepmend.evaluation.cli import evaluate, report
-    from deepmend.models.teacher_labels import teacher
-
-    for cmd in (evaluate, report, teacher):
-        cli.add_command(cmd)
-    from deepmend.engine.cli import geolocate
-
-    cli.add_command(geolocate)
-    from deepmend.train.cli import train
-
-    cli.add_command(train)
-
-
-_register_subcommands()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,10 +58,6 @@ def lyon_scene():
 
 # --- the API app shared by tests/api and tests/hardening ---------------------------
 
-#: Folders whose tests run the API against the stand-in ground truth below.
-STAND_IN_DIRS = {"api", "hardening"}
-
-
 class FakeGroundTruth(ProbabilisticModel):
     """The real simulator needs minutes per city; API tests need a cheap, distinct "truth"."""
 
@@ -70,28 +66,30 @@ class FakeGroundTruth(ProbabilisticModel):
     description = "probabilistic model with α = 3, standing in for the simulator in tests"
 
     def __init__(self, alpha: float = 3.0) -> None:
-        super().__init__(alpha=3.0)
+        super().__init__(alpha=alpha)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _stand_in_models(request):
-    """In the API folders: the fake ground truth, and no trained models (tested by their owners).
+def api_models() -> dict:
+    """The models the API tests serve, injected into their service (no global is patched).
 
-    Module-scoped and undone after each module, so tests elsewhere in the same session
-    see the real registry.
+    The stand-in ground truth, and no trained models (VoronoiBoost, teacher, DeepMEND are
+    tested by their owners and by the slow concurrency test).
     """
-    if request.node.path.parent.name not in STAND_IN_DIRS:
-        yield
-        return
-    from deepmend.models import MODELS
+    from deepmend.models.voronoi import VoronoiModel
 
-    mp = pytest.MonkeyPatch()
-    mp.setitem(MODELS, "groundtruth", FakeGroundTruth)
-    for slow in ("voronoiboost", "teacher", "deepmend"):
-        if slow in MODELS:
-            mp.delitem(MODELS, slow)
-    yield
-    mp.undo()
+    return {"voronoi": VoronoiModel, "probabilistic": ProbabilisticModel, "groundtruth": FakeGroundTruth}
+
+
+def _api_service(**kw):
+    from deepmend.api.service import Service
+
+    return Service(models=api_models(), **kw)
+
+
+@pytest.fixture(scope="session")
+def api_service():
+    """Factory of services over :func:`api_models` (keyword arguments go to :class:`Service`)."""
+    return _api_service
 
 
 @pytest.fixture(scope="session")
@@ -105,10 +103,10 @@ def api_env(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app(api_env):
+def app(api_env, api_service):
     from deepmend.api.app import create_app
 
-    return create_app(static_dir=api_env / "no-web-app")
+    return create_app(static_dir=api_env / "no-web-app", service=api_service())
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,8 @@
 
 Handlers only parse parameters and shape answers; the work is in :mod:`deepmend.api.service`.
 Endpoints are plain ``def`` so that FastAPI runs them in its thread pool: a slow first
-fit of one scene does not block requests for another.
+fit of one scene does not block requests for another. Each error type carries its HTTP
+status (``DeepmendError.http_status``); one handler turns any of them into JSON.
 """
 
 from __future__ import annotations
@@ -14,23 +15,20 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, File, Query, Request, UploadFile
-from pydantic import BaseModel, Field
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deepmend import render
+from deepmend.api import schemas
 from deepmend.api.jobs import JOBS, warm_up
-from deepmend.api.service import MAX_UPLOAD_BYTES, MapResult, Service, TooLargeError
+from deepmend.api.service import MAX_UPLOAD_BYTES, MapResult, Service
 from deepmend.config import REPO_DIR
-from deepmend.errors import InputError, NotAvailableError
+from deepmend.errors import BusyError, DeepmendError, InputError
 
 log = logging.getLogger("deepmend.api")
 
-#: Parameters whose unknown values mean "no such resource" (404); others are malformed (422).
-NOT_FOUND_COLUMNS = {"country", "city", "operator", "site", "model", "name"}
-MALFORMED_COLUMNS = {"alpha"}
 #: Computed maps are deterministic for a given request (uploads are content-addressed).
 MAP_CACHE_CONTROL = "public, max-age=86400"
 
@@ -51,6 +49,11 @@ NO_SWAGGER_UI = """<!doctype html><html lang="en"><head><meta charset="utf-8"><t
 <p>The interactive documentation (Swagger UI) comes with the web app's build, which is missing:
 <code>cd web &amp;&amp; npm ci &amp;&amp; npm run build</code>. The schema is at <a href="/openapi.json">/openapi.json</a>;
 the endpoints are described in docs/API.md.</p></body></html>"""
+
+#: Models prepared in the background at server start, in this order (see ``warmup``).
+WARMUP_MODELS = ("groundtruth", "deepmend", "probabilistic", "voronoiboost")
+#: Share of a map's mass that the panels open on ("fit"): see :func:`_mass_extent`.
+FIT_MASS = 0.95
 
 # --- shared parameter declarations -------------------------------------------------------
 Country = Query(..., description="Country code (FR, GB, IE, BE) or 'upload'", max_length=200)
@@ -74,14 +77,6 @@ def _hide_paths(msg: str, svc: Service) -> str:
     return msg
 
 
-def _input_status(exc: InputError) -> int:
-    if exc.column in NOT_FOUND_COLUMNS:
-        return 404
-    if exc.column in MALFORMED_COLUMNS:
-        return 422
-    return 400
-
-
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors():
@@ -93,8 +88,15 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-#: Share of a map's mass that the panels open on ("fit"): see :func:`_mass_extent`.
-FIT_MASS = 0.95
+def find_static_dir(static_dir: str | Path | None) -> Path | None:
+    if static_dir is not None:
+        p = Path(static_dir)
+        return p if (p / "index.html").is_file() else None
+    env = os.environ.get("DEEPMEND_STATIC_DIR")
+    for p in ([Path(env)] if env else []) + list(DEFAULT_STATIC_DIRS):
+        if (p / "index.html").is_file():
+            return p
+    return None
 
 
 def _mass_extent(dm) -> list[list[float]] | None:
@@ -117,43 +119,6 @@ def _mass_extent(dm) -> list[list[float]] | None:
     return [[round(float(lon[0]), 6), round(float(lat[0]), 6)], [round(float(lon[1]), 6), round(float(lat[1]), 6)]]
 
 
-def find_static_dir(static_dir: str | Path | None) -> Path | None:
-    if static_dir is not None:
-        p = Path(static_dir)
-        return p if (p / "index.html").is_file() else None
-    env = os.environ.get("DEEPMEND_STATIC_DIR")
-    for p in ([Path(env)] if env else []) + list(DEFAULT_STATIC_DIRS):
-        if (p / "index.html").is_file():
-            return p
-    return None
-
-
-class JobOut(BaseModel):
-    """One long computation of the server (see deepmend/api/jobs.py)."""
-
-    id: int
-    kind: str = Field(description="'fit': a model fitted on a scene")
-    model: str
-    country: str
-    city: str
-    operator: str
-    label: str = Field(description="what is being done, in words")
-    step: str | None = Field(None, description="the current step, e.g. 'VoronoiBoost training scenes (3/9)'")
-    fraction: float | None = Field(None, description="share done in [0, 1]; null when the computation cannot tell")
-    elapsed_s: float
-    done: bool
-    error: str | None = None
-
-
-class JobsOut(BaseModel):
-    running: list[JobOut]
-    finished: list[JobOut] = Field(description="the last finished jobs, newest first")
-
-
-#: Models prepared in the background at server start, in this order (see ``warmup``).
-WARMUP_MODELS = ("groundtruth", "deepmend", "probabilistic", "voronoiboost")
-
-
 def create_app(static_dir: str | Path | None = None, *, service: Service | None = None, cors_origins: list[str] | None = None,
                warmup: bool = False) -> FastAPI:
     """The API and, when built, the web app at ``/``.
@@ -173,7 +138,7 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         if warmup:
             from deepmend.data.catalog import DEFAULT
 
-            warm_up(svc, DEFAULT, tuple(m for m in WARMUP_MODELS if m in svc.registry()))
+            warm_up(svc, DEFAULT, tuple(m for m in WARMUP_MODELS if m in svc.registry))
         yield
 
     app = FastAPI(title="DeepMEND", version="0.1.0", description="Spatial diffusion maps of cellular base stations (docs/API.md).",
@@ -187,20 +152,13 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["*"])
 
     # --- errors: always JSON {"error": …} -----------------------------------------------
-    @app.exception_handler(InputError)
-    async def _input_error(request: Request, exc: InputError):
+    @app.exception_handler(DeepmendError)
+    async def _deepmend_error(request: Request, exc: DeepmendError):
         msg = _hide_paths(str(exc), svc)
-        if exc.file is None and exc.column is not None and msg.startswith("column '"):
+        if isinstance(exc, InputError) and exc.file is None and exc.column is not None and msg.startswith("column '"):
             msg = "parameter '" + msg[len("column '"):]  # a query parameter, not a file column
-        return _error(_input_status(exc), msg)
-
-    @app.exception_handler(NotAvailableError)
-    async def _not_available(request: Request, exc: NotAvailableError):
-        return _error(404, _hide_paths(str(exc), svc))
-
-    @app.exception_handler(TooLargeError)
-    async def _too_large(request: Request, exc: TooLargeError):
-        return _error(413, str(exc))
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
+        return JSONResponse({"error": msg}, status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
@@ -228,14 +186,14 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         return await call_next(request)
 
     # --- endpoints ------------------------------------------------------------------------
-    @app.get("/api/jobs", summary="Long computations under way (ground-truth fits, trainings) and their progress",
-             response_model=JobsOut)
-    def get_jobs():
-        return JOBS.snapshot()
-
-    @app.get("/api/catalog", summary="Countries, cities, operators, models")
+    @app.get("/api/catalog", summary="Countries, cities, operators, models", response_model=schemas.Catalog, responses=schemas.ERRORS)
     def get_catalog():
         return svc.catalog()
+
+    @app.get("/api/jobs", summary="Long computations under way (ground-truth fits, trainings) and their progress",
+             response_model=schemas.JobsOut)
+    def get_jobs():
+        return JOBS.snapshot()
 
     def _country_code(country: str) -> str:
         from deepmend.data.catalog import find_city, fold
@@ -246,36 +204,39 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
             find_city(country, "")  # raises the catalog's error naming the valid countries
         return match[0]
 
-    @app.get("/api/places", summary="Named places of a country for the basemap (GeoNames, population ≥ 15,000)")
+    @app.get("/api/places", summary="Named places of a country for the basemap (GeoNames, population ≥ 15,000)", responses=schemas.ERRORS)
     def get_places(country: str = Country):
         from deepmend.data.catalog import places
 
         return {"country": (code := _country_code(country)), "places": list(places(code))}
 
-    @app.get("/api/outlines", summary="The country's 1:10m outline and its bundled administrative areas (GeoJSON, WGS84)")
+    @app.get("/api/outlines", summary="The country's 1:10m outline and its bundled administrative areas (GeoJSON, WGS84)",
+             response_model=schemas.GeoJSON, responses=schemas.ERRORS)
     def get_outlines(country: str = Country):
         from deepmend.data.catalog import outlines
 
         return JSONResponse(outlines(_country_code(country)), headers={"Cache-Control": MAP_CACHE_CONTROL})
 
-    @app.get("/api/evaluation", summary="Each model's KS and EMD over the city's BSs (sorted: their CDFs), from the evaluation's cache")
-    def get_evaluation(country: str = Country, city: str = City, operator: str = Operator):
-        from deepmend.api.evaluation_view import city_errors, eval_roots
-
-        ref = svc.resolve(country, city, operator)
-        return city_errors(eval_roots(svc.cache_root), "/".join(ref.key))
-
-    @app.get("/api/population", summary="WorldPop 2020 density cells (~10 km) of a country (GeoJSON), the optional basemap layer")
+    @app.get("/api/population", summary="WorldPop 2020 density cells (~10 km) of a country (GeoJSON), the optional basemap layer",
+             response_model=schemas.GeoJSON, responses=schemas.ERRORS)
     def get_population(country: str = Country):
         from deepmend.data.catalog import population_cells
 
         return JSONResponse(population_cells(_country_code(country)), headers={"Cache-Control": MAP_CACHE_CONTROL})
 
-    @app.get("/api/sites", summary="Sites of a scene (GeoJSON)")
+    @app.get("/api/evaluation", summary="Each model's KS and EMD over the city's BSs (sorted: their CDFs), from the evaluation's cache",
+             responses=schemas.ERRORS)
+    def get_evaluation(country: str = Country, city: str = City, operator: str = Operator):
+        from deepmend.api.evaluation_view import city_errors, eval_roots
+
+        ref = svc.resolve(country, city, operator)
+        return city_errors(eval_roots(svc.cache_root), "/".join(ref.as_tuple()))
+
+    @app.get("/api/sites", summary="Sites of a scene (GeoJSON)", response_model=schemas.GeoJSON, responses=schemas.ERRORS)
     def get_sites(country: str = Country, city: str = City, operator: str = Operator):
         return svc.sites_geojson(svc.resolve(country, city, operator))
 
-    @app.get("/api/region", summary="Region outline of a city (GeoJSON, WGS84)")
+    @app.get("/api/region", summary="Region outline of a city (GeoJSON, WGS84)", response_model=schemas.GeoJSON, responses=schemas.ERRORS)
     def get_region(country: str = Country, city: str = City):
         return svc.region_geojson(country, city)
 
@@ -283,7 +244,8 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         q = urlencode(res.query())
         return {"png": f"/api/map.png?{q}", "npy": f"/api/map.npy?{q}", "geotiff": f"/api/map.tif?{q}"}
 
-    @app.get("/api/map", summary="One base station's diffusion map: where to fetch it and how to place it")
+    @app.get("/api/map", summary="One base station's diffusion map: where to fetch it and how to place it", response_model=schemas.MapInfo,
+             responses=schemas.ERRORS)
     def get_map(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
         res = svc.get_map(country, city, operator, site, model, alpha)
         dm = res.map
@@ -312,13 +274,13 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
             "Cache-Control": MAP_CACHE_CONTROL, "Content-Disposition": f'attachment; filename="{_file_name(res, suffix)}"'})
 
     @app.get("/api/map.png", summary="The map as a PNG (jet on log10 P, 1e-9 … 1e-2, north up)", response_class=Response,
-             responses={200: {"content": {"image/png": {}}}})
+             responses={200: {"content": {"image/png": {}}}, **schemas.ERRORS})
     def get_map_png(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
         res = svc.get_map(country, city, operator, site, model, alpha)
         return Response(svc.map_png(res), media_type="image/png", headers={"Cache-Control": MAP_CACHE_CONTROL})
 
     @app.get("/api/diff.png", summary="The model's map minus the ground truth's (PNG, diverging symmetric-log scale, north up)",
-             response_class=Response, responses={200: {"content": {"image/png": {}}}})
+             response_class=Response, responses={200: {"content": {"image/png": {}}}, **schemas.ERRORS})
     def get_diff_png(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
         res = svc.get_map(country, city, operator, site, model, alpha)
         gt = svc.get_map(country, city, operator, site, "groundtruth")
@@ -326,22 +288,24 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         return Response(png, media_type="image/png", headers={"Cache-Control": MAP_CACHE_CONTROL})
 
     @app.get("/api/map.npy", summary="The raw float32 grid (.npy, rows north to south)", response_class=Response,
-             responses={200: {"content": {"application/octet-stream": {}}}})
+             responses={200: {"content": {"application/octet-stream": {}}}, **schemas.ERRORS})
     def get_map_npy(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
         res = svc.get_map(country, city, operator, site, model, alpha)
         return _download(res, svc.map_npy(res), "application/octet-stream", ".npy")
 
     @app.get("/api/map.tif", summary="The map as a GeoTIFF with its CRS (download)", response_class=Response,
-             responses={200: {"content": {"image/tiff": {}}}})
+             responses={200: {"content": {"image/tiff": {}}}, **schemas.ERRORS})
     def get_map_tif(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
         res = svc.get_map(country, city, operator, site, model, alpha)
         return _download(res, svc.map_tif(res), "image/tiff", ".tif")
 
-    @app.get("/api/metrics", summary="Accuracy of a model's map vs the ground truth and the baselines")
+    @app.get("/api/metrics", summary="Accuracy of a model's map vs the ground truth and the baselines", response_model=schemas.MetricsAnswer,
+             responses=schemas.ERRORS)
     def get_metrics(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
         return svc.metrics(country, city, operator, site, model, alpha)
 
-    @app.get("/api/features", summary="The input channels of DeepMEND for one base station")
+    @app.get("/api/features", summary="The input channels of DeepMEND for one base station", response_model=schemas.FeaturesAnswer,
+             responses=schemas.ERRORS)
     def get_features(country: str = Country, city: str = City, operator: str = Operator, site: str = Site):
         ref, site_id, window, feats = svc.features(country, city, operator, site)
         base = {**ref.params(), "site": site_id}
@@ -352,13 +316,14 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         }
 
     @app.get("/api/feature.png", summary="One input channel as a grey-scale PNG", response_class=Response,
-             responses={200: {"content": {"image/png": {}}}})
+             responses={200: {"content": {"image/png": {}}}, **schemas.ERRORS})
     def get_feature_png(country: str = Country, city: str = City, operator: str = Operator, site: str = Site,
                         name: str = Query(..., description="feature name, as listed by /api/features", max_length=100)):
         png = svc.feature_png(country, city, operator, site, name)
         return Response(png, media_type="image/png", headers={"Cache-Control": MAP_CACHE_CONTROL})
 
-    @app.post("/api/uploads", summary="Upload a CSV site list (≤ 5 MB, ≤ 20,000 rows)")
+    @app.post("/api/uploads", summary="Upload a CSV site list (≤ 5 MB, ≤ 20,000 rows)", response_model=schemas.UploadAnswer,
+              responses={413: {"model": schemas.ErrorBody, "description": "over 5 MB or 20,000 rows"}, **schemas.ERRORS})
     def post_upload(file: UploadFile = File(..., description="CSV with site_id, lat, lon[, operator, height_m, technology]")):
         content = file.file.read(MAX_UPLOAD_BYTES + 1)
         return svc.upload(content, file.filename)

@@ -168,8 +168,8 @@ def warm_up(service, scene: dict[str, str], models: tuple[str, ...], registry: J
             try:
                 service.fitted(ref, name)
             except Exception as exc:  # noqa: BLE001 - logged; the request that needs it reports it
-                log.warning("warm-up of %s on %s/%s/%s failed: %s", name, *ref.key, exc)
-        log.info("warm-up of %s/%s/%s done", *ref.key)
+                log.warning("warm-up of %s on %s/%s/%s failed: %s", name, *ref.as_tuple(), exc)
+        log.info("warm-up of %s/%s/%s done", *ref.as_tuple())
 
     t = threading.Thread(target=work, name="deepmend-warmup", daemon=True)
     t.start()

@@ -30,7 +30,7 @@ class ModelSpec:
     params: dict = field(default_factory=dict)
 
     def build(self):
-        from deepmend.models import make_model
+        from deepmend.registry import make_model
 
         return make_model(self.name, **self.params)
 

@@ -17,8 +17,6 @@ KNOWN_PENDING = ("deepmend",)  # models of the project that may not be registere
 
 def _truth_source(spec: str, seed: int):
     """(description, fingerprint, factory(key, scene) → fitted ground-truth model)."""
-    from deepmend.errors import InputError
-
     if spec == "simulator":
         from deepmend.groundtruth.config import SimulatorConfig
         from deepmend.groundtruth.simulator import GroundTruthSimulator
@@ -26,21 +24,14 @@ def _truth_source(spec: str, seed: int):
         cfg = SimulatorConfig()
         desc = f"simulated by `GroundTruthSimulator` (deepmend.groundtruth, default configuration, config digest {cfg.digest()[:12]}, simulator seed {cfg.seed})"
         return desc, f"simulator:{cfg.digest()}", lambda key, scene: GroundTruthSimulator(cfg).fit(scene)
-    from deepmend.grid.map_dir import safe_name
-    from deepmend.groundtruth.reader import OperatorMaps
+    from deepmend.groundtruth.dataset import GroundTruthDataset
 
     root = Path(spec)
-    index_path = root / "index.json"
-    if not index_path.exists():
-        raise InputError("--ground-truth is 'simulator' or a dataset directory from 'deepmend groundtruth build' (no index.json here)", file=str(root))
-    index = json.loads(index_path.read_text())
+    ds = GroundTruthDataset(root)
+    index = ds.read(hint="--ground-truth is 'simulator' or a dataset directory from 'deepmend groundtruth build'")
 
     def factory(key, scene):
-        entry = index.get("scenes", {}).get(key)
-        sub = root / (entry["dir"] if entry else safe_name(key.replace("/", "_")))
-        if not sub.is_dir():
-            raise InputError(f"the ground-truth dataset has no maps for {key}", file=str(root))
-        return OperatorMaps(sub).fit(scene)
+        return ds.truth(key, scene)
 
     return f"dataset `{root}` (index.json scenes: {', '.join(index.get('scenes', {}))})", f"dataset:{root.resolve()}", factory
 
@@ -67,7 +58,7 @@ def evaluate(models_opt, train_opt, test_opt, out, gt_opt, max_bs, train_bs, see
     from deepmend.evaluation.runner import SceneJob, area_types, run_scene, sample_sites
     from deepmend.evaluation.splits import Split, parse_specs
     from deepmend.io import check_writable_dir
-    from deepmend.models import MODELS, make_model
+    from deepmend.registry import MODELS, make_model
     from deepmend.models.probabilistic import ProbabilisticModel
     from deepmend.models.teacher import TEACHER_ALPHAS, TeacherModel
     from deepmend.models.voronoi import VoronoiModel

@@ -25,42 +25,36 @@ from typing import Callable
 import numpy as np
 
 from deepmend.errors import DeepmendError, InputError
+from deepmend.groundtruth.areas import area_types as site_area_types
+from deepmend.groundtruth.config import AREA_TYPES, SimulatorConfig
 from deepmend.io import atomic_path
-from deepmend.models.base import DiffusionModel
+from deepmend.models.base import DiffusionModel, sample_sites  # noqa: F401 - sample_sites re-exported
 from deepmend.scene import Scene
 
 METRICS = ("ks", "emd_km", "js", "tv")
-AREA_RADIUS_M = 3000.0
-URBAN_PER_KM2, SUBURBAN_PER_KM2 = 1.0, 0.15
-AREAS = ("urban", "suburban", "rural")
+_AREA_CONFIG = SimulatorConfig()
+#: The area-type rule (one home: :func:`deepmend.groundtruth.areas.area_types` with the default thresholds).
+AREA_RADIUS_M = _AREA_CONFIG.density_radius_m
+URBAN_PER_KM2, SUBURBAN_PER_KM2 = _AREA_CONFIG.urban_sites_per_km2, _AREA_CONFIG.suburban_sites_per_km2
+AREAS = AREA_TYPES
 
 
 def area_types(scene: Scene) -> np.ndarray:
-    """'urban' / 'suburban' / 'rural' for every site of the scene (see module docstring)."""
-    xy = scene.deployment.xy
-    counts = scene.tree.query_ball_point(xy, r=AREA_RADIUS_M, return_length=True) - 1
-    dens = counts / (np.pi * (AREA_RADIUS_M / 1000.0) ** 2)
-    return np.where(dens >= URBAN_PER_KM2, "urban", np.where(dens >= SUBURBAN_PER_KM2, "suburban", "rural"))
+    """'urban' / 'suburban' / 'rural' for every site of the scene: the simulator's rule with its default thresholds."""
+    return np.asarray(AREA_TYPES)[site_area_types(scene.deployment.xy, scene.tree, _AREA_CONFIG)]
 
 
 def compare_maps(pred: np.ndarray, truth: np.ndarray, emd_block: int = 10) -> dict[str, float]:
-    from deepmend.metrics import emd_km, jensen_shannon, ks2d, total_variation
+    """The score bundle (:func:`deepmend.metrics.compare`) of a predicted map vs the truth (100 m cells)."""
+    from deepmend.metrics import compare
 
-    return {"ks": ks2d(pred, truth), "emd_km": emd_km(pred, truth, block=emd_block), "js": jensen_shannon(pred, truth), "tv": total_variation(pred, truth)}
+    return compare(pred, truth, emd_block=emd_block)
 
 
 def safe(s: str) -> str:
     from deepmend.grid.map_dir import safe_name
 
     return safe_name(s)
-
-
-def sample_sites(scene: Scene, max_bs: int | None, seed: int, available: np.ndarray | None = None) -> np.ndarray:
-    """The evaluated BSs of a scene: all targets (with ground truth), or a seeded sample of ``max_bs``."""
-    t = np.asarray(scene.targets if available is None else available, dtype=int)
-    if max_bs is None or t.size <= max_bs:
-        return t
-    return np.sort(np.random.default_rng(seed).choice(t, size=max_bs, replace=False))
 
 
 @dataclass

@@ -10,33 +10,13 @@ city may appear on both sides only with different operators (the report says so)
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 from deepmend.errors import InputError
-from deepmend.models.voronoiboost import city_key
+from deepmend.scene_spec import SceneSpec, city_key, fold
 
 
-def _fold(s: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", str(s).strip().lower()) if not unicodedata.combining(c))
-
-
-@dataclass(frozen=True)
-class SceneSpec:
-    country: str
-    city: str
-    operator: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.country}/{self.city}/{self.operator}"
-
-    @property
-    def city_id(self) -> tuple[str, str]:
-        return (self.country.upper(), city_key(self.city))
-
-    def as_tuple(self) -> tuple[str, str, str]:
-        return (self.country, self.city, self.operator)
+_fold = fold
 
 
 def resolve(country: str, city: str, operator: str) -> SceneSpec:

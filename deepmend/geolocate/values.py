@@ -1,7 +1,10 @@
 """Per-BS values to geolocate (device counts, traffic, calls): read, validate, match to sites.
 
-A table (CSV or Parquet) with a site id column, a value column and optionally a time
-column. Every bad value — empty, non-numeric, NaN, infinite, negative — is an
+A table (CSV or Parquet) with a site id column, one or more value columns and optionally
+a time column. Value columns are chosen with ``value=`` (``--value``); without it the only
+candidate column is used, and several numeric candidates are an error that lists them
+(never a silent pick). Every (value column, time slot) pair is one band, labelled
+``column`` or ``column@time``. Every bad value — empty, non-numeric, NaN, infinite, negative — is an
 :class:`InputError` naming the file, the row as a person counts it, the column and the
 value; so is a repeated (site, time) pair, which would otherwise be summed silently.
 """
@@ -16,8 +19,9 @@ import pandas as pd
 
 from deepmend.errors import InputError
 
-SITE_COLUMNS = ("site_id", "site", "id", "bs", "bs_id", "cell_id", "station", "num_site")
-VALUE_COLUMNS = ("value", "count", "counts", "devices", "users", "traffic", "calls", "n")
+SITE_COLUMNS = ("site_id", "site", "id", "bs", "bs_id", "cell_id", "station", "num_site", "antenna_id", "antenna", "cell")
+#: Columns that are never values: site ids, times, and site descriptors a user may leave in.
+NON_VALUE_COLUMNS = ("operator", "lat", "lon", "latitude", "longitude", "x", "y", "name", "technology", "tech", "tower_id", "height_m", "azimuths")
 TIME_COLUMNS = ("time", "timestamp", "datetime", "date", "hour", "slot", "t")
 
 
@@ -26,9 +30,10 @@ class ValueTable:
     """Values by site id: ``values[k, t]`` for site ``site_ids[k]`` and time slot ``times[t]``."""
 
     site_ids: np.ndarray  # str (n,)
-    values: np.ndarray  # float64 (n, T)
-    times: list[str] | None  # None: no time column (one slot)
+    values: np.ndarray  # float64 (n, B): one band per (value column, time slot)
+    times: list[str] | None  # None: no time column (one slot per column)
     source: str
+    columns: tuple[str, ...] = ("value",)
 
     @property
     def n_slots(self) -> int:
@@ -36,7 +41,10 @@ class ValueTable:
 
     @property
     def labels(self) -> list[str]:
-        return self.times if self.times is not None else ["value"]
+        """Band names: ``column`` without a time column, else ``column@time`` (column-major)."""
+        if self.times is None:
+            return list(self.columns)
+        return [f"{c}@{t}" for c in self.columns for t in self.times]
 
 
 def _column(df: pd.DataFrame, names: tuple[str, ...], what: str, path: Path, required: bool = True) -> str | None:
@@ -55,19 +63,38 @@ def _sort_key(labels: np.ndarray) -> np.ndarray:
     return np.argsort(num.to_numpy(), kind="stable") if num.notna().all() else np.argsort(labels, kind="stable")
 
 
-def read_values(path: str | Path) -> ValueTable:
-    """Read and validate a value table (vectorised; the first bad row is reported)."""
-    from deepmend.data.readers import _load_table
+def _value_columns(df: pd.DataFrame, chosen: list[str] | None, skip: set, path: Path) -> list:
+    """The value columns: the chosen ones, else the only candidate; several numeric candidates are an error."""
+    by_lower = {str(c).lower().strip(): c for c in df.columns}
+    if chosen:
+        missing = [c for c in chosen if c not in df.columns and c.lower().strip() not in by_lower]
+        if missing:
+            raise InputError(f"no such value column; columns are {', '.join(map(str, df.columns))}", file=str(path), column="--value", value=missing[0])
+        cols = [c if c in df.columns else by_lower[c.lower().strip()] for c in chosen]
+        if len(set(cols)) != len(cols):
+            raise InputError("a value column is named twice", file=str(path), column="--value", value=",".join(chosen))
+        return cols
+    cand = [c for c in df.columns if c not in skip and str(c).lower().strip() not in NON_VALUE_COLUMNS]
+    if not cand:
+        raise InputError(f"no value column (found only {', '.join(map(str, df.columns))}); name it with --value COLUMN", file=str(path))
+    if len(cand) == 1:
+        return cand
 
-    path = Path(path)
-    if path.suffix.lower() not in (".csv", ".txt", ".parquet", ".pq"):
-        raise InputError("unsupported value table, use .csv or .parquet", file=str(path), value=path.suffix)
-    df, offset = _load_table(path)
-    if len(df) == 0:
-        raise InputError("value table has no rows", file=str(path))
-    scol = _column(df, SITE_COLUMNS, "site id", path)
-    vcol = _column(df, VALUE_COLUMNS, "value", path)
-    tcol = _column(df, TIME_COLUMNS, "time", path, required=False)
+    def numeric(c) -> bool:
+        text = df[c].astype(str).str.strip()
+        nums = pd.to_numeric(text.where(text != "", None), errors="coerce")
+        return bool(nums.notna().any())
+
+    num = [c for c in cand if numeric(c)]
+    if len(num) == 1:
+        return num
+    if not num:
+        raise InputError(f"no numeric value column among {', '.join(map(str, cand))}; name it with --value COLUMN", file=str(path))
+    raise InputError(f"several numeric columns ({', '.join(map(str, num))}); choose with --value COLUMN (several: --value a,b, one band each)", file=str(path))
+
+
+def _parse_column(df: pd.DataFrame, vcol, path: Path, offset: int) -> np.ndarray:
+    """A value column as float64, or the first bad row as an InputError."""
     raw = df[vcol]
     text = raw.astype(str).str.strip()
     vals = pd.to_numeric(text.where(text != "", None), errors="coerce").to_numpy(dtype=np.float64)
@@ -83,6 +110,37 @@ def read_values(path: str | Path) -> ValueTable:
         k = int(bad[0])
         more = f" ({bad.size} bad rows in all)" if bad.size > 1 else ""
         raise InputError(f"{bad_kind[k]}{more}", file=str(path), row=k + offset, column=str(vcol), value=str(raw.iloc[k]))
+    return vals
+
+
+def read_values(path: str | Path, value: str | list[str] | tuple[str, ...] | None = None) -> ValueTable:
+    """Read and validate a value table (vectorised; the first bad row is reported).
+
+    Parameters
+    ----------
+    path : CSV or Parquet with a site id column, value column(s) and optionally a time column.
+    value : the value column(s) (a list, or one comma-separated string); default: the only
+        non-id, non-time column, or the only numeric one.
+
+    Raises
+    ------
+    InputError
+        Naming file, row, column and value for any bad entry; listing the numeric columns
+        when several are present and ``value`` is not given.
+    """
+    from deepmend.data.readers import _load_table
+
+    path = Path(path)
+    if path.suffix.lower() not in (".csv", ".txt", ".parquet", ".pq"):
+        raise InputError("unsupported value table, use .csv or .parquet", file=str(path), value=path.suffix)
+    df, offset = _load_table(path)
+    if len(df) == 0:
+        raise InputError("value table has no rows", file=str(path))
+    chosen = [c.strip() for c in value.split(",") if c.strip()] if isinstance(value, str) else (list(value) if value else None)
+    scol = _column(df, SITE_COLUMNS, "site id", path)
+    tcol = _column(df, TIME_COLUMNS, "time", path, required=False)
+    vcols = _value_columns(df, chosen, {scol, tcol}, path)
+    vals = np.column_stack([_parse_column(df, c, path, offset) for c in vcols])
     sites = df[scol].astype(str).str.strip().to_numpy()
     empty = np.flatnonzero((sites == "") | df[scol].isna().to_numpy())
     if empty.size:
@@ -105,9 +163,11 @@ def read_values(path: str | Path) -> ValueTable:
     order = _sort_key(uniq_times)
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
-    table = np.zeros((uniq_sites.size, uniq_times.size), dtype=np.float64)
-    table[s_idx.ravel(), rank[t_idx.ravel()]] = vals
-    return ValueTable(uniq_sites, table, [str(t) for t in uniq_times[order]] if tcol is not None else None, str(path))
+    nt = uniq_times.size
+    table = np.zeros((uniq_sites.size, len(vcols) * nt), dtype=np.float64)
+    for j in range(len(vcols)):  # a loop over value columns, not rows
+        table[s_idx.ravel(), j * nt + rank[t_idx.ravel()]] = vals[:, j]
+    return ValueTable(uniq_sites, table, [str(t) for t in uniq_times[order]] if tcol is not None else None, str(path), tuple(str(c) for c in vcols))
 
 
 @dataclass(frozen=True)

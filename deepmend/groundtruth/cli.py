@@ -10,15 +10,14 @@ from pathlib import Path
 
 import click
 
+from deepmend.cli_options import _scene, check_output_args, scene_options, write_maps
+from deepmend.grid.map_dir import safe_name
+
 
 @click.group()
 def groundtruth() -> None:
     """Ground-truth maps: simulate, build datasets, read operator maps, realism stats."""
 
-
-# Imported after the group exists: deepmend.cli registers this group when it loads.
-from deepmend.cli import _scene, check_output_args, scene_options  # noqa: E402
-from deepmend.grid.map_dir import safe_name, write_map_dir  # noqa: E402
 
 param_option = click.option(
     "--param", "params", multiple=True, metavar="KEY=VALUE",
@@ -79,14 +78,8 @@ def simulate(country, city, operator, sites, region, crs, site_id, all_sites, ou
 
     out_path = check_output_args(site_id, all_sites, out)
     cfg = _config(params, seed)
-    scene = _scene(country, city, operator, sites, region, crs)
     model = GroundTruthSimulator(cfg, use_cache=not no_cache)
-    if site_id:
-        i = scene.site_index(site_id)
-        model.fit(scene).predict(i).save(out_path)
-        click.echo(f"wrote {out_path}")
-        return
-    write_map_dir(model, scene, out_path, fmt, desc="ground-truth maps", echo=click.echo)
+    write_maps(model, _scene(country, city, operator, sites, region, crs), site_id, out_path, fmt, desc="ground-truth maps")
 
 
 @groundtruth.command()
@@ -101,7 +94,8 @@ def build(scenes, out, floor, seed, params) -> None:
 
     from deepmend.groundtruth.simulator import GroundTruthSimulator
     from deepmend.groundtruth.storage import DEFAULT_FLOOR, read_header, save_compact
-    from deepmend.io import atomic_path, check_writable_dir
+    from deepmend.groundtruth.dataset import GroundTruthDataset
+    from deepmend.io import check_writable_dir
     from deepmend.scene import Scene
 
     floor = DEFAULT_FLOOR if floor is None else floor
@@ -110,15 +104,15 @@ def build(scenes, out, floor, seed, params) -> None:
     root = Path(out)
     check_writable_dir(root)
     root.mkdir(parents=True, exist_ok=True)
-    index_path = root / "index.json"
-    index = json.loads(index_path.read_text()) if index_path.exists() else {"format": "deepmend-groundtruth-dataset/1", "scenes": {}}
+    ds = GroundTruthDataset(root)
+    ds.read_or_new()  # an unreadable index fails now, before any work
     opened = [(spec, Scene.from_catalog(*spec)) for spec in specs]  # fail fast on a bad scene name
     total = sum(len(sc.targets) for _, sc in opened)
     lost_all = []
     with tqdm(total=total, desc="ground truth", unit="BS") as bar:
         for (c, city, op), scene in opened:
             key = f"{c}/{city}/{op}"
-            sub = root / safe_name(key.replace("/", "_"))
+            sub = ds.scene_dir(key)
             sub.mkdir(exist_ok=True)
             todo = []
             for i in scene.targets:
@@ -137,9 +131,7 @@ def build(scenes, out, floor, seed, params) -> None:
                 for (_, target), m in zip(todo, model.predict_many([i for i, _ in todo])):
                     lost_all.append(save_compact(m, target, floor))
                     bar.update(1)
-            index["scenes"][key] = {"dir": sub.name, "n_maps": int(len(scene.targets)), "config": cfg.as_dict(), "floor": floor}
-            with atomic_path(index_path) as tmp:
-                tmp.write_text(json.dumps(index, indent=1))
+            ds.set_entry(key, {"dir": sub.name, "n_maps": int(len(scene.targets)), "config": cfg.as_dict(), "floor": floor})
     msg = f"max lost mass {max(lost_all):.2e}" if lost_all else "nothing to do"
     click.echo(f"dataset in {root}: {total} maps over {len(opened)} scene(s); {len(lost_all)} written now, {msg}")
 
@@ -167,14 +159,13 @@ def stats(source, sample, alpha_sample, prob_alpha, seed, params) -> None:
     path = Path(source)
     jobs = []  # (title, scene, model, areas)
     if path.is_dir():
-        index_path = path / "index.json"
-        if not index_path.exists():
-            raise InputError("not a ground-truth dataset (no index.json); build one with 'deepmend groundtruth build'", file=str(path))
-        index = json.loads(index_path.read_text())
-        for key, entry in index.get("scenes", {}).items():
+        from deepmend.groundtruth.dataset import GroundTruthDataset
+
+        ds = GroundTruthDataset(path)
+        for key, entry in ds.scenes().items():
             scene = Scene.from_catalog(*_parse_scenes(key)[0])
             cfg = SimulatorConfig().with_(**{k: tuple(v) if isinstance(v, list) else v for k, v in entry["config"].items() if k != "version"})
-            model = OperatorMaps(path / entry["dir"]).fit(scene)
+            model = OperatorMaps(ds.scene_dir(key, entry)).fit(scene)
             jobs.append((key, scene, model, area_types(scene.deployment.xy, scene.tree, cfg), model.available()))
     elif "/" in source and len(source.split("/")) == 3:
         scene = Scene.from_catalog(*_parse_scenes(source)[0])

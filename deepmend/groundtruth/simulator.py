@@ -12,22 +12,27 @@ only, and accumulates it on the national lattice (float32), then caches D and th
 prior on disk keyed by a hash of (positions, heights, azimuths, mask, config). A BS's
 map afterwards recomputes its own numerator (every random draw is seeded by
 (seed, site id), so it is identical to the one summed into D) and divides: tens of ms.
+
+Concurrency. Sites are spread over ``n_jobs`` *threads* (numpy releases the GIL in the
+element-wise window work), never forked processes: forking a multi-threaded server
+deadlocks. Concurrent fits of the same deployment in one process compute D once and
+share it (:data:`deepmend.resources.FLIGHTS`); no module-level state is involved.
 """
 
 from __future__ import annotations
 
 import hashlib
-import multiprocessing as mp
 import os
-import sys
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from deepmend.config import cache_dir
+from deepmend.errors import InputError
 from deepmend.grid.diffusion_map import DiffusionMap
 from deepmend.groundtruth.antenna import bearing_index, elevation_deg, sector_azimuths, sector_gain_db, vertical_attenuation_db
 from deepmend.groundtruth.areas import area_types
@@ -37,6 +42,7 @@ from deepmend.groundtruth.population import user_prior
 from deepmend.groundtruth.shadowing import gudmundson_field, radial_field, terrain_field
 from deepmend.io import atomic_path
 from deepmend.models.base import DiffusionModel
+from deepmend.resources import FLIGHTS
 from deepmend.scene import Scene
 
 F32 = np.float32
@@ -71,17 +77,31 @@ class GroundTruthSimulator(DiffusionModel):
     description = "Simulated operator ground truth: sectors, 3GPP path loss, correlated shadowing with radial streaks, soft best-server association, population prior."
 
     def __init__(self, config: SimulatorConfig | None = None, *, use_cache: bool = True, n_jobs: int | None = None) -> None:
-        self.config = config or SimulatorConfig()
+        self.config = config
         self.use_cache = use_cache
-        # numpy's element-wise work is single-threaded: sites are spread over processes
-        self.n_jobs = max(1, int(n_jobs if n_jobs is not None else min(os.cpu_count() or 1, 8)))
+        self.n_jobs = n_jobs
+
+    def validate(self) -> "GroundTruthSimulator":
+        """``config`` must be a :class:`SimulatorConfig` (or None: the default one)."""
+        if self.config is not None and not isinstance(self.config, SimulatorConfig):
+            raise InputError("config must be a SimulatorConfig", column="config", value=type(self.config).__name__)
+        return self
+
+    @property
+    def config_(self) -> SimulatorConfig:
+        """The configuration in effect (``config``, or the default one)."""
+        return self.config if self.config is not None else SimulatorConfig()
+
+    def cache_token(self) -> str:
+        """``simulator:`` + the configuration's digest (the maps depend on nothing else)."""
+        return "simulator:" + self.config_.digest()
 
     def params(self) -> dict:
-        return self.config.as_dict()
+        return self.config_.as_dict()
 
     # --- per-site radio ----------------------------------------------------
     def site_radio(self, i: int) -> SiteRadio:
-        cfg, dep = self.config, self.scene_.deployment
+        cfg, dep = self.config_, self.scene_.deployment
         area = int(self.areas_[i])
         rng = site_rng(cfg.seed, dep.site_ids[i], 1)
         jitter = float(rng.uniform(-cfg.height_jitter_m, cfg.height_jitter_m))
@@ -93,7 +113,7 @@ class GroundTruthSimulator(DiffusionModel):
 
     def site_power(self, i: int) -> np.ndarray:
         """Σ over sectors of exp((RSRP − ref)/T) on site i's window, 0 where not heard (float32)."""
-        cfg, dep = self.config, self.scene_.deployment
+        cfg, dep = self.config_, self.scene_.deployment
         radio = self.site_radio(i)
         x, y = float(dep.x[i]), float(dep.y[i])
         win = self.scene_.lattice.window(x, y)
@@ -157,36 +177,45 @@ class GroundTruthSimulator(DiffusionModel):
         h.update(repr(dep.azimuths).encode())
         h.update(repr((lat.crs, lat.x0, lat.y0, lat.nx, lat.ny, lat.res)).encode())
         h.update(np.packbits(scene.mask).tobytes())
-        h.update(self.config.digest().encode())
+        h.update(self.config_.digest().encode())
         return h.hexdigest()[:24]
 
     def _fit(self, scene: Scene) -> None:
-        cfg = self.config
+        cfg = self.config_
+        # numpy's element-wise work releases the GIL: sites are spread over threads
+        self.n_jobs_ = max(1, int(self.n_jobs if self.n_jobs is not None else min(os.cpu_count() or 1, 8)))
         self.areas_ = area_types(scene.deployment.xy, scene.tree, cfg)
-        path = cache_dir() / "groundtruth" / f"{self.cache_key(scene)}.npz"
+        key = self.cache_key(scene)
         t0 = time.perf_counter()
+        (den, prior, from_disk), shared = FLIGHTS.run(("groundtruth-fit", key, self.use_cache), lambda: self._denominator(scene, key))
+        self.denominator_, self.prior_ = den, prior
+        self.fit_seconds_, self.from_cache_ = time.perf_counter() - t0, from_disk or shared
+
+    def _denominator(self, scene: Scene, key: str) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(D on the lattice, user prior, read from the disk cache?) of ``scene``."""
+        cfg = self.config_
+        path = cache_dir() / "groundtruth" / f"{key}.npz"
         if self.use_cache and path.exists():
             try:
                 with np.load(path) as z:
-                    self.denominator_, self.prior_ = z["denominator"], z["prior"]
-                if self.denominator_.shape == scene.lattice.shape:
-                    self.fit_seconds_, self.from_cache_ = time.perf_counter() - t0, True
-                    return
+                    den, prior = z["denominator"], z["prior"]
+                if den.shape == scene.lattice.shape:
+                    return den, prior, True
             except Exception:  # a damaged cache is recomputed, never trusted
                 pass
-        self.prior_ = user_prior(scene, cfg)
+        prior = user_prior(scene, cfg)
         mask = scene.mask
         sites = [j for j in range(len(scene.deployment)) if (ov := self._overlap(j)) is not None and mask[ov[0]].any()]
-        chunks = [sites[k :: self.n_jobs] for k in range(self.n_jobs)]
-        parts = self._map(_partial_denominator, [c for c in chunks if c], chunksize=1)
+        chunks = [sites[k :: self.n_jobs_] for k in range(self.n_jobs_)]
+        parts = self._map(self.partial_denominator, [c for c in chunks if c])
         den = np.sum(parts, axis=0) if parts else np.zeros(scene.lattice.shape)
-        self.denominator_ = np.where(mask, den, 0.0).astype(F32)
-        self.fit_seconds_, self.from_cache_ = time.perf_counter() - t0, False
+        den = np.where(mask, den, 0.0).astype(F32)
         if self.use_cache:
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(path) as tmp:
                 with open(tmp, "wb") as fh:
-                    np.savez(fh, denominator=self.denominator_, prior=self.prior_)
+                    np.savez(fh, denominator=den, prior=prior)
+        return den, prior, False
 
     def association(self, i: int) -> np.ndarray:
         """P(i|ℓ) on site i's window (0 where nothing is heard or off the mask)."""
@@ -217,39 +246,24 @@ class GroundTruthSimulator(DiffusionModel):
         return den
 
     def predict_many(self, sites: Iterable[int | str] | None = None) -> Iterator[DiffusionMap]:
-        """Maps of ``sites`` in order, computed by ``n_jobs`` processes."""
+        """Maps of ``sites`` in order, computed by ``n_jobs`` threads (at most 2 × n_jobs maps ahead)."""
+        self.check_fitted()
         todo = list(self.scene_.targets if sites is None else sites)
-        if self.n_jobs == 1 or len(todo) < 4 or not _can_fork():
+        if self.n_jobs_ == 1 or len(todo) < 4:
             yield from (self.predict(s) for s in todo)
             return
-        global _ACTIVE
-        _ACTIVE = self
-        with mp.get_context("fork").Pool(self.n_jobs) as pool:
-            yield from pool.imap(_predict_one, todo, chunksize=2)
+        ahead = 2 * self.n_jobs_
+        with ThreadPoolExecutor(self.n_jobs_, thread_name_prefix="groundtruth") as pool:
+            futs = [pool.submit(self.predict, s) for s in todo[:ahead]]
+            for k in range(len(todo)):
+                if k + ahead < len(todo):
+                    futs.append(pool.submit(self.predict, todo[k + ahead]))
+                yield futs[k].result()
+                futs[k] = None
 
-    def _map(self, fn, items: list, chunksize: int = 1) -> list:
-        """``fn`` over ``items`` in forked workers sharing this fitted model (serial when 1 job)."""
-        global _ACTIVE
-        _ACTIVE = self
-        if self.n_jobs == 1 or len(items) < 2 or not _can_fork():
+    def _map(self, fn, items: list) -> list:
+        """``fn`` over ``items`` in ``n_jobs`` threads, results in order (serial when 1 job)."""
+        if self.n_jobs_ == 1 or len(items) < 2:
             return [fn(x) for x in items]
-        with mp.get_context("fork").Pool(min(self.n_jobs, len(items))) as pool:
-            return pool.map(fn, items, chunksize=chunksize)
-
-
-#: The model the forked workers read (inherited through fork, never pickled).
-_ACTIVE: GroundTruthSimulator | None = None
-
-
-def _can_fork() -> bool:
-    return sys.platform != "win32" and "fork" in mp.get_all_start_methods()
-
-
-def _partial_denominator(sites: list[int]) -> np.ndarray:
-    return _ACTIVE.partial_denominator(sites)
-
-
-def _predict_one(site: int | str) -> DiffusionMap:
-    return _ACTIVE.predict(site)
-
-
+        with ThreadPoolExecutor(min(self.n_jobs_, len(items)), thread_name_prefix="groundtruth") as pool:
+            return list(pool.map(fn, items))

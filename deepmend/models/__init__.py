@@ -1,18 +1,9 @@
-"""Diffusion models behind one small interface (:class:`deepmend.models.base.DiffusionModel`).
+"""Diffusion models P(ℓ|i) behind one interface (:class:`deepmend.models.base.DiffusionModel`).
 
-The registry is imported lazily: it lists the ground-truth simulator, which itself builds
-on :mod:`deepmend.models.base`, so an eager import here would be circular whenever
-``deepmend.groundtruth.simulator`` is the first module a program imports.
+Build them by name with :func:`deepmend.registry.make_model`; the registry lives one
+layer up because it also lists the ground-truth simulator (docs/ARCHITECTURE.md).
 """
 
 from deepmend.models.base import DiffusionModel
 
-__all__ = ["DiffusionModel", "MODELS", "make_model"]
-
-
-def __getattr__(name: str):
-    if name in ("MODELS", "make_model"):
-        from deepmend.models import registry
-
-        return getattr(registry, name)
-    raise AttributeError(f"module 'deepmend.models' has no attribute {name!r}")
+__all__ = ["DiffusionModel"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from deepmend.errors import ParameterError
 from deepmend.models.base import DiffusionModel
 from deepmend.scene import Scene
 
@@ -65,20 +66,27 @@ class ProbabilisticModel(DiffusionModel):
     description = "Soft Voronoi: P(i|ℓ) ∝ distance^−α normalised over all base stations, then Bayes with a uniform prior."
 
     def __init__(self, alpha: float = 1.3) -> None:
-        if not np.isfinite(alpha) or alpha <= 0:
-            from deepmend.errors import InputError
+        self.alpha = alpha
 
-            raise InputError("alpha must be a positive number", column="alpha", value=alpha)
-        self.alpha = float(alpha)
+    def validate(self) -> "ProbabilisticModel":
+        """α must be a finite positive number (:class:`~deepmend.errors.ParameterError` otherwise)."""
+        try:
+            ok = np.isfinite(float(self.alpha)) and float(self.alpha) > 0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ParameterError("alpha must be a positive number", column="alpha", value=self.alpha)
+        return self
 
     def params(self) -> dict:
-        return {"alpha": self.alpha}
+        return {"alpha": float(self.alpha)}
 
     def _fit(self, scene: Scene) -> None:
-        self.denominator_ = denominators(scene, np.array([self.alpha]))[0]
+        self.alpha_ = float(self.alpha)
+        self.denominator_ = denominators(scene, np.array([self.alpha_]))[0]
 
     def _raw(self, i: int) -> np.ndarray:
-        return weights_on_window(self.scene_, i, np.array([self.alpha]), self.denominator_[None])[0]
+        return weights_on_window(self.scene_, i, np.array([self.alpha_]), self.denominator_[None])[0]
 
 
 def weights_on_window(scene: Scene, i: int, alphas: np.ndarray, denominator: np.ndarray) -> np.ndarray:

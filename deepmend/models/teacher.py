@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepmend.errors import InputError
+from deepmend.errors import InputError, ParameterError
 from deepmend.grid.diffusion_map import DiffusionMap, finalize
 from deepmend.metrics.ks import ks2d_many
 from deepmend.models.base import DiffusionModel
@@ -59,9 +59,15 @@ def search_alpha(scene: Scene, i: int, truth: np.ndarray, alphas: np.ndarray, de
 class TeacherModel(DiffusionModel):
     """Per-BS best-α probabilistic maps: the soft labels of the student, and the evaluation's upper reference.
 
-    ``ground_truth`` is any DiffusionModel whose ``predict(site)`` is the truth (the
-    simulator, :class:`OperatorMaps`, or in tests a probabilistic model with a planted
-    α); it is fitted on the same scene unless it already is. Default: the simulator.
+    Parameters
+    ----------
+    ground_truth : DiffusionModel
+        Any model whose ``predict(site)`` is the truth (the simulator, :class:`OperatorMaps`,
+        or in tests a probabilistic model with a planted α); it is fitted on the scene
+        unless it already is. Required: :func:`deepmend.registry.make_model` passes the
+        registered ground truth (this package sits below the ground-truth layer).
+    alphas : sequence of float
+        The α grid searched (sorted and deduplicated at fit), default :data:`TEACHER_ALPHAS`.
     """
 
     name = "teacher"
@@ -70,40 +76,51 @@ class TeacherModel(DiffusionModel):
     needs_ground_truth = True
 
     def __init__(self, ground_truth: DiffusionModel | None = None, alphas: tuple[float, ...] | np.ndarray = TEACHER_ALPHAS) -> None:
-        a = np.sort(np.unique(np.asarray(alphas, dtype=np.float64)))
-        if a.size == 0 or not np.all(np.isfinite(a)) or a[0] <= 0:
-            raise InputError("teacher α grid must be positive numbers", column="alphas", value=list(map(float, np.atleast_1d(alphas))))
-        self.alphas = a
         self.ground_truth = ground_truth
+        self.alphas = alphas
+
+    def validate(self) -> "TeacherModel":
+        """The α grid must hold positive finite numbers; a ground-truth model must be given."""
+        try:
+            a = np.asarray(self.alphas, dtype=np.float64)
+        except (TypeError, ValueError):
+            a = np.array([np.nan])
+        if a.size == 0 or not np.all(np.isfinite(a)) or a.min() <= 0:
+            raise ParameterError("teacher α grid must be positive numbers", column="alphas", value=list(np.atleast_1d(self.alphas)))
+        if self.ground_truth is None:
+            raise InputError("the teacher needs a ground-truth model (ground_truth=…); deepmend.registry.make_model('teacher') passes the registered one",
+                             column="ground_truth")
+        return self
 
     def params(self) -> dict:
-        return {"alpha_grid": [float(a) for a in self.alphas]}
+        return {"alpha_grid": [float(a) for a in self.alphas_]} if hasattr(self, "alphas_") else {}
 
     def _fit(self, scene: Scene) -> None:
-        if self.ground_truth is None:
-            from deepmend.groundtruth.simulator import GroundTruthSimulator
-
-            self.ground_truth = GroundTruthSimulator()
-        if getattr(self.ground_truth, "scene_", None) is not scene:
-            self.ground_truth.fit(scene)
-        self.denominators_ = denominators(scene, self.alphas)
+        self.alphas_ = np.sort(np.unique(np.asarray(self.alphas, dtype=np.float64)))
+        gt = self.ground_truth
+        if getattr(gt, "scene_", None) is not scene:
+            gt = gt.fit(scene)
+        self.ground_truth_ = gt
+        self.denominators_ = denominators(scene, self.alphas_)
         self.chosen_: dict[int, tuple[float, float]] = {}
 
     def choose(self, i: int, truth: DiffusionMap | None = None) -> tuple[float, float, np.ndarray]:
         """(best α, its KS, the soft-label map) for BS ``i``; ``truth`` avoids re-predicting the ground truth."""
-        truth = truth if truth is not None else self.ground_truth.predict(i)
-        best, ks, maps = search_alpha(self.scene_, i, truth.prob, self.alphas, self.denominators_)
-        self.chosen_[i] = (float(self.alphas[best]), float(ks[best]))
-        return float(self.alphas[best]), float(ks[best]), maps[best]
+        self.check_fitted()
+        truth = truth if truth is not None else self.ground_truth_.predict(i)
+        best, ks, maps = search_alpha(self.scene_, i, truth.prob, self.alphas_, self.denominators_)
+        self.chosen_[i] = (float(self.alphas_[best]), float(ks[best]))
+        return float(self.alphas_[best]), float(ks[best]), maps[best]
 
     def alpha_of(self, i: int) -> float:
+        """The chosen α of BS ``i`` (searched on first use)."""
         if i not in self.chosen_:
             self.choose(i)
         return self.chosen_[i][0]
 
     def _raw(self, i: int) -> np.ndarray:
-        k = int(np.searchsorted(self.alphas, self.alpha_of(i)))
-        return weights_on_window(self.scene_, i, self.alphas[k : k + 1], self.denominators_[k : k + 1])[0]
+        k = int(np.searchsorted(self.alphas_, self.alpha_of(i)))
+        return weights_on_window(self.scene_, i, self.alphas_[k : k + 1], self.denominators_[k : k + 1])[0]
 
     def predict(self, site: int | str) -> DiffusionMap:
         m = super().predict(site)

@@ -44,17 +44,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import unicodedata
 from typing import Iterable, Sequence
 
 import numpy as np
+from sklearn.base import clone
 
 from deepmend.config import cache_dir
 from deepmend.errors import InputError
 from deepmend.io import atomic_path
-from deepmend.models.base import DiffusionModel
+from deepmend.resources import once
+from deepmend.models.base import DiffusionModel, sample_sites
 from deepmend.models.voronoiboost_features import CELL_CAP_M, FEATURE_NAMES, compute_features, delaunay_adjacency
 from deepmend.scene import Scene
+from deepmend.scene_spec import city_key
 
 TAUS: tuple[float, ...] = (0.25, 0.5, 0.75, 0.85, 0.95)
 FEATURES_VERSION = 1
@@ -64,12 +66,6 @@ DEFAULT_TRAIN: tuple[tuple[str, str, str], ...] = (
 )
 DEFAULT_SITES_PER_SCENE = 80
 MIN_SCALE = 1e-3
-
-
-def city_key(city: str) -> str:
-    """City identity for split checks: case/accents folded, the data-set suffix (" (2018)") dropped."""
-    base = str(city).split(" (")[0].strip().lower()
-    return "".join(c for c in unicodedata.normalize("NFKD", base) if not unicodedata.combining(c))
 
 
 # --- the gauge of the (capped) Voronoi cell on a window -------------------------
@@ -136,13 +132,6 @@ def training_rows(scene: Scene, truth_model: DiffusionModel, sites: Iterable[int
     return feats[sites], scales.reshape(len(sites), len(TAUS))
 
 
-def sample_sites(scene: Scene, n: int | None, seed: int = 0) -> np.ndarray:
-    t = np.asarray(scene.targets)
-    if n is None or t.size <= n:
-        return t
-    return np.sort(np.random.default_rng(seed).choice(t, size=n, replace=False))
-
-
 def long_table(features: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One row per (BS, τ): X = [τ, features], y = ln s_τ."""
     n = len(features)
@@ -186,41 +175,41 @@ def _table_key(specs: Sequence[tuple[str, str, str]], truth_digest: str, n: int 
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
-def training_table(specs: Sequence[tuple[str, str, str]], truth_factory=None, n_per_scene: int | None = DEFAULT_SITES_PER_SCENE,
+def training_table(specs: Sequence[tuple[str, str, str]], ground_truth: DiffusionModel, n_per_scene: int | None = DEFAULT_SITES_PER_SCENE,
                    seed: int = 0, use_cache: bool = True, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Features and optimal scales over catalog scenes, cached as ``.npz`` (see module docstring).
+    """Features (n, F) and optimal scales (n, len(TAUS)) over catalog scenes, cached as ``.npz``.
 
-    ``truth_factory(scene)`` returns a fitted ground-truth model (default: the simulator
-    with its default configuration).
+    ``ground_truth`` is an unfitted ground-truth model; a clone of it is fitted on each
+    training scene. The table's key hashes the scenes, ``ground_truth.cache_token()``,
+    the sampling and the feature version, so a changed truth never reuses a stale table.
+    Concurrent calls with the same key in one process compute the table once
+    (:func:`deepmend.resources.once`).
     """
-    if truth_factory is None:
-        from deepmend.groundtruth.simulator import GroundTruthSimulator
+    digest = ground_truth.cache_token()
+    key = _table_key(specs, digest, n_per_scene, seed)
+    path = cache_dir() / "voronoiboost" / f"table_{key}.npz"
 
-        def truth_factory(scene):  # noqa: E306
-            return GroundTruthSimulator().fit(scene)
+    def build() -> tuple[np.ndarray, np.ndarray]:
+        if use_cache and path.exists():
+            with np.load(path, allow_pickle=False) as z:
+                return z["features"], z["scales"]
+        from tqdm import tqdm
 
-        digest = "simulator:" + __import__("deepmend.groundtruth.config", fromlist=["SimulatorConfig"]).SimulatorConfig().digest()
-    else:
-        digest = getattr(truth_factory, "digest", repr(truth_factory))
-    path = cache_dir() / "voronoiboost" / f"table_{_table_key(specs, digest, n_per_scene, seed)}.npz"
-    if use_cache and path.exists():
-        with np.load(path, allow_pickle=False) as z:
-            return z["features"], z["scales"]
-    from tqdm import tqdm
+        fs, ss = [], []
+        for spec in tqdm(list(specs), desc="VoronoiBoost training scenes", unit="scene", disable=not progress):
+            scene = Scene.from_catalog(*spec)
+            f, s = training_rows(scene, clone(ground_truth).fit(scene), sample_sites(scene, n_per_scene, seed))
+            fs.append(f)
+            ss.append(s)
+        feats, scales = np.concatenate(fs), np.concatenate(ss)
+        if use_cache:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, features=feats, scales=scales, feature_names=np.array(FEATURE_NAMES), specs=np.array(["/".join(s) for s in specs]))
+        return feats, scales
 
-    fs, ss = [], []
-    for spec in tqdm(list(specs), desc="VoronoiBoost training scenes", unit="scene", disable=not progress):
-        scene = Scene.from_catalog(*spec)
-        f, s = training_rows(scene, truth_factory(scene), sample_sites(scene, n_per_scene, seed))
-        fs.append(f)
-        ss.append(s)
-    feats, scales = np.concatenate(fs), np.concatenate(ss)
-    if use_cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, features=feats, scales=scales, feature_names=np.array(FEATURE_NAMES), specs=np.array(["/".join(s) for s in specs]))
-    return feats, scales
+    return once(("voronoiboost-table", key, use_cache), build)
 
 
 class VoronoiBoostModel(DiffusionModel):
@@ -235,16 +224,23 @@ class VoronoiBoostModel(DiffusionModel):
     label = "VoronoiBoost"
     description = "Nested scaled Voronoi cells (rings) whose scales a gradient-boosting regressor predicts from the Delaunay/Voronoi geometry."
 
-    def __init__(self, train_specs: Sequence[tuple[str, str, str]] | None = None, n_per_scene: int | None = DEFAULT_SITES_PER_SCENE) -> None:
-        self.train_specs = tuple(train_specs) if train_specs is not None else None
+    def __init__(self, train_specs: Sequence[tuple[str, str, str]] | None = None, n_per_scene: int | None = DEFAULT_SITES_PER_SCENE,
+                 ground_truth: DiffusionModel | None = None) -> None:
+        self.train_specs = train_specs
         self.n_per_scene = n_per_scene
-        self.regressor_ = None
-        self.train_cities_: set[str] = set()
+        self.ground_truth = ground_truth
 
     def params(self) -> dict:
-        return {"taus": list(TAUS), "trained_on": sorted(self.train_cities_) or None}
+        return {"taus": list(TAUS), "trained_on": sorted(getattr(self, "train_cities_", ())) or None}
 
     def train(self, features: np.ndarray, scales: np.ndarray, cities: Iterable[str] = ()) -> "VoronoiBoostModel":
+        """Fit the scale regressor on features (n, F) and optimal scales (n, len(TAUS)) of training BSs.
+
+        Raises
+        ------
+        InputError
+            No training BS.
+        """
         if len(features) == 0:
             raise InputError("VoronoiBoost needs at least one training base station")
         self.regressor_ = fit_regressor(np.asarray(features), np.asarray(scales))
@@ -253,22 +249,28 @@ class VoronoiBoostModel(DiffusionModel):
 
     def _fit(self, scene: Scene) -> None:
         city = city_key(scene.scenario.city) if scene.scenario is not None else None
-        if city is not None and city in self.train_cities_:
+        trained = getattr(self, "train_cities_", set())
+        if city is not None and city in trained:
             raise InputError(f"VoronoiBoost was trained on {scene.scenario.city}: evaluate it on another city", column="city", value=scene.scenario.city)
-        if self.regressor_ is None:
-            specs = self.train_specs or tuple(s for s in DEFAULT_TRAIN if city_key(s[1]) != city)
+        if getattr(self, "regressor_", None) is None:
+            specs = tuple(self.train_specs) if self.train_specs is not None else tuple(s for s in DEFAULT_TRAIN if city_key(s[1]) != city)
             specs = tuple(s for s in specs if city_key(s[1]) != city)
             if not specs:
                 raise InputError("no training scene left once the evaluated city is excluded", column="city", value=city)
-            f, s = training_table(specs, n_per_scene=self.n_per_scene)
-            self.train(f, s, (sp[1] for sp in specs))
+            if self.ground_truth is None:
+                raise InputError("an untrained VoronoiBoost needs a ground-truth model (ground_truth=…) to train on; "
+                                 "deepmend.registry.make_model('voronoiboost') passes the registered one", column="ground_truth")
+            f, s = training_table(specs, self.ground_truth, n_per_scene=self.n_per_scene)
+            key = ("voronoiboost-regressor", _table_key(specs, self.ground_truth.cache_token(), self.n_per_scene, 0))
+            self.regressor_ = once(key, lambda: fit_regressor(np.asarray(f), np.asarray(s)))
+            self.train_cities_ = {city_key(sp[1]) for sp in specs}
         self.features_ = compute_features(scene.deployment.xy)
         self.neighbours_ = _neighbour_lists(scene.deployment.xy)
         self.scales_ = predict_scales(self.regressor_, self.features_[scene.targets])
-        self._row = {int(t): k for k, t in enumerate(scene.targets)}
+        self.rows_ = {int(t): k for k, t in enumerate(scene.targets)}
 
     def scales_of(self, i: int) -> np.ndarray:
-        k = self._row.get(int(i))
+        k = self.rows_.get(int(i))
         return self.scales_[k] if k is not None else predict_scales(self.regressor_, self.features_[[i]])[0]
 
     def _raw(self, i: int) -> np.ndarray:

@@ -52,13 +52,10 @@ def scene_dir_name(key: str) -> str:
 
 
 def read_index(data: Path) -> dict:
-    index_path = data / "index.json"
-    if not index_path.is_file():
-        raise InputError("not a ground-truth dataset (no index.json); build one with 'deepmend groundtruth build'", file=str(data))
-    try:
-        return json.loads(index_path.read_text())
-    except Exception as exc:
-        raise InputError(f"unreadable index.json ({exc})", file=str(index_path)) from None
+    """The index of a ground-truth dataset (:class:`deepmend.groundtruth.dataset.GroundTruthDataset`)."""
+    from deepmend.groundtruth.dataset import GroundTruthDataset
+
+    return GroundTruthDataset(data).read()
 
 
 def coarse_alpha_search(scene, i: int, truth_coarse: np.ndarray, alphas: np.ndarray, den: np.ndarray, factor: int) -> tuple[int, float]:

@@ -55,14 +55,14 @@ def evaluate_scene(data: Path, key: str, entry: dict, n: int, seed: int, weights
     if n and len(sites) > n:
         sites = sorted(np.random.default_rng(seed).choice(sites, size=n, replace=False).tolist())
     teacher = TeacherModel(gt, alphas=TEACHER_ALPHAS).fit(scene)
-    k13 = int(np.flatnonzero(np.isclose(teacher.alphas, 1.3))[0])
+    k13 = int(np.flatnonzero(np.isclose(teacher.alphas_, 1.3))[0])
     vor = VoronoiModel().fit(scene)
     dm = DeepMENDModel(weights, runtime=runtime).fit(scene)
     rows = []
     for i, m in zip(sites, dm.predict_many(sites)):
         truth = gt.predict(i).prob
         a, ks_t, soft = teacher.choose(i, gt.predict(i))
-        prob13 = candidate_maps(scene, i, teacher.alphas[k13 : k13 + 1], teacher.denominators_[k13 : k13 + 1])[0]
+        prob13 = candidate_maps(scene, i, teacher.alphas_[k13 : k13 + 1], teacher.denominators_[k13 : k13 + 1])[0]
         v = vor.predict(i).prob
         floor = resolution_floor_map(soft, m.mask, dm.factor)
         r = {"scene": key, "site_id": str(scene.deployment.site_ids[i]), "alpha": a,

@@ -29,7 +29,10 @@ from __future__ import annotations
 
 import torch
 
-LOSSES = ("reference", "kl", "kl+ks", "kl+ks+emd")
+from deepmend.models.deepmend.head import HEADS as LOSSES
+from deepmend.models.deepmend.head import reference_prob
+
+__all__ = ["LOSSES", "reference_prob", "log_mass", "to_mass", "loss_fn", "ks2d_torch", "sliced_w1", "init_head_bias"]
 #: Size (km) of a fine cell of the METHOD.md grid; coarse cells are ``factor`` times it.
 CELL_KM = 0.1
 SLICES = 8
@@ -42,12 +45,6 @@ def log_mass(z: torch.Tensor, frac: torch.Tensor) -> torch.Tensor:
     logits = z + torch.log(frac.clamp_min(1e-12))
     logits = torch.where(frac > 0, logits, torch.full_like(logits, -1e30))
     return logits - torch.logsumexp(logits.flatten(1), dim=1)[:, None, None]
-
-
-def reference_prob(y: torch.Tensor) -> torch.Tensor:
-    """p = 10^(−1/y) for y > 0, else 0 (the reference output transform)."""
-    safe = torch.where(y > 0, y, torch.ones_like(y))
-    return torch.where(y > 0, torch.pow(10.0, -1.0 / safe), torch.zeros_like(y))
 
 
 def to_mass(out: torch.Tensor, frac: torch.Tensor, kind: str, factor: int) -> torch.Tensor:

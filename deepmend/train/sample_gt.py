@@ -21,6 +21,7 @@ import numpy as np
 
 def build_scene(out: Path, key: str, n: int, seed: int = 0) -> dict:
     from deepmend.grid.map_dir import safe_name
+    from deepmend.groundtruth.dataset import scene_dir_name
     from deepmend.groundtruth.simulator import GroundTruthSimulator
     from deepmend.groundtruth.storage import DEFAULT_FLOOR, save_compact
     from deepmend.scene import Scene
@@ -28,26 +29,26 @@ def build_scene(out: Path, key: str, n: int, seed: int = 0) -> dict:
     scene = Scene.from_catalog(*key.split("/"))
     model = GroundTruthSimulator().fit(scene)
     sites = sorted(np.random.default_rng(seed).choice(scene.targets, size=min(n, len(scene.targets)), replace=False).tolist())
-    sub = out / safe_name(key.replace("/", "_"))
+    sub = out / scene_dir_name(key)
     sub.mkdir(parents=True, exist_ok=True)
     for i in sites:
         target = sub / f"{safe_name(str(scene.deployment.site_ids[i]))}.npz"
         if not target.exists():
             save_compact(model.predict(int(i)), target, DEFAULT_FLOOR)
-    entry = {"dir": sub.name, "n_maps": len(sites), "config": model.config.as_dict(), "floor": DEFAULT_FLOOR, "sample_seed": seed}
+    entry = {"dir": sub.name, "n_maps": len(sites), "config": model.config_.as_dict(), "floor": DEFAULT_FLOOR, "sample_seed": seed}
     (out / f"{sub.name}.entry.json").write_text(json.dumps({"key": key, "entry": entry}))
     return entry
 
 
 def write_index(out: Path) -> list[str]:
-    from deepmend.io import atomic_path
+    """Gather the per-scene ``*.entry.json`` files into the dataset's index; returns the scene keys."""
+    from deepmend.groundtruth.dataset import FORMAT, GroundTruthDataset
 
-    index = {"format": "deepmend-groundtruth-dataset/1", "scenes": {}}
+    index = {"format": FORMAT, "scenes": {}}
     for e in sorted(out.glob("*.entry.json")):
         d = json.loads(e.read_text())
         index["scenes"][d["key"]] = d["entry"]
-    with atomic_path(out / "index.json") as tmp:
-        tmp.write_text(json.dumps(index, indent=1))
+    GroundTruthDataset(out).write(index)
     return list(index["scenes"])
 
 

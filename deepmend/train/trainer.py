@@ -34,7 +34,7 @@ from deepmend.io import atomic_path
 from deepmend.models.features import CHANNELS
 from deepmend.train.dataset import MapDataset, Shards
 from deepmend.train.losses import LOSSES, init_head_bias, ks2d_torch, loss_fn, to_mass
-from deepmend.train.unet import UNet, UNetConfig, n_parameters
+from deepmend.models.deepmend.unet import UNet, UNetConfig, n_parameters
 
 
 @dataclass

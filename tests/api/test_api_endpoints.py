@@ -175,7 +175,7 @@ def test_map_cached_second_call(client, q, model, site_id, sites):
     assert client.get("/api/map.npy", params=params).content == client.get("/api/map.npy", params=params).content
 
 
-def test_map_cache_survives_restart(client, q, service, app):
+def test_map_cache_survives_restart(client, q, service, app, api_service):
     """A new process (here: a new service on the same cache dir) reads the map from disk."""
     from fastapi.testclient import TestClient
 
@@ -183,7 +183,7 @@ def test_map_cache_survives_restart(client, q, service, app):
 
     params = q(model="voronoi")
     png = client.get("/api/map.png", params=params).content
-    fresh = TestClient(create_app(static_dir=service.cache_root / "none"))
+    fresh = TestClient(create_app(static_dir=service.cache_root / "none", service=api_service(cache_root=service.cache_root)))
     r = fresh.get("/api/map", params=params)
     assert r.status_code == 200 and r.json()["cached"] is True
     assert fresh.get("/api/map.png", params=params).content == png
@@ -238,9 +238,7 @@ def test_groundtruth_map(client, q):
 
 
 def test_metrics_without_ground_truth(client, q, service, monkeypatch):
-    from deepmend.models import MODELS
-
-    monkeypatch.delitem(MODELS, "groundtruth")
+    monkeypatch.delitem(service.registry, "groundtruth")
     service.metrics_cache.clear()
     try:
         m = client.get("/api/metrics", params=q(model="voronoi")).json()
@@ -294,7 +292,7 @@ def test_root_without_web_app_explains_how_to_build(client):
     assert r.status_code == 200 and "npm run build" in r.text
 
 
-def test_root_serves_built_web_app(api_env, tmp_path):
+def test_root_serves_built_web_app(api_env, tmp_path, api_service):
     from fastapi.testclient import TestClient
 
     from deepmend.api.app import create_app
@@ -302,7 +300,7 @@ def test_root_serves_built_web_app(api_env, tmp_path):
     (tmp_path / "index.html").write_text("<!doctype html><title>deepmend web</title>")
     (tmp_path / "assets").mkdir()
     (tmp_path / "assets" / "app.js").write_text("console.log(1)")
-    c = TestClient(create_app(static_dir=tmp_path))
+    c = TestClient(create_app(static_dir=tmp_path, service=api_service()))
     assert "deepmend web" in c.get("/").text
     assert c.get("/assets/app.js").text == "console.log(1)"
     assert c.get("/api/catalog").status_code == 200
@@ -317,12 +315,12 @@ def test_no_cors_by_default(client):
     assert "access-control-allow-origin" not in r.headers
 
 
-def test_cors_when_configured(api_env):
+def test_cors_when_configured(api_env, api_service):
     from fastapi.testclient import TestClient
 
     from deepmend.api.app import create_app
 
-    c = TestClient(create_app(static_dir=api_env / "none", cors_origins=["http://localhost:5173"]))
+    c = TestClient(create_app(static_dir=api_env / "none", service=api_service(), cors_origins=["http://localhost:5173"]))
     r = c.get("/api/catalog", headers={"Origin": "http://localhost:5173"})
     assert r.headers["access-control-allow-origin"] == "http://localhost:5173"
     r = c.get("/api/catalog", headers={"Origin": "http://evil.example"})
@@ -334,7 +332,6 @@ def test_slow_baseline_is_fitted_in_background(client, q, service, monkeypatch):
     import threading
     import time
 
-    from deepmend.models import MODELS
     from deepmend.models.voronoi import VoronoiModel
 
     release = threading.Event()
@@ -346,7 +343,7 @@ def test_slow_baseline_is_fitted_in_background(client, q, service, monkeypatch):
             release.wait(30)
             super()._fit(scene)
 
-    monkeypatch.setitem(MODELS, "voronoiboost", SlowBaseline)
+    monkeypatch.setitem(service.registry, "voronoiboost", SlowBaseline)
     service.metrics_cache.clear()
     try:
         t0 = time.perf_counter()

@@ -137,3 +137,41 @@ def test_disk_cache_concurrent_put_get(tmp_path):
     with ThreadPoolExecutor(8) as ex:
         assert all(ex.map(work, range(32)))
     assert not [p for p in tmp_path.rglob("*.part")]
+
+
+def test_request_waiting_too_long_answers_503_with_retry_after(tmp_path, api_service, monkeypatch):
+    """A request waiting on a fit another request is running gets 503 + Retry-After after ``wait_s``, never hangs.
+
+    Made to fail once by passing no timeout to the models cache in ``Maps._fitted``: the
+    second request then waited for the whole fit and answered 200 after it.
+    """
+    from fastapi.testclient import TestClient
+
+    from deepmend.api.app import create_app
+    from deepmend.models.voronoi import VoronoiModel
+
+    release = threading.Event()
+
+    class SlowVoronoi(VoronoiModel):
+        def _fit(self, scene):
+            release.wait(30)
+            super()._fit(scene)
+
+    monkeypatch.setenv("DEEPMEND_CACHE_DIR", str(tmp_path / "cache"))
+    svc = api_service(cache_root=tmp_path / "cache", wait_s=0.5)
+    svc.registry["voronoi"] = SlowVoronoi
+    with TestClient(create_app(static_dir=tmp_path / "none", service=svc), raise_server_exceptions=False) as c:
+        up = c.post("/api/uploads", files={"file": ("s.csv", b"site_id,lat,lon\nA,45.76,4.84\nB,45.70,4.90\nC,45.80,4.95\nD,45.72,4.78\n")})
+        params = {"country": "upload", "city": up.json()["upload_id"], "operator": "all", "site": "A", "model": "voronoi"}
+        with ThreadPoolExecutor(1) as ex:
+            first = ex.submit(c.get, "/api/map", params=params)
+            for _ in range(100):  # the first request is fitting
+                if svc.models._pending:
+                    break
+                time.sleep(0.05)
+            r = c.get("/api/map", params={**params, "site": "B"})
+            assert r.status_code == 503 and int(r.headers["retry-after"]) >= 1
+            assert "still being computed" in r.json()["error"]
+            release.set()
+            assert first.result(60).status_code == 200
+        assert c.get("/api/map", params={**params, "site": "B"}).status_code == 200

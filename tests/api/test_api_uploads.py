@@ -125,7 +125,7 @@ def small_csv(k: int) -> str:
         for i in range(12))
 
 
-def test_upload_store_evicts_oldest(api_env, tmp_path):
+def test_upload_store_evicts_oldest(api_env, tmp_path, api_service):
     """With a cap of 2 uploads, a third evicts the oldest: its id answers 404 "expired", the others still work.
 
     A private service on its own cache dir, so that the shared app's uploads are not evicted.
@@ -133,9 +133,8 @@ def test_upload_store_evicts_oldest(api_env, tmp_path):
     from fastapi.testclient import TestClient
 
     from deepmend.api.app import create_app
-    from deepmend.api.service import Service
 
-    svc = Service(cache_root=tmp_path / "cache", max_stored_uploads=2)
+    svc = api_service(cache_root=tmp_path / "cache", max_stored_uploads=2)
     store = svc.cache_root / "uploads"
     with TestClient(create_app(static_dir=tmp_path / "no-web-app", service=svc), raise_server_exceptions=False) as c:
         ids = []
@@ -173,12 +172,11 @@ def test_upload_store_evicts_oldest(api_env, tmp_path):
         assert c.get("/api/sites", params={"country": "upload", "city": r.json()["upload_id"], "operator": "all"}).status_code == 200
 
 
-def test_upload_evicted_between_resolve_and_read_is_expired(api_env, tmp_path):
+def test_upload_evicted_between_resolve_and_read_is_expired(api_env, tmp_path, api_service):
     """A request that resolved an id just before another thread evicted it gets the expiry error, not a 500."""
-    from deepmend.api.service import Service
     from deepmend.errors import InputError
 
-    svc = Service(cache_root=tmp_path / "cache")
+    svc = api_service(cache_root=tmp_path / "cache")
     uid = svc.upload(small_csv(0).encode(), "s.csv")["upload_id"]
     ref = svc.resolve("upload", uid, "all")
     (svc.cache_root / "uploads" / f"{uid}.csv").unlink()

@@ -120,13 +120,33 @@ def test_bad_site_files(tmp_path, capsys, text, expect):
     assert not list(tmp_path.rglob("*.npz"))
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write anywhere")
-def test_unwritable_output_nonroot(tmp_path, capsys):
+def test_unwritable_output_directory(tmp_path):
+    """An existing directory without write permission: exit 2, "not writable", no traceback — also under root.
+
+    CI runs as root, whose CAP_DAC_OVERRIDE makes every directory writable. So the command
+    runs in a child process whose capability bounding set lacks DAC_OVERRIDE,
+    DAC_READ_SEARCH and FOWNER (``setpriv``, util-linux): root then obeys the 0o555 mode
+    like anyone. Made to fail once by removing the ``os.access`` check from
+    ``deepmend.io.check_writable_dir``: the command then failed later, at the write, with
+    "cannot write output" instead of "not writable".
+    """
+    import shutil
+
+    (tmp_path / "sites.csv").write_text(SITES)
     ro = tmp_path / "ro"
     ro.mkdir()
-    ro.chmod(0o500)
-    rc, _, err = run(capsys, "predict", "--sites", write(tmp_path, SITES), "--country", "FR", "--site", "A", "--out", str(ro / "a.npz"))
-    assert rc == 2 and "not writable" in err
+    ro.chmod(0o555)
+    cmd = [sys.executable, "-m", "deepmend.cli", "predict", "--sites", str(tmp_path / "sites.csv"), "--country", "FR",
+           "--site", "A", "--out", str(ro / "a.npz")]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        assert setpriv, "running as root: this test needs util-linux's setpriv to drop CAP_DAC_OVERRIDE"
+        cmd = [setpriv, "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"] + cmd
+    env = dict(os.environ, DEEPMEND_CACHE_DIR=str(tmp_path / "cache"))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "not writable" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (ro / "a.npz").exists()
 
 
 def test_unwritable_output(tmp_path, capsys):

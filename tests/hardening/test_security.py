@@ -136,14 +136,14 @@ def test_upload_names_and_ids_never_become_paths(client, service, secret):
     assert bad.status_code == 400 and ".." not in bad.json()["error"] and "/" not in bad.json()["error"].split(":")[0]
 
 
-def test_static_web_app_does_not_serve_files_outside_its_directory(tmp_path, api_env):
+def test_static_web_app_does_not_serve_files_outside_its_directory(tmp_path, api_env, api_service):
     from deepmend.api.app import create_app
 
     web = tmp_path / "web"
     web.mkdir()
     (web / "index.html").write_text("<html>app</html>")
     (tmp_path / "secret.txt").write_text("TOP SECRET")
-    with TestClient(create_app(static_dir=web), raise_server_exceptions=False) as c:
+    with TestClient(create_app(static_dir=web, service=api_service()), raise_server_exceptions=False) as c:
         assert c.get("/").status_code == 200
         for p in ("/../secret.txt", "/..%2fsecret.txt", "/%2e%2e/secret.txt", "/%2e%2e%2fsecret.txt", "//secret.txt", "/..\\secret.txt"):
             r = c.get(p)
@@ -175,11 +175,11 @@ def test_upload_over_row_limit_is_413(client):
 
 
 # --- CORS ---------------------------------------------------------------------------------
-def test_cors_closed_to_foreign_origins_by_default(api_env, monkeypatch):
+def test_cors_closed_to_foreign_origins_by_default(api_env, monkeypatch, api_service):
     from deepmend.api.app import create_app
 
     monkeypatch.delenv("DEEPMEND_CORS_ORIGINS", raising=False)
-    with TestClient(create_app(static_dir=api_env / "none"), raise_server_exceptions=False) as c:
+    with TestClient(create_app(static_dir=api_env / "none", service=api_service()), raise_server_exceptions=False) as c:
         for origin in ("http://evil.example", "null", "http://127.0.0.1.evil.example", "http://localhost:5173"):
             r = c.get("/api/catalog", headers={"Origin": origin})
             assert r.status_code == 200 and "access-control-allow-origin" not in r.headers, origin
@@ -189,11 +189,11 @@ def test_cors_closed_to_foreign_origins_by_default(api_env, monkeypatch):
             assert "access-control-allow-origin" not in up.headers
 
 
-def test_cors_configured_origin_only(api_env, monkeypatch):
+def test_cors_configured_origin_only(api_env, monkeypatch, api_service):
     from deepmend.api.app import create_app
 
     monkeypatch.setenv("DEEPMEND_CORS_ORIGINS", "http://localhost:5173")
-    with TestClient(create_app(static_dir=api_env / "none")) as c:
+    with TestClient(create_app(static_dir=api_env / "none", service=api_service())) as c:
         assert c.get("/api/catalog", headers={"Origin": "http://localhost:5173"}).headers["access-control-allow-origin"] == "http://localhost:5173"
         assert "access-control-allow-origin" not in c.get("/api/catalog", headers={"Origin": "http://evil.example"}).headers
 
@@ -255,7 +255,7 @@ def test_serve_binds_localhost_by_default(monkeypatch):
 
     host_opt = next(p for p in serve.params if p.name == "host")
     assert host_opt.default == "127.0.0.1"
-    assert cli.commands["serve"] is serve
+    assert cli.get_command(None, "serve") is serve
     seen = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw))
     res = CliRunner().invoke(cli, ["serve", "--port", "0"])

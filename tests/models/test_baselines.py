@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from deepmend.errors import InputError
-from deepmend.models import make_model
+from deepmend.registry import make_model
 from deepmend.models.probabilistic import ProbabilisticModel
 
 
@@ -71,7 +71,9 @@ def test_mask_respected_and_maps_lazy(small_scene):
 @pytest.mark.parametrize("alpha", [0, -1, float("nan")])
 def test_bad_alpha(alpha):
     with pytest.raises(InputError, match="alpha"):
-        ProbabilisticModel(alpha)
+        ProbabilisticModel(alpha).validate()
+    with pytest.raises(InputError, match="alpha"):
+        make_model("probabilistic", alpha=alpha)
 
 
 def test_unknown_model_lists_valid():

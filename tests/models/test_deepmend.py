@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from deepmend.errors import InputError
-from deepmend.models import make_model
+from deepmend.registry import make_model
 from deepmend.models.deepmend import DEFAULT_WEIGHTS, DeepMENDModel, load_weights, save_weights
 from deepmend.models.features import CHANNELS, FeatureBuilder, block_mean, brute_force_channels
 from deepmend.train.losses import LOSSES
-from deepmend.train.unet import UNet, UNetConfig
+from deepmend.models.deepmend.unet import UNet, UNetConfig
 
 # One thread: tiny networks gain nothing from two, and on an oversubscribed machine
 # OpenMP's spin-waiting makes two threads an order of magnitude slower (measured).
@@ -78,7 +81,7 @@ def test_saved_and_reloaded_model_gives_identical_maps(small_scene, tiny_weights
 def test_onnx_and_torch_agree(small_scene, tiny_weights):
     t = DeepMENDModel(tiny_weights, runtime="torch").fit(small_scene)
     o = DeepMENDModel(tiny_weights, runtime="onnx").fit(small_scene)
-    x, _ = t.features_.batch([0, 1, 2], t.factor)
+    x, _ = t.features_.batch([0, 1, 2], t.factor_)
     np.testing.assert_allclose(o.network(x), t.network(x), atol=1e-4, rtol=1e-4)
     for mt, mo in zip(t.predict_many([0, 1, 2]), o.predict_many([0, 1, 2])):
         np.testing.assert_allclose(mo.prob, mt.prob, atol=1e-7, rtol=1e-3)
@@ -86,7 +89,8 @@ def test_onnx_and_torch_agree(small_scene, tiny_weights):
 
 def test_registry_and_user_weights(small_scene, tiny_weights):
     m = make_model("deepmend", weights=str(tiny_weights))
-    assert isinstance(m, DeepMENDModel) and m.params()["sha256"] == json.loads(tiny_weights.read_text())["sha256"][:12]
+    assert isinstance(m, DeepMENDModel) and m.get_params()["weights"] == str(tiny_weights)
+    assert m.fit(small_scene).params()["sha256"] == json.loads(tiny_weights.read_text())["sha256"][:12]
 
 
 def test_corrupt_missing_or_incompatible_weights_are_clear_errors(tiny_weights, tmp_path):
@@ -124,13 +128,17 @@ def test_corrupt_missing_or_incompatible_weights_are_clear_errors(tiny_weights, 
         load_weights(bad / "deepmend.json")
 
 
-@pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="shipped weights not built yet")
 def test_shipped_weights_are_the_registry_default_and_give_probabilities(small_scene):
+    """The shipped weights are tracked files: missing or corrupt, this FAILS (it used to skip).
+
+    Made to fail once by renaming deepmend/weights/deepmend.npz: ``load_weights`` raised
+    "weights arrays not found" and the test failed instead of skipping.
+    """
     net, cfg, js = load_weights(None)
     assert js == DEFAULT_WEIGHTS and cfg["loss"] in LOSSES
     assert DEFAULT_WEIGHTS.with_suffix(".npz").stat().st_size < 20e6
     model = make_model("deepmend").fit(small_scene)
-    assert model.runtime == "onnx"
+    assert model.runtime_ == "onnx"
     for m in model.predict_many([0, 5]):
         assert abs(float(m.prob[m.mask].sum(dtype=np.float64)) - 1) < 1e-5 and (m.prob[~m.mask] == 0).all()
 
@@ -138,9 +146,11 @@ def test_shipped_weights_are_the_registry_default_and_give_probabilities(small_s
 SOFT_LABELS = DEFAULT_WEIGHTS.with_name("deepmend_softlabels.json")
 
 
-@pytest.mark.skipif(not SOFT_LABELS.is_file(), reason="soft-label weights not shipped")
 def test_shipped_soft_label_weights_load_and_differ_from_the_default(small_scene):
-    """The paper's soft-label student ships next to the default (trained on the ground truth)."""
+    """The paper's soft-label student ships next to the default (trained on the ground truth).
+
+    Tracked files: a missing one fails the test (no skip).
+    """
     _, cfg, _ = load_weights(SOFT_LABELS)
     assert cfg["training"]["config"]["target"] == "teacher"
     assert load_weights(None)[1]["training"]["config"]["target"] == "gt"
@@ -159,3 +169,46 @@ def test_cli_predict_with_corrupt_weights_is_one_clear_error(tiny_weights, tmp_p
                "--operator", "Orange", "--site", "x", "--out", str(tmp_path / "m.npz")])
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("error: ") and "deepmend.npz" in err and "checksum mismatch" in err
+
+
+def test_shipped_onnx_graph_gives_the_maps_without_torch(small_scene):
+    """With the shipped ``deepmend.onnx`` (checksummed in deepmend.json) inference never imports torch.
+
+    A child process blocks ``import torch`` and predicts on the same synthetic scene; its
+    maps equal the torch runtime's here (post-processing in numpy: bilinear weights agree
+    to float32 rounding). Made to fail once by deleting ``onnx_sha256`` from the config:
+    the child then fell back to the torch export and died on the blocked import.
+    """
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent('''
+        import sys
+
+        class NoTorch:  # any "import torch" raises ImportError
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ImportError("torch is blocked in this test")
+
+        sys.meta_path.insert(0, NoTorch())
+        import numpy as np
+        from conftest import make_deployment, square_region, X0, Y0
+        from deepmend.scene import Scene
+        from deepmend.registry import make_model
+        rng = np.random.default_rng(7)
+        xy = np.column_stack([X0 + rng.uniform(-12_000, 12_000, 9), Y0 + rng.uniform(-12_000, 12_000, 9)])
+        m = make_model("deepmend", runtime="onnx").fit(Scene(make_deployment(xy), square_region()))
+        assert m.net_ is None and m.runtime_ == "onnx"
+        np.save(sys.argv[1], np.stack([d.prob for d in m.predict_many([0, 4])]))
+        assert "torch" not in sys.modules
+    ''')
+    out = Path(tempfile.mkdtemp()) / "maps.npy"
+    tests_dir = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tests_dir), str(tests_dir.parent), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    child = np.load(out)
+    ref = DeepMENDModel(runtime="torch").fit(small_scene)
+    for k, i in enumerate([0, 4]):
+        np.testing.assert_allclose(child[k], ref.predict(i).prob, rtol=1e-3, atol=1e-9)

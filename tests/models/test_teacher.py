@@ -33,7 +33,7 @@ def test_teacher_recovers_planted_alpha(small_scene, planted, grid):
 
 def test_teacher_rejects_bad_grid():
     with pytest.raises(InputError):
-        TeacherModel(alphas=[0.0, 1.0])
+        TeacherModel(alphas=[0.0, 1.0]).validate()
 
 
 def test_label_scene_writes_alphas_and_maps_and_resumes(small_scene, tmp_path, monkeypatch):
@@ -41,7 +41,7 @@ def test_label_scene_writes_alphas_and_maps_and_resumes(small_scene, tmp_path, m
 
     from deepmend.groundtruth.reader import read_map
     from deepmend.models import teacher as teacher_mod
-    from deepmend.models.teacher_labels import label_scene
+    from deepmend.train.teacher_labels import label_scene
 
     monkeypatch.setattr(teacher_mod, "TEACHER_ALPHAS", (0.5, 1.3, 3.0))
     monkeypatch.setattr(teacher_mod.TeacherModel.__init__, "__defaults__", (None, (0.5, 1.3, 3.0)))

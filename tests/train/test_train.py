@@ -12,7 +12,7 @@ from deepmend.models.features import CHANNELS, FeatureBuilder
 from deepmend.train.dataset import MapDataset, Shards
 from deepmend.train.losses import ks2d_torch, loss_fn, to_mass
 from deepmend.train.trainer import TrainConfig, build_net, train
-from deepmend.train.unet import UNet, UNetConfig
+from deepmend.models.deepmend.unet import UNet, UNetConfig
 
 # One thread: tiny networks gain nothing from two, and on an oversubscribed machine
 # OpenMP's spin-waiting makes two threads an order of magnitude slower (measured).

@@ -108,22 +108,22 @@ def teacher(country, city, operator, out, dataset, max_bs, seed, no_maps) -> Non
     from tqdm import tqdm
 
     from deepmend.errors import InputError
-    from deepmend.evaluation.runner import sample_sites
+    from deepmend.models.base import sample_sites
 
     jobs = []  # (scene, truth factory, out dir, description)
     if dataset:
         from deepmend.evaluation.splits import parse_specs
         from deepmend.groundtruth.reader import OperatorMaps
 
-        root = Path(dataset)
-        if not (root / "index.json").exists():
-            raise InputError("not a ground-truth dataset (no index.json)", file=str(root))
-        index = json.loads((root / "index.json").read_text())
-        for key, entry in index.get("scenes", {}).items():
+        from deepmend.groundtruth.dataset import GroundTruthDataset
+
+        ds = GroundTruthDataset(dataset)
+        for key, entry in ds.scenes().items():
             spec = parse_specs(key, "--dataset")[0]
             scene = Scene.from_catalog(*spec.as_tuple())
-            truth = OperatorMaps(root / entry["dir"]).fit(scene)
-            jobs.append((scene, truth, root / entry["dir"] / "teacher", f"dataset {root / entry['dir']}", truth.available()))
+            sub = ds.scene_dir(key, entry)
+            truth = OperatorMaps(sub).fit(scene)
+            jobs.append((scene, truth, sub / "teacher", f"dataset {sub}", truth.available()))
     else:
         if not (country and city and operator and out):
             raise InputError("give --country, --city, --operator and --out, or --dataset DIR")

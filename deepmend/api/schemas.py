@@ -1,0 +1,139 @@
+"""Pydantic models of every API answer, so that ``/openapi.json`` describes each one (and its errors)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Open(BaseModel):
+    """Documents the listed fields; other fields (GeoJSON members, catalog details) pass through."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: one line naming the parameter (or file, row, column) and the value."""
+
+    error: str = Field(..., examples=["parameter 'site', value 'x': site is not one of the 519 sites of Lyon (Orange)"])
+
+
+class ModelInfo(BaseModel):
+    name: str
+    label: str
+    description: str
+    available: bool
+
+
+class Catalog(_Open):
+    countries: list[dict[str, Any]] = Field(..., description="code, name, crs, cities (name, source, operators (name, n_sites))")
+    models: list[ModelInfo]
+    default: dict[str, Any] = Field(..., description="country, city, operator, model")
+    attribution: Any
+
+
+class GeoJSON(_Open):
+    """A GeoJSON object in WGS84 (EPSG:4326)."""
+
+    type: str
+
+
+class MapInfo(_Open):
+    site_id: str
+    model: str
+    corners: list[list[float]] = Field(..., description="[lon, lat] of the top-left, top-right, bottom-right, bottom-left corners")
+    png: str
+    npy: str
+    geotiff: str
+    inference_ms: float | None = None
+    vmin: float
+    vmax: float
+    colormap: str
+    shape: list[int]
+    crs: str
+    cached: bool
+    params: dict[str, Any] | None = Field(None, description="the parameters that explain the map, e.g. {'alpha': 1.3}")
+    extent95: list[list[float]] | None = Field(
+        None, description="[[west, south], [east, north]]: the square around the BS holding 95 % of the map's mass (the panels open on it)")
+
+
+class BaselineScores(BaseModel):
+    """A baseline's scores vs the ground truth (:func:`deepmend.metrics.compare` without TV)."""
+
+    ks: float | None
+    emd_km: float | None
+    js: float | None
+
+
+class Scores(BaselineScores):
+    """The model's scores vs the ground truth: KS, EMD (km), Jensen–Shannon, total variation."""
+
+    tv: float | None
+
+
+class MetricsAnswer(BaseModel):
+    site_id: str
+    model: str
+    inference_ms: float | None
+    ground_truth: bool
+    vs_ground_truth: Scores | None
+    baselines: dict[str, BaselineScores | None]
+    gain_over: dict[str, dict[str, float | None] | None]
+    r50_km: float | None
+    r90_km: float | None
+    mass_in_voronoi: float | None
+    incomplete: bool = Field(False, description="true while a slow baseline (VoronoiBoost) is being fitted: its entries are null; ask again")
+
+
+class FeatureInfo(BaseModel):
+    name: str
+    description: str
+    png: str
+
+
+class FeaturesAnswer(BaseModel):
+    model: Literal["deepmend"]
+    site_id: str
+    features: list[FeatureInfo]
+    corners: list[list[float]]
+
+
+class UploadAnswer(BaseModel):
+    upload_id: str
+    n_sites: int
+    operators: list[str]
+    country: Literal["upload"]
+    city: str
+
+
+#: The error answers every scene/model endpoint may give, for OpenAPI.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "bad input (file content, parameter)"},
+    404: {"model": ErrorBody, "description": "unknown country, city, operator, site, model, feature or upload id; model not available"},
+    422: {"model": ErrorBody, "description": "missing or malformed parameter (e.g. alpha ≤ 0)"},
+    500: {"model": ErrorBody, "description": "a bug (reported)"},
+    503: {"model": ErrorBody, "description": "a resource is still being built by another request; retry after Retry-After seconds"},
+}
+
+
+class JobOut(BaseModel):
+    """One long computation of the server (see deepmend/api/jobs.py)."""
+
+    id: int
+    kind: str = Field(description="'fit': a model fitted on a scene")
+    model: str
+    country: str
+    city: str
+    operator: str
+    label: str = Field(description="what is being done, in words")
+    step: str | None = Field(None, description="the current step, e.g. 'VoronoiBoost training scenes (3/9)'")
+    fraction: float | None = Field(None, description="share done in [0, 1]; null when the computation cannot tell")
+    elapsed_s: float
+    done: bool
+    error: str | None = None
+
+
+class JobsOut(BaseModel):
+    running: list[JobOut]
+    finished: list[JobOut] = Field(description="the last finished jobs, newest first")
