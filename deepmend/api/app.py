@@ -201,7 +201,12 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         cat = svc.catalog()
         match = [c["code"] for c in cat["countries"] if fold(c["code"]) == fold(country) or fold(c["name"]) == fold(country)]
         if not match:
-            find_city(country, "")  # raises the catalog's error naming the valid countries
+            from deepmend.errors import NotFoundError
+
+            try:
+                find_city(country, "")  # the catalog's error naming the valid countries
+            except InputError as exc:
+                raise NotFoundError(exc.message, column="country", value=country) from None
         return match[0]
 
     @app.get("/api/places", summary="Named places of a country for the basemap (GeoNames, population ≥ 15,000)", responses=schemas.ERRORS)
