@@ -17,7 +17,17 @@ Reported: requests, errors (any non-200 or transport error), throughput, p50/p95
 kind and overall, the server's RSS before/after/peak (sampled every 0.5 s) and the
 on-disk map cache size vs its limit. Requests go to 127.0.0.1 only.
 
-Run: .venv/bin/python benchmarks/bench_load.py [--clients 50] [--duration 60] [--cache-mb 32] [--json out.json]
+``--scenario cold-mixed`` (issue 18): the same server on a **fresh** cache and **no warm-up**:
+3 cities (:data:`COLD_SCENES`) × every model the catalog lists as available (DeepMEND and the
+ground truth included), so first fits, first ground-truth simulations and the DeepMEND session are
+built under load. Each client loops over 20 % catalog, 10 % sites, 70 % maps of a random
+(city, site, model). A 503 with ``Retry-After`` (a resource still being built after the server's
+wait bound) is counted as ``busy`` — the client waits ``min(Retry-After, 5)`` s and goes on — and
+is not an error; any other non-200, a 503 without ``Retry-After`` or a transport error is. RSS is
+that of the server and its children together.
+
+Run: .venv/bin/python benchmarks/bench_load.py [--scenario warm|cold-mixed] [--clients 50] [--duration 60]
+     [--cache-mb 32] [--json out.json]
 """
 
 from __future__ import annotations
@@ -39,6 +49,10 @@ import psutil
 
 SCENE = {"country": "FR", "city": "Lyon", "operator": "Orange"}
 MODELS = ("voronoi", "probabilistic")
+#: Cities of the cold, mixed scenario: a large, a small and a British one.
+COLD_SCENES = ({"country": "FR", "city": "Lyon", "operator": "Orange"},
+               {"country": "FR", "city": "Le Mans (2018)", "operator": "Orange"},
+               {"country": "GB", "city": "Bristol", "operator": "O2"})
 HOST = "127.0.0.1"
 
 
@@ -145,8 +159,89 @@ async def run_load(base: str, clients: int, duration: float, max_requests: int, 
     }
 
 
+def tree_rss(ps: psutil.Process) -> int:
+    """RSS of a process and its children (bytes)."""
+    total = 0
+    for p in [ps, *ps.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+async def run_cold_mixed(base: str, clients: int, duration: float, max_requests: int, seed: int) -> dict:
+    """The cold, mixed load (module docstring): nothing is fitted or cached when it starts."""
+    lat: dict[str, list[float]] = {k: [] for k in ("catalog", "sites", "map")}
+    by_model: dict[str, list[float]] = {}
+    errors: list[str] = []
+    counts = {"requests": 0, "busy_503": 0, "maps_ok": 0}
+    deadline = time.perf_counter() + duration
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    sites: dict[int, list[str]] = {}
+    async with httpx.AsyncClient(base_url=base, timeout=300.0, limits=limits) as client:
+        models = [m["name"] for m in (await client.get("/api/catalog")).json()["models"] if m.get("available", True)]
+
+        async def get(kind: str, url: str, params: dict | None = None, model: str | None = None) -> httpx.Response | None:
+            t0 = time.perf_counter()
+            try:
+                r = await client.get(url, params=params)
+            except httpx.HTTPError as exc:
+                errors.append(f"{kind}: {type(exc).__name__}: {exc}")
+                return None
+            ms = (time.perf_counter() - t0) * 1e3
+            counts["requests"] += 1
+            if r.status_code == 503 and "retry-after" in r.headers:
+                counts["busy_503"] += 1
+                await asyncio.sleep(min(float(r.headers["retry-after"]), 5.0))
+                return None
+            lat[kind].append(ms)
+            if model:
+                by_model.setdefault(model, []).append(ms)
+            if r.status_code != 200:
+                errors.append(f"{kind} {params}: HTTP {r.status_code} {r.text[:200]}")
+                return None
+            return r
+
+        async def site_ids(i: int) -> list[str] | None:
+            if i not in sites:
+                r = await get("sites", "/api/sites", COLD_SCENES[i])
+                if r is None:
+                    return None
+                sites[i] = [f["properties"]["site_id"] for f in r.json()["features"]]
+            return sites[i]
+
+        async def worker(k: int) -> None:
+            wr = random.Random(seed * 1000 + k)
+            while time.perf_counter() < deadline and counts["requests"] < max_requests:
+                x = wr.random()
+                i = wr.randrange(len(COLD_SCENES))
+                if x < 0.2:
+                    await get("catalog", "/api/catalog")
+                elif x < 0.3:
+                    await get("sites", "/api/sites", COLD_SCENES[i])
+                else:
+                    ids = await site_ids(i)
+                    if ids:
+                        m = wr.choice(models)
+                        if await get("map", "/api/map", {**COLD_SCENES[i], "site": wr.choice(ids), "model": m}, model=m) is not None:
+                            counts["maps_ok"] += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(k) for k in range(clients)))
+        wall = time.perf_counter() - t0
+    allx = [v for xs in lat.values() for v in xs]
+    return {
+        "clients": clients, "duration_s": round(wall, 2), "models": models, "scenes": list(COLD_SCENES), **counts,
+        "errors": len(errors), "error_samples": errors[:8], "throughput_rps": round(counts["requests"] / wall, 2),
+        "latency_ms": {k: {"n": len(v), "p50": pct(v, 50), "p95": pct(v, 95), "p99": pct(v, 99)} for k, v in {**lat, "all": allx}.items()},
+        "map_latency_ms_by_model": {m: {"n": len(v), "p50": pct(v, 50), "p99": pct(v, 99)} for m, v in sorted(by_model.items())},
+    }
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", choices=["warm", "cold-mixed"], default="warm")
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--max-requests", type=int, default=200_000, help="hard bound on the number of requests")
@@ -155,7 +250,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--json", type=Path, default=None, help="write the results there")
     args = ap.parse_args(argv)
 
-    out: dict = {"host": HOST}
+    out: dict = {"host": HOST, "scenario": args.scenario}
     with tempfile.TemporaryDirectory(prefix="deepmend-load-") as tmp:
         cache = Path(tmp)
         port = free_port()
@@ -166,6 +261,11 @@ def main(argv: list[str] | None = None) -> dict:
             out["listen"] = sorted(set(listen_addresses(proc.pid, port)))
             ps = psutil.Process(proc.pid)
             out["rss_mb_idle"] = round(ps.memory_info().rss / 2**20, 1)
+            if args.scenario == "cold-mixed":
+                out.update(cold_mixed(base, ps, args))
+                out["server_alive"] = proc.poll() is None
+                out["map_cache_mb"] = round(dir_bytes(cache / "maps") / 2**20, 1)
+                return out
             # warm-up (outside the timed window): scene, then each model's first fit
             warm = {}
             t0 = time.perf_counter()
@@ -208,17 +308,45 @@ def main(argv: list[str] | None = None) -> dict:
             out["map_cache_limit_mb"] = args.cache_mb
             out["server_alive"] = proc.poll() is None
         finally:
+            t0 = time.perf_counter()
             proc.terminate()
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            out["stop_after_sigterm_s"] = round(time.perf_counter() - t0, 2)
             out["server_log_tail"] = (cache / "server.log").read_text(errors="replace")[-2000:]
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=1))
-    print(json.dumps({k: v for k, v in out.items() if k != "server_log_tail"}, indent=1))
+            if args.json:
+                args.json.write_text(json.dumps(out, indent=1))
+            print(json.dumps({k: v for k, v in out.items() if k != "server_log_tail"}, indent=1))
     return out
+
+
+def cold_mixed(base: str, ps: psutil.Process, args) -> dict:
+    peak = [tree_rss(ps)]
+    stop = False
+
+    async def sample():
+        while not stop:
+            peak.append(tree_rss(ps))
+            await asyncio.sleep(0.5)
+
+    async def both():
+        nonlocal stop
+        s = asyncio.create_task(sample())
+        try:
+            return await run_cold_mixed(base, args.clients, args.duration, args.max_requests, args.seed)
+        finally:
+            stop = True
+            await s
+
+    res = asyncio.run(both())
+    res["rss_mb_before"] = round(peak[0] / 2**20, 1)
+    res["rss_mb_after"] = round(tree_rss(ps) / 2**20, 1)
+    res["rss_mb_peak"] = round(max(peak) / 2**20, 1)
+    res["rss_mb_every_10s"] = [round(v / 2**20) for v in peak[::20]]
+    return res
 
 
 if __name__ == "__main__":

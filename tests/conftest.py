@@ -56,7 +56,71 @@ def lyon_scene():
     return Scene.from_catalog("FR", "Lyon", "Orange")
 
 
+# --- no process left behind ----------------------------------------------------------
+
+#: Children the interpreter itself keeps until it exits (multiprocessing's helpers).
+_INTERPRETER_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
+def _leftovers(me, ignore: set[int]) -> list:
+    import psutil
+
+    out = []
+    for p in me.children(recursive=True):
+        try:
+            if p.pid in ignore or p.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if any(h in " ".join(p.cmdline()) for h in _INTERPRETER_HELPERS):
+                continue
+        except psutil.NoSuchProcess:
+            continue
+        out.append(p)
+    return out
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_leftover_processes():
+    """Fail the run when the test session leaves a child process behind (a server, a worker …).
+
+    Children still running 10 s after the last test are listed in the failure, then killed so
+    that they do not outlive the run either.
+    """
+    import time
+
+    import psutil
+
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
+    yield
+    deadline = time.monotonic() + 10
+    left = _leftovers(me, before)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.25)
+        left = _leftovers(me, before)
+    if left:
+        desc = "; ".join(f"pid {p.pid}: {' '.join(p.cmdline())[:120]}" for p in left if p.is_running())
+        for p in left:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+        pytest.fail(f"the test session left {len(left)} process(es) running (killed now): {desc}", pytrace=False)
+
+
 # --- the API app shared by tests/api and tests/hardening ---------------------------
+
+#: Starlette's TestClient sends ``Host: testserver``; the API's Host allow-list
+#: (deepmend/api/security.py) accepts it in tests only, through this variable.
+TEST_HOST = "testserver"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _test_client_host():
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DEEPMEND_ALLOWED_HOSTS", TEST_HOST)
+    yield
+    mp.undo()
+
 
 class FakeGroundTruth(ProbabilisticModel):
     """The real simulator needs minutes per city; API tests need a cheap, distinct "truth"."""

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from deepmend import render
 from deepmend.api import schemas
 from deepmend.api.jobs import JOBS, warm_up
+from deepmend.api.security import env_list, error_responses, install_guard
 from deepmend.api.service import MAX_UPLOAD_BYTES, MapResult, Service
 from deepmend.config import REPO_DIR
 from deepmend.errors import BusyError, DeepmendError, InputError
@@ -31,6 +32,8 @@ log = logging.getLogger("deepmend.api")
 
 #: Computed maps are deterministic for a given request (uploads are content-addressed).
 MAP_CACHE_CONTROL = "public, max-age=86400"
+#: Room for the multipart envelope around an upload of MAX_UPLOAD_BYTES (the largest body accepted).
+UPLOAD_FORM_OVERHEAD = 64 * 1024
 
 DEFAULT_STATIC_DIRS = (Path(__file__).resolve().parent.parent / "static", REPO_DIR / "web" / "dist")
 
@@ -120,7 +123,7 @@ def _mass_extent(dm) -> list[list[float]] | None:
 
 
 def create_app(static_dir: str | Path | None = None, *, service: Service | None = None, cors_origins: list[str] | None = None,
-               warmup: bool = False) -> FastAPI:
+               allowed_hosts: list[str] | None = None, warmup: bool = False) -> FastAPI:
     """The API and, when built, the web app at ``/``.
 
     ``warmup``: at start-up, prepare the catalog's default scene (ground truth, the default
@@ -130,6 +133,8 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
     ``cors_origins``: other origins allowed to call the API (default none: the web app is
     served from the same origin, so browsers need no CORS; ``DEEPMEND_CORS_ORIGINS``,
     comma-separated, sets it from the environment).
+    ``allowed_hosts``: names accepted in ``Host`` besides 127.0.0.1, localhost and [::1]
+    (``DEEPMEND_ALLOWED_HOSTS``, comma-separated; see :mod:`deepmend.api.security`).
     """
     svc = service or Service()
 
@@ -142,10 +147,12 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         yield
 
     app = FastAPI(title="DeepMEND", version="0.1.0", description="Spatial diffusion maps of cellular base stations (docs/API.md).",
-                  lifespan=lifespan, docs_url=None, redoc_url=None)
+                  lifespan=lifespan, docs_url=None, redoc_url=None, responses=error_responses())
     app.state.service = svc
 
-    origins = cors_origins if cors_origins is not None else [o for o in os.environ.get("DEEPMEND_CORS_ORIGINS", "").split(",") if o.strip()]
+    origins = cors_origins if cors_origins is not None else env_list("DEEPMEND_CORS_ORIGINS")
+    install_guard(app, allowed_hosts=allowed_hosts if allowed_hosts is not None else env_list("DEEPMEND_ALLOWED_HOSTS"),
+                  allowed_origins=origins, max_body_bytes=MAX_UPLOAD_BYTES + UPLOAD_FORM_OVERHEAD)
     if origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -175,15 +182,6 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
     async def _internal(request: Request, exc: Exception):
         log.exception("internal error on %s %s", request.method, request.url.path)
         return _error(500, f"internal error ({type(exc).__name__}); this is a bug, please report it")
-
-    @app.middleware("http")
-    async def _upload_size_guard(request: Request, call_next):
-        # refuse an oversized upload from its Content-Length, before the body is read
-        if request.url.path == "/api/uploads" and request.method == "POST":
-            length = request.headers.get("content-length")
-            if length and length.isdigit() and int(length) > MAX_UPLOAD_BYTES + 64 * 1024:
-                return _error(413, f"upload is {int(length) / 1e6:.1f} MB, the limit is {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
-        return await call_next(request)
 
     # --- endpoints ------------------------------------------------------------------------
     @app.get("/api/catalog", summary="Countries, cities, operators, models", response_model=schemas.Catalog, responses=schemas.ERRORS)
@@ -329,9 +327,9 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
 
     @app.post("/api/uploads", summary="Upload a CSV site list (≤ 5 MB, ≤ 20,000 rows)", response_model=schemas.UploadAnswer,
               responses={413: {"model": schemas.ErrorBody, "description": "over 5 MB or 20,000 rows"}, **schemas.ERRORS})
-    def post_upload(file: UploadFile = File(..., description="CSV with site_id, lat, lon[, operator, height_m, technology]")):
+    def post_upload(request: Request, file: UploadFile = File(..., description="CSV with site_id, lat, lon[, operator, height_m, technology]")):
         content = file.file.read(MAX_UPLOAD_BYTES + 1)
-        return svc.upload(content, file.filename)
+        return svc.upload(content, file.filename, client=request.client.host if request.client else "")
 
     @app.get("/api/{rest:path}", include_in_schema=False)
     def api_not_found(rest: str):

@@ -28,7 +28,7 @@ from deepmend.api.maps import DOCUMENTED_MODELS, GROUND_TRUTH, MapResult, Maps
 from deepmend.api.metrics import Metrics
 from deepmend.api.scenes import Scenes
 from deepmend.api.uploads import (
-    MAX_STORED_UPLOAD_BYTES, MAX_STORED_UPLOADS, MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS, UPLOAD_COUNTRY, UploadStore, mentions_upload,
+    MAX_STORED_UPLOAD_BYTES, MAX_STORED_UPLOADS, MAX_UPLOAD_BYTES, MAX_UPLOADS_PER_CLIENT, MAX_UPLOAD_ROWS, UPLOAD_COUNTRY, UploadStore, mentions_upload,
 )
 from deepmend.config import cache_dir
 from deepmend.errors import TooLargeError
@@ -85,6 +85,7 @@ class Service:
             max_stored_upload_bytes if max_stored_upload_bytes is not None
             else _env_int("DEEPMEND_API_UPLOADS_MB", MAX_STORED_UPLOAD_BYTES // (1024 * 1024)) * 1024 * 1024,
             on_evict=self._forget_upload,
+            per_client_count=_env_int("DEEPMEND_API_UPLOADS_PER_CLIENT", MAX_UPLOADS_PER_CLIENT),
         )
         self.scenes = OnceLRU(max_scenes or _env_int("DEEPMEND_API_MAX_SCENES", 8))
         self.models = OnceLRU(max_models or _env_int("DEEPMEND_API_MAX_MODELS", 16))
@@ -197,8 +198,8 @@ class Service:
     def feature_png(self, country: str, city: str, operator: str, site: str, name: str) -> bytes:
         return self._features.png(country, city, operator, site, name)
 
-    def upload(self, content: bytes, filename: str | None) -> dict:
-        return self.uploads.add(content, filename)
+    def upload(self, content: bytes, filename: str | None, client: str = "") -> dict:
+        return self.uploads.add(content, filename, client)
 
     # --- maintenance ----------------------------------------------------------
     def _caches(self) -> tuple[OnceLRU, ...]:

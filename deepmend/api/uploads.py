@@ -1,22 +1,23 @@
-"""Uploaded site lists: validated, stored by content hash, bounded, evicted oldest first.
+"""Uploaded site lists: validated, stored by content hash, bounded per client and in total.
 
 Nothing here reads a path a client supplied: uploads are stored under a name derived
 from the SHA-256 of their content and looked up by that id only. The store is bounded
-(count and bytes, oldest upload evicted first): an evicted id answers 404 like an unknown
-one, and the client uploads the file again.
+(count and bytes, least recently used first, with a quota per client so that one client
+cannot evict another's uploads in use: :mod:`deepmend.api.upload_store`): an evicted id
+answers 404 like an unknown one, and the client uploads the file again. Binary and
+compressed content is refused unexpanded; site ids are at most 200 characters.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import tempfile
-import threading
 from pathlib import Path
 from typing import Callable
 
+from deepmend.api.upload_store import UploadFiles, check_site_ids, check_upload_content
 from deepmend.errors import InputError, NotFoundError, TooLargeError
 
 log = logging.getLogger("deepmend.api")
@@ -30,6 +31,9 @@ MAX_UPLOAD_ROWS = 20_000
 #: the byte cap in practice, which is there for deployments that raise the count.
 MAX_STORED_UPLOADS = 200
 MAX_STORED_UPLOAD_BYTES = 200 * 1024 * 1024
+#: What one client (address) may hold of the store (upload_store.py).
+MAX_UPLOADS_PER_CLIENT = 20
+MAX_UPLOAD_BYTES_PER_CLIENT = 50 * 1024 * 1024
 
 
 class UploadStore:
@@ -40,18 +44,36 @@ class UploadStore:
     root : Path
         The folder (created on first use).
     max_count, max_bytes : int
-        Limits of the store; plain attributes, so operators and tests may change them on a
+        Limits of the store; attributes, so operators and tests may change them on a
         running service.
     on_evict : callable, optional
         Called with each evicted upload id (the service drops its in-memory caches).
+    per_client_count, per_client_bytes : int
+        What one client may hold (:class:`~deepmend.api.upload_store.UploadFiles`).
     """
 
-    def __init__(self, root: Path, max_count: int, max_bytes: int, on_evict: Callable[[str], None] | None = None) -> None:
+    def __init__(self, root: Path, max_count: int, max_bytes: int, on_evict: Callable[[str], None] | None = None, *,
+                 per_client_count: int = MAX_UPLOADS_PER_CLIENT, per_client_bytes: int = MAX_UPLOAD_BYTES_PER_CLIENT) -> None:
         self.root = Path(root)
-        self.max_count = int(max_count)
-        self.max_bytes = int(max_bytes)
+        self.files = UploadFiles(self.root, max_count=max_count, max_bytes=max_bytes,
+                                 per_client_count=per_client_count, per_client_bytes=per_client_bytes)
         self.on_evict = on_evict
-        self._lock = threading.Lock()
+
+    @property
+    def max_count(self) -> int:
+        return self.files.max_count
+
+    @max_count.setter
+    def max_count(self, v: int) -> None:
+        self.files.max_count = int(v)
+
+    @property
+    def max_bytes(self) -> int:
+        return self.files.max_bytes
+
+    @max_bytes.setter
+    def max_bytes(self, v: int) -> None:
+        self.files.max_bytes = int(v)
 
     @property
     def dir(self) -> Path:
@@ -70,8 +92,9 @@ class UploadStore:
         v = str(value).strip().lower()
         if not UPLOAD_ID_RE.match(v):
             raise NotFoundError("unknown upload id (expected the 16 hex digits returned by POST /api/uploads)", column="city", value=value)
-        if not (self.dir / f"{v}.csv").is_file():
+        if v not in self.files:
             raise self.expired(value)
+        self.files.touch(v)  # a use: the least recently used uploads are evicted first
         return v
 
     @staticmethod
@@ -99,13 +122,17 @@ class UploadStore:
                 raise self.expired(upload_id) from None
             raise
 
-    def add(self, content: bytes, filename: str | None) -> dict:
-        """Validate a CSV site list and store it by content hash; returns the API's upload answer.
+    def add(self, content: bytes, filename: str | None, client: str = "") -> dict:
+        """Validate a CSV site list and store it by content hash for ``client``; returns the API's upload answer.
 
         Raises
         ------
         TooLargeError
             Over :data:`MAX_UPLOAD_BYTES` or :data:`MAX_UPLOAD_ROWS`.
+        UnsupportedUploadError
+            Binary or compressed content (Parquet, zip/.npz, gzip …): refused unexpanded (422).
+        StoreFullError
+            The store is full of other clients' uploads in use (503, retry later).
         InputError
             Empty or unreadable file, or a site list no scene can be built from, naming the
             client's file name (never a server path).
@@ -116,81 +143,30 @@ class UploadStore:
         shown = re.sub(r"[^A-Za-z0-9._ -]+", "_", Path(filename or "upload.csv").name)[:100] or "upload.csv"
         if len(content) > MAX_UPLOAD_BYTES:
             raise TooLargeError(f"{shown}: file is {len(content) / 1e6:.1f} MB, the limit is {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+        check_upload_content(content, shown)
         lines = [ln for ln in content.splitlines() if ln.strip()]
         if len(lines) - 1 > MAX_UPLOAD_ROWS:
             raise TooLargeError(f"{shown}: {len(lines) - 1} rows, the limit is {MAX_UPLOAD_ROWS} sites")
         if not lines:
             raise InputError("file is empty", file=shown)
         upload_id = hashlib.sha256(content).hexdigest()[:16]
-        final = self.dir / f"{upload_id}.csv"
         with tempfile.TemporaryDirectory(prefix=".upload-", dir=self.dir) as tmp:
             path = Path(tmp) / f"{upload_id}.csv"
             path.write_bytes(content)
             try:
                 dep = read_sites(path)
+                check_site_ids(dep.site_ids, shown)
                 Scene.from_files(dep, None)  # rejects < 3 sites, collinear sites …
-            except InputError as exc:
-                raise InputError(str(exc).replace(str(path), shown).replace(tmp, "")) from None
+            except InputError as exc:  # same class (its HTTP status), message without server paths
+                raise type(exc)(str(exc).replace(str(path), shown).replace(tmp, "")) from None
             except Exception as exc:  # a reader bug must still answer 400 naming the file, not 500
                 log.exception("upload %s could not be read", shown)
                 raise InputError(f"cannot be read as a site list ({type(exc).__name__})", file=shown) from None
-            try:
-                os.utime(final)  # already stored: it is now the newest upload, last to be evicted
-            except FileNotFoundError:
-                os.replace(path, final)
-        self.evict(keep=upload_id)
-        return {"upload_id": upload_id, "n_sites": int(len(dep)), "operators": dep.operators(), "country": UPLOAD_COUNTRY, "city": upload_id}
-
-    def evict(self, keep: str) -> list[str]:
-        """Delete the oldest uploads (by mtime) until the store is within its limits; returns their ids.
-
-        Why: anyone may POST an upload, so the store must be bounded or the disk fills up.
-        Ids are content hashes, so an evicted file can simply be uploaded again. ``keep``
-        (the upload just written, whose id the client is about to receive) is never deleted,
-        even when it alone exceeds the byte limit. The upload time is its mtime (uploading the
-        same file again refreshes it), so the store is first-in-first-out per distinct file.
-
-        Safe with concurrent uploads: a lock serialises eviction in this process, and a file
-        that vanishes meanwhile (another worker process evicted it) counts as deleted.
-        ``on_evict`` is called for each evicted id, outside the lock.
-        """
-        evicted: list[str] = []
-        with self._lock:
-            files = []
-            kept_size = 0
-            for p in self.dir.glob("*.csv"):
-                if not UPLOAD_ID_RE.match(p.stem):
-                    continue
-                try:
-                    st = p.stat()
-                except OSError:
-                    continue  # gone already
-                if p.stem == keep:
-                    kept_size = st.st_size
-                else:
-                    files.append((st.st_mtime_ns, p.name, st.st_size, p))
-            files.sort()
-            count = len(files) + 1
-            total = kept_size + sum(f[2] for f in files)
-            for _, _, size, p in files:
-                if count <= self.max_count and total <= self.max_bytes:
-                    break
-                try:
-                    p.unlink()
-                except FileNotFoundError:
-                    pass  # deleted concurrently: gone either way
-                except OSError as exc:
-                    log.warning("upload store: cannot delete %s: %s", p.name, exc)
-                    continue
-                count -= 1
-                total -= size
-                evicted.append(p.stem)
-        for upload_id in evicted:
+            evicted = self.files.put(upload_id, path, client)
+        for uid in evicted:
             if self.on_evict is not None:
-                self.on_evict(upload_id)
-        if evicted:
-            log.info("upload store: evicted %d upload(s), %d kept (%.1f MB)", len(evicted), count, total / 1e6)
-        return evicted
+                self.on_evict(uid)
+        return {"upload_id": upload_id, "n_sites": int(len(dep)), "operators": dep.operators(), "country": UPLOAD_COUNTRY, "city": upload_id}
 
 
 def mentions_upload(key, upload_id: str) -> bool:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from deepmend.data.crs import is_metric, metric_crs_for, to_metric, transformer
 from deepmend.data.deployment import Deployment
+from deepmend.data.limits import read_parquet
 from deepmend.errors import InputError
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -55,7 +56,7 @@ def _load_table(path: Path) -> tuple[pd.DataFrame, int]:
         if suffix in (".csv", ".txt"):
             return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, sep=None, engine="python"), 2
         if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path), 1
+            return read_parquet(path), 1  # size-checked before it is expanded (data/limits.py)
         if suffix in (".geojson", ".json"):
             return _geojson_table(path), 1
     except InputError:

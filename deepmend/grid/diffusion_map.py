@@ -88,6 +88,9 @@ class DiffusionMap:
 
     @classmethod
     def _load_npz(cls, path: Path) -> "DiffusionMap":
+        from deepmend.data.limits import check_npz
+
+        check_npz(path)  # a crafted archive is refused before np.load allocates what it declares
         with np.load(path, allow_pickle=False) as z:
             missing = {"values", "mask_bits", "header"} - set(z.files)
             if missing:

@@ -125,8 +125,9 @@ def small_csv(k: int) -> str:
         for i in range(12))
 
 
-def test_upload_store_evicts_oldest(api_env, tmp_path, api_service):
-    """With a cap of 2 uploads, a third evicts the oldest: its id answers 404 "expired", the others still work.
+def test_upload_store_evicts_least_recently_used(api_env, tmp_path, api_service):
+    """With a cap of 2 uploads, a third evicts the least recently used: its id answers 404
+    "expired", the others still work. An upload a request used is "used" as well as uploaded.
 
     A private service on its own cache dir, so that the shared app's uploads are not evicted.
     """
@@ -142,27 +143,29 @@ def test_upload_store_evicts_oldest(api_env, tmp_path, api_service):
             r = upload(c, small_csv(k))
             assert r.status_code == 200, r.text
             ids.append(r.json()["upload_id"])
-            # the oldest upload's scene is in memory before it is evicted: memory must not keep serving it
-            scene = {"country": "upload", "city": ids[0], "operator": "all"}
+            # after the second upload, a request uses the first: the second is now the least recently used,
+            # and its scene is in memory before it is evicted: memory must not keep serving it
             if k == 1:
-                assert c.get("/api/sites", params=scene).status_code == 200
-                assert any(key[1] == ids[0] for key in svc.scenes._data)
-            time.sleep(0.05)  # distinct mtimes even on a coarse-clock file system
+                for uid in (ids[1], ids[0]):
+                    assert c.get("/api/sites", params={"country": "upload", "city": uid, "operator": "all"}).status_code == 200
+                assert any(key[1] == ids[1] for key in svc.scenes._data)
+            time.sleep(0.05)  # distinct use times even on a coarse clock
         assert len(set(ids)) == 3
-        assert sorted(p.stem for p in store.glob("*.csv")) == sorted(ids[1:])
+        assert sorted(p.stem for p in store.glob("*.csv")) == sorted([ids[0], ids[2]])
         assert [p.name for p in store.iterdir() if p.name.startswith(".")] == []
-        check_error(c.get("/api/sites", params={"country": "upload", "city": ids[0], "operator": "all"}), 404, "expired", "upload the file again")
-        check_error(c.get("/api/map", params={"country": "upload", "city": ids[0], "operator": "all", "site": "K0_3", "model": "voronoi"}),
+        check_error(c.get("/api/sites", params={"country": "upload", "city": ids[1], "operator": "all"}), 404, "expired", "upload the file again")
+        check_error(c.get("/api/map", params={"country": "upload", "city": ids[1], "operator": "all", "site": "K1_3", "model": "voronoi"}),
                     404, "expired")
-        assert not any(ids[0] in str(key) for key in svc.scenes._data)
-        for uid in ids[1:]:
+        assert not any(ids[1] in str(key) for key in svc.scenes._data)
+        for uid in (ids[0], ids[2]):  # ids[0] used first, so ids[2] is now the most recently used
             r = c.get("/api/sites", params={"country": "upload", "city": uid, "operator": "all"})
             assert r.status_code == 200 and len(r.json()["features"]) == 12
+            time.sleep(0.05)
 
-        # uploading an evicted file again brings its (content-addressed) id back, and it is then the newest
-        again = upload(c, small_csv(0))
-        assert again.status_code == 200 and again.json()["upload_id"] == ids[0]
-        assert sorted(p.stem for p in store.glob("*.csv")) == sorted([ids[0], ids[2]])
+        # uploading an evicted file again brings its (content-addressed) id back; ids[0] is now the LRU
+        again = upload(c, small_csv(1))
+        assert again.status_code == 200 and again.json()["upload_id"] == ids[1]
+        assert sorted(p.stem for p in store.glob("*.csv")) == sorted([ids[1], ids[2]])
 
         # the byte cap: below one file's size only the upload just written is kept, never that one
         svc.max_stored_upload_bytes = 1

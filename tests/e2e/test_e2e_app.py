@@ -355,3 +355,45 @@ def test_paris_first_click_time_is_measured(server, page):
     _no_errors(page)
     assert _state(page, "panel-groundtruth") == "ready" and _state(page, "panel-model") == "ready"
     _shot(page, "app_paris.png")
+
+
+def test_csp_lets_the_app_work_and_its_upload_pass(server, tmp_path):
+    """The app under the server's Content-Security-Policy (deepmend/api/security.py): the map draws
+    (MapLibre's blob: workers, inline styles), an upload goes through the same-origin guard (the
+    app sends X-Requested-With), and the browser reports no CSP violation and no page error."""
+    from playwright.sync_api import sync_playwright
+
+    from deepmend.api.security import APP_CSP
+
+    r = httpx.get(server + "/", timeout=30)
+    assert r.headers["content-security-policy"] == APP_CSP and r.headers["x-content-type-options"] == "nosniff"
+    csv = tmp_path / "sites.csv"
+    csv.write_text("site_id,lat,lon,operator\n" + "\n".join(
+        f"U{k},{45.70 + 0.014 * (k // 4) + 0.001 * (k % 3):.5f},{4.80 + 0.019 * (k % 4) + 0.0007 * (k % 5):.5f},Op" for k in range(12)) + "\n")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        ctx = browser.new_context(viewport={"width": 1200, "height": 800})
+        pg = ctx.new_page()
+        errors: list[str] = []
+        console: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.on("console", lambda m: console.append(m.text) if m.type in ("error", "warning") else None)
+        pg.add_init_script("window.__csp = []; document.addEventListener('securitypolicyviolation',"
+                           " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));")
+        uploads: list[int] = []
+        pg.on("response", lambda resp: uploads.append(resp.status) if resp.url.endswith("/api/uploads") else None)
+        pg.goto(server + "/")
+        _wait_js(pg, "() => window.__deepmend && window.__deepmend.map && window.__deepmend.map.loaded()"
+                     " && window.__deepmend.state().sitesLoaded", 90)
+        pg.get_by_test_id("upload-input").set_input_files(str(csv))
+        _wait_js(pg, "() => window.__deepmend.state().scene && window.__deepmend.state().scene.country === 'upload'"
+                     " && window.__deepmend.state().sitesLoaded", 60)
+        _wait_js(pg, "() => window.__deepmend.map.loaded() && !window.__deepmend.map.isMoving()", 60)
+        pg.screenshot(path=str(IMG / "csp_upload.png"))
+        violations = pg.evaluate("() => window.__csp")
+        ctx.close()
+        browser.close()
+    assert uploads == [200], uploads
+    assert violations == [], violations
+    assert not [c for c in console if "Content Security Policy" in c], console
+    assert not errors, errors

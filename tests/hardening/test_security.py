@@ -247,9 +247,9 @@ def test_the_unsafe_call_scanner_finds_what_it_should():
 
 # --- bind address -------------------------------------------------------------------------
 def test_serve_binds_localhost_by_default(monkeypatch):
-    import uvicorn
     from click.testing import CliRunner
 
+    from deepmend.api import lifecycle
     from deepmend.api.cli import serve
     from deepmend.cli import cli
 
@@ -257,7 +257,7 @@ def test_serve_binds_localhost_by_default(monkeypatch):
     assert host_opt.default == "127.0.0.1"
     assert cli.get_command(None, "serve") is serve
     seen = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw))
+    monkeypatch.setattr(lifecycle, "serve", lambda app, host, port, log_level: seen.update(host=host))
     res = CliRunner().invoke(cli, ["serve", "--port", "0"])
     assert res.exit_code == 0, res.output
     assert seen["host"] == "127.0.0.1"

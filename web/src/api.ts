@@ -234,7 +234,13 @@ export const api = {
   upload: async (file: File): Promise<UploadResult> => {
     const form = new FormData();
     form.append('file', file, file.name);
-    const res = await request(apiUrl('/api/uploads'), { method: 'POST', body: form });
+    // X-Requested-With: the server refuses cross-origin state-changing requests without it
+    // (deepmend/api/security.py); same-origin pages may always send it.
+    const res = await request(apiUrl('/api/uploads'), {
+      method: 'POST',
+      body: form,
+      headers: { 'X-Requested-With': 'deepmend-web' },
+    });
     return (await res.json()) as UploadResult;
   },
 };

@@ -141,9 +141,11 @@ def load_weights(path: str | Path | None = None):
     """
     import torch
 
+    from deepmend.data.limits import check_npz
     from deepmend.models.deepmend.unet import UNet, UNetConfig
 
     cfg, js, npz = load_config(path)
+    check_npz(npz)  # weights a person supplied: refused before anything is expanded if they declare too much
     try:
         with np.load(npz, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
