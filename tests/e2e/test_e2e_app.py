@@ -10,8 +10,8 @@ printed, not asserted). The tests run in file order and share one page.
 
 Screenshots go to $DEEPMEND_SCREENSHOTS_DIR when set (``DEEPMEND_SCREENSHOTS_DIR=docs/img`` refreshes
 the README's app_*.png), else to a temporary folder: a test run never edits tracked files. Skipped,
-saying why, without web/dist or chromium. Slow (cold ground-truth fits, VoronoiBoost's training and
-Paris): minutes on 2 cores.
+saying why, without web/dist or chromium. The journey is marked slow (cold ground-truth fits, VoronoiBoost's
+training and Paris: minutes on 2 cores); the Content-Security-Policy check at the end is quick.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = pytest.mark.browser
+#: the cold-cache journey is slow (ground-truth fits, VoronoiBoost's training, Paris); the CSP check is not
+slow = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 DIST = REPO / "web" / "dist"
@@ -165,6 +167,7 @@ def _no_errors(page) -> None:
     assert card_err.count() == 0, f"metrics: {card_err.first.inner_text()}"
 
 
+@slow
 def test_page_load_default_scene_and_hover_popup(server, site, page):
     page.goto(server + "/")
     _wait_js(page, "() => window.__deepmend && window.__deepmend.map && window.__deepmend.state().sitesLoaded"
@@ -190,6 +193,7 @@ def test_page_load_default_scene_and_hover_popup(server, site, page):
     _wait_js(page, f"() => (window.__deepmend.state().selected || {{}}).id == {str(site['site_id'])!r}", 15)
 
 
+@slow
 @pytest.mark.timeout(2 * COLD_TIMEOUT_S + 120)
 def test_first_click_fills_both_panels_and_every_metrics_row(server, site, page):
     """Cold cache, default model: no error; each row filled or visibly computing, then filled."""
@@ -235,6 +239,7 @@ def test_first_click_fills_both_panels_and_every_metrics_row(server, site, page)
     _shot(page, "app_site.png")
 
 
+@slow
 def test_panels_open_on_the_fit_and_stay_in_step(page):
     # each panel publishes its zoom level as data-zoom
     fitted = page.evaluate("() => [...document.querySelectorAll('.diffusion-panel')].map(p => Number(p.dataset.zoom))")
@@ -256,6 +261,7 @@ def test_panels_open_on_the_fit_and_stay_in_step(page):
     assert abs(refit[0] - refit[1]) < 1e-6 and abs(refit[0] - fitted[0]) < 0.75 and refit[0] > full[0] + 0.5, (fitted, full, refit)
 
 
+@slow
 def test_model_switch_compare_and_geotiff(server, site, page):
     sel = page.get_by_test_id("select-model")
     sel.select_option("probabilistic")
@@ -275,6 +281,7 @@ def test_model_switch_compare_and_geotiff(server, site, page):
     page.get_by_test_id("select-model-b").select_option("")
 
 
+@slow
 def test_features(server, site, page):
     page.get_by_test_id("toggle-features").click()
     page.wait_for_function("() => (document.querySelector('[data-testid=features-grid]') || {dataset: {}}).dataset.state === 'ready'",
@@ -287,6 +294,7 @@ def test_features(server, site, page):
     page.get_by_test_id("toggle-features").click()
 
 
+@slow
 @pytest.mark.parametrize("width,height", [(1280, 720), (1920, 1080)])
 def test_nothing_truncated(page, width, height):
     page.set_viewport_size({"width": width, "height": height})
@@ -317,6 +325,7 @@ def test_nothing_truncated(page, width, height):
     assert not cut, cut
 
 
+@slow
 def test_upload(server, page, tmp_path):
     csv = tmp_path / "my_sites.csv"
     csv.write_text(UPLOAD_CSV)
@@ -327,6 +336,7 @@ def test_upload(server, page, tmp_path):
     _shot(page, "app_upload.png")
 
 
+@slow
 def test_belgium_offers_the_upload_flow(server, page, tmp_path):
     page.get_by_test_id("select-country").select_option("BE")
     card = page.get_by_test_id("no-site-list")
@@ -340,6 +350,7 @@ def test_belgium_offers_the_upload_flow(server, page, tmp_path):
     _wait_js(page, "() => { const s = window.__deepmend.state(); return s.scene.country === 'upload' && s.sitesLoaded && s.siteCount === 16; }", 120)
 
 
+@slow
 @pytest.mark.timeout(COLD_TIMEOUT_S + 600)
 def test_paris_first_click_time_is_measured(server, page):
     """Paris, cold: the time until both panels show their maps is printed (the budget is 10 s; not asserted)."""
