@@ -14,7 +14,7 @@ import numpy as np
 
 from deepmend.api.cache import OnceLRU
 from deepmend.api.maps import GROUND_TRUTH, MapResult, Maps
-from deepmend.errors import DeepmendError, NotAvailableError
+from deepmend.errors import BusyError, DeepmendError, NotAvailableError
 from deepmend.grid.diffusion_map import DiffusionMap
 from deepmend.scene_spec import SceneSpec
 
@@ -88,6 +88,9 @@ class Metrics:
         def work():
             try:
                 self.maps.fitted(ref, name)
+            except BusyError:  # another caller (e.g. the start-up warm-up) is still fitting it: still pending
+                with self._bg_lock:
+                    self._bg_fits.discard(tag)  # the next metrics request starts another wait
             except Exception as exc:  # reported once; the baseline then stays null
                 log.warning("baseline %s on %s/%s/%s cannot be fitted: %s", name, *ref.as_tuple(), exc)
                 with self._bg_lock:
