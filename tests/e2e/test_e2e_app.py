@@ -368,12 +368,10 @@ def test_paris_first_click_time_is_measured(server, page):
     _shot(page, "app_paris.png")
 
 
-def test_csp_lets_the_app_work_and_its_upload_pass(server, tmp_path):
+def test_csp_lets_the_app_work_and_its_upload_pass(server, browser_ctx, tmp_path):
     """The app under the server's Content-Security-Policy (deepmend/api/security.py): the map draws
     (MapLibre's blob: workers, inline styles), an upload goes through the same-origin guard (the
     app sends X-Requested-With), and the browser reports no CSP violation and no page error."""
-    from playwright.sync_api import sync_playwright
-
     from deepmend.api.security import APP_CSP
 
     r = httpx.get(server + "/", timeout=30)
@@ -381,9 +379,8 @@ def test_csp_lets_the_app_work_and_its_upload_pass(server, tmp_path):
     csv = tmp_path / "sites.csv"
     csv.write_text("site_id,lat,lon,operator\n" + "\n".join(
         f"U{k},{45.70 + 0.014 * (k // 4) + 0.001 * (k % 3):.5f},{4.80 + 0.019 * (k % 4) + 0.0007 * (k % 5):.5f},Op" for k in range(12)) + "\n")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        ctx = browser.new_context(viewport={"width": 1200, "height": 800})
+    if True:  # one Playwright per module: the browser of the module's fixture
+        ctx = browser_ctx.new_context(viewport={"width": 1200, "height": 800})
         pg = ctx.new_page()
         errors: list[str] = []
         console: list[str] = []
@@ -403,7 +400,6 @@ def test_csp_lets_the_app_work_and_its_upload_pass(server, tmp_path):
         pg.screenshot(path=str(IMG / "csp_upload.png"))
         violations = pg.evaluate("() => window.__csp")
         ctx.close()
-        browser.close()
     assert uploads == [200], uploads
     assert violations == [], violations
     assert not [c for c in console if "Content Security Policy" in c], console

@@ -171,7 +171,7 @@ export async function errorFromResponse(res: Response, url: string): Promise<Api
   return new ApiError(message, res.status, url);
 }
 
-async function request(url: string, init?: RequestInit): Promise<Response> {
+async function request(url: string, init?: RequestInit, attempt = 0): Promise<Response> {
   let res: Response;
   try {
     res = await fetch(url, init);
@@ -179,9 +179,19 @@ async function request(url: string, init?: RequestInit): Promise<Response> {
     if (isAbortError(e)) throw e;
     throw new ApiError(`Network error while requesting ${url}: ${(e as Error).message}`, 0, url);
   }
+  if (res.status === 503 && (init?.method ?? 'GET') === 'GET' && attempt < BUSY_RETRIES) {
+    // the server is still building a shared resource (a ground-truth fit) for another request: wait, ask again
+    const after = Math.min(Math.max(Number(res.headers.get('Retry-After')) || 2, 1), 10);
+    await new Promise((r) => setTimeout(r, after * 1000));
+    if (init?.signal?.aborted) throw new DOMException('aborted', 'AbortError');
+    return request(url, init, attempt + 1);
+  }
   if (!res.ok) throw await errorFromResponse(res, url);
   return res;
 }
+
+/** How many times a GET answered 503 (busy) is asked again (≈ 10 min at the longest Retry-After). */
+const BUSY_RETRIES = 60;
 
 export async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
   const res = await request(url, { signal, headers: { Accept: 'application/json' } });
