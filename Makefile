@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# the checkout keeps its cache beside it (an installed package uses the user cache directory)
+export DEEPMEND_CACHE_DIR ?= $(CURDIR)/.cache
 
 .PHONY: install web browser run test test-slow bench clean
 

@@ -31,8 +31,10 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="only the N targets nearest to --centre (then projected)")
     ap.add_argument("--centre", type=float, nargs=2, default=[842_000.0, 6_519_000.0], help="Lambert-93 x y (default Lyon)")
     ap.add_argument("--floor", type=float, default=1e-6)
-    ap.add_argument("--max-sites", type=int, default=192)
+    ap.add_argument("--max-sites", type=int, default=800, help="targets per tile (predict --store's default)")
     ap.add_argument("--json", type=Path, default=None, help="append results here")
+    ap.add_argument("--normaliser", default="fast", help="probabilistic model: fast (FFT, bounded error) or exact")
+    ap.add_argument("--keep", type=Path, default=None, help="keep the store here (one worker count only)")
     args = ap.parse_args()
 
     from deepmend.engine import ModelSpec, run_batch
@@ -48,25 +50,42 @@ def main() -> None:
     if args.limit:
         d = np.hypot(job.deployment.x[job.targets] - args.centre[0], job.deployment.y[job.targets] - args.centre[1])
         job = job.with_targets(np.sort(job.targets[np.argsort(d)[: args.limit]]))
-    spec = ModelSpec(args.model, {"alpha": args.alpha} if args.alpha is not None else {})
+    params = {"alpha": args.alpha} if args.alpha is not None else {}
+    if args.model == "probabilistic":
+        params["normaliser"] = args.normaliser
+    spec = ModelSpec(args.model, params)
     print(f"{job.name}: {len(job.deployment)} sites, {n_all} targets on land (+coast), {len(job.excluded)} excluded; running {len(job.targets)}; job {t_job:.1f} s")
     rows = []
     for w in args.workers:
-        tmp = Path(tempfile.mkdtemp(prefix="bench-engine-"))
+        tmp = Path(tempfile.mkdtemp(prefix="bench-engine-", dir=args.keep.parent if args.keep else None))
         try:
             ex = make_executor(w)
             t1, c1 = time.perf_counter(), time.process_time()
             rep = run_batch(job, spec, store=str(tmp / "fr.zarr"), executor=ex, floor=args.floor, max_sites=args.max_sites, progress=False)
             ex.close()
             wall = time.perf_counter() - t1
-            size = MapStore(tmp / "fr.zarr").bytes_on_disk()
+            st = MapStore(tmp / "fr.zarr")
+            size = st.bytes_on_disk()
+            # reading one BS's map back (a fresh reader per site: metadata + chunks + for DeepMEND the 100 m recompute)
+            rng = np.random.default_rng(0)
+            pick = rng.choice(st.sites, size=min(21, len(st.sites)), replace=False)
+            MapStore(tmp / "fr.zarr").read_map(pick[0])  # imports, first use
+            read_ms = []
+            for sid in pick[1:]:
+                t2 = time.perf_counter()
+                MapStore(tmp / "fr.zarr").read_map(sid)
+                read_ms.append(1e3 * (time.perf_counter() - t2))
+            if args.keep:
+                shutil.move(str(tmp / "fr.zarr"), str(args.keep))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         n = rep.n_sites
         row = {"model": args.model, "workers": w, "sites": n, "tiles": rep.n_tiles, "wall_s": round(wall, 1), "bs_per_s": round(n / wall, 2),
                "ms_per_bs_task_wall": round(1e3 * rep.task_seconds / n, 1), "ms_per_bs_cpu": round(1e3 * rep.cpu_seconds / n, 1),
                "driver_cpu_s": round(time.process_time() - c1, 1), "load_avg_1min": round(__import__("os").getloadavg()[0], 1), "fit_share": round(rep.fit_seconds / max(rep.task_seconds, 1e-9), 3),
-               "peak_rss_mb": round(peak_rss_mb()), "store_mb": round(size / 2**20, 1), "nnz_per_bs": round(rep.nnz / n),
+               "peak_rss_mb": round(peak_rss_mb()), "store_mb": round(size / 2**20, 1), "store_kb_per_bs": round(size / 1024 / n, 1),
+               "projected_country_store_gib": round(size / n * n_all / 2**30, 2), "read_ms_median": round(float(np.median(read_ms)), 1), "read_ms_max": round(float(np.max(read_ms)), 1),
+               "nnz_per_bs": round(rep.nnz / n),
                "lost_max": rep.lost_max, "projected_full_s": round(wall * n_all / n, 1) if n < n_all else None}
         rows.append(row)
         print(json.dumps(row), flush=True)

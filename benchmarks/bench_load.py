@@ -21,10 +21,11 @@ on-disk map cache size vs its limit. Requests go to 127.0.0.1 only.
 3 cities (:data:`COLD_SCENES`) × every model the catalog lists as available (DeepMEND and the
 ground truth included), so first fits, first ground-truth simulations and the DeepMEND session are
 built under load. Each client loops over 20 % catalog, 10 % sites, 70 % maps of a random
-(city, site, model). A 503 with ``Retry-After`` (a resource still being built after the server's
-wait bound) is counted as ``busy`` — the client waits ``min(Retry-After, 5)`` s and goes on — and
-is not an error; any other non-200, a 503 without ``Retry-After`` or a transport error is. RSS is
-that of the server and its children together.
+(city, site, model). A 503 with ``Retry-After`` (a resource still being built when the request's
+deadline, ``wait_s`` from its arrival, passed — for the request that started the build too) is counted as ``busy`` — the client waits ``min(Retry-After, 5)`` s and goes on — and
+is not an error; any other non-200, a 503 without ``Retry-After`` or a transport error is. The
+latency of the 503s is reported apart (``busy_503_latency_ms``), and the machine's load average at
+start and end (``loadavg_start``/``loadavg_end``). RSS is that of the server and its children together.
 
 Run: .venv/bin/python benchmarks/bench_load.py [--scenario warm|cold-mixed] [--clients 50] [--duration 60]
      [--cache-mb 32] [--json out.json]
@@ -155,7 +156,8 @@ async def run_load(base: str, clients: int, duration: float, max_requests: int, 
     return {
         "clients": clients, "duration_s": round(wall, 2), **counts, "errors": len(errors), "error_samples": errors[:5],
         "throughput_rps": round(counts["requests"] / wall, 2),
-        "latency_ms": {k: {"n": len(v), "p50": pct(v, 50), "p95": pct(v, 95), "p99": pct(v, 99)} for k, v in {**lat, "all": allx}.items()},
+        "latency_ms": {k: {"n": len(v), "p50": pct(v, 50), "p95": pct(v, 95), "p99": pct(v, 99), "max": pct(v, 100)}
+                       for k, v in {**lat, "all": allx}.items()},
     }
 
 
@@ -173,6 +175,7 @@ def tree_rss(ps: psutil.Process) -> int:
 async def run_cold_mixed(base: str, clients: int, duration: float, max_requests: int, seed: int) -> dict:
     """The cold, mixed load (module docstring): nothing is fitted or cached when it starts."""
     lat: dict[str, list[float]] = {k: [] for k in ("catalog", "sites", "map")}
+    busy_ms: list[float] = []
     by_model: dict[str, list[float]] = {}
     errors: list[str] = []
     counts = {"requests": 0, "busy_503": 0, "maps_ok": 0}
@@ -193,6 +196,7 @@ async def run_cold_mixed(base: str, clients: int, duration: float, max_requests:
             counts["requests"] += 1
             if r.status_code == 503 and "retry-after" in r.headers:
                 counts["busy_503"] += 1
+                busy_ms.append(ms)
                 await asyncio.sleep(min(float(r.headers["retry-after"]), 5.0))
                 return None
             lat[kind].append(ms)
@@ -234,7 +238,9 @@ async def run_cold_mixed(base: str, clients: int, duration: float, max_requests:
     return {
         "clients": clients, "duration_s": round(wall, 2), "models": models, "scenes": list(COLD_SCENES), **counts,
         "errors": len(errors), "error_samples": errors[:8], "throughput_rps": round(counts["requests"] / wall, 2),
-        "latency_ms": {k: {"n": len(v), "p50": pct(v, 50), "p95": pct(v, 95), "p99": pct(v, 99)} for k, v in {**lat, "all": allx}.items()},
+        "latency_ms": {k: {"n": len(v), "p50": pct(v, 50), "p95": pct(v, 95), "p99": pct(v, 99), "max": pct(v, 100)}
+                       for k, v in {**lat, "all": allx}.items()},
+        "busy_503_latency_ms": {"n": len(busy_ms), "p50": pct(busy_ms, 50), "p99": pct(busy_ms, 99), "max": pct(busy_ms, 100)},
         "map_latency_ms_by_model": {m: {"n": len(v), "p50": pct(v, 50), "p99": pct(v, 99)} for m, v in sorted(by_model.items())},
     }
 
@@ -250,7 +256,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--json", type=Path, default=None, help="write the results there")
     args = ap.parse_args(argv)
 
-    out: dict = {"host": HOST, "scenario": args.scenario}
+    out: dict = {"host": HOST, "scenario": args.scenario, "loadavg_start": [round(x, 1) for x in os.getloadavg()]}
     with tempfile.TemporaryDirectory(prefix="deepmend-load-") as tmp:
         cache = Path(tmp)
         port = free_port()
@@ -316,6 +322,7 @@ def main(argv: list[str] | None = None) -> dict:
                 proc.kill()
                 proc.wait()
             out["stop_after_sigterm_s"] = round(time.perf_counter() - t0, 2)
+            out["loadavg_end"] = [round(x, 1) for x in os.getloadavg()]
             out["server_log_tail"] = (cache / "server.log").read_text(errors="replace")[-2000:]
             if args.json:
                 args.json.write_text(json.dumps(out, indent=1))

@@ -11,16 +11,22 @@ import sys
 
 import click
 
-from deepmend.cli_options import _scene, check_output_args, scene_options, write_maps  # noqa: F401 - shared with the package commands
+from deepmend.cli_options import _scene, check_output_args, scene_options, site_file_options, write_maps  # noqa: F401 - shared with the package commands
 from deepmend.engine.cli import engine_options
 from deepmend.errors import DeepmendError, InputError
+from deepmend.log import info
 
 EXIT_USAGE = 2
+#: Modules left out of the base install, and the extra that brings each (pyproject.toml).
+OPTIONAL_MODULES = {"torch": "train", "onnx": "train", "fastapi": "serve", "starlette": "serve", "uvicorn": "serve",
+                    "multipart": "serve", "python_multipart": "serve", "dask": "scale", "distributed": "scale", "zarr": "scale",
+                    "numcodecs": "scale", "psutil": "scale", "exactextract": "geo"}
 
 
 #: Commands that live next to the code they drive, loaded only when used (or listed by --help).
 LAZY_COMMANDS = {
     "evaluate": "deepmend.evaluation.cli:evaluate",
+    "export": "deepmend.engine.cli:export",
     "geolocate": "deepmend.geolocate.cli:geolocate",
     "groundtruth": "deepmend.groundtruth.cli:groundtruth",
     "report": "deepmend.evaluation.cli:report",
@@ -48,8 +54,18 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="deepmend")
-def cli() -> None:
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Data directory (default: $DEEPMEND_DATA_DIR, ../shared/data beside a checkout, else the embedded Lyon data).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bars.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug messages (the logging module's DEBUG level).")
+def cli(data_dir: str | None, quiet: bool, verbose: bool) -> None:
     """Spatial diffusion maps of cellular base stations (DeepMEND and baselines)."""
+    from deepmend.log import configure
+
+    configure(quiet=quiet, verbose=verbose)
+    if data_dir:
+        from deepmend.config import set_data_dir
+
+        set_data_dir(data_dir)
 
 
 @cli.command()
@@ -78,8 +94,9 @@ def catalog(as_json: bool) -> None:
 @click.option("--all", "all_sites", is_flag=True, help="Every target site of the scene (one file each).")
 @click.option("--out", type=click.Path(), help="Output file (.npz/.tif) for --site, directory for --all (one file per BS).")
 @click.option("--format", "fmt", type=click.Choice(["npz", "tif"]), default="npz", show_default=True, help="File format with --all.")
+@site_file_options
 @engine_options
-def predict(country, city, operator, sites, region, crs, model_name, alpha, weights, site_id, all_sites, out, fmt, dataset, store, workers, scheduler, floor, max_sites) -> None:
+def predict(country, city, operator, sites, region, crs, model_name, alpha, weights, site_id, all_sites, out, fmt, id_column, strict, dataset, store, workers, scheduler, floor, max_sites) -> None:
     """Diffusion maps of one site or of all sites of a scene (or of a whole country: --all --store OUT.zarr)."""
     from deepmend.registry import make_model
 
@@ -99,7 +116,7 @@ def predict(country, city, operator, sites, region, crs, model_name, alpha, weig
     if weights is not None and str(model_name).lower() != "deepmend":
         raise InputError("--weights goes with --model deepmend", column="--weights", value=weights)
     model = make_model(model_name, alpha=alpha, weights=weights)
-    write_maps(model, _scene(country, city, operator, sites, region, crs), site_id, out_path, fmt)
+    write_maps(model, _scene(country, city, operator, sites, region, crs, id_column, strict), site_id, out_path, fmt)
 
 
 @cli.command()
@@ -133,7 +150,52 @@ def plot(maps: tuple[str, ...], out: str, title: str) -> None:
 
     loaded = [DiffusionMap.load(m) for m in maps]
     figure(loaded, [f"{m.model} {m.meta.get('params') or ''}".strip() for m in loaded], out, title)
-    click.echo(f"wrote {out}")
+    info(f"wrote {out}")
+
+
+@cli.command()
+@scene_options
+@click.option("--model", "model_name", default="voronoi", show_default=True, help="Model of the maps behind --contours/--inspire.")
+@click.option("--alpha", type=float, default=None, help="Exponent of the probabilistic model (default 1.3).")
+@click.option("--site", "site_ids", multiple=True, help="A site id (repeatable); default: every target site of the scene.")
+@click.option("--cells", type=click.Path(dir_okay=False), help="Voronoi cells clipped to the region (.gpkg, .geojson, .parquet).")
+@click.option("--contours", type=click.Path(dir_okay=False), help="τ-coverage contours of each BS's map (.gpkg, .geojson, .parquet).")
+@click.option("--tau", default="0.5,0.9,0.95", show_default=True, help="Mass fractions of the contours.")
+@click.option("--inspire", type=click.Path(dir_okay=False), help="Long table site_id, grid_id, p on the INSPIRE 100 m grid, EPSG:3035 (.parquet or .csv).")
+def vector(country, city, operator, sites, region, crs, model_name, alpha, site_ids, cells, contours, tau, inspire) -> None:
+    """Vector and table outputs for GIS and official statistics: Voronoi cells, τ-coverage contours, INSPIRE-grid table."""
+    from pathlib import Path
+
+    from deepmend.grid import vector as vec
+    from deepmend.io import check_writable_dir
+
+    if not (cells or contours or inspire):
+        raise InputError("give at least one of --cells, --contours, --inspire")
+    try:
+        taus = [float(t) for t in str(tau).split(",") if t.strip()]
+    except ValueError:
+        raise InputError("τ values must be numbers separated by commas", column="--tau", value=tau) from None
+    for path, allowed in ((cells, vec.VECTOR_SUFFIXES), (contours, vec.VECTOR_SUFFIXES), (inspire, (".parquet", ".csv"))):
+        if path:
+            if Path(path).suffix.lower() not in allowed:
+                raise InputError(f"output must end in {', '.join(allowed)}", file=path, value=Path(path).suffix)
+            check_writable_dir(Path(path).parent)
+    scene = _scene(country, city, operator, sites, region, crs)
+    idx = [scene.site_index(s) for s in site_ids] if site_ids else [int(i) for i in scene.targets]
+    if cells:
+        vec.write_vector(vec.voronoi_cells(scene, idx), cells)
+        info(f"wrote {len(idx)} Voronoi cells to {cells}")
+    if contours or inspire:
+        from deepmend.registry import make_model
+
+        maps = list(make_model(model_name, alpha=alpha).fit(scene).predict_many(idx))
+        if contours:
+            vec.write_vector(vec.coverage_contours(maps, taus), contours)
+            info(f"wrote {len(maps) * len(taus)} contours to {contours}")
+        if inspire:
+            table = vec.inspire_table(maps)
+            vec.write_table(table, inspire)
+            info(f"wrote {len(table)} rows (site_id, grid_id, p) to {inspire}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except DeepmendError as exc:
         click.echo(f"error: {exc}", err=True)
+        return EXIT_USAGE
+    except ModuleNotFoundError as exc:
+        extra = OPTIONAL_MODULES.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        click.echo(f"error: this command needs the '{exc.name}' module, which the base install leaves out: pip install 'deepmend[{extra}]'", err=True)
         return EXIT_USAGE
     except KeyboardInterrupt:
         click.echo("interrupted; run the same command again to resume", err=True)

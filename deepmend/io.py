@@ -1,14 +1,30 @@
-"""File output that is never half-written: write to a temporary file, then rename."""
+"""File output that is never half-written: write to a temporary file, then rename.
+
+The output gets the mode any new file would get (``0o666`` less the process umask),
+not the owner-only ``0o600`` that :func:`tempfile.mkstemp` creates.
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from deepmend.errors import InputError
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def file_mode() -> int:
+    """The mode a newly created file gets under the current umask (e.g. ``0o644`` for umask 022)."""
+    with _UMASK_LOCK:  # os.umask can only be read by setting it
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask
 
 
 def check_writable_dir(directory: str | Path) -> None:
@@ -25,8 +41,11 @@ def check_writable_dir(directory: str | Path) -> None:
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, keep_suffix: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling path; on success it replaces ``path`` atomically.
+
+    The temporary name is ``.<stem>.<random><suffix>.part``, or ``….part<suffix>`` with
+    ``keep_suffix`` for writers that insist on the extension (GDAL's GeoPackage driver).
 
     A crash, an exception or a full disk leaves ``path`` untouched and removes the
     temporary file, so readers never see a partial output.
@@ -34,13 +53,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     check_writable_dir(path.parent)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".part", dir=path.parent)
+        suffix = ".part" + path.suffix if keep_suffix else path.suffix + ".part"
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
     except OSError as exc:
         raise InputError(f"cannot write output ({exc.strerror or exc})", file=str(path)) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.is_file():
+            os.chmod(tmp_path, file_mode())
         os.replace(tmp_path, path)
     except OSError as exc:
         tmp_path.unlink(missing_ok=True)

@@ -12,12 +12,11 @@ import numpy as np
 from matplotlib import colormaps
 from PIL import Image
 
-VMIN, VMAX = 1e-9, 1e-2
-COLORMAP = "jet"
+from deepmend.grid.diffusion_map import COLORMAP, VMAX, VMIN  # noqa: F401 - one colour scale for pictures and DiffusionMap.plot
 
 
 def rgba(prob: np.ndarray, valid: np.ndarray | None = None, vmin: float = VMIN, vmax: float = VMAX, cmap: str = COLORMAP) -> np.ndarray:
-    """uint8 RGBA of a map (rows northward in, north-up out); zero or masked cells transparent."""
+    """uint8 RGBA of a north-up map (``DiffusionMap.prob``); zero or masked cells transparent."""
     p = np.asarray(prob, dtype=np.float64)
     lo, hi = np.log10(vmin), np.log10(vmax)
     with np.errstate(divide="ignore"):
@@ -26,7 +25,7 @@ def rgba(prob: np.ndarray, valid: np.ndarray | None = None, vmin: float = VMIN, 
     img = lut[np.clip((t * 255).round().astype(int), 0, 255)]
     keep = p > 0 if valid is None else (p > 0) & valid
     img[..., 3] = np.where(keep, 255, 0)
-    return img[::-1]
+    return img
 
 
 #: Differences below this (in P per 100 m cell) are drawn white; the scale is symmetric-log up to ``VMAX``.
@@ -59,7 +58,7 @@ def diff_rgba(model: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = N
 
 
 def grey(values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-    """uint8 RGBA grey scale of a feature channel, min–max scaled over valid cells, north-up."""
+    """uint8 RGBA grey scale of a feature channel (scene lattice order, rows northward), min–max scaled over valid cells, north-up out."""
     v = np.asarray(values, dtype=np.float64)
     m = np.isfinite(v) if valid is None else valid & np.isfinite(v)
     lo, hi = (float(v[m].min()), float(v[m].max())) if m.any() else (0.0, 1.0)
@@ -91,8 +90,8 @@ def figure(maps: list, titles: list[str], path: str, suptitle: str = "") -> None
         w = m.window
         data = np.ma.masked_where((m.prob <= 0) | ~m.mask, np.clip(m.prob, VMIN, VMAX))
         ext = [(w.left - w.left) / 1000 - 30, (w.right - w.left) / 1000 - 30, -30, 30]
-        ax.imshow(np.where(m.mask, 0.0, np.nan), origin="lower", extent=ext, cmap="Greys", vmin=-1, vmax=6)  # valid cells light grey
-        im = ax.imshow(data, origin="lower", extent=ext, cmap=COLORMAP, norm=LogNorm(VMIN, VMAX), interpolation="nearest")
+        ax.imshow(np.where(m.mask, 0.0, np.nan), origin="upper", extent=ext, cmap="Greys", vmin=-1, vmax=6)  # valid cells light grey
+        im = ax.imshow(data, origin="upper", extent=ext, cmap=COLORMAP, norm=LogNorm(VMIN, VMAX), interpolation="nearest")
         ax.plot([0], [0], marker="^", color="white", markeredgecolor="black", markersize=5)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("km east of BS")

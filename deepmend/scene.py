@@ -7,33 +7,114 @@ per BS, which is what makes a map cost milliseconds instead of seconds.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cached_property
+from typing import Iterator
 
 import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
 from deepmend.data.catalog import Scenario, open_scenario
-from deepmend.data.crs import to_metric
+
+from deepmend.data.crs import is_local_metric, local_metric_crs, to_metric
 from deepmend.data.deployment import Deployment, merge_colocated
-from deepmend.data.regions import Region
+from deepmend.data.regions import Region, project
 from deepmend.errors import InputError
 from deepmend.grid.lattice import Lattice, Window
 
 
-#: Sites all within this distance of one straight line count as collinear (a lat/lon
-#: straight line bends by a few metres once projected).
-COLLINEAR_TOLERANCE_M = 50.0
+#: Sites are only refused for having no position at all: one site takes the whole
+#: region, two split it by their bisector, collinear sites give parallel strips.
+#: Each BS's work is bounded by its window plus this margin (the catalog's and the batch
+#: engine's convention): every site that can be nearest to a cell of a 60 km window lies
+#: within 30·√2 + 42.4 ≈ 85 km of the BS, so Voronoi and the k-nearest features are exact;
+#: the probabilistic model's far field is truncated there (models/probabilistic.py).
+INFLUENCE_MARGIN_M = 90_000.0
+#: Targets whose bounding box fits in this side form one part (one lattice, one fit).
+MAX_PART_SIDE_M = 200_000.0
+#: Side of the square bins that cut a wider deployment into parts.
+PART_SIDE_M = 100_000.0
+#: A lattice of more cells than this is refused (≈ 700 km × 700 km): use :meth:`Scene.parts`.
+MAX_LATTICE_CELLS = 50_000_000
+#: Sites this close outside a region (coarse coastlines) are kept as targets, as national runs do.
+SNAP_M = 2_000.0
+#: Radius of the disc of valid cells added around such a site (≥ one cell diagonal).
+SNAP_DISC_M = 200.0
+#: Largest extent of an upload (bounding-box side of its sites) the API accepts.
+MAX_UPLOAD_EXTENT_KM = 200.0
 
 
 def validate_geometry(dep: Deployment) -> None:
-    """Reject deployments that cannot be tessellated, naming the file."""
-    if len(dep) < 3:
-        raise InputError(f"only {len(dep)} distinct site(s): a tessellation needs at least 3 sites not on one line", file=dep.source or dep.name)
-    centred = dep.xy - dep.xy.mean(axis=0)
-    normal = np.linalg.svd(centred, full_matrices=False)[2][1]
-    if np.abs(centred @ normal).max() < COLLINEAR_TOLERANCE_M:
-        raise InputError(f"all sites lie on one line (within {COLLINEAR_TOLERANCE_M:g} m): their Voronoi cells are unbounded strips", file=dep.source or dep.name)
+    """Reject deployments that cannot be mapped at all (no site, or positions that are not numbers)."""
+    if len(dep) == 0:
+        raise InputError("no sites", file=dep.source or dep.name)
+    if not (np.isfinite(dep.x).all() and np.isfinite(dep.y).all()):
+        raise InputError("site positions are not finite numbers", file=dep.source or dep.name)
+
+
+def extent_km(dep: Deployment) -> float:
+    """Longest side of the sites' bounding box (km, in the deployment's metric CRS)."""
+    if len(dep) == 0:
+        return 0.0
+    return float(max(np.ptp(dep.x), np.ptp(dep.y)) / 1000.0)
+
+
+def check_extent(dep: Deployment, limit_km: float = MAX_UPLOAD_EXTENT_KM, *, where: str | None = None) -> None:
+    """Refuse a deployment wider than ``limit_km`` before any per-cell work (an upload's cost limit)."""
+    span = extent_km(dep)
+    if span > limit_km:
+        far = int(np.argmax(np.hypot(dep.x - np.median(dep.x), dep.y - np.median(dep.y))))
+        raise InputError(f"the sites span {span:,.0f} km (e.g. site {dep.site_ids[far]} at lat {dep.lat[far]:.4f}, lon {dep.lon[far]:.4f}); "
+                         f"the limit is {limit_km:,.0f} km: split the list by area", file=where if where is not None else (dep.source or dep.name))
+
+
+def _swapped_fits(dep: Deployment, region: Region, idx: np.ndarray) -> bool:
+    lon, lat = dep.lon[idx], dep.lat[idx]
+    if np.any(np.abs(lon) > 90):
+        return False
+    sx, sy = to_metric(lat, lon, region.crs)
+    return bool(shapely.contains_xy(region.metric, sx, sy).mean() > 0.5)
+
+
+def place_in_region(dep: Deployment, region: Region) -> tuple[np.ndarray, Region, list[str]]:
+    """Targets, mask region and notes for a user's sites in a user's region.
+
+    Sites inside are targets; sites up to :data:`SNAP_M` outside (a coarse coastline) are
+    targets too, with a disc of :data:`SNAP_DISC_M` added to the valid area so their own
+    cell is valid (the distance is reported); sites farther out are neighbours only: they
+    shape the border cells, and get no map. No site inside: refused (saying when lat/lon
+    look swapped).
+    """
+    region = region if region.crs == dep.crs else region.to_crs(dep.crs)
+    inside = shapely.contains_xy(region.metric, dep.x, dep.y)
+    notes: list[str] = []
+    where = dep.source or dep.name
+    out = np.flatnonzero(~inside)
+    if out.size == 0:
+        return np.arange(len(dep)), region, notes
+    dist = shapely.distance(region.metric, shapely.points(dep.x[out], dep.y[out]))
+    snap = out[dist <= SNAP_M]
+    far = out[dist > SNAP_M]
+    if far.size == len(dep):
+        if _swapped_fits(dep, region, far):
+            raise InputError(f"all {len(dep)} sites lie outside region '{region.name}' but would lie inside with lat and lon swapped: "
+                             "the lat and lon columns look swapped", file=where)
+        k = int(far[np.argmin(dist)])
+        raise InputError(f"no site lies in region '{region.name}' (nearest: site {dep.site_ids[k]}, {dist.min() / 1000:.1f} km outside)", file=where)
+    if snap.size:
+        discs = shapely.buffer(shapely.points(dep.x[snap], dep.y[snap]), SNAP_DISC_M, quad_segs=4)
+        metric = shapely.union_all([region.metric, *discs])
+        region = Region(region.name, project(metric, region.crs, "EPSG:4326"), metric, region.crs)
+        d = dist[dist <= SNAP_M]
+        k = int(snap[np.argmax(d)])
+        notes.append(f"{snap.size} site(s) lie up to {d.max() / 1000:.2f} km outside region '{region.name}' (e.g. {dep.site_ids[k]}); "
+                     f"kept (≤ {SNAP_M / 1000:g} km: snapped to the region, their own cell made valid)")
+    if far.size:
+        notes.append(f"{far.size} site(s) lie more than {SNAP_M / 1000:g} km outside region '{region.name}' "
+                     f"(e.g. {', '.join(map(str, dep.site_ids[far[:3]]))}): used as neighbours, no map")
+    targets = np.sort(np.concatenate([np.flatnonzero(inside), snap]))
+    return targets, region, notes
 
 
 def check_inside(dep: Deployment, region: Region, targets: np.ndarray) -> None:
@@ -42,10 +123,8 @@ def check_inside(dep: Deployment, region: Region, targets: np.ndarray) -> None:
     if inside.all():
         return
     where = dep.source or dep.name
-    if inside.mean() < 0.5:
-        sx, sy = to_metric(dep.lat[targets], dep.lon[targets], dep.crs)
-        if shapely.contains_xy(region.metric, sx, sy).mean() > 0.5:
-            raise InputError(f"{(~inside).sum()} of {inside.size} sites lie outside region '{region.name}' but would lie inside with lat and lon swapped: the lat and lon columns look swapped", file=where)
+    if inside.mean() < 0.5 and _swapped_fits(dep, region, targets):
+        raise InputError(f"{(~inside).sum()} of {inside.size} sites lie outside region '{region.name}' but would lie inside with lat and lon swapped: the lat and lon columns look swapped", file=where)
     k = targets[int(np.flatnonzero(~inside)[0])]
     raise InputError(
         f"{(~inside).sum()} of {inside.size} sites lie outside region '{region.name}', e.g. site {dep.site_ids[k]} at lat {dep.lat[k]:.5f}, lon {dep.lon[k]:.5f}",
@@ -53,10 +132,26 @@ def check_inside(dep: Deployment, region: Region, targets: np.ndarray) -> None:
     )
 
 
-class Scene:
-    """Deployment + mask region + target sites, with lazily computed shared rasters."""
+def _hull_region(dep: Deployment) -> Region:
+    hull = shapely.MultiPoint(dep.xy).convex_hull.buffer(30_000.0)
+    return Region(f"{dep.name} (30 km around the sites)", project(hull, dep.crs, "EPSG:4326"), hull, dep.crs)
 
-    def __init__(self, deployment: Deployment, mask_region: Region, targets: np.ndarray | None = None, *, name: str = "", strict: bool = True) -> None:
+
+def _reproject(dep: Deployment, crs: str) -> Deployment:
+    x, y = to_metric(dep.lon, dep.lat, crs)
+    return replace(dep, x=np.asarray(x, float), y=np.asarray(y, float), crs=crs, _lonlat={})
+
+
+class Scene:
+    """Deployment + mask region + target sites, with lazily computed shared rasters.
+
+    One scene is one operator's network on one lattice. A deployment wider than
+    :data:`MAX_PART_SIDE_M` is mapped part by part (:meth:`parts`, :meth:`part_for`), so
+    the cost of a map never depends on how far apart the sites of the list are.
+    """
+
+    def __init__(self, deployment: Deployment, mask_region: Region, targets: np.ndarray | None = None, *, name: str = "", strict: bool = True,
+                 notes: tuple[str, ...] = (), auto_region: bool = False) -> None:
         """``strict`` rejects target sites outside the mask region (a user's file); bundled
         scenes pass ``strict=False`` because real coastal sites may sit just off a coarse
         coastline — their maps then fall back to the nearest valid cells."""
@@ -72,6 +167,9 @@ class Scene:
             check_inside(deployment, mask_region, self.targets)
         self.name = name or deployment.name
         self.scenario: Scenario | None = None
+        #: what was done to the user's input (skipped rows, snapped sites …), one sentence each
+        self.notes = tuple(notes)
+        self._auto_region = auto_region
 
     @classmethod
     def from_catalog(cls, country: str, city: str, operator: str) -> "Scene":
@@ -81,15 +179,91 @@ class Scene:
         return scene
 
     @classmethod
-    def from_files(cls, deployment: Deployment, region: Region | None) -> "Scene":
-        """A user's own sites; without a region, the convex hull of the sites buffered by 30 km."""
-        dep = merge_colocated(deployment)
-        if region is None:
-            hull = shapely.MultiPoint(dep.xy).convex_hull.buffer(30_000.0)
-            from deepmend.data.regions import project
+    def from_files(cls, deployment: Deployment, region: Region | None = None, *, operator: str | None = None,
+                   several_networks: bool = False) -> "Scene":
+        """A user's own sites: one operator's network, co-located sites merged (ids kept).
 
-            region = Region(f"{dep.name} (30 km around the sites)", project(hull, dep.crs, "EPSG:4326"), hull, dep.crs)
-        return cls(dep, region, None, name=dep.name)
+        Without a region, the valid area is the convex hull of the sites buffered by 30 km.
+        With one, sites just outside it are snapped and sites far outside are neighbours
+        only (:func:`place_in_region`). A deployment of several operators is refused unless
+        ``operator`` picks one (``several_networks=True`` keeps them all, for listing only:
+        models must be fitted per network, see :func:`deepmend.data.deployment.split_networks`).
+        """
+        dep = deployment
+        if operator is not None:
+            dep = dep.subset(np.char.lower(dep.operator.astype(str)) == str(operator).lower())
+            if len(dep) == 0:
+                raise InputError(f"no site of operator {operator!r}; operators: {', '.join(deployment.operators())}", file=deployment.source or deployment.name)
+        ops = dep.operators()
+        if len(ops) > 1 and not several_networks:
+            raise InputError(f"the list holds {len(ops)} operators' networks ({', '.join(ops[:6])}); each is tessellated on its own: choose one operator",
+                             file=dep.source or dep.name)
+        dep = merge_colocated(dep)
+        notes = list(deployment.notes)
+        if region is None:
+            return cls(dep, _hull_region(dep), None, name=dep.name, notes=tuple(notes), auto_region=True)
+        targets, mask_region, more = place_in_region(dep, region)
+        return cls(dep, mask_region, targets, name=dep.name, strict=False, notes=tuple(notes + more))
+
+    # --- parts: per-BS cost bounded by the window plus the influence margin -----------
+    def _local_crs(self, idx: np.ndarray) -> str:
+        lon = float(np.median(self.deployment.lon[idx]))
+        lat = float(np.median(self.deployment.lat[idx]))
+        try:
+            if is_local_metric(self.crs, lon, lat):
+                return self.crs
+        except Exception:
+            pass
+        return local_metric_crs(lon, lat)
+
+    def _is_one_part(self) -> bool:
+        t = self.targets
+        x, y = self.deployment.x[t], self.deployment.y[t]
+        return max(np.ptp(x), np.ptp(y)) <= MAX_PART_SIDE_M and self._local_crs(t) == self.crs
+
+    def part(self, targets: np.ndarray) -> "Scene":
+        """A scene of some targets with only the sites within :data:`INFLUENCE_MARGIN_M` of them,
+        in the targets' local metric CRS (a site overseas gets its own UTM zone)."""
+        targets = np.asarray(targets, dtype=int)
+        crs = self._local_crs(targets)
+        dep = self.deployment if crs == self.crs else _reproject(self.deployment, crs)
+        ok = np.isfinite(dep.x) & np.isfinite(dep.y)
+        tx, ty = dep.x[targets], dep.y[targets]
+        m = INFLUENCE_MARGIN_M
+        near = ok & (dep.x >= tx.min() - m) & (dep.x <= tx.max() + m) & (dep.y >= ty.min() - m) & (dep.y <= ty.max() + m)
+        near[targets] = True
+        keep = np.flatnonzero(near)
+        sub = dep.subset(keep)
+        local = np.searchsorted(keep, targets)
+        if self._auto_region:
+            region = _hull_region(sub)
+        else:
+            region = self.mask_region.to_crs(crs) if crs != self.crs else self.mask_region
+            lat = Lattice.for_sites(crs, sub.x[local], sub.y[local])
+            box = shapely.box(lat.x0 - 1000, lat.y0 - 1000, lat.x0 + lat.nx * lat.res + 1000, lat.y0 + lat.ny * lat.res + 1000)
+            metric = shapely.intersection(region.metric, box)
+            region = Region(region.name, project(metric, crs, "EPSG:4326"), metric, crs)
+        scene = Scene(sub, region, local, name=self.name, strict=False, notes=self.notes, auto_region=self._auto_region)
+        return scene
+
+    def parts(self) -> Iterator["Scene"]:
+        """The scene itself when its targets are compact, else one scene per 100 km bin of targets."""
+        if self._is_one_part():
+            yield self
+            return
+        t = self.targets
+        key = np.column_stack([np.floor(self.deployment.x[t] / PART_SIDE_M), np.floor(self.deployment.y[t] / PART_SIDE_M)])
+        _, inverse = np.unique(key, axis=0, return_inverse=True)
+        for k in range(int(inverse.max()) + 1):
+            yield self.part(t[inverse.ravel() == k])
+
+    def part_for(self, site: int | str) -> tuple["Scene", int]:
+        """(scene, index) to map one site with: the scene itself when compact, else a part around the site alone."""
+        i = self.site_index(site)
+        if self._is_one_part():
+            return self, i
+        sub = self.part(np.array([i]))
+        return sub, int(sub.targets[0])
 
     # --- shared per-deployment products -----------------------------------
     @cached_property
@@ -99,7 +273,11 @@ class Scene:
     @cached_property
     def lattice(self) -> Lattice:
         t = self.targets
-        return Lattice.for_sites(self.crs, self.deployment.x[t], self.deployment.y[t])
+        lat = Lattice.for_sites(self.crs, self.deployment.x[t], self.deployment.y[t])
+        if lat.nx * lat.ny > MAX_LATTICE_CELLS:
+            raise InputError(f"the target sites span {max(lat.nx, lat.ny) * lat.res / 1000:,.0f} km: too wide for one lattice; "
+                             "map them part by part (Scene.parts)", file=self.deployment.source or self.name)
+        return lat
 
     @cached_property
     def mask(self) -> np.ndarray:

@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "deepmend"
 
 #: The layers, lowest first: a part may import its own layer's parts (without cycles) and lower ones.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("__init__", "errors", "config", "resources", "io", "scene_spec"),
+    ("__init__", "errors", "config", "log", "resources", "io", "scene_spec"),
     ("data",),
     ("grid",),
     ("scene",),

@@ -1,16 +1,20 @@
 """The FastAPI application: the endpoints of docs/API.md and the built web app.
 
 Handlers only parse parameters and shape answers; the work is in :mod:`deepmend.api.service`.
-Endpoints are plain ``def`` so that FastAPI runs them in its thread pool: a slow first
-fit of one scene does not block requests for another. Each error type carries its HTTP
+Endpoints are plain ``def`` (FastAPI runs them in its thread pool); the ones that may wait
+on a build (a scene, a fit, a map) are marked ``@heavy`` and run in their own bounded lane
+(:mod:`deepmend.api.concurrency`), so that cheap requests (``/api/catalog``, ``/``, the web
+app's files) are answered while every build slot is busy. The service's build pools start
+with the server and stop with it (the app's lifespan). Each error type carries its HTTP
 status (``DeepmendError.http_status``); one handler turns any of them into JSON.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import logging
 import os
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -22,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deepmend import render
 from deepmend.api import schemas
+from deepmend.api.concurrency import DEFAULT_HEAVY_THREADS, HeavyLane
 from deepmend.api.jobs import JOBS, warm_up
 from deepmend.api.security import env_list, error_responses, install_guard
 from deepmend.api.service import MAX_UPLOAD_BYTES, MapResult, Service
@@ -91,6 +96,13 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _env_threads() -> int:
+    try:
+        return int(os.environ.get("DEEPMEND_API_HEAVY_THREADS", DEFAULT_HEAVY_THREADS))
+    except ValueError:
+        return DEFAULT_HEAVY_THREADS
+
+
 def find_static_dir(static_dir: str | Path | None) -> Path | None:
     if static_dir is not None:
         p = Path(static_dir)
@@ -138,17 +150,31 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
     """
     svc = service or Service()
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI):
+    @asynccontextmanager
+    async def lifespan(_app):
+        svc.start()  # the build pools live as long as the server
         if warmup:
             from deepmend.data.catalog import DEFAULT
 
             warm_up(svc, DEFAULT, tuple(m for m in WARMUP_MODELS if m in svc.registry))
-        yield
+        try:
+            yield
+        finally:
+            svc.shutdown()
 
     app = FastAPI(title="DeepMEND", version="0.1.0", description="Spatial diffusion maps of cellular base stations (docs/API.md).",
-                  lifespan=lifespan, docs_url=None, redoc_url=None, responses=error_responses())
+                  responses=error_responses(), lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.service = svc
+    lane = HeavyLane(svc, _env_threads())
+    app.state.heavy_lane = lane
+
+    def heavy(fn):
+        """Run the endpoint in the heavy lane (its own threads; waits bounded by the request's deadline)."""
+        @functools.wraps(fn)
+        async def endpoint(*args, **kwargs):
+            return await lane.run(functools.partial(fn, *args, **kwargs))
+
+        return endpoint
 
     origins = cors_origins if cors_origins is not None else env_list("DEEPMEND_CORS_ORIGINS")
     install_guard(app, allowed_hosts=allowed_hosts if allowed_hosts is not None else env_list("DEEPMEND_ALLOWED_HOSTS"),
@@ -236,10 +262,12 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         return city_errors(eval_roots(svc.cache_root), "/".join(ref.as_tuple()))
 
     @app.get("/api/sites", summary="Sites of a scene (GeoJSON)", response_model=schemas.GeoJSON, responses=schemas.ERRORS)
+    @heavy
     def get_sites(country: str = Country, city: str = City, operator: str = Operator):
         return svc.sites_geojson(svc.resolve(country, city, operator))
 
     @app.get("/api/region", summary="Region outline of a city (GeoJSON, WGS84)", response_model=schemas.GeoJSON, responses=schemas.ERRORS)
+    @heavy
     def get_region(country: str = Country, city: str = City):
         return svc.region_geojson(country, city)
 
@@ -249,6 +277,7 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
 
     @app.get("/api/map", summary="One base station's diffusion map: where to fetch it and how to place it", response_model=schemas.MapInfo,
              responses=schemas.ERRORS)
+    @heavy
     def get_map(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
         res = svc.get_map(country, city, operator, site, model, alpha)
         dm = res.map
@@ -278,6 +307,7 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
 
     @app.get("/api/map.png", summary="The map as a PNG (jet on log10 P, 1e-9 … 1e-2, north up)", response_class=Response,
              responses={200: {"content": {"image/png": {}}}, **schemas.ERRORS})
+    @heavy
     def get_map_png(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
         res = svc.get_map(country, city, operator, site, model, alpha)
         return Response(svc.map_png(res), media_type="image/png", headers={"Cache-Control": MAP_CACHE_CONTROL})
@@ -292,23 +322,27 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
 
     @app.get("/api/map.npy", summary="The raw float32 grid (.npy, rows north to south)", response_class=Response,
              responses={200: {"content": {"application/octet-stream": {}}}, **schemas.ERRORS})
+    @heavy
     def get_map_npy(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
         res = svc.get_map(country, city, operator, site, model, alpha)
         return _download(res, svc.map_npy(res), "application/octet-stream", ".npy")
 
     @app.get("/api/map.tif", summary="The map as a GeoTIFF with its CRS (download)", response_class=Response,
              responses={200: {"content": {"image/tiff": {}}}, **schemas.ERRORS})
+    @heavy
     def get_map_tif(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
         res = svc.get_map(country, city, operator, site, model, alpha)
         return _download(res, svc.map_tif(res), "image/tiff", ".tif")
 
     @app.get("/api/metrics", summary="Accuracy of a model's map vs the ground truth and the baselines", response_model=schemas.MetricsAnswer,
              responses=schemas.ERRORS)
+    @heavy
     def get_metrics(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
         return svc.metrics(country, city, operator, site, model, alpha)
 
     @app.get("/api/features", summary="The input channels of DeepMEND for one base station", response_model=schemas.FeaturesAnswer,
              responses=schemas.ERRORS)
+    @heavy
     def get_features(country: str = Country, city: str = City, operator: str = Operator, site: str = Site):
         ref, site_id, window, feats = svc.features(country, city, operator, site)
         base = {**ref.params(), "site": site_id}
@@ -320,6 +354,7 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
 
     @app.get("/api/feature.png", summary="One input channel as a grey-scale PNG", response_class=Response,
              responses={200: {"content": {"image/png": {}}}, **schemas.ERRORS})
+    @heavy
     def get_feature_png(country: str = Country, city: str = City, operator: str = Operator, site: str = Site,
                         name: str = Query(..., description="feature name, as listed by /api/features", max_length=100)):
         png = svc.feature_png(country, city, operator, site, name)

@@ -28,7 +28,7 @@ class Features:
 
     def describe(self, country: str, city: str, operator: str, site: str) -> tuple[SceneSpec, str, Any, list[tuple[str, str]]]:
         """(scene spec, site id, window, [(name, description)]) of one BS."""
-        ref = self.scenes.resolve(country, city, operator)
+        ref = self.scenes.network(self.scenes.resolve(country, city, operator), site)
         scene = self.scenes.scene(ref)
         i = self.scenes.site(scene, ref, site)
         return ref, str(scene.deployment.site_ids[i]), scene.window(i), list(FEATURES)
@@ -54,7 +54,7 @@ class Features:
         """
         from deepmend import render
 
-        ref = self.scenes.resolve(country, city, operator)
+        ref = self.scenes.network(self.scenes.resolve(country, city, operator), site)
         scene = self.scenes.scene(ref)
         i = self.scenes.site(scene, ref, site)
         valid = [n for n, _ in FEATURES]

@@ -127,6 +127,15 @@ class Maps:
 
         return self.models.get(self.model_key(ref, name, est), fit, self.wait_s)[0]
 
+    def fit_later(self, ref: SceneSpec, name: str, on_error=None) -> bool:
+        """Start fitting ``name`` on ``ref`` in the fit pool without waiting (False: done, running or refused)."""
+        est = self.estimator(name).validate()
+
+        def fit():
+            return est.fit(self.scenes.scene(ref))
+
+        return self.models.start(self.model_key(ref, name, est), fit, on_error)
+
     # --- maps ---------------------------------------------------------------
     @staticmethod
     def map_key(ref: SceneSpec, site_id: str, name: str, token: str) -> str:
@@ -141,7 +150,7 @@ class Maps:
             Unknown names (404), bad α (422), a resource still being built by another
             request after ``wait_s`` (503).
         """
-        ref = self.scenes.resolve(country, city, operator)
+        ref = self.scenes.network(self.scenes.resolve(country, city, operator), site)
         name = self.check_model(model)
         est = self.estimator(name, alpha).validate()  # cheap (parameters, a small config): 422 before any work
         token = est.cache_token()
@@ -161,8 +170,10 @@ class Maps:
         if dm is not None:
             self.maps.put(key, dm)
             return result(dm, True)
+        fitted = self._fitted(ref, name, est)  # the fit (minutes) in the fit pool; then the map (seconds) in the map pool
+
         def compute():
-            dm = self._fitted(ref, name, est).predict(i)
+            dm = fitted.predict(i)
             dm.meta["cache_key"] = key
             self.disk.put(key, dm)
             return dm
@@ -189,7 +200,7 @@ class Maps:
     def npy(res: MapResult) -> bytes:
         """The raw float32 grid as ``.npy``, rows north to south."""
         buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(res.map.prob[::-1], dtype=np.float32), allow_pickle=False)
+        np.save(buf, np.ascontiguousarray(res.map.prob, dtype=np.float32), allow_pickle=False)
         return buf.getvalue()
 
     @staticmethod

@@ -14,7 +14,7 @@ import numpy as np
 
 from deepmend.api.cache import OnceLRU
 from deepmend.api.maps import GROUND_TRUTH, MapResult, Maps
-from deepmend.errors import BusyError, DeepmendError, NotAvailableError
+from deepmend.errors import DeepmendError, NotAvailableError
 from deepmend.grid.diffusion_map import DiffusionMap
 from deepmend.scene_spec import SceneSpec
 
@@ -67,8 +67,7 @@ class Metrics:
         out = self.cache.get(key, lambda: self._metrics(res), self.maps.wait_s)[0]
         if out.get("_incomplete"):
             self.cache.discard(key)  # a baseline is still being fitted: ask again later
-        # "incomplete": a baseline is being fitted (see /api/jobs); the client asks again later
-        return {**{k: v for k, v in out.items() if not k.startswith("_")}, "incomplete": bool(out.get("_incomplete"))}
+        return {k: v for k, v in out.items() if not k.startswith("_")}
 
     def _gt_map(self, ref: SceneSpec, site_id: str) -> DiffusionMap | None:
         if not self.ground_truth_available():
@@ -85,18 +84,13 @@ class Metrics:
                 return
             self._bg_fits.add(tag)
 
-        def work():
-            try:
-                self.maps.fitted(ref, name)
-            except BusyError:  # another caller (e.g. the start-up warm-up) is still fitting it: still pending
-                with self._bg_lock:
-                    self._bg_fits.discard(tag)  # the next metrics request starts another wait
-            except Exception as exc:  # reported once; the baseline then stays null
-                log.warning("baseline %s on %s/%s/%s cannot be fitted: %s", name, *ref.as_tuple(), exc)
-                with self._bg_lock:
-                    self._bg_failed.add(tag)
+        def failed(exc: BaseException) -> None:  # reported once (by the pool); the baseline then stays null
+            with self._bg_lock:
+                self._bg_failed.add(tag)
 
-        threading.Thread(target=work, name=f"fit-{name}", daemon=True).start()
+        if not self.maps.fit_later(ref, name, failed):
+            with self._bg_lock:
+                self._bg_fits.discard(tag)  # already fitted, running, or the pool is full: ask again next time
 
     def _baseline_map(self, ref: SceneSpec, site_id: str, name: str) -> tuple[DiffusionMap | None, bool]:
         """(map or None, pending): quick baselines now; slow ones are fitted in the background."""
@@ -119,10 +113,10 @@ class Metrics:
         scene = self.maps.scenes.scene(ref)
         i = scene.deployment.index_of(res.site_id)
         w = dm.window
-        center = ((scene.deployment.y[i] - w.bottom) / w.res, (scene.deployment.x[i] - w.left) / w.res)
+        center = ((w.top - scene.deployment.y[i]) / w.res, (scene.deployment.x[i] - w.left) / w.res)  # (row, col), north-up
         r50, r90 = radii_of_mass(dm.prob, center, [0.5, 0.9], res_m=w.res)
         rs, cs = scene.slices(i)
-        in_vor = mass_inside(dm.prob, scene.nearest[rs, cs] == i)
+        in_vor = mass_inside(dm.lattice_prob, scene.nearest[rs, cs] == i)
 
         gt = self._gt_map(ref, res.site_id)
         vs_gt, baselines, gain_over, pending = None, {}, {}, False

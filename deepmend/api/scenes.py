@@ -76,10 +76,23 @@ class Scenes:
                 dep = self.uploads.deployment(spec.city)
                 if spec.operator != "all":
                     dep = dep.subset(dep.operator == spec.operator)
-                return Scene.from_files(dep, None)
+                return Scene.from_files(dep, None, several_networks=True)
             return Scene.from_catalog(spec.country, spec.city, spec.operator)
 
         return self.cache.get(spec.as_tuple(), build, self.wait_s)[0]
+
+    def network(self, spec: SceneSpec, site: str) -> SceneSpec:
+        """An upload's "all" operators, for one site: that site's own operator's network (each is tessellated on its own)."""
+        if spec.country != UPLOAD_COUNTRY or spec.operator != "all":
+            return spec
+        dep = self.scene(spec).deployment
+        if len(dep.operators()) < 2:
+            return spec
+        try:
+            i = dep.index_of(str(site))
+        except InputError as exc:
+            raise _not_found(exc) from None
+        return SceneSpec(UPLOAD_COUNTRY, spec.city, str(dep.operator[i]))
 
     @staticmethod
     def site(scene, spec: SceneSpec, site: str) -> int:

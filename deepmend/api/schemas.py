@@ -105,6 +105,8 @@ class UploadAnswer(BaseModel):
     operators: list[str]
     country: Literal["upload"]
     city: str
+    #: what the reader did on its own, one sentence each (e.g. rows without coordinates skipped; docs/INPUTS.md)
+    notes: list[str] = []
 
 
 #: The error answers every scene/model endpoint may give, for OpenAPI.

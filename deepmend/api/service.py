@@ -8,9 +8,12 @@
 * :mod:`deepmend.api.features` — DeepMEND's input channels as pictures.
 
 Every lazily built resource (scene, fitted model, map, ground-truth fit, VoronoiBoost
-regressor, DeepMEND weights and session) is built once per key; concurrent requests wait
-on the same computation for at most ``wait_s`` seconds and then get a
-:class:`~deepmend.errors.BusyError` (HTTP 503 with ``Retry-After``). The service holds
+regressor, DeepMEND weights and session) is built once per key, in one of the service's
+bounded thread pools (:class:`~deepmend.resources.Builds`: scenes, fits, maps, metrics —
+one pool each, so that minutes-long fits never queue in front of a map of a fitted model).
+Every request, the one that started a build included, waits for it until its deadline
+(``wait_s`` from its arrival) and then gets a :class:`~deepmend.errors.BusyError` (HTTP 503
+with ``Retry-After``); the build goes on and a later request gets its result. The service holds
 all its state: nothing is module-level, and the models it serves are injected
 (``models=``, default the registry) so tests build a service instead of patching globals.
 """
@@ -32,6 +35,7 @@ from deepmend.api.uploads import (
 )
 from deepmend.config import cache_dir
 from deepmend.errors import TooLargeError
+from deepmend.resources import Builds
 from deepmend.scene_spec import SceneSpec
 
 __all__ = [
@@ -67,11 +71,20 @@ class Service:
     max_scenes, max_models, max_maps_in_memory, map_cache_bytes, cache_root,
     max_stored_uploads, max_stored_upload_bytes
         Bounds of the caches (environment defaults ``DEEPMEND_API_*``).
+    build_workers : int, optional
+        Threads of each build pool (``DEEPMEND_API_BUILD_WORKERS``, default 4); each pool
+        queues at most 16 × that many builds, then answers 503.
+
+    Notes
+    -----
+    :meth:`start` creates the pools (the app calls it at server start-up) and :meth:`shutdown`
+    ends them (queued builds cancelled, running ones abandoned).
     """
 
     def __init__(self, *, models: dict | None = None, wait_s: float | None = None, max_scenes: int | None = None,
                  max_models: int | None = None, max_maps_in_memory: int = 32, map_cache_bytes: int | None = None,
-                 cache_root: Path | None = None, max_stored_uploads: int | None = None, max_stored_upload_bytes: int | None = None) -> None:
+                 cache_root: Path | None = None, max_stored_uploads: int | None = None, max_stored_upload_bytes: int | None = None,
+                 build_workers: int | None = None) -> None:
         if models is None:
             from deepmend.registry import MODELS
 
@@ -87,19 +100,46 @@ class Service:
             on_evict=self._forget_upload,
             per_client_count=_env_int("DEEPMEND_API_UPLOADS_PER_CLIENT", MAX_UPLOADS_PER_CLIENT),
         )
-        self.scenes = OnceLRU(max_scenes or _env_int("DEEPMEND_API_MAX_SCENES", 8))
-        self.models = OnceLRU(max_models or _env_int("DEEPMEND_API_MAX_MODELS", 16))
-        self.maps = OnceLRU(max_maps_in_memory)
+        n = max(1, build_workers if build_workers is not None else _env_int("DEEPMEND_API_BUILD_WORKERS", 4))
+        self.pools = {kind: Builds(kind, n, 16 * n) for kind in ("scene", "fit", "map", "metrics")}
+        self.scenes = OnceLRU(max_scenes or _env_int("DEEPMEND_API_MAX_SCENES", 8), self.pools["scene"])
+        self.models = OnceLRU(max_models or _env_int("DEEPMEND_API_MAX_MODELS", 16), self.pools["fit"])
+        self.maps = OnceLRU(max_maps_in_memory, self.pools["map"])
         self.pngs = OnceLRU(max_maps_in_memory * 2)
-        self.metrics_cache = OnceLRU(256)
-        self.channels = OnceLRU(4)
-        self.builders = OnceLRU(2)
+        self.metrics_cache = OnceLRU(256, self.pools["metrics"])
+        self.channels = OnceLRU(4, self.pools["map"])
+        self.builders = OnceLRU(2, self.pools["scene"])
         mb = _env_int("DEEPMEND_API_MAP_CACHE_MB", 1024)
         self.disk = MapDiskCache(self.cache_root / "maps", map_cache_bytes if map_cache_bytes is not None else mb * 1024 * 1024)
         self._scenes = Scenes(self.uploads, self.scenes, self.wait_s)
         self._maps = Maps(self._scenes, self.registry, self.models, self.maps, self.pngs, self.disk, self.wait_s)
         self._metrics = Metrics(self._maps, self.metrics_cache)
         self._features = Features(self._scenes, self.pngs, self.channels, self.builders)
+
+    # --- build pools -----------------------------------------------------------
+    def start(self) -> None:
+        """Create the build pools (server start-up)."""
+        for pool in self.pools.values():
+            pool.start()
+
+    def shutdown(self) -> None:
+        """End the build pools: queued builds are cancelled, running ones are not waited for."""
+        for pool in self.pools.values():
+            pool.shutdown()
+
+    def set_deadline(self, seconds: float | None = None):
+        """Bound every wait of the current request (this context) to ``seconds`` (default ``wait_s``) from now.
+
+        Returns the tokens for :meth:`reset_deadline`.
+        """
+        s = self.wait_s if seconds is None else seconds
+        return [(pool, pool.set_deadline(s)) for pool in self.pools.values()]
+
+    @staticmethod
+    def reset_deadline(tokens) -> None:
+        """Undo :meth:`set_deadline`."""
+        for pool, token in tokens:
+            pool.reset_deadline(token)
 
     # --- upload store limits (plain attributes of the store; kept here for operators and tests)
     @property

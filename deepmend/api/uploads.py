@@ -116,7 +116,7 @@ class UploadStore:
 
         path = self.dir / f"{upload_id}.csv"
         try:
-            return read_sites(path)
+            return read_sites(path, audience="web")
         except (InputError, OSError):
             if not path.is_file():  # evicted between check_id() and this read: the id has expired
                 raise self.expired(upload_id) from None
@@ -137,8 +137,9 @@ class UploadStore:
             Empty or unreadable file, or a site list no scene can be built from, naming the
             client's file name (never a server path).
         """
+        from deepmend.data.deployment import split_networks
         from deepmend.data.readers import read_sites
-        from deepmend.scene import Scene
+        from deepmend.scene import Scene, check_extent
 
         shown = re.sub(r"[^A-Za-z0-9._ -]+", "_", Path(filename or "upload.csv").name)[:100] or "upload.csv"
         if len(content) > MAX_UPLOAD_BYTES:
@@ -154,9 +155,11 @@ class UploadStore:
             path = Path(tmp) / f"{upload_id}.csv"
             path.write_bytes(content)
             try:
-                dep = read_sites(path)
+                dep = read_sites(path, audience="web")
                 check_site_ids(dep.site_ids, shown)
-                Scene.from_files(dep, None)  # rejects < 3 sites, collinear sites …
+                check_extent(dep)  # cost limit (docs/INPUTS.md), before any per-cell work
+                for net in split_networks(dep).values():  # each operator's network on its own
+                    Scene.from_files(net, None)
             except InputError as exc:  # same class (its HTTP status), message without server paths
                 raise type(exc)(str(exc).replace(str(path), shown).replace(tmp, "")) from None
             except Exception as exc:  # a reader bug must still answer 400 naming the file, not 500
@@ -166,7 +169,8 @@ class UploadStore:
         for uid in evicted:
             if self.on_evict is not None:
                 self.on_evict(uid)
-        return {"upload_id": upload_id, "n_sites": int(len(dep)), "operators": dep.operators(), "country": UPLOAD_COUNTRY, "city": upload_id}
+        return {"upload_id": upload_id, "n_sites": int(len(dep)), "operators": dep.operators(), "country": UPLOAD_COUNTRY, "city": upload_id,
+                "notes": list(dep.notes)}
 
 
 def mentions_upload(key, upload_id: str) -> bool:

@@ -31,7 +31,7 @@ import numpy as np
 import shapely
 import shapely.geometry
 
-from deepmend.config import data_dir
+from deepmend.config import HOW_TO_POINT, data_dirs, data_file, find_data, require_data_dir
 from deepmend.data.crs import COUNTRY_CRS
 from deepmend.data.deployment import Deployment, merge_colocated
 from deepmend.data.readers import read_sites
@@ -121,19 +121,19 @@ class Scenario:
 
 @lru_cache(maxsize=8)
 def _sites(file: str, country: str) -> Deployment:
-    return read_sites(data_dir() / file, country=country)
+    return read_sites(data_file(file), country=country)
 
 
 @lru_cache(maxsize=8)
 def country_region(code: str) -> Region:
     c = COUNTRIES[code]
-    geom = shapely.union_all(list(read_polygons(data_dir() / "boundaries" / c.boundary).values()))
+    geom = shapely.union_all(list(read_polygons(data_file(f"boundaries/{c.boundary}")).values()))
     return Region(c.name, geom, project(geom, "EPSG:4326", c.crs), c.crs)
 
 
 @lru_cache(maxsize=16)
 def _areas(areas_file: str, field: str, crs: str) -> dict[str, Region]:
-    polys = read_polygons(data_dir() / areas_file, name_field=field)
+    polys = read_polygons(data_file(areas_file), name_field=field)
     # a long descriptive feature name ("Dublin (union of postal districts, OSM)") → the city
     polys = {name.split(" (")[0]: g for name, g in polys.items()}
     return {name: Region(name, g, project(g, "EPSG:4326", crs), crs) for name, g in polys.items()}
@@ -196,6 +196,11 @@ def _inside(dep: Deployment, region: Region) -> np.ndarray:
     return shapely.contains_xy(region.metric, dep.x, dep.y)
 
 
+def _available(ds: Dataset) -> bool:
+    """Whether a data set's files are in the data directory."""
+    return bool(find_data(ds.file)) and (ds.areas_file == GEONAMES or bool(find_data(ds.areas_file)))
+
+
 def _city_entries(code: str, ds: Dataset) -> list[dict]:
     c = COUNTRIES[code]
     dep = _sites(ds.file, code)
@@ -218,6 +223,8 @@ def catalog() -> dict:
     """The catalog as plain data: countries → cities → operators with site counts (each city once).
 
     Built once per process (a few seconds); concurrent first callers wait for the one build.
+    Entries whose files are missing from the data directory are not offered (the embedded
+    default holds France / Lyon only; see :mod:`deepmend.config`).
     """
     with _CATALOG_LOCK:
         return _catalog()
@@ -225,19 +232,27 @@ def catalog() -> dict:
 
 @lru_cache(maxsize=1)
 def _catalog() -> dict:
+    require_data_dir()
     out: dict = {"countries": [], "default": dict(DEFAULT), "attribution": ATTRIBUTION}
     for code, c in COUNTRIES.items():
-        cities = [e for ds in DATASETS if ds.country == code and ds.listed for e in _city_entries(code, ds)]
-        for city in EMPTY_CITIES.get(code, {}):
+        if find_data(f"boundaries/{c.boundary}") is None:
+            continue
+        cities = [e for ds in DATASETS if ds.country == code and ds.listed and _available(ds) for e in _city_entries(code, ds)]
+        for city, file in EMPTY_CITIES.get(code, {}).items():
+            if find_data(file) is None:
+                continue
             cities.append({"name": city, "dataset": None, "source": "no public site list is bundled", "operators": []})
         out["countries"].append({"code": code, "name": c.name, "crs": c.crs, "cities": sorted(cities, key=lambda d: fold(d["name"]))})
+    if not any(c["cities"] for c in out["countries"]):
+        how, d = data_dirs()[0]
+        raise InputError(f"no catalog data in this data directory ({how}); {HOW_TO_POINT}", file=str(d))
     return out
 
 
 @lru_cache(maxsize=4)
 def _unlisted(code: str) -> tuple[dict, ...]:
     """Cities of the unlisted data sets (previous names kept resolvable)."""
-    return tuple(e for ds in DATASETS if ds.country == code and not ds.listed for e in _city_entries(code, ds))
+    return tuple(e for ds in DATASETS if ds.country == code and not ds.listed and _available(ds) for e in _city_entries(code, ds))
 
 
 def _names(items: list[dict]) -> str:
@@ -284,7 +299,7 @@ def city_region(country: str, city: str) -> Region:
     centry, cty = find_city(country, city)
     code = centry["code"]
     if cty["dataset"] is None:
-        geom = shapely.union_all(list(read_polygons(data_dir() / EMPTY_CITIES[code][cty["name"]]).values()))
+        geom = shapely.union_all(list(read_polygons(data_file(EMPTY_CITIES[code][cty["name"]])).values()))
         return Region(cty["name"], geom, project(geom, "EPSG:4326", centry["crs"]), centry["crs"])
     ds = next(d for d in DATASETS if d.key == cty["dataset"])
     base = cty["name"][: len(cty["name"]) - len(ds.city_suffix)] if ds.city_suffix else cty["name"]

@@ -33,6 +33,8 @@ class Deployment:
     members: tuple[tuple[str, ...], ...] = ()
     name: str = ""
     source: str = ""
+    #: what the reader did that a user should know (rows skipped, sites filtered, …), one sentence each
+    notes: tuple[str, ...] = ()
     _lonlat: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -131,3 +133,12 @@ def merge_colocated(dep: Deployment, *, by_operator: bool = True, tolerance_m: f
             heights[k] = h
     merged = dep.subset(order)
     return replace(merged, members=tuple(tuple(m) for m in members), height_m=heights)
+
+
+def split_networks(dep: Deployment) -> dict[str, Deployment]:
+    """One deployment per operator, in name order: each operator's network is tessellated on its own.
+
+    Two operators on one mast are two sites of two networks, each with its own cell;
+    merging them first would give one of them no cell at all.
+    """
+    return {op: dep.subset(dep.operator == op) for op in dep.operators()}

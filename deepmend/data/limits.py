@@ -94,7 +94,7 @@ def read_parquet(path: str | Path, *, max_rows: int = MAX_TABLE_ROWS, max_bytes:
     return table.to_pandas()
 
 
-def check_zip(path: str | Path, *, max_bytes: int | None = None, max_members: int = 10_000) -> None:
+def check_zip(path: str | Path, *, max_bytes: int | None = None, max_members: int = 10_000, what: str = "zip/.npz archive") -> None:
     """Check a zip archive's declared member sizes (central directory only).
 
     Python's zipfile never expands a member beyond its declared ``file_size`` (it stops there
@@ -105,14 +105,14 @@ def check_zip(path: str | Path, *, max_bytes: int | None = None, max_members: in
     InputTooLargeError
         Members declaring more than ``max_bytes`` in total, or more than ``max_members`` members.
     InputError
-        Not a zip archive.
+        Not a zip archive: "not a readable {what}".
     """
     limit = max_bytes if max_bytes is not None else max_decompressed_bytes()
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise InputError(f"not a valid zip/.npz archive ({exc})", file=str(path)) from None
+        raise InputError(f"not a readable {what} (not a valid zip archive: {exc})", file=str(path)) from None
     if len(infos) > max_members:
         raise InputTooLargeError(f"{len(infos):,} archive members, the limit is {max_members:,}", file=str(path))
     total = sum(i.file_size for i in infos)
@@ -120,7 +120,7 @@ def check_zip(path: str | Path, *, max_bytes: int | None = None, max_members: in
         raise InputTooLargeError(f"expands to {_mb(total)}, the limit is {_mb(limit)}", file=str(path))
 
 
-def check_npz(path: str | Path, *, max_bytes: int | None = None) -> None:
+def check_npz(path: str | Path, *, max_bytes: int | None = None, what: str = ".npz archive") -> None:
     """:func:`check_zip`, plus each ``.npy`` member's header: the array it declares must fit in
     the member's declared size (``np.load`` allocates the declared shape before reading data).
 
@@ -132,7 +132,7 @@ def check_npz(path: str | Path, *, max_bytes: int | None = None) -> None:
     import numpy as np
     from numpy.lib import format as npy
 
-    check_zip(path, max_bytes=max_bytes)
+    check_zip(path, max_bytes=max_bytes, what=what)
     with zipfile.ZipFile(path) as zf:
         for info in zf.infolist():
             if not info.filename.endswith(".npy"):
@@ -142,7 +142,7 @@ def check_npz(path: str | Path, *, max_bytes: int | None = None) -> None:
                     version = npy.read_magic(f)
                     shape, _, dtype = (npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0)(f)
             except Exception as exc:  # noqa: BLE001 - a malformed header: report it
-                raise InputError(f"member {info.filename}: not a valid .npy array ({exc})", file=str(path)) from None
+                raise InputError(f"not a readable {what} (member {info.filename} is not a valid .npy array: {exc})", file=str(path)) from None
             need = int(np.prod(shape, dtype=object)) * dtype.itemsize
             if need > info.file_size:
                 raise InputTooLargeError(f"member {info.filename} declares an array of {_mb(need)} in {_mb(info.file_size)}",

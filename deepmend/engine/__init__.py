@@ -3,8 +3,9 @@
 A Scene over a whole country would hold ~1e8 lattice cells per shared raster, so the
 engine cuts the targets into spatial tiles, each with its own small Scene whose
 deployment holds every site within a margin of the tile. The task that turns a tile
-into sparse maps is a pure function, so it runs unchanged in-process, in a local
-process pool or on a Dask distributed cluster; only the driver writes the store.
+into maps is a pure function, so it runs unchanged in-process, in a local process pool
+or on a Dask distributed cluster; the workers write their tiles' rows of the Zarr store
+themselves and the driver only keeps the manifest (docs/SCALING.md).
 """
 
 from deepmend.engine.job import Job, open_job

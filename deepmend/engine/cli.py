@@ -1,4 +1,4 @@
-"""CLI glue for the batch engine: ``predict --all --store`` (``geolocate`` lives in deepmend.geolocate.cli).
+"""CLI glue for the batch engine: ``predict --all --store`` and ``export`` (``geolocate`` lives in deepmend.geolocate.cli).
 
 Heavy imports stay inside the functions so that ``deepmend --help`` stays fast.
 """
@@ -14,15 +14,21 @@ def engine_options(f):
     for opt in reversed(
         [
             click.option("--dataset", help="National data set for a whole-country run (e.g. fr2018); default: the country's national file."),
-            click.option("--store", type=click.Path(file_okay=False), help="Zarr map store: maps are kept there (sparse, compressed) and a rerun resumes."),
+            click.option("--store", type=click.Path(file_okay=False), help="Zarr map store (docs/SCALING.md): workers write the maps there, xarray.open_zarr reads it, 'deepmend export' exports from it; a rerun resumes."),
             click.option("--workers", type=int, default=None, help="Local worker processes (default min(2, cores); 0 = in this process)."),
             click.option("--scheduler", help="Dask distributed scheduler address (tcp://host:port): run the tasks there."),
-            click.option("--floor", type=float, default=1e-6, show_default=True, help="Keep map cells with P ≥ floor·max(P); the lost mass is reported."),
-            click.option("--max-sites-per-tile", "max_sites", type=int, default=None, help="Targets per spatial tile (default 192)."),
+            click.option("--floor", type=float, default=1e-6, show_default=True, help="Keep map cells with P ≥ floor·max(P) (the maps' own maximum); the lost mass is reported. DeepMEND stores are exact whatever the floor."),
+            click.option("--max-sites-per-tile", "max_sites", type=int, default=None, help="Targets per spatial tile (default 800 for predict --store; 192 for the probabilistic model, whose FFT grid grows with the tile, and when maps are consumed, as by geolocate)."),
         ]
     ):
         f = opt(f)
     return f
+
+
+def _interrupted(exc, store) -> None:
+    """Workers are stopped and temporaries removed by now: say how to resume, exit 128 + signal."""
+    click.echo(f"interrupted by {exc}: workers stopped" + (f"; finished tiles are kept in {store} — rerun the same command to resume" if store else ""), err=True)
+    raise SystemExit(128 + exc.signum)
 
 
 def _check_floor(floor: float) -> None:
@@ -39,15 +45,17 @@ def _spec(model_name: str, alpha: float | None, weights: str | None = None):
     if weights is not None and str(model_name).lower() != "deepmend":
         raise InputError("--weights goes with --model deepmend", column="--weights", value=weights)
     make_model(model_name, **params)
+    if str(model_name).lower() == "probabilistic":  # country scale: the FFT normaliser, error bound in models/probabilistic.py
+        params["normaliser"] = "fast"
     return ModelSpec(str(model_name).lower(), params)
 
 
 def predict_batch(country, city, operator, sites, region, crs, dataset, model_name, alpha, weights, store, workers, scheduler, floor, max_sites) -> None:
     """``predict --all`` through the engine into a Zarr store."""
-    from deepmend.engine.executors import make_executor
+    from deepmend.engine.executors import Interrupted, interruptible, make_executor
     from deepmend.engine.job import open_job
     from deepmend.engine.runner import run_batch
-    from deepmend.engine.tiles import DEFAULT_MAX_SITES
+    from deepmend.engine.tiles import DEFAULT_MAX_SITES, DEFAULT_STORE_MAX_SITES
 
     _check_floor(floor)
     if not store:
@@ -56,10 +64,84 @@ def predict_batch(country, city, operator, sites, region, crs, dataset, model_na
     job = open_job(country, city, operator, sites, region, crs, dataset)
     if job.excluded:
         click.echo(f"warning: {len(job.excluded)} site(s) excluded: e.g. " + "; ".join(f"{k}: {v}" for k, v in list(job.excluded.items())[:3]), err=True)
-    ex = make_executor(workers, scheduler)
-    try:
-        rep = run_batch(job, spec, store=store, executor=ex, floor=floor, max_sites=max_sites or DEFAULT_MAX_SITES)
-    finally:
-        ex.close()
+    with interruptible():
+        ex = make_executor(workers, scheduler)
+        try:
+            rep = run_batch(job, spec, store=store, executor=ex, floor=floor, max_sites=max_sites or (DEFAULT_MAX_SITES if spec.name == "probabilistic" else DEFAULT_STORE_MAX_SITES))
+        except Interrupted as exc:
+            interruptible.mute()  # a second Ctrl-C must not interrupt the clean-up
+            ex.close(cancel=True)
+            _interrupted(exc, store)
+        else:
+            ex.close()
     click.echo(f"{job.name}: {rep.n_sites} maps in {rep.n_tiles} tiles ({rep.tiles_resumed} tiles resumed, {rep.sites_computed} maps computed) "
                f"in {rep.seconds:.1f} s; lost mass below the floor: max {rep.lost_max:.2e}, total {rep.lost_sum:.2e}; peak RSS {rep.peak_rss_mb:.0f} MiB; store {store}")
+
+
+@click.command("export")
+@click.argument("store", type=click.Path(file_okay=False))
+@click.option("--site", "sites", multiple=True, help="Site id (repeatable). GeoTIFF: exactly one; Parquet: default every finished site.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="map.tif (one BS, north-up GeoTIFF) or maps.parquet (long table).")
+@click.option("--format", "fmt", type=click.Choice(["tif", "parquet"]), default=None, help="Default: from --out's suffix.")
+@click.option("--floor", type=float, default=0.0, show_default=True, help="Parquet: keep cells with P ≥ floor·max(P) of each map (the lost mass is printed).")
+def export(store, sites, out, fmt, floor) -> None:
+    """Maps out of a batch store: one BS as GeoTIFF, or BSs as a long Parquet table
+    (site_id, row, col, x, y, p; x/y the 100 m cell centre in the store's CRS, row 0 = north)."""
+    from pathlib import Path
+
+    from deepmend.engine.store import MapStore
+    from deepmend.io import check_writable_dir
+
+    _check_floor(floor)
+    out_path = Path(out)
+    fmt = fmt or {".tif": "tif", ".tiff": "tif", ".parquet": "parquet"}.get(out_path.suffix.lower())
+    if fmt is None:
+        raise InputError("cannot tell the format from --out; end it in .tif or .parquet, or pass --format", file=out, value=out_path.suffix)
+    check_writable_dir(out_path.parent)
+    st = MapStore(store)
+    if fmt == "tif":
+        if len(sites) != 1:
+            raise InputError("a GeoTIFF holds one map: give exactly one --site", column="--site", value=len(sites))
+        st.read_map(sites[0]).save(out_path)
+        click.echo(f"wrote {out_path}")
+        return
+    n, lost = export_parquet(st, list(sites) or None, out_path, floor)
+    click.echo(f"wrote {out_path}: {n} rows; lost mass below the floor: max {lost:.2e}")
+
+
+def export_parquet(store, sites, out, floor: float) -> tuple[int, float]:
+    """Stream the maps of ``sites`` (default all finished) to a Parquet long table, tile by tile."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from deepmend.engine.tasks import sparsify
+    from deepmend.io import atomic_path
+
+    if sites is None:
+        rows = sorted(r for t in store.done_tiles() for r in store.manifest_entry(t)["rows"])
+    else:
+        rows = []
+        for s in sites:
+            r = store.row_of.get(str(s))
+            if r is None or not store._row_done(r):
+                raise InputError("site not in this store (or its tile is not finished)", file=str(store.path), column="--site", value=str(s))
+            rows.append(r)
+    res = float(store.root.attrs.get("res", 100.0))
+    schema = pa.schema([("site_id", pa.string()), ("row", pa.int16()), ("col", pa.int16()), ("x", pa.float64()), ("y", pa.float64()), ("p", pa.float32())],
+                       metadata={"crs": str(store.root.attrs.get("crs")), "deepmend": "P(l|i) per 100 m cell; x, y cell centres; row 0 = north"})
+    left, bottom = store.root["left"][:], store.root["bottom"][:]
+    n, lost_max = 0, 0.0
+    with atomic_path(out) as tmp:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as w:
+            for a in range(0, len(rows), 64):
+                chunk = rows[a : a + 64]
+                probs, _ = store.dense(chunk)
+                for r, p in zip(chunk, probs):
+                    idx, v, lo = sparsify(p, floor)
+                    lost_max = max(lost_max, lo)
+                    rr, cc = np.divmod(idx.astype(np.int64), p.shape[1])
+                    w.write_table(pa.table({"site_id": pa.array([str(store.sites[r])] * idx.size, pa.string()), "row": rr.astype(np.int16), "col": cc.astype(np.int16),
+                                            "x": left[r] + (cc + 0.5) * res, "y": bottom[r] + (p.shape[0] - rr - 0.5) * res, "p": v.astype(np.float32)}, schema=schema))
+                    n += idx.size
+    return n, lost_max

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
+import sys
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
@@ -23,7 +25,7 @@ class Executor(Protocol):
 
     def imap_unordered(self, fn: Callable[..., Any], args_list: Sequence[tuple]) -> Iterator[Any]: ...
 
-    def close(self) -> None: ...
+    def close(self, cancel: bool = False) -> None: ...
 
 
 class SerialExecutor:
@@ -35,12 +37,28 @@ class SerialExecutor:
         for args in args_list:
             yield fn(*args)
 
-    def close(self) -> None:
+    def close(self, cancel: bool = False) -> None:
         pass
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel sends SIGTERM to this process when its parent dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
 def _worker_init() -> None:
-    """One thread of BLAS/torch per worker process: the workers are the parallelism."""
+    """One thread of BLAS/torch per worker process: the workers are the parallelism.
+
+    Ctrl-C reaches the whole process group: workers ignore SIGINT and are stopped by the
+    driver (:meth:`ProcessExecutor.close`), and they die with the driver whatever kills it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
     try:
@@ -89,8 +107,21 @@ class ProcessExecutor:
 
         yield from _bounded(lambda a: self.pool.submit(fn, *a), args_list, self.in_flight, wait_any, Future.result, Future.cancel)
 
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, cancel: bool = False) -> None:
+        """Wait for the workers to finish (``cancel``: stop them now — terminate, then kill)."""
+        if not cancel:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            return
+        procs = list((getattr(self.pool, "_processes", None) or {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=5)
 
 
 class DaskExecutor:
@@ -126,9 +157,52 @@ class DaskExecutor:
 
         yield from _bounded(lambda a: self.client.submit(fn, *a, pure=False), args_list, self.in_flight, wait_any, result, lambda f: f.cancel())
 
-    def close(self) -> None:
+    def close(self, cancel: bool = False) -> None:
+        """Release the client (its pending tasks were cancelled when the iterator closed)."""
         if self._own:
             self.client.close()
+
+
+class Interrupted(Exception):
+    """SIGTERM or SIGINT during a run (raised in the main thread by :func:`interruptible`)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class interruptible:
+    """Context: SIGTERM/SIGINT raise :class:`Interrupted` in the main thread, so that ``finally``
+    blocks run (workers stopped, temporaries removed); the previous handlers come back after."""
+
+    def __enter__(self):
+        self.old = {}
+        if threading_main():
+            for s in (signal.SIGTERM, signal.SIGINT):
+                self.old[s] = signal.signal(s, self._raise)
+        return self
+
+    @staticmethod
+    def mute() -> None:
+        """Ignore further SIGTERM/SIGINT until the context exits (clean-up in progress)."""
+        if threading_main():
+            for s in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(s, signal.SIG_IGN)
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise Interrupted(signum)
+
+    def __exit__(self, *exc):
+        for s, h in self.old.items():
+            signal.signal(s, h)
+        return False
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def make_executor(workers: int | None = None, scheduler: str | None = None) -> Executor:

@@ -113,7 +113,7 @@ def open_job(country: str | None, city: str | None, operator: str | None, sites:
         from deepmend.data.regions import read_region
         from deepmend.scene import Scene
 
-        dep = read_sites(sites, crs=crs, country=country)
+        dep = read_sites(sites, crs=crs, country=country, operator=operator, audience="cli")
         scene = Scene.from_files(dep, read_region(region, dep.crs) if region else None)
         return Job(scene.name, scene.deployment, scene.mask_region, scene.targets)
     if region:

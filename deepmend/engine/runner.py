@@ -1,8 +1,11 @@
 """Drive a batch: tiles → executor → store and/or a consumer, with progress and resume.
 
-Streaming: results are handled one tile at a time as they arrive (stored, handed to
-the consumer, dropped), and the executor keeps at most a few tasks in flight, so peak
-memory is a few tiles' maps whatever the size of the country.
+The driver fixes every target's row of the store before the run and only keeps the
+manifest: the workers write their tiles' maps into the store themselves, so the driver
+is not a bound on throughput (a task returns a few numbers per BS). With a consumer
+(geolocation), the sparse maps also come back, one tile at a time, and the executor
+keeps at most a few tasks in flight, so peak memory is a few tiles' maps whatever the
+size of the country.
 
 Resume: tiles whose manifest entry exists in the store are not recomputed; when a
 consumer (e.g. a density raster) needs them, they are read back from the store.
@@ -51,8 +54,33 @@ class BatchReport:
 
 def settings_for(job: Job, spec: ModelSpec, floor: float, max_sites: int, margin_m: float) -> dict:
     """What a store's maps depend on; a resumed run must match it."""
+    from deepmend.grid.map_dir import deployment_digest, region_digest  # content hashes: a moved site or another region is a change
+
     return {"job": job.name, "crs": job.crs, "n_targets": int(len(job.targets)), "model": spec.as_dict(), "floor": float(floor),
-            "max_sites_per_tile": int(max_sites), "margin_m": float(margin_m)}
+            "max_sites_per_tile": int(max_sites), "margin_m": float(margin_m), "layout": 2,
+            "deployment_sha256": deployment_digest(job.deployment), "region_sha256": region_digest(job.mask_region)}
+
+
+def open_store(path, job: Job, spec: ModelSpec, floor: float, max_sites: int, margin_m: float, tiles) -> MapStore:
+    """Create (or reopen to resume) the store with one row per target in tile order."""
+    from deepmend.grid.lattice import Window
+
+    sites, left, bottom = [], [], []
+    dep = job.deployment
+    for t in tiles:
+        sites.extend(t.site_ids)
+        for i in t.targets:
+            w = Window.around(float(t.deployment.x[i]), float(t.deployment.y[i]), dep.crs)
+            left.append(w.left)
+            bottom.append(w.bottom)
+    kind, post = "map", {}
+    if spec.name == "deepmend":  # stores the network's coarse output (exact, 25× smaller than the map)
+        from deepmend.models.deepmend import load_network
+
+        _, cfg, _ = load_network(spec.params.get("weights"))
+        kind, post = "coarse", {"factor": int(cfg["factor"]), "head": str(cfg["loss"])}
+    return MapStore(path, settings_for(job, spec, floor, max_sites, margin_m), sites=sites, left=np.asarray(left), bottom=np.asarray(bottom), kind=kind, post=post,
+                    tiles=[(t.tile_id, len(t)) for t in tiles])
 
 
 def peak_rss_mb() -> float:
@@ -76,13 +104,18 @@ def run_batch(
     task: Callable[..., TileResult] = compute_tile,
 ) -> BatchReport:
     """Compute (or resume) every target's map; store it and/or pass it to ``consumer``."""
-    from tqdm import tqdm
+    from deepmend.log import progress as tqdm
 
     t0 = time.perf_counter()
-    if store is not None and not isinstance(store, MapStore):
-        store = MapStore(store, settings_for(job, spec, floor, max_sites, margin_m))
     executor = executor or SerialExecutor()
     tiles = make_tiles(job, max_sites=max_sites, margin_m=margin_m)
+    rows_of: dict[str, list[int]] = {}
+    sites: list[str] = []
+    for t in tiles:
+        rows_of[t.tile_id] = list(range(len(sites), len(sites) + len(t)))
+        sites.extend(t.site_ids)
+    if store is not None and not isinstance(store, MapStore):
+        store = open_store(store, job, spec, floor, max_sites, margin_m, tiles)
     done = store.done_tiles() if store is not None else set()
     todo = [t for t in tiles if t.tile_id not in done]
     resumed = [t for t in tiles if t.tile_id in done]
@@ -90,7 +123,7 @@ def run_batch(
     bar = tqdm(total=rep.n_sites, initial=sum(len(t) for t in resumed), unit="BS", desc=f"{spec.name} maps", disable=not progress, smoothing=0.05)
 
     def account(res: TileResult) -> None:
-        rep.nnz += int(res.idx.size)
+        rep.nnz += int(res.nnz.sum())
         if len(res):
             rep.lost_max = max(rep.lost_max, float(res.lost.max()))
             rep.lost_sum += float(res.lost.sum())
@@ -110,9 +143,12 @@ def run_batch(
                     rep.lost_sum += float(np.sum(e["lost"]))
         # largest tiles first: the pool's tail is short
         todo.sort(key=len, reverse=True)
-        for res in executor.imap_unordered(task, [(t, spec, floor) for t in todo]):
+        root = str(store.path.resolve()) if store is not None else None  # workers may run elsewhere (another cwd, another machine)
+        want = consumer is not None or store is None
+        args = [(t, spec, floor, root, rows_of[t.tile_id] if root else None, want) for t in todo]
+        for res in executor.imap_unordered(task, args):
             if store is not None:
-                store.write(res)
+                store.commit(res, rows_of[res.tile_id])
             account(res)
             if consumer is not None:
                 consumer(res)

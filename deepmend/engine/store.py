@@ -1,54 +1,109 @@
-"""A resumable Zarr store of sparse diffusion maps.
+"""The batch engine's map store: one Zarr group, written by the workers, committed by the driver.
 
-Layout (Zarr v3, one directory)::
+Layout (format ``deepmend-map-store/2``; one row per target BS, rows in tile order)::
 
-    out.zarr/zarr.json                 attrs: format, settings (model, floor, job, tiling)
-    out.zarr/tiles/<tile>/{left,bottom,ptr,idx,prob,lost}   Blosc zstd + bitshuffle
-    out.zarr/manifest/<tile>.json      written last, atomically: the tile is complete
+    out.zarr/zarr.json                 attrs: format, settings (model, floor, job, tiling), kind
+    out.zarr/site                      (site,) str       BS ids (the index coordinate)
+    out.zarr/left, bottom              (site,) float64   the BS's 600×600 window on the 100 m lattice (m, store CRS)
+    out.zarr/tile                      (site,) int32     the BS's tile (index into the attribute ``tiles``)
+    out.zarr/mask                      (site, row, col) bool      valid cells of the window
+    out.zarr/prob                      (site, row, col) float32   kind "map": P(ℓ|i), 0 below the floor
+    out.zarr/coarse                    (site, crow, ccol) float32 kind "coarse": DeepMEND's network output
+    out.zarr/lost, nnz                 (site,)           written at the end from the manifest
+    out.zarr/manifest/<tile>.json      written by the driver once the tile's chunks are written: the commit
     out.zarr/manifest.parquet          one row per BS (site, tile, nnz, lost mass), at the end
 
-Resume rule: a tile counts as done exactly when its manifest file exists. Arrays are
+Every per-BS array is north-up (row 0 is the window's northern edge), as DiffusionMap.prob and GeoTIFFs.
+Each BS is one chunk of each per-BS array, and a tile's rows are known before it runs,
+so **workers write their tiles' chunks themselves**, concurrently and without locks
+(different chunks are different files or objects); the driver only creates the arrays,
+keeps the manifest and writes the per-BS summaries at the end. The store is a plain
+Zarr v3 group: ``xarray.open_zarr(path)`` gives a labelled Dataset (dimension ``site``
+indexed by BS id, ``left``/``bottom`` as coordinates).
+
+Fidelity: kind ``"map"`` (Voronoi, probabilistic, …) keeps cells with P ≥ ``floor``·max(P)
+(the project's one meaning of ``--floor``) and the dropped mass is stored per BS in
+``lost``. Kind ``"coarse"`` (DeepMEND) stores what the model really produces, the network's
+output on its 500 m grid (14,400 float32 per BS), and :meth:`MapStore.read_map` recomputes
+the 100 m map with the model's own post-processing — bit-identical to ``predict``; nothing
+is lost, and the floor applies only where sparse maps are handed on (geolocation).
+
+Resume rule: a tile counts as done exactly when its manifest file exists. Chunks are
 written first and the manifest entry last (atomic rename), so a run killed mid-tile
 leaves a tile without a manifest entry, which is recomputed and overwritten; finished
-tiles are never recomputed. The store's settings must match the run's, else the maps
-would mix models: that is an error, not a silent overwrite.
+tiles are never recomputed. Stale hidden ``.part`` temporaries of a killed run are removed
+when the store is reopened for writing. The store's settings must match the run's, else
+the maps would mix models: that is an error, not a silent overwrite.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+import warnings
+from functools import cached_property
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 
-from deepmend.engine.tasks import TileResult
+from deepmend.engine.tasks import TileResult, sparsify
 from deepmend.errors import InputError
+from deepmend.grid.lattice import WINDOW_CELLS
 from deepmend.io import atomic_path
 
-FORMAT = "deepmend-map-store/1"
-CHUNK = 1 << 20
+FORMAT = "deepmend-map-store/2"
+KINDS = ("map", "coarse")
+PER_BS = {"map": ("prob", "mask"), "coarse": ("coarse", "mask")}
 
 
-def _codec():
+def codec(level: int = 3):
+    """Blosc zstd + bitshuffle: mostly-zero maps and smooth fields compress to a few KB."""
     from zarr.codecs import BloscCodec
 
-    return BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle")
+    return BloscCodec(cname="zstd", clevel=level, shuffle="bitshuffle")
+
+
+def open_array(root: str, name: str):
+    """One array of the store for writing (a worker's view; ``root`` is a path or an fsspec URL)."""
+    import zarr
+
+    return zarr.open_array(f"{str(root).rstrip('/')}/{name}", mode="r+")
+
+
+def write_rows(root: str, rows: Sequence[int], arrays: dict[str, np.ndarray]) -> None:
+    """Write per-BS chunks (row ``rows[k]`` ← ``arrays[name][k]``): what a worker does."""
+    for name, data in arrays.items():
+        arr = open_array(root, name)
+        for k, r in enumerate(rows):
+            arr[int(r)] = data[k]
+
+
+def remove_stale_temporaries(path: Path) -> int:
+    """Delete what a killed run leaves half-written: our hidden ``.*.part`` files and zarr's
+    ``<chunk>.<uuid>.partial`` files. Called when a store is reopened for writing, i.e. when
+    no other run writes it (a store has one driver)."""
+    n = 0
+    for p in list(path.rglob(".*.part")) + list(path.rglob("*.partial")):
+        try:
+            p.unlink()
+            n += 1
+        except OSError:
+            pass
+    return n
 
 
 class MapStore:
-    """Driver-side reader/writer of a map store (workers never open it)."""
+    """The store's driver side (create, manifest, summaries) and its reader."""
 
-    def __init__(self, path: str | Path, settings: dict | None = None) -> None:
-        """Open ``path``; with ``settings``, create it or check that it was made with the same ones."""
+    def __init__(self, path: str | Path, settings: dict | None = None, *, sites: Sequence[str] | None = None,
+                 left: np.ndarray | None = None, bottom: np.ndarray | None = None, kind: str = "map", post: dict | None = None,
+                 tiles: Sequence[tuple[str, int]] = ()) -> None:
+        """Open ``path``; with ``settings`` (and the run's ``sites`` in row order), create it or check it matches."""
         import zarr
 
         self.path = Path(path)
         if self.path.exists() and not (self.path / "zarr.json").exists():
-            if self.path.is_dir() and not any(self.path.iterdir()):
-                pass
-            else:
+            if not (self.path.is_dir() and not any(self.path.iterdir())):
                 raise InputError("exists but is not a deepmend map store (no zarr.json)", file=str(self.path))
         if settings is None:
             if not self.path.exists():
@@ -59,62 +114,181 @@ class MapStore:
             have = self.root.attrs.get("settings")
             want = json.loads(json.dumps(settings))
             if have is None:
-                self.root.attrs.update({"format": FORMAT, "settings": want})
+                self._create(want, list(sites or []), left, bottom, kind, post or {}, list(tiles))
             elif have != want:
                 diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
                 raise InputError(f"store was made with other settings ({', '.join(diff)}: {[have.get(k) for k in diff]} vs {[want.get(k) for k in diff]}); use a new --store", file=str(self.path))
+            remove_stale_temporaries(self.path)
         if self.root.attrs.get("format") != FORMAT:
-            raise InputError(f"not a deepmend map store (format {self.root.attrs.get('format')!r})", file=str(self.path))
+            raise InputError(f"not a deepmend map store (format {self.root.attrs.get('format')!r}); stores of version 1 must be recomputed", file=str(self.path))
         if settings is not None:
             (self.path / "manifest").mkdir(exist_ok=True)
 
+    def _create(self, settings: dict, sites: list[str], left, bottom, kind: str, post: dict, tiles: list[tuple[str, int]]) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"kind {kind!r}")
+        n, w = len(sites), WINDOW_CELLS
+        r = self.root
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zarr: variable-length strings are not in the v3 core spec yet
+            a = r.create_array("site", shape=(n,), dtype=str, chunks=(max(n, 1),), dimension_names=("site",))
+        if n:
+            a[:] = np.asarray(sites, dtype=str)
+        for name, data in (("left", left), ("bottom", bottom)):
+            arr = r.create_array(name, shape=(n,), dtype="f8", chunks=(max(n, 1),), dimension_names=("site",), attributes={"units": "m"})
+            if n:
+                arr[:] = np.asarray(data, dtype=np.float64)
+        tile = np.repeat(np.arange(len(tiles), dtype=np.int32), [k for _, k in tiles]) if tiles else np.zeros(n, np.int32)
+        arr = r.create_array("tile", shape=(n,), dtype="i4", chunks=(max(n, 1),), dimension_names=("site",), attributes={"description": "index into the group's 'tiles' attribute"})
+        if n:
+            arr[:] = tile
+        coords = "left bottom"
+        flat = {"name": "default", "separator": "."}  # chunk files "c.<row>.0.0" side by side, not 3 directory levels per BS
+        r.create_array("mask", shape=(n, w, w), dtype="bool", chunks=(1, w, w), fill_value=False, compressors=codec(1), chunk_key_encoding=flat,
+                       dimension_names=("site", "row", "col"), attributes={"coordinates": coords, "description": "valid 100 m cells, row 0 = north"})
+        if kind == "map":
+            r.create_array("prob", shape=(n, w, w), dtype="f4", chunks=(1, w, w), fill_value=0.0, compressors=codec(), chunk_key_encoding=flat,
+                           dimension_names=("site", "row", "col"),
+                           attributes={"coordinates": coords, "long_name": "P(l|i)", "units": "1", "description": "probability per 100 m cell, row 0 = north; 0 below floor*max"})
+        else:
+            s = WINDOW_CELLS // int(post["factor"])
+            r.create_array("coarse", shape=(n, s, s), dtype="f4", chunks=(1, s, s), fill_value=0.0, compressors=codec(), chunk_key_encoding=flat,
+                           dimension_names=("site", "crow", "ccol"),
+                           attributes={"coordinates": coords, "description": "DeepMEND network output on its coarse grid, row 0 = north; MapStore.read_map recomputes P(l|i) at 100 m"})
+        r.attrs.update({"format": FORMAT, "settings": settings, "tiles": [t for t, _ in tiles], "kind": kind, "res": 100.0, "crs": settings.get("crs"), "window": w, **post})
+        self.root = __import__("zarr").open_group(str(self.path), mode="a")
+
+    # --- properties -----------------------------------------------------------
     @property
     def settings(self) -> dict:
         return dict(self.root.attrs["settings"])
 
+    @property
+    def kind(self) -> str:
+        return str(self.root.attrs.get("kind", "map"))
+
+    @cached_property
+    def sites(self) -> np.ndarray:
+        return np.array([str(s) for s in self.root["site"][:]], dtype=object)
+
+    @cached_property
+    def corners(self) -> tuple[np.ndarray, np.ndarray]:
+        """(left, bottom) of every row's window (m)."""
+        return np.asarray(self.root["left"][:]), np.asarray(self.root["bottom"][:])
+
+    @cached_property
+    def row_of(self) -> dict[str, int]:
+        return {s: k for k, s in enumerate(self.sites)}
+
     # --- manifest ----------------------------------------------------------
     def done_tiles(self) -> set[str]:
         d = self.path / "manifest"
-        return {p.stem for p in d.glob("*.json")} if d.exists() else set()
+        return {p.stem for p in d.glob("*.json") if not p.name.startswith(".")} if d.exists() else set()
 
     def manifest_entry(self, tile_id: str) -> dict:
         return json.loads((self.path / "manifest" / f"{tile_id}.json").read_text())
 
-    # --- tiles -------------------------------------------------------------
-    def write(self, res: TileResult) -> None:
-        """Arrays first, then the manifest entry (the commit point)."""
-        grp = self.root.require_group("tiles").create_group(res.tile_id, overwrite=True)
-        codec = _codec()
-        for name in ("left", "bottom", "ptr", "idx", "prob", "lost"):
-            data = np.ascontiguousarray(getattr(res, name))
-            grp.create_array(name, data=data, chunks=(max(1, min(CHUNK, data.size)),), compressors=codec)
+    def commit(self, res: TileResult, rows: Sequence[int]) -> None:
+        """The tile's chunks are written (by its worker): record it (the commit point)."""
         entry = {
-            "tile": res.tile_id, "sites": list(res.site_ids), "nnz": np.diff(res.ptr).tolist(), "lost": res.lost.tolist(),
-            "seconds": round(res.seconds, 4), "fit_seconds": round(res.fit_seconds, 4), "cpu_seconds": round(res.cpu_seconds, 4), "size": res.size, "res": res.res,
+            "tile": res.tile_id, "sites": list(res.site_ids), "rows": [int(r) for r in rows], "nnz": res.nnz.tolist(), "lost": res.lost.tolist(),
+            "seconds": round(res.seconds, 4), "fit_seconds": round(res.fit_seconds, 4), "cpu_seconds": round(res.cpu_seconds, 4), "size": res.size, "res": res.res, "worker": res.worker,
         }
         with atomic_path(self.path / "manifest" / f"{res.tile_id}.json") as tmp:
             tmp.write_text(json.dumps(entry))
 
-    def read(self, tile_id: str) -> TileResult:
-        entry = self.manifest_entry(tile_id)
-        g = self.root["tiles"][tile_id]
-        arr = {name: g[name][:] for name in ("left", "bottom", "ptr", "idx", "prob", "lost")}
-        return TileResult(tile_id, entry["sites"], arr["left"], arr["bottom"], arr["ptr"], arr["idx"], arr["prob"], arr["lost"],
-                          entry.get("seconds", 0.0), entry.get("fit_seconds", 0.0), entry.get("size", 600), entry.get("res", 100.0), entry.get("cpu_seconds", 0.0))
+    # --- reading ---------------------------------------------------------------
+    def dense(self, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(P(ℓ|i) (B, 600, 600) float32, masks (B, 600, 600)) of store rows ``rows``, north-up (row 0 = north)."""
+        rows = [int(r) for r in rows]
+        masks = np.stack([self.root["mask"][r] for r in rows]) if rows else np.zeros((0, WINDOW_CELLS, WINDOW_CELLS), bool)
+        if self.kind == "map":
+            probs = np.stack([self.root["prob"][r] for r in rows]) if rows else np.zeros(masks.shape, np.float32)
+            return probs, masks
+        out = np.stack([self.root["coarse"][r] for r in rows])
+        rc = [(WINDOW_CELLS // 2, WINDOW_CELLS // 2)] * len(rows)  # the BS's own cell: windows are centred on it (Scene.site_rc)
+        from deepmend.models.deepmend import coarse_to_maps
+
+        a = self.root.attrs
+        # the post-processing runs in the lattice order it was computed in, so the map is bit-identical to predict's
+        maps = coarse_to_maps(out[:, ::-1], masks[:, ::-1], int(a["factor"]), str(a["head"]), rc)
+        return np.ascontiguousarray(maps[:, ::-1]), masks
+
+    def read_map(self, site_id: str):
+        """One BS's map as a :class:`DiffusionMap` (recomputed exactly for kind "coarse")."""
+        from deepmend.grid.diffusion_map import DiffusionMap
+        from deepmend.grid.lattice import Window
+
+        r = self.row_of.get(str(site_id))
+        if r is None:
+            raise InputError("site not in this store", file=str(self.path), column="site", value=str(site_id))
+        if not self._row_done(r):
+            raise InputError("site's tile is not finished in this store (resume the run)", file=str(self.path), column="site", value=str(site_id))
+        prob, mask = self.dense([r])
+        left, bottom = self.corners
+        win = Window(str(self.root.attrs.get("crs") or self.settings["crs"]), float(left[r]), float(bottom[r]))
+        return DiffusionMap(win, prob[0], mask[0], str(site_id), self.settings["model"]["name"], {"store": str(self.path)})
+
+    def _row_done(self, r: int) -> bool:
+        """Is row ``r``'s tile committed? One ``stat`` of its manifest entry."""
+        if "tile" not in self.root:  # written at creation; absent only in a store being created
+            return False
+        if "_tile_ids" not in self.__dict__:
+            self.__dict__["_tile_ids"] = list(self.root.attrs.get("tiles", []))
+            self.__dict__["_tile_of"] = self.root["tile"]
+        tid = self.__dict__["_tile_ids"][int(self.__dict__["_tile_of"][r])]
+        return (self.path / "manifest" / f"{tid}.json").exists()
+
+    def read(self, tile_id: str, floor: float | None = None) -> TileResult:
+        """A finished tile as sparse maps (the form consumers take), cells kept above ``floor`` (default: the store's)."""
+        e = self.manifest_entry(tile_id)
+        rows = e["rows"]
+        probs, _ = self.dense(rows)
+        f = float(self.settings.get("floor", 0.0)) if floor is None else float(floor)
+        idxs, vals, lost = [], [], []
+        for p in probs:
+            i, v, lo = sparsify(p, f)
+            idxs.append(i)
+            vals.append(v)
+            lost.append(lo)
+        if self.kind == "map":  # the stored maps already lost their floor's mass
+            lost = list(e["lost"])
+        ptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        ptr[1:] = np.cumsum([a.size for a in idxs])
+        left, bottom = self.corners
+        return TileResult(tile_id, e["sites"], left[rows] if rows else np.zeros(0), bottom[rows] if rows else np.zeros(0), ptr,
+                          np.concatenate(idxs) if idxs else np.zeros(0, np.uint32), np.concatenate(vals).astype(np.float32) if vals else np.zeros(0, np.float32),
+                          np.asarray(lost, float), e.get("seconds", 0.0), e.get("fit_seconds", 0.0), e.get("size", WINDOW_CELLS), e.get("res", 100.0), e.get("cpu_seconds", 0.0))
 
     def iter_tiles(self) -> Iterator[TileResult]:
         for tid in sorted(self.done_tiles()):
             yield self.read(tid)
 
+    # --- end of run ----------------------------------------------------------------
     def finalize(self) -> Path:
-        """Consolidate the manifest into one Parquet table (site, tile, nnz, lost mass)."""
+        """Per-BS summaries (``lost``, ``nnz``) as arrays, the manifest as Parquet, consolidated metadata."""
         import pandas as pd
+        import zarr
 
+        n = len(self.sites)
+        lost = np.full(n, np.nan)
+        nnz = np.full(n, -1, dtype=np.int64)
         rows = []
         for tid in sorted(self.done_tiles()):
             e = self.manifest_entry(tid)
-            rows.append(pd.DataFrame({"site_id": e["sites"], "tile": tid, "nnz": e["nnz"], "lost_mass": e["lost"]}))
-        df = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["site_id", "tile", "nnz", "lost_mass"])
+            r = np.asarray(e.get("rows", []), dtype=int)
+            lost[r] = e["lost"]
+            nnz[r] = e["nnz"]
+            rows.append(pd.DataFrame({"site_id": e["sites"], "tile": tid, "row": r, "nnz": e["nnz"], "lost_mass": e["lost"]}))
+        root = zarr.open_group(str(self.path), mode="a")
+        for name, data, desc in (("lost", lost, "probability mass below the floor (NaN: tile not finished)"), ("nnz", nnz, "cells kept (-1: tile not finished)")):
+            if name in root:
+                del root[name]
+            root.create_array(name, data=data, chunks=(max(n, 1),), dimension_names=("site",), attributes={"description": desc})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # consolidated metadata is not in the v3 core spec; xarray reads it
+            zarr.consolidate_metadata(str(self.path))
+        df = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["site_id", "tile", "row", "nnz", "lost_mass"])
         out = self.path / "manifest.parquet"
         with atomic_path(out) as tmp:
             df.to_parquet(tmp, index=False)
@@ -124,5 +298,5 @@ class MapStore:
         return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
 
     def remove_tile(self, tile_id: str) -> None:
+        """Forget a tile (its rows are rewritten when it is recomputed)."""
         (self.path / "manifest" / f"{tile_id}.json").unlink(missing_ok=True)
-        shutil.rmtree(self.path / "tiles" / tile_id, ignore_errors=True)

@@ -1,18 +1,25 @@
-"""The unit of work: one tile → the sparse maps of its targets.
+"""The unit of work: one tile → its targets' maps, written to the store by the worker itself.
 
 :func:`compute_tile` is a pure, module-level function of picklable arguments, so the
-same code runs in-process, in a process pool and on Dask workers; it never touches the
-store (only the driver writes), so a remote cluster needs no shared file system.
+same code runs in-process, in a process pool and on Dask workers. With a store it writes
+the tile's rows (one chunk per BS, rows fixed by the driver before the run) and returns
+only a summary, so the driver never touches map data and throughput grows with workers;
+the worker needs the store's path (a shared file system or an fsspec URL, see
+docs/SCALING.md). Without a store, or when the caller consumes the maps (geolocation),
+the sparse maps come back in the :class:`TileResult`.
 
 Sparse maps: a 600×600 map is kept where P ≥ ``floor``·max(P) (``floor`` = 0 keeps every
-non-zero cell). The dropped probability, ``lost`` = Σ of the cells below the floor, is
-returned per BS and stored: a density made from stored maps carries exactly
-Σ_i v_i·(1 − lost_i), and the report says so. Voronoi maps are uniform, so any floor < 1
-loses nothing.
+non-zero cell) — the one meaning of ``--floor`` in the project. The dropped probability,
+``lost`` = Σ of the cells below the floor, is returned per BS and stored: a density made
+from stored maps carries exactly Σ_i v_i·(1 − lost_i), and the report says so. Voronoi
+maps are uniform, so any floor < 1 loses nothing. DeepMEND's store keeps the network's
+coarse output instead (exact; see :mod:`deepmend.engine.store`).
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from dataclasses import dataclass, field
 
@@ -42,7 +49,7 @@ class ModelSpec:
 class TileResult:
     """Sparse maps of a tile's BSs in CSR form: BS k owns entries ``ptr[k]:ptr[k+1]``.
 
-    ``idx`` is the flat cell index r·600 + c inside the BS's own window (rows northward),
+    ``idx`` is the flat cell index r·600 + c inside the BS's own north-up window (row 0 = north, as DiffusionMap.prob),
     ascending; ``left``/``bottom`` place the window on the national lattice.
     """
 
@@ -59,6 +66,13 @@ class TileResult:
     size: int = WINDOW_CELLS
     res: float = 100.0
     cpu_seconds: float = 0.0  # CPU time of the task (all threads): contention-free cost
+    counts: np.ndarray | None = None  # cells kept per BS when the maps went to the store instead of ``idx``/``prob``
+    worker: str = ""  # host:pid of the process that computed (and wrote) the tile
+
+    @property
+    def nnz(self) -> np.ndarray:
+        """Cells kept per BS (int64 (n,))."""
+        return np.asarray(self.counts, dtype=np.int64) if self.counts is not None else np.diff(self.ptr)
 
     def __len__(self) -> int:
         return len(self.site_ids)
@@ -85,30 +99,67 @@ def sparsify(prob: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray, fl
     return idx, flat[idx], max(lost, 0.0)
 
 
-def compute_tile(tile: Tile, spec: ModelSpec, floor: float) -> TileResult:
-    """Fit the model on the tile's Scene and return its targets' sparse maps."""
+def _sparse_result(tile_id, ids, left, bottom, idxs, probs, lost, t0, c0, t_fit, res, counts=None) -> TileResult:
+    ptr = np.zeros(len(idxs) + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum([a.size for a in idxs])
+    return TileResult(
+        tile_id, ids, np.asarray(left, float), np.asarray(bottom, float), ptr,
+        np.concatenate(idxs) if idxs else np.zeros(0, np.uint32),
+        np.concatenate(probs).astype(np.float32) if probs else np.zeros(0, np.float32),
+        np.asarray(lost, float), time.perf_counter() - t0, t_fit, WINDOW_CELLS, res, time.process_time() - c0,
+        None if counts is None else np.asarray(counts, dtype=np.int64), f"{socket.gethostname()}:{os.getpid()}",
+    )
+
+
+def compute_tile(tile: Tile, spec: ModelSpec, floor: float, store: str | None = None, rows: list[int] | None = None,
+                 want_maps: bool = True) -> TileResult:
+    """Fit the model on the tile's Scene; write its targets' maps to ``store`` rows ``rows`` and/or return them sparse.
+
+    ``want_maps`` = False (with a store) returns counts and lost mass only: the maps stay in the store."""
+    from deepmend.engine.store import write_rows
     from deepmend.scene import Scene
 
     t0, c0 = time.perf_counter(), time.process_time()
     scene = Scene(tile.deployment, tile.mask_region, tile.targets, name=tile.tile_id)
     model = spec.build().fit(scene)
     t_fit = time.perf_counter() - t0
-    ids, left, bottom, lost, idxs, probs = [], [], [], [], [], []
-    res = 100.0
-    for m in model.predict_many(tile.targets):
-        i, p, lo = sparsify(m.prob, floor)
-        ids.append(m.site_id)
-        left.append(m.window.left)
-        bottom.append(m.window.bottom)
-        res = m.window.res
-        lost.append(lo)
-        idxs.append(i)
-        probs.append(p)
-    ptr = np.zeros(len(idxs) + 1, dtype=np.int64)
-    ptr[1:] = np.cumsum([a.size for a in idxs])
-    return TileResult(
-        tile.tile_id, ids, np.asarray(left, float), np.asarray(bottom, float), ptr,
-        np.concatenate(idxs) if idxs else np.zeros(0, np.uint32),
-        np.concatenate(probs).astype(np.float32) if probs else np.zeros(0, np.float32),
-        np.asarray(lost, float), time.perf_counter() - t0, t_fit, WINDOW_CELLS, res, time.process_time() - c0,
-    )
+    if store is not None and (rows is None or len(rows) != len(tile)):
+        raise ValueError("a store needs one row per target")
+    ids = [str(s) for s in scene.deployment.site_ids[tile.targets]]
+    wins = [scene.window(int(i)) for i in tile.targets]
+    left, bottom = [w.left for w in wins], [w.bottom for w in wins]
+    res = wins[0].res if wins else 100.0
+    coarse = store is not None and hasattr(model, "coarse_batch")
+    idxs, probs, lost, counts = [], [], [], []
+    step = int(getattr(model, "batch_size", 8))
+    targets = [int(i) for i in tile.targets]
+    for a in range(0, len(targets), step):
+        chunk = targets[a : a + step]
+        if coarse:  # DeepMEND: store the network's output; the 100 m map only if someone consumes it
+            out, masks = model.coarse_batch(chunk)  # the scene's lattice order (rows northward)
+            write_rows(store, rows[a : a + len(chunk)], {"coarse": out[:, ::-1], "mask": masks[:, ::-1]})  # stored north-up
+            if not want_maps:
+                counts.extend([int(m.sum()) for m in masks])
+                lost.extend([0.0] * len(chunk))
+                continue
+            dense = model.maps_from_coarse(out, masks, [scene.site_rc(i) for i in chunk])[:, ::-1]  # north-up
+        else:
+            maps = list(model.predict_many(chunk))
+            dense = np.stack([m.prob for m in maps])
+            masks = np.stack([m.mask for m in maps])
+        kept = np.empty_like(dense) if store is not None and not coarse else None
+        for b, p in enumerate(dense):
+            i, v, lo = sparsify(p, floor)
+            lost.append(lo)
+            counts.append(i.size)
+            if kept is not None:
+                kept[b] = 0
+                kept[b].flat[i] = v
+            if want_maps or store is None:
+                idxs.append(i)
+                probs.append(v)
+        if kept is not None:
+            write_rows(store, rows[a : a + len(chunk)], {"prob": kept, "mask": masks})
+    if store is not None and not want_maps:
+        return _sparse_result(tile.tile_id, ids, left, bottom, [], [], lost, t0, c0, t_fit, res, counts)
+    return _sparse_result(tile.tile_id, ids, left, bottom, idxs, probs, lost, t0, c0, t_fit, res, counts if coarse else None)

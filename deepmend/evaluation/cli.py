@@ -13,6 +13,24 @@ from pathlib import Path
 import click
 
 KNOWN_PENDING = ("deepmend",)  # models of the project that may not be registered yet
+#: DeepMEND with the shipped soft-label weights (the paper's recipe), evaluated next to the default.
+SOFT_WEIGHTS = "deepmend_softlabels.json"
+
+
+def _variants(specs: tuple[str, ...]) -> dict[str, str]:
+    """NAME=WEIGHTS pairs of --variant (DeepMEND with other weights), plus the shipped soft-label weights."""
+    from deepmend.errors import InputError
+    from deepmend.models.deepmend import DEFAULT_WEIGHTS
+
+    out = {"deepmend_soft": str(DEFAULT_WEIGHTS.parent / SOFT_WEIGHTS)}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name.strip() or not path.strip() or not name.strip().replace("_", "").isalnum():
+            raise InputError("expected NAME=WEIGHTS.json (NAME of letters, digits, _)", column="--variant", value=spec)
+        if not Path(path.strip()).is_file():
+            raise InputError("no such weights file", column="--variant", value=path.strip())
+        out[name.strip().lower()] = path.strip()
+    return out
 
 
 def _truth_source(spec: str, seed: int):
@@ -24,6 +42,13 @@ def _truth_source(spec: str, seed: int):
         cfg = SimulatorConfig()
         desc = f"simulated by `GroundTruthSimulator` (deepmend.groundtruth, default configuration, config digest {cfg.digest()[:12]}, simulator seed {cfg.seed})"
         return desc, f"simulator:{cfg.digest()}", lambda key, scene: GroundTruthSimulator(cfg).fit(scene)
+    if spec == "sim2":
+        from deepmend.groundtruth.sim2 import Sim2Config, SignalDominanceSimulator
+
+        cfg2 = Sim2Config()
+        desc = (f"simulated by `SignalDominanceSimulator` (deepmend.groundtruth.sim2, the second, independent ground truth: Erceg path loss, "
+                f"Rayleigh signal dominance, built-up prior; never trained on; config digest {cfg2.digest()[:12]}, seed {cfg2.seed})")
+        return desc, f"sim2:{cfg2.digest()}", lambda key, scene: SignalDominanceSimulator(cfg2).fit(scene)
     from deepmend.groundtruth.dataset import GroundTruthDataset
 
     root = Path(spec)
@@ -42,16 +67,18 @@ def _truth_source(spec: str, seed: int):
 @click.option("--train", "train_opt", required=True, help="Training scenes COUNTRY/CITY/OPERATOR,… (VoronoiBoost, best global α).")
 @click.option("--test", "test_opt", required=True, help="Test scenes COUNTRY/CITY/OPERATOR,… (no city of the training split).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Evaluation directory (created; a rerun resumes).")
-@click.option("--ground-truth", "gt_opt", default="simulator", show_default=True, help="'simulator' or a dataset directory of 'deepmend groundtruth build'.")
+@click.option("--ground-truth", "gt_opt", default="simulator", show_default=True,
+              help="'simulator' (the training ground truth), 'sim2' (the second, independent one: evaluation only) or a dataset directory of 'deepmend groundtruth build'.")
+@click.option("--variant", "variant_opt", multiple=True, help="NAME=WEIGHTS.json: also evaluate DeepMEND with these weights as model NAME (repeatable); 'deepmend_soft' = the shipped soft-label weights.")
 @click.option("--max-bs", type=int, default=None, help="At most this many BSs per test scene (seeded sample); default all.")
 @click.option("--train-bs", type=int, default=80, show_default=True, help="BSs per training scene (seeded sample).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the BS samples and of the bootstrap.")
 @click.option("--emd-block", type=int, default=10, show_default=True, help="EMD coarsening factor (error ≤ √2·(block−1)·0.1 km).")
 @click.option("--cross-operator", is_flag=True, help="Allow a test city that is in the training split with another operator (split by operator).")
 @click.option("--docs", "docs_path", type=click.Path(dir_okay=False), default=None, help="Also write this Markdown file (e.g. docs/RESULTS.md).")
-def evaluate(models_opt, train_opt, test_opt, out, gt_opt, max_bs, train_bs, seed, emd_block, cross_operator, docs_path) -> None:
+def evaluate(models_opt, train_opt, test_opt, out, gt_opt, variant_opt, max_bs, train_bs, seed, emd_block, cross_operator, docs_path) -> None:
     """Per-BS KS/EMD/JS/TV of models vs ground truth on a city split; Markdown + CSV report and plots."""
-    from tqdm import tqdm
+    from deepmend.log import progress as tqdm
 
     from deepmend.errors import InputError
     from deepmend.evaluation.report import build_report
@@ -67,12 +94,13 @@ def evaluate(models_opt, train_opt, test_opt, out, gt_opt, max_bs, train_bs, see
 
     split = Split(tuple(parse_specs(train_opt, "--train")), tuple(parse_specs(test_opt, "--test")), cross_operator)
     names = [m.strip().lower() for m in models_opt.split(",") if m.strip()]
-    for bad in [m for m in names if m not in MODELS and m not in KNOWN_PENDING]:
-        raise InputError(f"unknown model; valid: {', '.join(sorted(set(MODELS) | set(KNOWN_PENDING)))}", column="--models", value=bad)
+    variants = _variants(variant_opt)
+    for bad in [m for m in names if m not in MODELS and m not in KNOWN_PENDING and m not in variants]:
+        raise InputError(f"unknown model; valid: {', '.join(sorted(set(MODELS) | set(KNOWN_PENDING) | set(variants)))}", column="--models", value=bad)
     if "groundtruth" in names:
         raise InputError("the ground truth is the reference, not a model to evaluate", column="--models", value="groundtruth")
-    pending = [m for m in names if m not in MODELS]
-    models = [m for m in names if m in MODELS]
+    pending = [m for m in names if m not in MODELS and m not in variants]
+    models = [m for m in names if m in MODELS or m in variants]
     if not models:
         raise InputError("no evaluable model", column="--models", value=models_opt)
     for k, v in (("--max-bs", max_bs), ("--train-bs", train_bs), ("--emd-block", emd_block)):
@@ -101,9 +129,11 @@ def evaluate(models_opt, train_opt, test_opt, out, gt_opt, max_bs, train_bs, see
                                         json.dumps([fingerprint, "train"]), bar=bar)
     best_alpha = float(train_res["best_alpha"]) if train_res is not None else None
     labels = {"voronoi": "Voronoi", "voronoiboost": "VoronoiBoost", "teacher": "Teacher (per-BS α, upper reference)",
-              "probabilistic": f"Probabilistic (global α = {best_alpha:g})" if best_alpha else "Probabilistic", "deepmend": "DeepMEND (student)"}
+              "probabilistic": f"Probabilistic (global α = {best_alpha:g})" if best_alpha else "Probabilistic", "deepmend": "DeepMEND (student)",
+              **{v: ("DeepMEND (soft-label weights)" if v == "deepmend_soft" else f"DeepMEND ({v})") for v in variants if v in models}}
     run = {"command": command, "out": str(out), "fingerprint": fingerprint, "seed": seed, "max_bs": max_bs, "train_bs": train_bs, "emd_block": emd_block,
-           "ground_truth": gt_desc, "models": models, "pending": pending, "labels": labels, "best_alpha": best_alpha,
+           "ground_truth": gt_desc, "ground_truth_key": gt_opt if gt_opt in ("simulator", "sim2") else "dataset", "models": models,
+           "variants": {v: variants[v] for v in variants if v in models}, "pending": pending, "labels": labels, "best_alpha": best_alpha,
            "teacher_alphas": list(TEACHER_ALPHAS), "data": "bundled catalog (deepmend catalog): " + ", ".join(f"{k} ({len(sc.targets)} sites)" for k, sc in scenes.items()),
            "split": {"train": [s.key for s in split.train], "test": [s.key for s in split.test], "description": split.describe()},
            "notes": ["VoronoiBoost: re-implementation from METHOD.md §2 (see deepmend/models/voronoiboost.py); trained on the training split only; remaining 5 % of mass uniform outside the τ = 0.95 cell.",
@@ -134,6 +164,8 @@ def evaluate(models_opt, train_opt, test_opt, out, gt_opt, max_bs, train_bs, see
                 f[m] = lambda gt, sc=scene: trained_voronoiboost().fit(sc)
             elif m == "teacher":
                 f[m] = lambda gt, sc=scene: TeacherModel(ground_truth=gt).fit(sc)
+            elif m in variants:
+                f[m] = lambda gt, sc=scene, w=variants[m]: make_model("deepmend", weights=w).fit(sc)
             else:
                 f[m] = lambda gt, sc=scene, name=m: make_model(name).fit(sc)
         return f
@@ -142,7 +174,7 @@ def evaluate(models_opt, train_opt, test_opt, out, gt_opt, max_bs, train_bs, see
     for n, s in enumerate(split.test):
         scene = scenes[s.key]
         available = None
-        if gt_opt != "simulator":
+        if gt_opt not in ("simulator", "sim2"):
             available = truth_for(s.key, scene).available()
         sites = sample_sites(scene, max_bs, seed, available)
         gallery = set()
@@ -170,12 +202,20 @@ def evaluate(models_opt, train_opt, test_opt, out, gt_opt, max_bs, train_bs, see
 @click.command()
 @click.argument("out", type=click.Path(file_okay=False, exists=True))
 @click.option("--docs", "docs_path", type=click.Path(dir_okay=False), default=None, help="Also write this Markdown file (e.g. docs/RESULTS.md).")
-def report(out, docs_path) -> None:
+@click.option("--second", "second", type=click.Path(file_okay=False, exists=True), default=None,
+              help="Evaluation directory of the same split on the second ground truth (--ground-truth sim2): --docs then shows both truths and both windows side by side.")
+def report(out, docs_path, second) -> None:
     """Regenerate the report (REPORT.md, CSVs, figures) of an evaluation directory from its cache."""
     from deepmend.errors import InputError
-    from deepmend.evaluation.report import build_report
+    from deepmend.evaluation.report import build_report, build_two_truths
 
-    if not (Path(out) / "run.json").exists():
-        raise InputError("not an evaluation directory (no run.json); run 'deepmend evaluate' first", file=out)
+    for d in (out, second):
+        if d is not None and not (Path(d) / "run.json").exists():
+            raise InputError("not an evaluation directory (no run.json); run 'deepmend evaluate' first", file=d)
+    if second is not None:
+        if docs_path is None:
+            raise InputError("--second needs --docs (the side-by-side report is a docs file)", column="--second", value=second)
+        click.echo(f"wrote {build_two_truths(out, second, docs_path)}")
+        return
     path = build_report(out, docs_path)
     click.echo(f"wrote {path}" + (f" and {docs_path}" if docs_path else ""))

@@ -31,7 +31,10 @@ from deepmend.io import atomic_path
 from deepmend.models.base import DiffusionModel, sample_sites  # noqa: F401 - sample_sites re-exported
 from deepmend.scene import Scene
 
-METRICS = ("ks", "emd_km", "js", "tv")
+METRICS = ("ks", "emd_km", "js", "tv", "ks_c40", "emd_km_c40")
+#: The central 40 km × 40 km of a 600×600 window (the window of the published figures and
+#: of the real-map check of issue 19): both maps cropped and renormalised there.
+CENTRAL = slice(100, 500)
 _AREA_CONFIG = SimulatorConfig()
 #: The area-type rule (one home: :func:`deepmend.groundtruth.areas.area_types` with the default thresholds).
 AREA_RADIUS_M = _AREA_CONFIG.density_radius_m
@@ -45,10 +48,17 @@ def area_types(scene: Scene) -> np.ndarray:
 
 
 def compare_maps(pred: np.ndarray, truth: np.ndarray, emd_block: int = 10) -> dict[str, float]:
-    """The score bundle (:func:`deepmend.metrics.compare`) of a predicted map vs the truth (100 m cells)."""
-    from deepmend.metrics import compare
+    """KS, EMD (km), JS, TV on the full window, and KS / EMD on the central 40 km (``*_c40``, both maps renormalised there)."""
+    from deepmend.metrics import compare, emd_km, ks2d
 
-    return compare(pred, truth, emd_block=emd_block)
+    out = compare(pred, truth, emd_block=emd_block)
+    p, t = (np.asarray(a, dtype=np.float64)[CENTRAL, CENTRAL] for a in (pred, truth))
+    sp, st = p.sum(), t.sum()
+    if sp > 0 and st > 0:
+        out["ks_c40"], out["emd_km_c40"] = ks2d(p / sp, t / st), emd_km(p / sp, t / st, block=emd_block)
+    else:  # a map with no mass in the central window: no central figure for this BS
+        out["ks_c40"] = out["emd_km_c40"] = float("nan")
+    return out
 
 
 def safe(s: str) -> str:
@@ -94,7 +104,8 @@ def run_scene(job: SceneJob, out: Path, emd_block: int, bar=None) -> list[dict]:
         path = bs_dir / f"{safe(sid)}.json"
         rec = _load(path) or {"scene": job.key, "site_id": sid, "area": str(areas[i]), "metrics": {}}
         gdir = out / "gallery" / safe(job.key) / safe(sid)
-        missing = [n for n in job.models if n not in rec["metrics"]]
+        # a record without the central-window figures (older runs) is recomputed for that model
+        missing = [n for n in job.models if "ks_c40" not in rec["metrics"].get(n, {})]
         want_gallery = i in job.gallery and not all((gdir / f"{n}.npz").exists() for n in ["groundtruth", *job.models])
         if missing or want_gallery:
             if truth_model is None:

@@ -44,7 +44,7 @@ def train_baselines(scenes: Sequence[tuple[str, Scene]], truth_for: Callable[[st
         den = denominators(scene, alphas)
         for i in sites:
             i = int(i)
-            p = truth.predict(i).prob
+            p = truth.predict(i).lattice_prob
             scales.append(optimal_scales(cell_gauge(scene, i, nbrs[i]), p))
             feats.append(f_all[i])
             ks_rows.append(search_alpha(scene, i, p, alphas, den)[1])

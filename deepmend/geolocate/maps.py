@@ -98,7 +98,7 @@ class MapCollector:
         counts = np.diff(res.ptr)[ks]
         sel = np.concatenate([np.arange(res.ptr[k], res.ptr[k + 1]) for k in ks])
         idx = res.idx[sel].astype(np.int64)
-        rows = np.repeat(r0, counts) + idx // res.size
+        rows = np.repeat(r0, counts) + (res.size - 1 - idx // res.size)  # maps are north-up, the lattice runs northward
         cols = np.repeat(c0, counts) + idx % res.size
         out_rows = np.array([self.row_of[res.site_ids[k]] for k in ks])
         self._rows.append(np.repeat(out_rows, counts).astype(np.int32))

@@ -19,7 +19,7 @@ import pandas as pd
 
 from deepmend.errors import InputError
 
-SITE_COLUMNS = ("site_id", "site", "id", "bs", "bs_id", "cell_id", "station", "num_site", "antenna_id", "antenna", "cell")
+SITE_COLUMNS = ("site_id", "site", "id", "bs", "bs_id", "cell_id", "station", "num_site", "antenna_id", "antenna", "cell", "sup_id")
 #: Columns that are never values: site ids, times, and site descriptors a user may leave in.
 NON_VALUE_COLUMNS = ("operator", "lat", "lon", "latitude", "longitude", "x", "y", "name", "technology", "tech", "tower_id", "height_m", "azimuths")
 TIME_COLUMNS = ("time", "timestamp", "datetime", "date", "hour", "slot", "t")

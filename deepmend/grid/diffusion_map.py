@@ -1,10 +1,18 @@
 """A diffusion map P(ℓ|i): a window, float32 probabilities and the mask of valid cells.
 
+One orientation everywhere: ``prob[0]`` is the **northern** row and ``prob[:, 0]`` the
+western column, so ``window.transform`` (north-up, as GeoTIFF, rasterio and rioxarray use
+it) maps array indices to coordinates. The scene's lattice arrays, on which the models
+compute, run northward (row 0 = south, as in the reference code); the only conversions
+between the two are :meth:`DiffusionMap.from_lattice` and :attr:`DiffusionMap.lattice_prob` (and `lattice_mask`).
+
 Saved as ``.npz`` (exact, with metadata; only the valid cells' float32 values and a
 bit-packed mask are stored, uncompressed — zlib on float32 costs ~50 ms a map for a
-factor of three, while dropping masked cells is free) or GeoTIFF (for GIS tools, with its
-CRS). Both writers are atomic, and the loaders validate what they read, so a corrupt or
-foreign file is reported instead of silently used.
+factor of three, while dropping masked cells is free) or as a Cloud-Optimized GeoTIFF
+(for GIS tools: tiled, DEFLATE with the floating-point predictor, overviews, CRS, NaN
+nodata, band description and units). ``.npz`` files of format version 1 (rows northward)
+are read and turned north-up. Both writers are atomic, and the loaders validate what they
+read, so a corrupt or foreign file is reported instead of silently used.
 """
 
 from __future__ import annotations
@@ -20,16 +28,41 @@ from deepmend.errors import InputError
 from deepmend.grid.lattice import Window
 from deepmend.io import atomic_path
 
-FORMAT_VERSION = 1
+#: 2 = north-up arrays; 1 = rows northward (read and flipped).
+FORMAT_VERSION = 2
+BAND_DESCRIPTION = "P(location | base station)"
+#: The published figures' colour scale: ``jet`` on log10 P from 1e-9 to 1e-2 (also used by deepmend.render).
+VMIN, VMAX, COLORMAP = 1e-9, 1e-2, "jet"
+UNITS = "probability per cell"
+
+
+def north_up_from_header(header: dict, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``arrays`` turned north-up when ``header`` is of a format older than 2 (rows northward)."""
+    version = int(header.get("version", 1)) if isinstance(header, dict) else 1
+    return tuple(np.ascontiguousarray(a[::-1]) if version < 2 else a for a in arrays)
 
 
 @dataclass
 class DiffusionMap:
-    """P over a window: ≥ 0, zero outside ``mask``, summing to 1 over it."""
+    """P(ℓ|i) over a BS's window: ≥ 0, zero outside ``mask``, summing to 1 over it.
+
+    Attributes
+    ----------
+    window : Window
+        The 600×600 window of 100 m cells in the country's metric CRS.
+    prob : ndarray of float32, shape (size, size)
+        Probabilities, **north-up**: row 0 is the northern edge, matching ``window.transform``.
+    mask : ndarray of bool, shape (size, size)
+        Valid (land, in-region) cells, north-up.
+    site_id, model : str
+        The BS and the model that made the map.
+    meta : dict
+        Model parameters, timings, merged site ids.
+    """
 
     window: Window
-    prob: np.ndarray  # float32 (size, size), rows northward
-    mask: np.ndarray  # bool (size, size)
+    prob: np.ndarray
+    mask: np.ndarray
     site_id: str = ""
     model: str = ""
     meta: dict = field(default_factory=dict)
@@ -39,7 +72,70 @@ class DiffusionMap:
         if self.prob.shape != shape or self.mask.shape != shape:
             raise ValueError(f"map arrays must be {shape}, got {self.prob.shape} and {self.mask.shape}")
 
-    # --- .npz -------------------------------------------------------------
+    @classmethod
+    def from_lattice(cls, window: Window, prob: np.ndarray, mask: np.ndarray, site_id: str = "", model: str = "", meta: dict | None = None) -> "DiffusionMap":
+        """A map from arrays in the scene's lattice order (row 0 = south), turned north-up."""
+        return cls(window, np.ascontiguousarray(prob[::-1]), np.ascontiguousarray(mask[::-1]), site_id, model, dict(meta or {}))
+
+    @property
+    def lattice_prob(self) -> np.ndarray:
+        """``prob`` in the scene's lattice order (row 0 = south), a view, for code that combines
+        the map with scene arrays (nearest-site labels, model internals)."""
+        return self.prob[::-1]
+
+    @property
+    def lattice_mask(self) -> np.ndarray:
+        """``mask`` in the scene's lattice order (row 0 = south), a view."""
+        return self.mask[::-1]
+
+    @property
+    def transform(self):
+        """The affine transform of ``prob`` (north-up; ``rasterio``/GDAL convention)."""
+        return self.window.transform
+
+    def coords(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cell-centre coordinates ``(x, y)`` in the window's CRS: x by column (eastward), y by row (southward)."""
+        xs, ys = self.window.centers()
+        return xs, ys[::-1].copy()
+
+    # --- views -------------------------------------------------------------
+    def to_xarray(self):
+        """The map as an ``xarray.DataArray`` (dims ``y``, ``x``; NaN outside the mask) with CRS,
+        transform and nodata attached through rioxarray, so ``da.rio.to_raster`` and GIS tools see it in place."""
+        import rioxarray  # noqa: F401 - registers the .rio accessor
+        import xarray as xr
+
+        xs, ys = self.coords()
+        da = xr.DataArray(
+            np.where(self.mask, self.prob, np.nan).astype(np.float32),
+            dims=("y", "x"), coords={"y": ys, "x": xs}, name="p",
+            attrs={"long_name": BAND_DESCRIPTION, "units": UNITS, "site_id": self.site_id, "model": self.model},
+        )
+        da = da.rio.write_crs(self.window.crs).rio.write_transform(self.window.transform).rio.write_nodata(np.nan, encoded=False)
+        return da
+
+    def plot(self, ax=None, *, title: str | None = None, log: bool = True):
+        """A matplotlib Figure of the map on the published log colour scale (jet, 1e-9 … 1e-2),
+        axes in km of the map's CRS, north up; returns the Figure (draws into ``ax`` when given)."""
+        import matplotlib.pyplot as plt
+        from matplotlib.colors import LogNorm
+
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(5.2, 4.4))
+        else:
+            fig = ax.figure
+        w = self.window
+        ext = [w.left / 1000, w.right / 1000, w.bottom / 1000, w.top / 1000]
+        ax.imshow(np.where(self.mask, 0.0, np.nan), origin="upper", extent=ext, cmap="Greys", vmin=-1, vmax=6)
+        data = np.ma.masked_where((self.prob <= 0) | ~self.mask, np.clip(self.prob, VMIN, VMAX))
+        im = ax.imshow(data, origin="upper", extent=ext, cmap=COLORMAP, norm=LogNorm(VMIN, VMAX) if log else None, interpolation="nearest")
+        fig.colorbar(im, ax=ax, label="P(ℓ | BS)", shrink=0.85)
+        ax.set_xlabel(f"x (km, {w.crs})")
+        ax.set_ylabel("y (km)")
+        ax.set_title(title if title is not None else f"{self.model} {self.site_id}".strip(), fontsize=10)
+        return fig
+
+    # --- files -------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write to ``.npz`` or ``.tif``/``.tiff`` by the suffix, atomically."""
         path = Path(path)
@@ -49,7 +145,7 @@ class DiffusionMap:
                 with open(tmp, "wb") as fh:
                     np.savez(fh, values=self.prob[self.mask].astype(np.float32), mask_bits=np.packbits(self.mask), header=np.array(json.dumps(self._header())))
         elif suffix in (".tif", ".tiff"):
-            self._save_geotiff(path)
+            self.to_geotiff(path)
         else:
             raise InputError("unsupported map format, use .npz or .tif", file=str(path), value=suffix)
         return path
@@ -57,17 +153,30 @@ class DiffusionMap:
     def _header(self) -> dict:
         return {"version": FORMAT_VERSION, "window": self.window.as_dict(), "site_id": self.site_id, "model": self.model, "meta": self.meta}
 
-    def _save_geotiff(self, path: Path) -> None:
-        data = np.where(self.mask, self.prob, np.nan).astype(np.float32)[::-1]
+    def to_geotiff(self, path: str | Path) -> Path:
+        """Write a Cloud-Optimized GeoTIFF (GDAL's COG driver): 256×256 tiles, DEFLATE with the
+        floating-point predictor, averaged overviews, the CRS, NaN as nodata outside the mask,
+        the band's description and units, and the map's header in the ``deepmend`` tag. Atomic."""
+        from rasterio.io import MemoryFile
+        from rasterio.shutil import copy as rio_copy
+
+        path = Path(path)
+        data = np.where(self.mask, self.prob, np.nan).astype(np.float32)
         profile = {
             "driver": "GTiff", "width": self.window.size, "height": self.window.size, "count": 1, "dtype": "float32",
-            "crs": self.window.crs, "transform": self.window.transform, "nodata": float("nan"), "compress": "deflate",
+            "crs": self.window.crs, "transform": self.window.transform, "nodata": float("nan"),
         }
-        with atomic_path(path) as tmp:
-            with rasterio.open(tmp, "w", **profile) as dst:
-                dst.write(data, 1)
-                dst.update_tags(deepmend=json.dumps(self._header()), site_id=self.site_id, model=self.model)
-                dst.set_band_description(1, "P(location | base station); NaN = masked")
+        with atomic_path(path) as tmp, MemoryFile() as mem:
+            with mem.open(**profile) as src:
+                src.write(data, 1)
+                src.update_tags(deepmend=json.dumps(self._header()), site_id=self.site_id, model=self.model)
+                src.update_tags(1, units=UNITS)
+                src.set_band_description(1, BAND_DESCRIPTION)
+                src.set_band_unit(1, UNITS)
+            with mem.open() as src:
+                rio_copy(src, tmp, driver="COG", compress="DEFLATE", predictor=3, blocksize=256,
+                         overviews="AUTO", overview_resampling="AVERAGE", level=6)
+        return path
 
     @classmethod
     def load(cls, path: str | Path) -> "DiffusionMap":
@@ -90,7 +199,7 @@ class DiffusionMap:
     def _load_npz(cls, path: Path) -> "DiffusionMap":
         from deepmend.data.limits import check_npz
 
-        check_npz(path)  # a crafted archive is refused before np.load allocates what it declares
+        check_npz(path, what="diffusion map")  # a crafted archive is refused before np.load allocates what it declares
         with np.load(path, allow_pickle=False) as z:
             missing = {"values", "mask_bits", "header"} - set(z.files)
             if missing:
@@ -106,12 +215,13 @@ class DiffusionMap:
             raise InputError(f"{values.size} values for {int(mask.sum())} valid cells", file=str(path))
         prob = np.zeros(mask.shape, dtype=np.float32)
         prob[mask] = values
+        prob, mask = north_up_from_header(header, prob, mask)
         return cls._validated(path, win, prob, mask, header)
 
     @classmethod
     def _load_geotiff(cls, path: Path) -> "DiffusionMap":
         with rasterio.open(path) as src:
-            data = src.read(1).astype(np.float32)[::-1]
+            data = src.read(1).astype(np.float32)
             tags = src.tags()
             t = src.transform
             header = json.loads(tags["deepmend"]) if "deepmend" in tags else {"site_id": "", "model": "", "meta": {}}
@@ -135,6 +245,17 @@ class DiffusionMap:
         if prob[~mask].any() or abs(total - 1.0) > 1e-3:
             raise InputError(f"probabilities must sum to 1 on valid cells and be 0 elsewhere (sum = {total:.6f})", file=str(path))
         return cls(win, prob.astype(np.float32), mask, header.get("site_id", ""), header.get("model", ""), header.get("meta", {}))
+
+
+def load_map(path: str | Path) -> DiffusionMap:
+    """Read a map written by deepmend (``.npz`` or GeoTIFF) as a north-up :class:`DiffusionMap`.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, unreadable or not a valid probability map.
+    """
+    return DiffusionMap.load(path)
 
 
 def finalize(prob: np.ndarray, mask: np.ndarray, fallback_rc: tuple[int, int] | None = None) -> np.ndarray:

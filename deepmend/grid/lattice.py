@@ -3,8 +3,10 @@
 The reference code places a BS's window at ``floor((x − 30 km)/100 m)·100 m``, so all
 windows of a country share one lattice. We exploit that: anything per cell that does
 not depend on the target BS (mask, nearest-site labels, distance sums) is computed once
-on a :class:`Lattice` and *sliced* per BS. Arrays have rows running northward (row 0 is
-the southern edge), as in the reference; GeoTIFF export flips them to north-up.
+on a :class:`Lattice` and *sliced* per BS. Lattice arrays have rows running northward
+(row 0 is the southern edge), as in the reference code: they are the models' internal
+layout. Maps handed to users (:class:`~deepmend.grid.diffusion_map.DiffusionMap`) are
+north-up, matching :attr:`Window.transform`.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class Window:
 
     @property
     def transform(self) -> Affine:
-        """North-up affine transform (for GeoTIFF, after flipping rows)."""
+        """North-up affine transform: the georeference of a map's array (``DiffusionMap.prob``)."""
         return Affine(self.res, 0.0, self.left, 0.0, -self.res, self.top)
 
     def corners_wgs84(self) -> list[list[float]]:

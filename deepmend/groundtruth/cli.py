@@ -85,12 +85,12 @@ def simulate(country, city, operator, sites, region, crs, site_id, all_sites, ou
 @groundtruth.command()
 @click.option("--scenes", required=True, help="COUNTRY/CITY/OPERATOR,… e.g. FR/Lyon/Orange,FR/Nantes/Orange")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset directory (created; resumable).")
-@click.option("--floor", type=float, default=None, help="Cells with P below this are dropped (lost mass recorded); default 1e-10.")
+@click.option("--floor", type=float, default=None, help="Keep cells with P ≥ floor·max(P) of each map (as in predict --store); the lost mass is recorded. Default 1e-7.")
 @seed_option
 @param_option
 def build(scenes, out, floor, seed, params) -> None:
     """Ground-truth dataset for several scenes: compact maps, index.json, resumable."""
-    from tqdm import tqdm
+    from deepmend.log import progress as tqdm
 
     from deepmend.groundtruth.simulator import GroundTruthSimulator
     from deepmend.groundtruth.storage import DEFAULT_FLOOR, read_header, save_compact
@@ -142,9 +142,12 @@ def build(scenes, out, floor, seed, params) -> None:
 @click.option("--alpha-sample", type=int, default=40, show_default=True, help="Maps per scene (the first of the sample) for the best-fit probabilistic α.")
 @click.option("--probabilistic", "prob_alpha", type=float, default=None,
               help="Report the probabilistic model at this α instead of the simulator (what a map fitting that α looks like here).")
+@click.option("--family", is_flag=True, help="With a dataset of randomised worlds (python -m deepmend.train.sample_gt --worlds): where the family covers the real statistics, per area type.")
+@click.option("--simulator", "which", type=click.Choice(["sim1", "sim2"]), default="sim1", show_default=True,
+              help="With a scene: the project's simulator (sim1) or the second, independent ground truth (sim2, evaluation only).")
 @seed_option
 @param_option
-def stats(source, sample, alpha_sample, prob_alpha, seed, params) -> None:
+def stats(source, sample, alpha_sample, prob_alpha, family, which, seed, params) -> None:
     """Realism report vs the published targets, for a dataset DIR or a scene COUNTRY/CITY/OPERATOR."""
     import numpy as np
 
@@ -163,7 +166,7 @@ def stats(source, sample, alpha_sample, prob_alpha, seed, params) -> None:
 
         ds = GroundTruthDataset(path)
         for key, entry in ds.scenes().items():
-            scene = Scene.from_catalog(*_parse_scenes(key)[0])
+            scene = Scene.from_catalog(*_parse_scenes(key.split("#")[0])[0])  # SCENE#wN: world N of a randomised family
             cfg = SimulatorConfig().with_(**{k: tuple(v) if isinstance(v, list) else v for k, v in entry["config"].items() if k != "version"})
             model = OperatorMaps(ds.scene_dir(key, entry)).fit(scene)
             jobs.append((key, scene, model, area_types(scene.deployment.xy, scene.tree, cfg), model.available()))
@@ -177,11 +180,19 @@ def stats(source, sample, alpha_sample, prob_alpha, seed, params) -> None:
             cfg = _config(params, seed)
             model = ProbabilisticModel(alpha=prob_alpha).fit(scene)
             jobs.append((f"{source}, probabilistic model α = {prob_alpha:g}", scene, model, area_types(scene.deployment.xy, scene.tree, cfg), scene.targets))
+        elif which == "sim2":
+            from deepmend.groundtruth.sim2 import Sim2Config, SignalDominanceSimulator
+
+            model = SignalDominanceSimulator(Sim2Config(seed=seed or 0)).fit(scene)
+            jobs.append((f"{source}, ground truth 2", scene, model, model.areas_, scene.targets))
         else:
             model = GroundTruthSimulator(_config(params, seed)).fit(scene)
             jobs.append((source, scene, model, model.areas_, scene.targets))
     else:
         raise InputError("give a dataset directory or a scene COUNTRY/CITY/OPERATOR", value=source)
+    if family and not path.is_dir():
+        raise InputError("--family reads a dataset directory of randomised worlds", column="--family", value=source)
+    per_world = {}
     for title, scene, model, areas, sites in jobs:
         sites = np.asarray(sites, dtype=int)
         if sample and sites.size > sample:
@@ -191,4 +202,12 @@ def stats(source, sample, alpha_sample, prob_alpha, seed, params) -> None:
         fits = best_alpha(maps[:alpha_sample], scene) if alpha_sample > 0 else None
         for f, s in zip(fits or [], st):  # the α fit is reported per area type, like the other figures
             f["area"] = s.area
-        click.echo(report(st, fits, f"{title} ({len(st)} maps)"))
+        if family:
+            per_world[title] = (st, fits)
+        else:
+            click.echo(report(st, fits, f"{title} ({len(st)} maps)"))
+    if family:
+        from deepmend.groundtruth.stats import coverage_report
+
+        click.echo(f"### Coverage of the real statistics by {len(per_world)} worlds ({', '.join(per_world)})\n")
+        click.echo(coverage_report(per_world))

@@ -23,10 +23,11 @@ INDEX = "index.json"
 
 
 def scene_dir_name(key: str) -> str:
-    """The folder name of a scene key (``"FR/Lyon/Orange"`` → ``"FR_Lyon_Orange"``)."""
+    """The folder name of a scene key (``"FR/Lyon/Orange"`` → ``"FR_Lyon_Orange"``; world N of the
+    randomised family, ``"FR/Lyon/Orange#wN"`` → ``"FR_Lyon_Orange_wN"``)."""
     from deepmend.grid.map_dir import safe_name
 
-    return safe_name(key.replace("/", "_"))
+    return safe_name(key.replace("/", "_").replace("#", "_"))
 
 
 class GroundTruthDataset:

@@ -4,9 +4,10 @@ Format (a directory, one map per BS)::
 
     MAPS/
       index.csv          optional: columns site_id,file (file relative to MAPS/)
-      <site_id>.npz      either dense arrays ``prob`` (float32 600×600, rows
-                         northward), ``mask`` (bool) and ``header`` (JSON string with
-                         window {crs, left, bottom, size, res} and site_id) — the
+      <site_id>.npz      either dense arrays ``prob`` (float32 600×600, north-up
+                         when header ``version`` is 2, else rows northward), ``mask``
+                         (bool) and ``header`` (JSON string with window {crs, left,
+                         bottom, size, res} and site_id) — the
                          simplest export from any tool —, or what
                          ``DiffusionMap.save('x.npz')`` writes, or a compact map of
                          ``groundtruth build`` (see deepmend.groundtruth.storage)
@@ -32,7 +33,7 @@ import numpy as np
 from pyproj import CRS
 
 from deepmend.errors import InputError
-from deepmend.grid.diffusion_map import DiffusionMap
+from deepmend.grid.diffusion_map import DiffusionMap, north_up_from_header
 from deepmend.grid.lattice import RES_M, WINDOW_CELLS, Window
 from deepmend.groundtruth.storage import is_compact, load_compact
 from deepmend.models.base import DiffusionModel
@@ -86,7 +87,8 @@ def _load_npz(path: Path) -> DiffusionMap:
         raise InputError(f"not a readable map ({type(exc).__name__}: {exc})", file=str(path)) from None
     if not dense:
         return DiffusionMap.load(path)
-    return DiffusionMap._validated(path, win, np.asarray(prob, dtype=np.float32) if np.issubdtype(prob.dtype, np.floating) else prob, mask, header)
+    prob, mask = north_up_from_header(header, np.asarray(prob, dtype=np.float32) if np.issubdtype(prob.dtype, np.floating) else prob, mask)
+    return DiffusionMap._validated(path, win, prob, mask, header)
 
 
 def read_map(path: str | Path, crs: str | None = None, window: Window | None = None) -> DiffusionMap:
@@ -168,4 +170,4 @@ class OperatorMaps(DiffusionModel):
         path = self.path_of(i)
         if path is None:
             raise InputError(f"no operator map for site {self.scene_.deployment.site_ids[i]}", file=str(self.directory))
-        return read_map(path, self.scene_.crs, self.scene_.window(i)).prob
+        return read_map(path, self.scene_.crs, self.scene_.window(i)).lattice_prob

@@ -40,10 +40,11 @@ def map_stats(m: DiffusionMap, scene: Scene, i: int, area: str = "") -> MapStats
     from deepmend.metrics import anisotropy, ks2d, mass_inside, radii_of_mass
 
     w = m.window
-    p = _crop_norm(m.prob)
-    valid = m.mask[CROP, CROP]
+    p = _crop_norm(m.lattice_prob)  # lattice order (row 0 = south), like the scene's arrays
+    mask = m.lattice_mask
+    valid = mask[CROP, CROP]
     rs, cs = scene.slices(i)
-    vor = (scene.nearest[rs, cs] == i) & m.mask
+    vor = (scene.nearest[rs, cs] == i) & mask
     q = _crop_norm(vor.astype(np.float64))
     x, y = float(scene.deployment.x[i]), float(scene.deployment.y[i])
     centre = ((y - w.bottom) / w.res - CROP.start, (x - w.left) / w.res - CROP.start)
@@ -68,8 +69,8 @@ def best_alpha(maps: list[tuple[DiffusionMap, int]], scene: Scene, alphas: tuple
     den = denominators(scene, np.asarray(alphas))
     out = []
     for m, i in maps:
-        w = weights_on_window(scene, i, np.asarray(alphas), den) * m.mask[None]
-        ks = {a: ks2d(_crop_norm(m.prob), _crop_norm(w[k])) for k, a in enumerate(alphas)}
+        w = weights_on_window(scene, i, np.asarray(alphas), den) * m.lattice_mask[None]
+        ks = {a: ks2d(_crop_norm(m.lattice_prob), _crop_norm(w[k])) for k, a in enumerate(alphas)}
         a_best = min(ks, key=ks.get)
         out.append({"site_id": m.site_id, "alpha": a_best, "ks": ks[a_best], "ks_by_alpha": ks})
     return out
@@ -120,3 +121,42 @@ def report(stats: list[MapStats], alpha_fits: list[dict] | None = None, title: s
             k13 = np.array([f["ks_by_alpha"].get(1.3, np.nan) for f in g])
             lines.append(f"| {a} | {al.size} | {_fmt(al)} | {_fmt(ks)} | {_fmt(k13)} |")
     return "\n".join(lines).strip() + "\n"
+
+
+def coverage_report(worlds: dict[str, tuple[list[MapStats], list[dict] | None]]) -> str:
+    """Where a family of simulated worlds covers the real statistics, per area type (issue 19).
+
+    ``worlds``: world key → (its maps' :class:`MapStats`, its α fits with an ``area``). For every
+    area type and statistic: the spread of the per-world medians (min–max over worlds with ≥ 3
+    maps of that type), the 10th–90th percentile over all maps, whether each of the three real
+    BSs' values lies inside that percentile band, and whether the band meets the target range.
+    The best-fit probabilistic α is checked against the published α ≈ 1.3.
+    """
+    cols = [*TARGET_RANGES, "best_alpha"]
+    real = {c: [t[k] for t in TARGETS] for k, c in enumerate(("", "r50_km", "r90_km", "mass_in_voronoi", "ks_to_voronoi", "anisotropy")) if c}
+    real["best_alpha"] = [1.3]
+    lines = ["| area | statistic | world medians (min–max, n worlds) | all maps p10–p90 (n) | real values inside p10–p90 | target range | covered |",
+             "|---|---|---|---|---|---|---|"]
+    for area in ("urban", "suburban", "rural", "all"):
+        for c in cols:
+            per_world, every = [], []
+            for st, fits in worlds.values():
+                if c == "best_alpha":
+                    v = [f["alpha"] for f in (fits or []) if area == "all" or f.get("area") == area]
+                else:
+                    v = [s.values[c] for s in st if area == "all" or s.area == area]
+                v = [x for x in v if np.isfinite(x)]
+                every += v
+                if len(v) >= 3:
+                    per_world.append(float(np.median(v)))
+            if not every:
+                continue
+            lo, hi = np.percentile(every, [10, 90])
+            inside = [x for x in real[c] if lo <= x <= hi]
+            tr = TARGET_RANGES.get(c, (1.3, 1.3))
+            meets = lo <= tr[1] and hi >= tr[0]
+            wm = f"{min(per_world):.2f}–{max(per_world):.2f} ({len(per_world)})" if per_world else "–"
+            verdict = "yes" if len(inside) == len(real[c]) else ("partly" if inside or meets else "**no**")
+            lines.append(f"| {area} | {c} | {wm} | {lo:.2f}–{hi:.2f} ({len(every)}) | {len(inside)}/{len(real[c])}: "
+                         f"{', '.join(f'{x:g}' for x in inside) or '–'} | {tr[0]:g}–{tr[1]:g} | {verdict} |")
+    return "\n".join(lines) + "\n"

@@ -1,13 +1,14 @@
 """Compact on-disk storage of ground-truth maps for datasets (``groundtruth build``).
 
 A 600×600 float32 map is 1.4 MB; a country of them would not fit on a laptop. Maps
-are stored *sparse above a floor*: the flat indices and float32 values of the cells
+are stored *sparse above a floor* (P ≥ floor·max P, the project's one meaning of a floor): the flat indices and float32 values of the cells
 with P ≥ ``floor``, the mask bit-packed, and the JSON header of a DiffusionMap whose
 ``meta.storage`` records the floor and the mass that was dropped (``lost_mass``). On
 load the kept mass is renormalised to 1, so a compact map is a valid DiffusionMap.
 
 Arrays in the ``.npz``: ``index`` (uint32), ``values`` (float32), ``mask_bits``
-(uint8, ``np.packbits`` of the row-major mask), ``header`` (JSON string).
+(uint8, ``np.packbits`` of the row-major mask), ``header`` (JSON string). Arrays are
+north-up (header ``version`` 2); files of version 1 ran northward and are flipped on load.
 """
 
 from __future__ import annotations
@@ -18,18 +19,20 @@ from pathlib import Path
 import numpy as np
 
 from deepmend.errors import InputError
-from deepmend.grid.diffusion_map import FORMAT_VERSION, DiffusionMap
+from deepmend.grid.diffusion_map import FORMAT_VERSION, DiffusionMap, north_up_from_header
 from deepmend.grid.lattice import Window
 from deepmend.io import atomic_path
 
-DEFAULT_FLOOR = 1e-10
+#: Relative floor: cells with P ≥ floor·max(P) are kept (the project's one meaning of ``--floor``, as in the batch engine).
+DEFAULT_FLOOR = 1e-7
 COMPACT_KEYS = {"index", "values", "mask_bits", "header"}
 
 
 def save_compact(m: DiffusionMap, path: str | Path, floor: float = DEFAULT_FLOOR) -> float:
-    """Write ``m`` sparse above ``floor``; returns the lost mass (also stored in the header)."""
+    """Write ``m`` sparse, keeping cells with P ≥ ``floor``·max(P); returns the lost mass (also stored in the header)."""
     flat = m.prob.ravel()
-    idx = np.flatnonzero(flat >= floor).astype(np.uint32)
+    top = float(flat.max()) if flat.size else 0.0
+    idx = np.flatnonzero(flat >= np.float32(floor * top) if floor > 0 and top > 0 else flat > 0).astype(np.uint32)
     vals = flat[idx].astype(np.float32)
     lost = float(max(0.0, 1.0 - vals.sum(dtype=np.float64)))
     meta = dict(m.meta)
@@ -85,4 +88,5 @@ def load_compact(path: str | Path) -> DiffusionMap:
     if total <= 0:
         raise InputError("map holds no mass", file=str(path))
     prob = (prob / total).astype(np.float32).reshape(win.size, win.size)
-    return DiffusionMap._validated(path, win, prob, mask.reshape(win.size, win.size), header)
+    prob, mask = north_up_from_header(header, prob, mask.reshape(win.size, win.size))
+    return DiffusionMap._validated(path, win, prob, mask, header)

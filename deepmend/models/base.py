@@ -136,7 +136,7 @@ class DiffusionModel(BaseEstimator, ABC):
         prob = finalize(self._raw(i), mask, scene.site_rc(i))
         ms = (time.perf_counter() - t0) * 1e3
         meta = {"params": self.params(), "inference_ms": round(ms, 3), "members": list(scene.deployment.members[i])}
-        return DiffusionMap(scene.window(i), prob, mask, str(scene.deployment.site_ids[i]), self.name, meta)
+        return DiffusionMap.from_lattice(scene.window(i), prob, mask, str(scene.deployment.site_ids[i]), self.name, meta)
 
     def predict_many(self, sites: Iterable[int | str] | None = None) -> Iterator[DiffusionMap]:
         """Maps of ``sites`` (default: the scene's targets), one at a time (see :meth:`predict`)."""

@@ -12,11 +12,18 @@ three BS-independent rasters (d1, d2, mean5, + 1 m) and a BS's channels are one 
 one window of distances to the BS (two outer differences) and three exponentials —
 about 10 ms for a 600×600 window instead of the reference's 360,000 KD-tree queries.
 
-``factor`` > 1 averages ``factor``×``factor`` blocks after the non-linear transform:
-the network runs on the coarse grid (see :mod:`deepmend.models.deepmend`), and
-averaging the full-resolution channels (rather than sampling them at coarse cell
-centres) keeps sub-block structure such as a BS sitting inside a coarse cell, and
-makes the mask channel the fraction of valid cells of the block.
+``factor`` > 1 computes the channels **directly on the network's grid** (one value per
+``factor``×``factor`` block of the window, (600/f)² cells instead of 600²): d0 at the block's
+centre, d1 … d5 at the block's centre (for odd ``factor`` the centre is the middle 100 m
+cell, read by a strided slice of the knn rasters; for even ``factor`` the mean of the 2×2
+central cells), the near channels times the fraction of valid cells of the block, and the
+mask channel that fraction (a box-sum raster computed once per deployment and factor).
+At f = 5 this is 14,400 exponentials per BS instead of 1,080,000 plus a 25 → 1 average
+(benchmarks/RESULTS.md § DeepMEND inference). Up to step 16 the inputs were the block
+means of the 100 m channels (:func:`block_mean` of :meth:`FeatureBuilder.window`); the two
+agree exactly on the mask channel and wherever the channels are constant over a block,
+and differ by the non-linearity of 1 − exp(−d/d0) inside a block (largest in the BS's own
+block, where d0 varies most).
 """
 
 from __future__ import annotations
@@ -95,17 +102,63 @@ class FeatureBuilder:
         out[3] = mask
         return out, mask
 
+    def _coarse_rasters(self, factor: int) -> tuple[np.ndarray, np.ndarray]:
+        """(near at block centres (3, ny', nx'), valid fraction (ny', nx')), indexed by a block's first cell.
+
+        Entry [r, c] belongs to the block whose south-west 100 m cell is lattice cell (r, c),
+        so a window starting at (r0, c0) reads ``[r0::f, c0::f]``. Once per deployment and factor."""
+        cache = self.__dict__.setdefault("_coarse", {})
+        if factor not in cache:
+            f = factor
+            h = f // 2
+            if f % 2:  # the centre is the middle cell: a view, no copy
+                near = self.near[:, h:, h:]
+            else:  # the centre is a corner shared by 4 cells: their mean
+                nr = self.near
+                near = 0.25 * (nr[:, h - 1 : -h, h - 1 : -h] + nr[:, h : nr.shape[1] - h + 1, h - 1 : -h]
+                               + nr[:, h - 1 : -h, h : nr.shape[2] - h + 1] + nr[:, h : nr.shape[1] - h + 1, h : nr.shape[2] - h + 1])
+            s = np.zeros((self.mask.shape[0] + 1, self.mask.shape[1] + 1), dtype=np.int32)
+            np.cumsum(np.cumsum(self.mask, axis=0, dtype=np.int32), axis=1, out=s[1:, 1:])
+            frac = (s[f:, f:] - s[:-f, f:] - s[f:, :-f] + s[:-f, :-f]).astype(np.float32) / np.float32(f * f)
+            cache[factor] = (near, frac)
+        return cache[factor]
+
+    def coarse(self, i: int, factor: int) -> np.ndarray:
+        """Channels float32 (4, 600/f, 600/f) of BS ``i`` computed on the network's grid.
+
+        ``factor`` = 1 is :meth:`window`'s channels. Rows northward, block (R, C) covering
+        100 m cells [fR, fR + f) × [fC, fC + f) of the window."""
+        if factor == 1:
+            return self.window(i)[0]
+        if 600 % factor:
+            raise ValueError(f"window 600×600 is not a multiple of factor {factor}")
+        n = 600 // factor
+        rs, cs = self.scene.slices(i)
+        near, frac = self._coarse_rasters(factor)
+        win = self.scene.window(i)
+        c = (np.arange(n) + 0.5) * (factor * win.res)
+        dx = (win.left + c - self.scene.deployment.x[i]).astype(np.float32)
+        dy = (win.bottom + c - self.scene.deployment.y[i]).astype(np.float32)
+        inv_d0 = np.float32(-1.0) / (np.sqrt(dy[:, None] ** 2 + dx[None, :] ** 2) + np.float32(OFFSET_M))
+        sl = (slice(rs.start, rs.stop, factor), slice(cs.start, cs.stop, factor))
+        out = np.empty((4, n, n), dtype=np.float32)
+        np.multiply(near[(slice(None),) + sl], inv_d0[None], out=out[:3])
+        np.exp(out[:3], out=out[:3])
+        np.subtract(np.float32(1.0), out[:3], out=out[:3])
+        out[3] = frac[sl]
+        out[:3] *= out[3][None]
+        return out
+
     def batch(self, sites: Sequence[int], factor: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """Channels (B, 4, 600/f, 600/f) float32 and full-resolution masks (B, 600, 600) bool."""
+        """Channels (B, 4, 600/f, 600/f) float32 on the network's grid and 100 m masks (B, 600, 600) bool."""
         n = 600 // factor
         x = np.empty((len(sites), 4, n, n), dtype=np.float32)
         masks = np.empty((len(sites), 600, 600), dtype=bool)
         for b, i in enumerate(sites):  # loop over BSs only; every cell operation is vectorised
-            f, m = self.window(int(i))
-            x[b] = block_mean(f, factor)
-            masks[b] = m
+            x[b] = self.coarse(int(i), factor)
+            rs, cs = self.scene.slices(int(i))
+            masks[b] = self.mask[rs, cs]
         return x, masks
-
 
 def brute_force_channels(scene: Scene, i: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Reference-style channels at chosen window cells by explicit KD-tree queries (tests only)."""

@@ -108,7 +108,7 @@ class TeacherModel(DiffusionModel):
         """(best α, its KS, the soft-label map) for BS ``i``; ``truth`` avoids re-predicting the ground truth."""
         self.check_fitted()
         truth = truth if truth is not None else self.ground_truth_.predict(i)
-        best, ks, maps = search_alpha(self.scene_, i, truth.prob, self.alphas_, self.denominators_)
+        best, ks, maps = search_alpha(self.scene_, i, truth.lattice_prob, self.alphas_, self.denominators_)
         self.chosen_[i] = (float(self.alphas_[best]), float(ks[best]))
         return float(self.alphas_[best]), float(ks[best]), maps[best]
 

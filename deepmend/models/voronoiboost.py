@@ -128,7 +128,7 @@ def training_rows(scene: Scene, truth_model: DiffusionModel, sites: Iterable[int
     sites = np.asarray(list(sites), dtype=int)
     feats = compute_features(scene.deployment.xy) if features is None else features
     nbrs = _neighbour_lists(scene.deployment.xy)
-    scales = np.array([optimal_scales(cell_gauge(scene, int(i), nbrs[i]), truth_model.predict(int(i)).prob) for i in sites])
+    scales = np.array([optimal_scales(cell_gauge(scene, int(i), nbrs[i]), truth_model.predict(int(i)).lattice_prob) for i in sites])
     return feats[sites], scales.reshape(len(sites), len(TAUS))
 
 
@@ -193,7 +193,7 @@ def training_table(specs: Sequence[tuple[str, str, str]], ground_truth: Diffusio
         if use_cache and path.exists():
             with np.load(path, allow_pickle=False) as z:
                 return z["features"], z["scales"]
-        from tqdm import tqdm
+        from deepmend.log import progress as tqdm
 
         fs, ss = [], []
         for spec in tqdm(list(specs), desc="VoronoiBoost training scenes", unit="scene", disable=not progress):

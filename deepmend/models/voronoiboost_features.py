@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 import shapely
-from scipy.spatial import Delaunay
+from scipy.spatial import Delaunay, QhullError
 
 HOPS: tuple[int, ...] = (1, 6, 8, 10)
 CELL_CAP_M = 30_000.0
@@ -50,10 +50,23 @@ FEATURE_NAMES: tuple[str, ...] = tuple(f"hop{k}_{s}" for k in HOPS for s in _HOP
 def delaunay_adjacency(xy: np.ndarray) -> sp.csr_matrix:
     """Symmetric boolean adjacency of the Delaunay graph (n × n, CSR)."""
     n = len(xy)
-    indptr, indices = Delaunay(xy).vertex_neighbor_vertices
-    rows = np.repeat(np.arange(n), np.diff(indptr))
+    try:
+        indptr, indices = Delaunay(xy).vertex_neighbor_vertices
+        rows = np.repeat(np.arange(n), np.diff(indptr))
+    except (QhullError, ValueError):
+        # fewer than 3 sites, or all on one line: no triangle, and the Delaunay graph of
+        # points on a line is the path through them in order along it
+        order = np.argsort((xy - xy.mean(axis=0)) @ _principal_axis(xy), kind="stable")
+        rows, indices = order[:-1], order[1:]
     a = sp.csr_matrix((np.ones(indices.size, dtype=bool), (rows, indices)), shape=(n, n))
     return ((a + a.T) > 0).tocsr()
+
+
+def _principal_axis(xy: np.ndarray) -> np.ndarray:
+    centred = xy - xy.mean(axis=0)
+    if len(xy) < 2 or not np.any(centred):
+        return np.array([1.0, 0.0])
+    return np.linalg.svd(centred, full_matrices=False)[2][0]
 
 
 def hop_reach(adj: sp.csr_matrix, hops: tuple[int, ...] = HOPS) -> dict[int, np.ndarray]:

@@ -36,19 +36,25 @@ from torch.utils.data import Dataset
 
 from deepmend.errors import InputError
 from deepmend.io import atomic_path
-from deepmend.models.features import FeatureBuilder, block_mean, block_sum
+from deepmend.models.features import FeatureBuilder, block_sum
 
 #: α grid of the teacher labels: the reference grid (METHOD.md §2) plus 0.75, 1.15, 1.75 —
 #: a 14-value subset of the teacher's 45-value grid, for time (labels cost ∝ grid size on
 #: 2 cores); see docs/MODEL_CARD.md for what the coarser grid costs in KS.
 TEACHER_ALPHAS: tuple[float, ...] = (0.1, 0.5, 0.75, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0, 10.0)
-SHARD_VERSION = 2
+SHARD_VERSION = 3  # 3: inputs from FeatureBuilder.coarse (network-grid features)
 
 
 def scene_dir_name(key: str) -> str:
-    from deepmend.grid.map_dir import safe_name
+    from deepmend.groundtruth.dataset import scene_dir_name as name
 
-    return safe_name(key.replace("/", "_"))
+    return name(key)
+
+
+def catalog_key(key: str) -> tuple[str, str, str]:
+    """(country, city, operator) of a dataset key; ``SCENE#wN`` is world N of the randomised family."""
+    country, city, op = key.split("#")[0].split("/")
+    return country, city, op
 
 
 def read_index(data: Path) -> dict:
@@ -81,7 +87,7 @@ def coarse_alpha_search(scene, i: int, truth_coarse: np.ndarray, alphas: np.ndar
 
 def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequence[float], max_sites: int | None, seed: int) -> Path:
     """Write (or reuse) the student shard of one scene of the dataset; returns its path."""
-    from tqdm import tqdm
+    from deepmend.log import progress as tqdm
 
     from deepmend.groundtruth.reader import OperatorMaps
     from deepmend.models.probabilistic import denominators
@@ -97,8 +103,7 @@ def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequen
                     return out
         except Exception:
             pass  # damaged: rebuild
-    country, city, op = key.split("/")
-    scene = Scene.from_catalog(country, city, op)
+    scene = Scene.from_catalog(*catalog_key(key))
     gt_model = OperatorMaps(data / entry["dir"]).fit(scene)
     sites = [int(i) for i in gt_model.available()]
     if not sites:
@@ -117,11 +122,11 @@ def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequen
     ks_t = np.empty(n, dtype=np.float32)
     for b, i in enumerate(tqdm(sites, desc=f"teacher labels {key}", unit="BS")):
         truth = gt_model.predict(i)
-        gt_c[b] = block_sum(truth.prob, factor)
+        gt_c[b] = block_sum(truth.lattice_prob, factor)
         k, ks = coarse_alpha_search(scene, i, gt_c[b], a, den, factor)
         alpha[b], ks_t[b] = a[k], ks
         soft_c[b] = block_sum(candidate_maps(scene, i, a[k : k + 1], den[k : k + 1])[0], factor)
-        x[b] = block_mean(fb.window(i)[0], factor)
+        x[b] = fb.coarse(i, factor)  # inputs computed on the network's grid, as at inference
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as fh:

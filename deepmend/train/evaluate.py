@@ -60,16 +60,17 @@ def evaluate_scene(data: Path, key: str, entry: dict, n: int, seed: int, weights
     dm = DeepMENDModel(weights, runtime=runtime).fit(scene)
     rows = []
     for i, m in zip(sites, dm.predict_many(sites)):
-        truth = gt.predict(i).prob
+        truth = gt.predict(i).lattice_prob  # lattice order, like the teacher's soft labels
         a, ks_t, soft = teacher.choose(i, gt.predict(i))
         prob13 = candidate_maps(scene, i, teacher.alphas_[k13 : k13 + 1], teacher.denominators_[k13 : k13 + 1])[0]
-        v = vor.predict(i).prob
-        floor = resolution_floor_map(soft, m.mask, dm.factor)
+        v = vor.predict(i).lattice_prob
+        mp = m.lattice_prob
+        floor = resolution_floor_map(soft, m.lattice_mask, dm.factor)
         r = {"scene": key, "site_id": str(scene.deployment.site_ids[i]), "alpha": a,
-             "ks_deepmend_gt": ks2d(m.prob, truth), "ks_deepmend_teacher": ks2d(m.prob, soft), "ks_teacher_gt": ks_t,
+             "ks_deepmend_gt": ks2d(mp, truth), "ks_deepmend_teacher": ks2d(mp, soft), "ks_teacher_gt": ks_t,
              "ks_voronoi_gt": ks2d(v, truth), "ks_prob13_gt": ks2d(prob13, truth), "ks_resolution_floor": ks2d(floor, soft)}
         if emd:
-            r.update({"emd_deepmend_gt": emd_km(m.prob, truth), "emd_deepmend_teacher": emd_km(m.prob, soft), "emd_teacher_gt": emd_km(soft, truth),
+            r.update({"emd_deepmend_gt": emd_km(mp, truth), "emd_deepmend_teacher": emd_km(mp, soft), "emd_teacher_gt": emd_km(soft, truth),
                       "emd_voronoi_gt": emd_km(v, truth), "emd_prob13_gt": emd_km(prob13, truth)})
         rows.append(r)
     return rows

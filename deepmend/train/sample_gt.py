@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 
-def build_scene(out: Path, key: str, n: int, seed: int = 0) -> dict:
+def build_scene(out: Path, key: str, n: int, seed: int = 0, world: int | None = None, world_seed: int = 0) -> dict:
+    """``n`` maps of scene ``key``; with ``world``, simulated in that world of the randomised family
+    (:func:`deepmend.train.randomize.draw_world`) and stored under the key ``SCENE#wWORLD``."""
     from deepmend.grid.map_dir import safe_name
     from deepmend.groundtruth.dataset import scene_dir_name
     from deepmend.groundtruth.simulator import GroundTruthSimulator
@@ -27,8 +29,14 @@ def build_scene(out: Path, key: str, n: int, seed: int = 0) -> dict:
     from deepmend.scene import Scene
 
     scene = Scene.from_catalog(*key.split("/"))
-    model = GroundTruthSimulator().fit(scene)
-    sites = sorted(np.random.default_rng(seed).choice(scene.targets, size=min(n, len(scene.targets)), replace=False).tolist())
+    cfg = None
+    if world is not None:
+        from deepmend.train.randomize import draw_world
+
+        cfg = draw_world(world_seed, world)
+        key = f"{key}#w{world}"
+    model = GroundTruthSimulator(cfg).fit(scene)
+    sites = sorted(np.random.default_rng(seed if world is None else [seed, world]).choice(scene.targets, size=min(n, len(scene.targets)), replace=False).tolist())
     sub = out / scene_dir_name(key)
     sub.mkdir(parents=True, exist_ok=True)
     for i in sites:
@@ -59,13 +67,16 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--index-only", action="store_true")
+    ap.add_argument("--worlds", default="", help="Comma-separated world numbers of the randomised family (deepmend.train.randomize); one world per scene in turn. Default: the simulator's defaults.")
+    ap.add_argument("--world-seed", type=int, default=0)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    for key in (k.strip() for k in args.scenes.split(",") if k.strip()):
+    worlds = [int(w) for w in args.worlds.split(",") if w.strip()]
+    for k, key in enumerate(k.strip() for k in args.scenes.split(",") if k.strip()):
         if args.index_only:
             break
         t0 = time.perf_counter()
-        e = build_scene(args.out, key, args.n, args.seed)
+        e = build_scene(args.out, key, args.n, args.seed, worlds[k % len(worlds)] if worlds else None, args.world_seed)
         print(f"{key}: {e['n_maps']} maps in {time.perf_counter() - t0:.0f} s", flush=True)
     print("index:", write_index(args.out))
 

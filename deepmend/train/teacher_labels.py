@@ -105,7 +105,7 @@ def label_scene(scene: Scene, truth: DiffusionModel, out: Path, sites: np.ndarra
 @click.option("--no-maps", is_flag=True, help="Store only the chosen α (the map is reproducible from it).")
 def teacher(country, city, operator, out, dataset, max_bs, seed, no_maps) -> None:
     """Teacher soft labels: per-BS α by minimal 2-D KS to the ground truth, and the maps (resumable)."""
-    from tqdm import tqdm
+    from deepmend.log import progress as tqdm
 
     from deepmend.errors import InputError
     from deepmend.models.base import sample_sites

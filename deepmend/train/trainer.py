@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
+from deepmend.log import progress as tqdm
 
 from deepmend.errors import InputError
 from deepmend.io import atomic_path

@@ -173,5 +173,54 @@ def test_request_waiting_too_long_answers_503_with_retry_after(tmp_path, api_ser
             assert r.status_code == 503 and int(r.headers["retry-after"]) >= 1
             assert "still being computed" in r.json()["error"]
             release.set()
-            assert first.result(60).status_code == 200
+            assert first.result(60).status_code in (200, 503)  # the leader is bounded too (test below)
+        for _ in range(200):  # the fit goes on in the fit pool and lands in the cache
+            if not svc.models._pending:
+                break
+            time.sleep(0.05)
         assert c.get("/api/map", params={**params, "site": "B"}).status_code == 200
+
+
+def test_leader_past_wait_s_gets_503_and_a_later_request_the_finished_fit(tmp_path, api_service, monkeypatch):
+    """The request that STARTS a fit is bounded by ``wait_s`` like the ones waiting on it.
+
+    It answers 503 + Retry-After while the fit goes on in the service's fit pool; once the
+    fit is done a later request gets 200 with the map of that fit (fitted once, not again).
+    Made to fail once by building the value in the caller's thread again (``OnceLRU.get``
+    running ``factory`` itself for a new key instead of submitting it to the pool): the
+    leader then waited for the whole fit and answered 200.
+    """
+    from fastapi.testclient import TestClient
+
+    from deepmend.api.app import create_app
+    from deepmend.models.voronoi import VoronoiModel
+
+    release = threading.Event()
+    fits = []
+
+    class SlowVoronoi(VoronoiModel):
+        def _fit(self, scene):
+            fits.append(threading.current_thread().name)
+            release.wait(30)
+            super()._fit(scene)
+
+    monkeypatch.setenv("DEEPMEND_CACHE_DIR", str(tmp_path / "cache"))
+    svc = api_service(cache_root=tmp_path / "cache", wait_s=1.0)
+    svc.registry["voronoi"] = SlowVoronoi
+    with TestClient(create_app(static_dir=tmp_path / "none", service=svc), raise_server_exceptions=False) as c:
+        up = c.post("/api/uploads", files={"file": ("s.csv", b"site_id,lat,lon\nA,45.76,4.84\nB,45.70,4.90\nC,45.80,4.95\nD,45.72,4.78\n")})
+        params = {"country": "upload", "city": up.json()["upload_id"], "operator": "all", "site": "A", "model": "voronoi"}
+        r = c.get("/api/map", params=params)  # the leader: nobody else asks for this fit
+        assert r.status_code == 503, r.text
+        assert int(r.headers["retry-after"]) >= 1 and "still being computed" in r.json()["error"]
+        assert fits and fits[0].startswith("deepmend-fit"), fits  # the fit runs in the service's pool, not the request's thread
+        release.set()
+        for _ in range(200):
+            if not svc.models._pending:
+                break
+            time.sleep(0.05)
+        r = c.get("/api/map", params=params)
+        assert r.status_code == 200, r.text
+        assert r.json()["site_id"] == "A" and len(fits) == 1  # the finished fit, not a new one
+        png = c.get(r.json()["png"])
+        assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"

@@ -103,10 +103,7 @@ def test_bad_arguments(tmp_path, capsys, monkeypatch, argv, expect):
 @pytest.mark.parametrize(
     "text, expect",
     [
-        ("site_id,lat,lon\nA,45.76,4.84\n", "only 1 distinct site(s)"),
-        ("site_id,lat,lon\nA,45.70,4.80\nB,45.75,4.85\nC,45.80,4.90\n", "all sites lie on one line"),
         ("site_id,lat,lon\nA,4.84,45.76\nB,4.90,45.70\nC,4.95,45.80\n", "look swapped"),
-        ("site_id,lat,lon\nA,45.76,4.84\nB,45.70,4.90\nC,45.80,4.95\nD,48.85,2.35\n", "site D at lat 48.85000"),
         ("site_id,lat,lon\nA,45.76,4.84\nB,45.70,abc\n", "row 3, column 'lon', value 'abc'"),
         ("", "file is empty"),
     ],

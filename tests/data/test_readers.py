@@ -60,14 +60,12 @@ def test_azimuths_parsed(tmp_path):
     [
         ("site_id,operator,latitude_x,lon\nA,O,45,4\n", "no coordinate columns"),
         ("site_id,lat,lon\nA,45.7,4.8\nB,north,4.9\n", "row 3, column 'lat', value 'north': not a number"),
-        ("site_id,lat,lon\nA,45.7,4.8\nB,,4.9\n", "row 3, column 'lat'"),
-        ("site_id,lat,lon\nA,45.7,4.8\nB,NaN,4.9\n", "row 3, column 'lat'"),
         ("site_id,lat,lon\nA,45.7,4.8\nB,145.7,4.9\n", "out of range"),
         ("site_id,lat,lon\nA,45.7,4.8\nB,45.7,-190\n", "row 3, column 'lon', value '-190'"),
         ("site_id,lat,lon\nA,45.7,4.8\nA,45.8,4.9\n", "duplicate site id"),
         ("site_id,lat,lon\n", "no data rows"),
         ("site_id,lat,lon,height_m\nA,45.7,4.8,-3\n", "negative antenna height"),
-        ("id,x,y\na,1,2\n", "need a CRS"),
+        ("id,x,y\na,1000,2000\n", "need their CRS"),
         ("site_id,lat,lon,azimuths\nA,45.7,4.8,north\n", "azimuths must be numbers"),
     ],
 )
@@ -103,3 +101,46 @@ def test_merge_colocated_keeps_all_ids(tmp_path):
     assert dep.members[0] == ("A", "B")
     assert dep.height_m[0] == 25
     assert dep.index_of("B") == 0
+
+
+@pytest.mark.parametrize("cell", ["", "NaN", "NA", "<NA>", "#N/A"])
+def test_rows_without_coordinates_are_skipped_and_reported_or_refused_when_strict(tmp_path, cell):
+    path = write(tmp_path, f"site_id,lat,lon\nA,45.7,4.8\nB,{cell},4.9\nC,45.8,4.7\nD,45.6,4.75\n")
+    dep = read_sites(path)
+    assert list(dep.site_ids) == ["A", "C", "D"]
+    assert any("skipped 1 row(s) without coordinates (rows 3)" in n for n in dep.notes)
+    with pytest.raises(InputError, match="row 3.*row without coordinates"):
+        read_sites(path, strict=True)
+
+
+@pytest.mark.parametrize("driver, suffix", [("GPKG", ".gpkg"), ("ESRI Shapefile", ".shp"), ("FlatGeobuf", ".fgb"), ("GeoJSON", ".geojson"), (None, ".parquet")])
+def test_vector_formats_and_dataframes_in_any_crs(tmp_path, driver, suffix):
+    """GeoPackage, Shapefile, FlatGeobuf, GeoJSON and GeoParquet in Lambert-93, and (Geo)DataFrames, read alike."""
+    import geopandas as gpd
+    import pandas as pd
+
+    lon, lat = np.array([4.8357, 4.85, 4.87]), np.array([45.764, 45.75, 45.78])
+    gdf = gpd.GeoDataFrame({"site_id": ["a", "b", "c"], "operator": ["X"] * 3}, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326").to_crs("EPSG:2154")
+    path = tmp_path / f"s{suffix}"
+    if driver:
+        gdf.to_file(path, driver=driver)
+    else:
+        gdf.to_parquet(path)
+    for src in (path, gdf, pd.DataFrame({"site_id": ["a", "b", "c"], "lat": lat, "lon": lon})):
+        dep = read_sites(src)
+        order = np.argsort(dep.site_ids)  # FlatGeobuf's spatial index stores features in Hilbert order
+        assert list(dep.site_ids[order]) == ["a", "b", "c"] and dep.crs == "EPSG:2154"
+        assert np.allclose(dep.lon[order], lon, atol=1e-6) and np.allclose(dep.lat[order], lat, atol=1e-6)
+
+
+def test_region_from_any_vector_file_and_crs(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    from deepmend.data.regions import read_region
+
+    box = gpd.GeoDataFrame({"name": ["zone"]}, geometry=[shapely.box(4.7, 45.6, 5.0, 45.9)], crs="EPSG:4326").to_crs("EPSG:2154")
+    box.to_file(tmp_path / "r.gpkg", driver="GPKG")
+    for src in (tmp_path / "r.gpkg", box):
+        reg = read_region(src, "EPSG:2154")
+        assert np.allclose(reg.geometry.bounds, (4.7, 45.6, 5.0, 45.9), atol=1e-3)

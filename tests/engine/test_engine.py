@@ -20,11 +20,11 @@ class Boom(RuntimeError):
     pass
 
 
-def failing_task(tile, spec, floor):
+def failing_task(tile, spec, floor, *args):
     """Fails on one tile: stands for a crash or a kill in the middle of a run."""
     if tile.tile_id == FAIL_ON[0]:
         raise Boom(tile.tile_id)
-    return compute_tile(tile, spec, floor)
+    return compute_tile(tile, spec, floor, *args)
 
 
 FAIL_ON = [""]
@@ -70,7 +70,9 @@ def test_interrupted_batch_resumes_without_recomputing(grid_job, tmp_path):
     done = store.done_tiles()
     assert done == {order[0].tile_id, order[1].tile_id}
     stamps = {p.name: p.stat().st_mtime_ns for p in (path / "manifest").glob("*.json")}
-    arrays = {p: p.stat().st_mtime_ns for p in (path / "tiles").rglob("*") if p.is_file()}
+    rows = [r for t in done for r in store.manifest_entry(t)["rows"]]
+    arrays = {p: p.stat().st_mtime_ns for r in rows for p in (path / "prob").glob(f"c.{r}.*") if p.is_file()}
+    assert len(arrays) == len(rows)  # the done tiles' chunks exist (written by the workers)
     # a tile killed after its arrays but before its manifest entry is recomputed too
     store.remove_tile(order[3].tile_id)
     rep = run_batch(grid_job, VOR, store=str(path), max_sites=4, progress=False)

@@ -61,7 +61,7 @@ def test_model_against_itself_zero_error_and_zero_gain(small_scene, tmp_path):
     rows = run_scene(_job(small_scene), tmp_path, emd_block=20)
     assert len(rows) == 2
     for r in rows:
-        assert r["metrics"]["self"] == {"ks": 0.0, "emd_km": 0.0, "js": 0.0, "tv": 0.0}
+        assert r["metrics"]["self"] == {"ks": 0.0, "emd_km": 0.0, "js": 0.0, "tv": 0.0, "ks_c40": 0.0, "emd_km_c40": 0.0}
         assert r["metrics"]["voronoi"]["ks"] > 0
     df = results_frame(load_results(tmp_path))
     v = df[df.model == "voronoi"].ks.to_numpy()
@@ -125,3 +125,28 @@ def test_unavailable_model_is_skipped_and_reported(small_scene, tmp_path):
     rows = run_scene(job, tmp_path, emd_block=20)
     assert all(set(r["metrics"]) == {"voronoi"} for r in rows)
     assert "weights config not found" in job.unavailable["deepmend"]
+
+
+def test_central_window_metrics_renormalise_the_crop():
+    """KS/EMD on the central 40 km: both maps cropped and renormalised there (the published window)."""
+    import numpy as np
+
+    from deepmend.evaluation.runner import compare_maps
+    from deepmend.metrics import ks2d
+
+    truth = np.zeros((600, 600))
+    truth[290:310, 290:310] = 1.0
+    truth[10:20, 10:20] = 3.0  # far mass, outside the central window
+    truth /= truth.sum()
+    pred = np.zeros((600, 600))
+    pred[290:310, 290:310] = 1.0
+    pred /= pred.sum()
+    m = compare_maps(pred, truth, emd_block=20)
+    assert m["ks"] > 0.3 and m["emd_km"] > 5.0  # the full window sees the far mass
+    assert m["ks_c40"] == 0.0 and m["emd_km_c40"] == 0.0  # inside the central window the two maps agree
+    far = np.zeros((600, 600))
+    far[0:50, 0:50] = 1.0 / 2500  # no mass in the central window: no central figure
+    assert np.isnan(compare_maps(far, truth, emd_block=20)["ks_c40"])
+    shifted = np.roll(pred, 30, axis=1)
+    c = np.s_[100:500, 100:500]
+    assert compare_maps(shifted, truth, emd_block=20)["ks_c40"] == ks2d(shifted[c] / shifted[c].sum(), truth[c] / truth[c].sum())

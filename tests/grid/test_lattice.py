@@ -77,8 +77,8 @@ def test_geotiff_is_north_up_with_crs(tmp_path):
         assert src.crs.to_epsg() == 2154
         assert src.transform.e < 0
         band = src.read(1)
-        # masked rows are the southern ones (rows northward in memory) → bottom of the GeoTIFF
-        assert np.isnan(band[-1]).all() and np.isfinite(band[0]).all()
+        # the map is north-up in memory: its masked first rows are the GeoTIFF's top rows
+        assert np.isnan(band[0]).all() and np.isfinite(band[-1]).all()
 
 
 def test_corrupt_maps_are_rejected(tmp_path):

@@ -38,7 +38,7 @@ def test_lone_omni_site_is_rotation_symmetric():
     far = [(X0, Y0), (X0 + 200_000.0, Y0), (X0, Y0 + 200_000.0)]
     cfg = SimulatorConfig(prior="uniform", sectors=0, shadow_sigma_db=0.0, streak_sigma_db=0.0, terrain_sigma_db=0.0, los="expected")
     m = GroundTruthSimulator(cfg, use_cache=False).fit(scene(far, targets=[0])).predict(0)
-    p = m.prob[1:, 1:].astype(np.float64)  # cells 1..599 are symmetric about the site's cell 300
+    p = m.lattice_prob[1:, 1:].astype(np.float64)  # lattice cells 1..599 are symmetric about the site's cell 300
     np.testing.assert_allclose(p, np.rot90(p), rtol=1e-4, atol=1e-12)
     np.testing.assert_allclose(p, p.T, rtol=1e-4, atol=1e-12)
 
@@ -65,7 +65,7 @@ def test_map_widens_without_neighbours(fast_config):
     dense = GroundTruthSimulator(cfg, use_cache=False).fit(scene(xy, targets=[0], half=8000.0)).predict(0)
     lone = GroundTruthSimulator(cfg, use_cache=False).fit(scene(xy[:3], targets=[0], half=8000.0)).predict(0)
     rc = (300.5, 300.5)
-    assert radius_of_mass(lone.prob, rc, 0.9) > 1.3 * radius_of_mass(dense.prob, rc, 0.9)
+    assert radius_of_mass(lone.lattice_prob, rc, 0.9) > 1.3 * radius_of_mass(dense.lattice_prob, rc, 0.9)
 
 
 def test_cache_reused(fast_config):

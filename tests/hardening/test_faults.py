@@ -150,16 +150,12 @@ def test_disk_full_during_write_leaves_old_file_and_no_partial(tmp_path, monkeyp
         import deepmend.grid.diffusion_map as dmod
         monkeypatch.setattr(dmod, "open", lambda p, mode="r", *a, **k: FullFile(real_open(p, mode, *a, **k)) if "w" in mode else real_open(p, mode, *a, **k), raising=False)
     else:
-        import rasterio
-        real_ro = rasterio.open
+        import rasterio.shutil
 
-        def ro(path, mode="r", **kw):
-            if mode == "w":
-                Path(path).write_bytes(b"II*\x00partial")
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            return real_ro(path, mode, **kw)
-        import deepmend.grid.diffusion_map as dmod
-        monkeypatch.setattr(dmod.rasterio, "open", ro)
+        def cog_copy(src, dst, **kw):  # GDAL's COG driver writes the file: it fills the disk half-way
+            Path(dst).write_bytes(b"II*\x00partial")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        monkeypatch.setattr(rasterio.shutil, "copy", cog_copy)
     with pytest.raises(InputError, match="No space left on device") as e:
         small_map(2).save(target)
     assert str(target) in str(e.value)

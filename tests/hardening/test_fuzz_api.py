@@ -119,7 +119,7 @@ def test_fuzz_upload_content(client, content, filename):
     check(r, "/api/uploads")
     if r.status_code == 200:
         body = r.json()
-        assert len(body["upload_id"]) == 16 and body["n_sites"] >= 3
+        assert len(body["upload_id"]) == 16 and body["n_sites"] >= 1  # one site is a valid deployment (docs/INPUTS.md)
         # the stored upload is usable as a scene
         s = client.get("/api/sites", params={"country": "upload", "city": body["upload_id"], "operator": "all"})
         check(s, "/api/sites")

@@ -25,7 +25,7 @@ def test_voronoi_is_uniform_over_nearest_cells(small_scene):
         assert m.prob.dtype == np.float32
         assert abs(float(m.prob.sum(dtype=np.float64)) - 1) < 1e-5
         assert (m.prob[~m.mask] == 0).all()
-        xs, ys = m.window.centers()
+        xs, ys = m.coords()  # north-up, like m.prob
         rr, cc = _sample_cells(m, rng)
         for r, c in zip(rr, cc):  # brute force on sampled cells
             d = np.hypot(dep.x - xs[c], dep.y - ys[r])
@@ -40,7 +40,7 @@ def test_probabilistic_matches_brute_force(small_scene):
     model = ProbabilisticModel(alpha).fit(small_scene)
     dep = small_scene.deployment
     m = model.predict(3)
-    xs, ys = m.window.centers()
+    xs, ys = m.coords()  # north-up, like m.prob
     rng = np.random.default_rng(1)
     rr, cc = _sample_cells(m, rng, 200)
     # brute force P(i|l) up to the normalising constant of P(l|i)

@@ -53,7 +53,20 @@ def test_features_match_brute_force(small_scene):
         assert (f[:3, ~mask] == 0).all() and f[3].sum() == mask.sum()
     x, masks = fb.batch([0, 4], factor=4)
     assert x.shape == (2, 4, 150, 150) and masks.shape == (2, 600, 600)
-    np.testing.assert_allclose(x[1], block_mean(fb.window(4)[0], 4), rtol=1e-6)
+    np.testing.assert_array_equal(masks[1], fb.window(4)[1])
+    # inputs on the network's grid: the mask channel is the valid fraction of each block …
+    np.testing.assert_allclose(x[1, 3], block_mean(fb.window(4)[0], 4)[3], rtol=1e-6)
+    # … and the distance channels are the reference's at each block's centre, times it
+    for f in (5, 4):
+        n = 600 // f
+        c = fb.coarse(8, f)
+        centre = np.arange(n) * f + f // 2  # odd f: the middle cell; even f: checked against the 4 central cells
+        rows, cols = np.repeat(centre, n), np.tile(centre, n)
+        if f % 2:
+            ref = brute_force_channels(small_scene, 8, rows, cols).reshape(4, n, n)
+            valid = ref[3] > 0
+            np.testing.assert_allclose(c[:3][:, valid], (ref[:3] * c[3])[:, valid], rtol=2e-5, atol=2e-6)
+        np.testing.assert_allclose(c[3], block_mean(fb.window(8)[0], f)[3], rtol=1e-6)
 
 
 def test_maps_are_probabilities_and_batched_equals_single(small_scene, tiny_weights):

@@ -25,7 +25,7 @@ def test_teacher_recovers_planted_alpha(small_scene, planted, grid):
         alpha, ks, label = teacher.choose(int(i), t)
         assert alpha == planted
         assert ks == 0.0
-        np.testing.assert_array_equal(label, t.prob)
+        np.testing.assert_array_equal(label, t.lattice_prob)  # soft labels are in the scene's lattice order
         m = teacher.predict(int(i))
         assert m.meta["params"]["alpha"] == planted
         np.testing.assert_array_equal(m.prob, t.prob)

@@ -120,7 +120,7 @@ def test_optimal_scales_hold_tau(small_scene):
     nbrs = _neighbour_lists(small_scene.deployment.xy)
     i = int(small_scene.targets[0])
     g = cell_gauge(small_scene, i, nbrs[i])
-    p = truth.predict(i).prob.astype(np.float64)
+    p = truth.predict(i).lattice_prob.astype(np.float64)  # the gauge is in lattice order
     s = optimal_scales(g, p)
     assert np.all(np.diff(s) >= 0)
     for tau, sc in zip(TAUS, s):

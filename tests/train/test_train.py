@@ -26,7 +26,7 @@ def _example(scene, i: int, alpha: float = 1.5) -> tuple[np.ndarray, np.ndarray]
     from deepmend.models.probabilistic import ProbabilisticModel
 
     f, _ = FeatureBuilder(scene).window(i)
-    p = ProbabilisticModel(alpha).fit(scene).predict(i).prob
+    p = ProbabilisticModel(alpha).fit(scene).predict(i).lattice_prob  # features are in lattice order
     return block_mean(f, FACTOR), block_sum(p, FACTOR)
 
 

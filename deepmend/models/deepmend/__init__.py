@@ -3,13 +3,15 @@
 Pipeline per batch of BSs (METHOD.md §2, §5):
 
 1. **features** — :class:`FeatureBuilder` slices the per-deployment knn rasters and
-   computes the reference channels on each 600×600 window, then block-averages them by
-   ``factor`` (4 → 150×150 cells of 400 m);
+   computes the reference channels directly on the network's grid of each window
+   (``factor`` 5 → 120×120 cells of 500 m, one value per block centre);
 2. **network** — the U-Net on the coarse grid, batched, in onnxruntime (default: the
    faster on 2 cores, see benchmarks/RESULTS.md) or eager torch with channels-last;
 3. **post-processing** — the coarse log-density is upsampled bilinearly to 100 m
    (interpolating the *log* keeps exponentially decaying tails smooth instead of
-   blocky), exponentiated, masked at full resolution and normalised.
+   blocky), exponentiated, masked at full resolution and normalised — in numpy
+   (:func:`coarse_to_maps`), and only when a 100 m map is output: a batch store keeps
+   the network's output and recomputes the map exactly on read.
 
 Why the network runs at 400 m: the maps it must reproduce are smooth at that scale
 (the teacher's P(ℓ|i) is a power law of distances), it is 16× cheaper than 600×600,
@@ -145,7 +147,7 @@ def load_weights(path: str | Path | None = None):
     from deepmend.models.deepmend.unet import UNet, UNetConfig
 
     cfg, js, npz = load_config(path)
-    check_npz(npz)  # weights a person supplied: refused before anything is expanded if they declare too much
+    check_npz(npz, what="weights archive")  # weights a person supplied: refused before anything is expanded if they declare too much
     try:
         with np.load(npz, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
@@ -247,26 +249,34 @@ def write_shipped_onnx(path: str | Path | None = None) -> Path:
     return out
 
 
+def _upsample_axis(z: np.ndarray, factor: int, axis: int) -> np.ndarray:
+    """Bilinear upsampling by ``factor`` along ``axis``: output cell f·k + j reads source
+    coordinate k + (j + ½)/f − ½ (half-pixel centres, clamped at the edges), i.e. a fixed
+    pair of weights per j — strided writes instead of gathers."""
+    z = np.moveaxis(z, axis, -1)
+    n = z.shape[-1]
+    zp = np.concatenate([z[..., :1], z, z[..., -1:]], axis=-1)  # edge padding = clamping
+    out = np.empty(z.shape[:-1] + (n * factor,), dtype=np.float32)
+    for j in range(factor):
+        s = (j + 0.5) / factor - 0.5
+        lo, w = (0, np.float32(1.0 + s)) if s < 0 else (1, np.float32(s))  # padded index of the lower source cell
+        np.multiply(zp[..., lo : lo + n], np.float32(1) - w, out=out[..., j::factor])
+        out[..., j::factor] += w * zp[..., lo + 1 : lo + 1 + n]
+    return np.moveaxis(out, -1, axis)
+
+
 def upsample_bilinear(x: np.ndarray, factor: int) -> np.ndarray:
     """Bilinear upsampling of the last two axes by an integer ``factor`` (float32), half-pixel centres.
 
     The same sampling as ``torch.nn.functional.interpolate(mode="bilinear",
     align_corners=False)``: output cell centre (k + ½)/factor − ½ in input cells, clamped
-    at the edges; values agree with torch's to float32 rounding of the weights (~1e-5).
+    at the edges; values agree with torch's to float32 rounding of the weights (~1e-5,
+    tests/models/test_postprocess.py).
     """
     x = np.asarray(x, dtype=np.float32)
     if factor == 1:
         return x
-    for ax in (-2, -1):
-        n = x.shape[ax]
-        src = np.maximum((np.arange(n * factor, dtype=np.float64) + 0.5) / factor - 0.5, 0.0)
-        i0 = np.minimum(np.floor(src).astype(np.int64), n - 1)
-        i1 = np.minimum(i0 + 1, n - 1)
-        w1 = (src - i0).astype(np.float32)
-        shape = [1] * x.ndim
-        shape[ax] = n * factor
-        x = (np.float32(1) - w1).reshape(shape) * np.take(x, i0, axis=ax) + w1.reshape(shape) * np.take(x, i1, axis=ax)
-    return x
+    return np.ascontiguousarray(_upsample_axis(_upsample_axis(x, factor, x.ndim - 2), factor, x.ndim - 1))
 
 
 # --- runtimes -----------------------------------------------------------------
@@ -472,31 +482,41 @@ class DeepMENDModel(DiffusionModel):
 
     def postprocess(self, out: np.ndarray, masks: np.ndarray) -> np.ndarray:
         """Coarse raw output (B, S, S) → full-resolution unnormalised weights (B, 600, 600), 0 off-mask (numpy only)."""
-        o = upsample_bilinear(out, self.factor_)
-        m = np.asarray(masks, dtype=bool)
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            if self.kind_ == "reference":
-                p = reference_prob_np(o)
-            else:  # log-density: subtract the per-map max over valid cells before exp
-                top = np.where(m, o, -np.inf).reshape(len(o), -1).max(axis=1)
-                top = np.where(np.isfinite(top), top, 0.0).astype(np.float32)
-                p = np.exp(o - top[:, None, None])
-        return np.where(m, p, np.float32(0)).astype(np.float32)
+        return postprocess(out, masks, self.factor_, self.kind_)
 
-    def raw_batch(self, sites: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """(unnormalised weights (B, 600, 600), masks) of ``sites``; accumulates timings."""
+    def coarse_batch(self, sites: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(raw network output (B, 600/f, 600/f) float32, 100 m masks (B, 600, 600)) of ``sites``.
+
+        Everything the model computes per BS: the 100 m map is a deterministic function of
+        this output and the mask (:meth:`maps_from_coarse`), so stores keep these and
+        recompute the map exactly when it is read (the post-processing is lazy)."""
+        self.check_fitted()
         t0 = time.perf_counter()
         x, masks = self.features_.batch(sites, self.factor_)
         t1 = time.perf_counter()
-        out = self.network(x)
+        out = np.ascontiguousarray(self.network(x), dtype=np.float32)
+        if out.ndim == 4:
+            out = out[:, 0]
         t2 = time.perf_counter()
-        w = self.postprocess(out, masks)
-        t3 = time.perf_counter()
         tm = self.timings_
         tm["features"] += t1 - t0
         tm["network"] += t2 - t1
-        tm["post"] += t3 - t2
         tm["maps"] += len(sites)
+        return out, masks
+
+    def maps_from_coarse(self, out: np.ndarray, masks: np.ndarray, site_rc: Sequence[tuple[int, int]]) -> np.ndarray:
+        """Post-processing of :meth:`coarse_batch`'s output to P(ℓ|i) (B, 600, 600) float32 (:func:`coarse_to_maps`)."""
+        t0 = time.perf_counter()
+        probs = coarse_to_maps(out, masks, self.factor_, self.kind_, site_rc)
+        self.timings_["post"] += time.perf_counter() - t0
+        return probs
+
+    def raw_batch(self, sites: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(unnormalised weights (B, 600, 600), masks) of ``sites``; accumulates timings."""
+        out, masks = self.coarse_batch(sites)
+        t0 = time.perf_counter()
+        w = self.postprocess(out, masks)
+        self.timings_["post"] += time.perf_counter() - t0
         return w, masks
 
     def _raw(self, i: int) -> np.ndarray:
@@ -511,14 +531,48 @@ class DeepMENDModel(DiffusionModel):
         for a in range(0, len(idx), step):
             chunk = idx[a : a + step]
             t0 = time.perf_counter()
-            w, masks = self.raw_batch(chunk)
-            probs = [finalize(w[b], masks[b], scene.site_rc(i)) for b, i in enumerate(chunk)]
+            out, masks = self.coarse_batch(chunk)
+            probs = self.maps_from_coarse(out, masks, [scene.site_rc(i) for i in chunk])
             ms = (time.perf_counter() - t0) * 1e3 / len(chunk)
             for b, i in enumerate(chunk):
                 meta = {"params": self.params(), "inference_ms": round(ms, 3), "batch": len(chunk), "members": list(scene.deployment.members[i])}
-                yield DiffusionMap(scene.window(i), probs[b], masks[b], str(scene.deployment.site_ids[i]), self.name, meta)
+                yield DiffusionMap.from_lattice(scene.window(i), probs[b], masks[b], str(scene.deployment.site_ids[i]), self.name, meta)
 
 
+# --- post-processing (no weights needed: also what a map store runs on read) -----------
+def postprocess(out: np.ndarray, masks: np.ndarray, factor: int, kind: str) -> np.ndarray:
+    """Network output (B, S, S) → unnormalised weights (B, 600, 600) float32, 0 off-mask.
+
+    :func:`upsample_bilinear` by ``factor`` of the log-density, then exp after subtracting
+    each map's maximum over its valid cells (head ``kind`` "reference": p = 10^(−1/y) for
+    y > 0, else 0, the reference's output transform). Numpy only: reading a store needs no torch."""
+    z = upsample_bilinear(out, factor)
+    masks = np.asarray(masks, dtype=bool)
+    if kind == "reference":
+        p = reference_prob_np(z)
+    else:  # log-density: subtract the per-map max over valid cells before exp (in place: z is ours)
+        z = np.array(z, dtype=np.float32, copy=factor == 1)
+        top = np.max(z, axis=(1, 2), where=masks, initial=-np.inf) if len(z) else np.zeros(0, np.float32)
+        top = np.where(np.isfinite(top), top, 0).astype(np.float32)
+        np.subtract(z, top[:, None, None], out=z)
+        with np.errstate(over="ignore", under="ignore"):
+            p = np.exp(z, out=z)
+    p = np.asarray(p, dtype=np.float32)
+    np.multiply(p, masks, out=p)
+    return p
+
+
+def coarse_to_maps(out: np.ndarray, masks: np.ndarray, factor: int, kind: str, site_rc: Sequence[tuple[int, int]]) -> np.ndarray:
+    """P(ℓ|i) (B, 600, 600) float32 from the network's output: :func:`postprocess`, then normalised
+    as :func:`finalize` does (an empty map gets its mass at the valid cell nearest ``site_rc``)."""
+    w = postprocess(out, masks, factor, kind)  # already 0 off-mask: normalise in place (= finalize)
+    for b in range(len(w)):
+        total = float(w[b].sum(dtype=np.float64))
+        if total > 0 and np.isfinite(total):
+            w[b] *= np.float32(1.0 / total)
+        else:
+            w[b] = finalize(w[b], masks[b], tuple(site_rc[b]))
+    return w
 
 
 def _has_onnxruntime() -> bool:

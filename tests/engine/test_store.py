@@ -1,0 +1,101 @@
+"""The map store: workers write their own rows, DeepMEND's store is exact and small,
+``xarray.open_zarr`` gives a labelled Dataset, and one map reads back quickly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deepmend.engine import ModelSpec, compute_tile, make_tiles, run_batch
+from deepmend.engine.executors import ProcessExecutor
+from deepmend.engine.store import MapStore
+
+VOR = ModelSpec("voronoi")
+DM = ModelSpec("deepmend")
+
+
+def test_deepmend_store_recomputes_the_exact_maps(grid_job, tmp_path):
+    path = tmp_path / "dm.zarr"
+    rep = run_batch(grid_job, DM, store=str(path), max_sites=8, progress=False)
+    assert rep.lost_max == 0.0  # the store keeps the network's output: nothing is lost
+    store = MapStore(path)
+    assert store.kind == "coarse"
+    for t in make_tiles(grid_job, max_sites=8):
+        ref = compute_tile(t, DM, 0.0)  # the maps themselves, computed in this process
+        for k, sid in enumerate(ref.site_ids):
+            m = store.read_map(sid)
+            assert m.window.left == ref.left[k] and m.window.bottom == ref.bottom[k]
+            np.testing.assert_array_equal(m.prob, ref.dense(k))
+            assert m.prob.sum(dtype=np.float64) == pytest.approx(1.0, abs=1e-5)
+    # 120×120 float32 + a mask per BS instead of a 600×600 map: far smaller than the dense maps
+    per_bs = store.bytes_on_disk() / len(store.sites)
+    assert per_bs < 0.1 * 600 * 600 * 4, per_bs
+
+
+def test_store_opens_in_xarray_as_labelled_maps(grid_job, tmp_path):
+    import xarray as xr
+
+    path = tmp_path / "v.zarr"
+    run_batch(grid_job, VOR, store=str(path), max_sites=4, progress=False)
+    ds = xr.open_zarr(path)
+    assert ds.sizes["site"] == 16 and ds["prob"].dims == ("site", "row", "col") and ds["mask"].dims == ("site", "row", "col")
+    assert sorted(map(str, ds["site"].values)) == sorted(map(str, grid_job.deployment.site_ids))
+    assert {"left", "bottom"} <= set(ds.coords) and "lost" in ds and "nnz" in ds
+    store = MapStore(path)
+    for sid in ("S0", "S7"):
+        da = ds["prob"].sel(site=sid)
+        np.testing.assert_array_equal(da.values, store.read_map(sid).prob)
+        assert float(da.sum()) == pytest.approx(1.0, abs=1e-5)
+        assert float(ds["left"].sel(site=sid)) == store.read_map(sid).window.left
+
+
+def test_workers_write_their_rows_and_the_driver_only_commits(grid_job, tmp_path):
+    """Two worker processes write the chunks; the results the driver receives carry no map data."""
+    got, seen = [], []
+
+    class Recording(ProcessExecutor):
+        def imap_unordered(self, fn, args_list):
+            for r in super().imap_unordered(fn, args_list):
+                seen.append(r)
+                yield r
+
+    path = tmp_path / "w.zarr"
+    ex = Recording(2)
+    try:
+        rep = run_batch(grid_job, VOR, store=str(path), executor=ex, max_sites=4, progress=False, consumer=None)
+    finally:
+        ex.close()
+    ref = tmp_path / "ref.zarr"
+    run_batch(grid_job, VOR, store=str(ref), max_sites=4, progress=False, consumer=got.append)
+    assert rep.tiles_computed == len(got) == len(seen) and rep.nnz == sum(int(r.nnz.sum()) for r in got)
+    assert all(r.idx.size == 0 and r.prob.size == 0 for r in seen)  # no map data reached the driver
+    a, b = MapStore(path), MapStore(ref)
+    for sid in a.sites:
+        np.testing.assert_array_equal(a.read_map(sid).prob, b.read_map(sid).prob)
+
+
+def test_export_geotiff_and_parquet(grid_job, tmp_path, capsys):
+    import pandas as pd
+    import rasterio
+
+    from deepmend.cli import main
+
+    path = tmp_path / "v.zarr"
+    run_batch(grid_job, VOR, store=str(path), max_sites=4, progress=False)
+    ref = MapStore(path).read_map("S5")
+    assert main(["export", str(path), "--site", "S5", "--out", str(tmp_path / "m.tif")]) in (0, None)
+    with rasterio.open(tmp_path / "m.tif") as src:
+        assert src.crs.to_epsg() == 2154 and src.transform == ref.window.transform
+        band = src.read(1)
+    np.testing.assert_array_equal(np.nan_to_num(band), ref.prob)  # north-up file and store
+    assert main(["export", str(path), "--out", str(tmp_path / "all.parquet")]) in (0, None)
+    df = pd.read_parquet(tmp_path / "all.parquet")
+    assert set(df.site_id) == set(MapStore(path).sites)
+    np.testing.assert_allclose(df.groupby("site_id").p.sum(), 1.0, atol=1e-5)
+    s5 = df[df.site_id == "S5"]
+    np.testing.assert_array_equal(ref.prob[s5.row.to_numpy(), s5.col.to_numpy()], s5.p.to_numpy())
+    np.testing.assert_allclose(s5.x, ref.window.left + (s5.col + 0.5) * 100.0)
+    np.testing.assert_allclose(s5.y, ref.window.bottom + (600 - s5.row - 0.5) * 100.0)  # row 0 = north
+    # bad input: one line, exit 2
+    assert main(["export", str(path), "--site", "nope", "--out", str(tmp_path / "x.tif")]) == 2
+    assert "nope" in capsys.readouterr().err
