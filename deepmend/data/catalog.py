@@ -365,7 +365,7 @@ def outlines(code: str) -> dict:
     feats = [{"type": "Feature", "properties": {"kind": "country", "name": COUNTRIES[code].name},
               "geometry": shapely.geometry.mapping(country_region(code).geometry)}]
     for file, field in ADMIN_OUTLINES.get(code, ()):
-        for name, geom in read_polygons(data_dir() / file, name_field=field).items():
+        for name, geom in read_polygons(data_file(file), name_field=field).items():
             feats.append({"type": "Feature", "properties": {"kind": "admin", "name": name}, "geometry": shapely.geometry.mapping(geom)})
     return {"type": "FeatureCollection", "features": feats}
 
@@ -384,7 +384,7 @@ def population_cells(code: str) -> dict:
 
     if code not in COUNTRIES:
         raise InputError(f"unknown country; valid: {', '.join(COUNTRIES)}", column="country", value=code)
-    df = pd.read_csv(data_dir() / POPGRID_FILE)
+    df = pd.read_csv(data_file(POPGRID_FILE))
     df = df[df["country"] == code]
     step = 1.0 / 12.0
     feats = [{"type": "Feature", "properties": {"density_per_km2": round(float(d), 1)},

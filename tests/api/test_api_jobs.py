@@ -82,21 +82,3 @@ class reg_track_blocking:
         self.release.set()
         self.t.join(10)
 
-
-def test_a_baseline_still_fitted_elsewhere_stays_pending_not_failed(monkeypatch):
-    """The warm-up fitting VoronoiBoost makes the metrics' own background fit wait past ``wait_s``
-    (BusyError): the baseline must stay pending (asked again), not be marked failed for good."""
-    from deepmend.api.service import Service
-    from deepmend.errors import BusyError
-    from deepmend.scene_spec import SceneSpec
-
-    svc = Service()
-    m = svc._metrics
-    monkeypatch.setattr(m.maps, "fitted", lambda ref, name: (_ for _ in ()).throw(BusyError("still fitting")))
-    ref = SceneSpec("FR", "Lyon", "Orange")
-    threads_before = set(threading.enumerate())
-    m._fit_in_background(ref, "voronoiboost")
-    for t in set(threading.enumerate()) - threads_before:
-        t.join(10)
-    tag = (ref.as_tuple(), "voronoiboost")
-    assert tag not in m._bg_failed and tag not in m._bg_fits

@@ -552,6 +552,11 @@ export interface components {
             country: "upload";
             /** N Sites */
             n_sites: number;
+            /**
+             * Notes
+             * @default []
+             */
+            notes: string[];
             /** Operators */
             operators: string[];
             /** Upload Id */
