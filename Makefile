@@ -1,10 +1,12 @@
 # Everything a fresh machine needs, from the project's own files.
-#   make run   – install, build the web app, serve API + app on http://127.0.0.1:8000
+#   make run   – install, build the web app, serve API + app on http://127.0.0.1:8000 (make run PORT=8080 for another port)
 #   make test  – install (Python deps, web app, Debian chromium) and run the quick test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
 # the checkout keeps its cache beside it (an installed package uses the user cache directory)
 export DEEPMEND_CACHE_DIR ?= $(CURDIR)/.cache
 
@@ -27,7 +29,7 @@ browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 run: install web
-	$(BIN)/deepmend serve --host 127.0.0.1 --port 8000
+	$(BIN)/deepmend serve --host $(HOST) --port $(PORT)
 
 test: install web browser
 	$(BIN)/pytest -m "not slow"

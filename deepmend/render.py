@@ -28,6 +28,35 @@ def rgba(prob: np.ndarray, valid: np.ndarray | None = None, vmin: float = VMIN, 
     return img
 
 
+#: Differences below this (in P per 100 m cell) are drawn white; the scale is symmetric-log up to ``VMAX``.
+DIFF_LINTHRESH = 1e-7
+DIFF_COLORMAP = "RdBu_r"
+
+
+def diff_rgba(model: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = None,
+              linthresh: float = DIFF_LINTHRESH, vmax: float = VMAX, cmap: str = DIFF_COLORMAP) -> np.ndarray:
+    """uint8 RGBA of ``model − truth`` on a diverging, symmetric-log scale (rows northward in, north-up out).
+
+    Red: the model puts more probability there than the ground truth; blue: less; white: the two
+    agree within ``linthresh``. t = sign(d)·(log10|d| − log10 linthresh)/(log10 vmax − log10 linthresh),
+    clipped to [−1, 1] and drawn at (t + 1)/2 of ``cmap``. Cells where both maps are zero, or outside
+    ``valid``, are transparent. Both arrays are (n, n) probability maps of the same window.
+    """
+    a, b = np.asarray(model, dtype=np.float64), np.asarray(truth, dtype=np.float64)
+    d = a - b
+    lo, hi = np.log10(linthresh), np.log10(vmax)
+    with np.errstate(divide="ignore"):
+        mag = np.clip((np.log10(np.maximum(np.abs(d), linthresh)) - lo) / (hi - lo), 0.0, 1.0)
+    t = (np.sign(d) * mag + 1.0) / 2.0
+    lut = (colormaps[cmap](np.linspace(0, 1, 256)) * 255).astype(np.uint8)
+    img = lut[np.clip((t * 255).round().astype(int), 0, 255)]
+    keep = (a > 0) | (b > 0)
+    if valid is not None:
+        keep &= valid
+    img[..., 3] = np.where(keep, 255, 0)
+    return img[::-1]
+
+
 def grey(values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """uint8 RGBA grey scale of a feature channel (scene lattice order, rows northward), min–max scaled over valid cells, north-up out."""
     v = np.asarray(values, dtype=np.float64)

@@ -20,12 +20,14 @@ from urllib.parse import urlencode
 
 from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deepmend import render
 from deepmend.api import schemas
 from deepmend.api.concurrency import DEFAULT_HEAVY_THREADS, HeavyLane
+from deepmend.api.jobs import JOBS, warm_up
 from deepmend.api.security import env_list, error_responses, install_guard
 from deepmend.api.service import MAX_UPLOAD_BYTES, MapResult, Service
 from deepmend.config import REPO_DIR
@@ -47,6 +49,19 @@ NO_WEB_APP = """<!doctype html><html lang="en"><head><meta charset="utf-8"><titl
 (or <code>make web</code>), then restart <code>deepmend serve</code>, or pass <code>--static DIR</code>.</p>
 <p>The API is running: see <a href="/docs">/docs</a> and <a href="/openapi.json">/openapi.json</a>,
 e.g. <a href="/api/catalog">/api/catalog</a>.</p></body></html>"""
+
+#: Folder of the web build holding Swagger UI's files (web/vite.config.ts copies them there).
+SWAGGER_DIR = "swagger-ui"
+NO_SWAGGER_UI = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>DeepMEND API</title></head>
+<body style="font-family:sans-serif;max-width:40em;margin:3em auto"><h1>DeepMEND API</h1>
+<p>The interactive documentation (Swagger UI) comes with the web app's build, which is missing:
+<code>cd web &amp;&amp; npm ci &amp;&amp; npm run build</code>. The schema is at <a href="/openapi.json">/openapi.json</a>;
+the endpoints are described in docs/API.md.</p></body></html>"""
+
+#: Models prepared in the background at server start, in this order (see ``warmup``).
+WARMUP_MODELS = ("groundtruth", "deepmend", "probabilistic", "voronoiboost")
+#: Share of a map's mass that the panels open on ("fit"): see :func:`_mass_extent`.
+FIT_MASS = 0.95
 
 # --- shared parameter declarations -------------------------------------------------------
 Country = Query(..., description="Country code (FR, GB, IE, BE) or 'upload'", max_length=200)
@@ -99,9 +114,33 @@ def find_static_dir(static_dir: str | Path | None) -> Path | None:
     return None
 
 
+def _mass_extent(dm) -> list[list[float]] | None:
+    """[[west, south], [east, north]] (WGS84) of the square around the BS holding ``FIT_MASS`` of the map.
+
+    The BS is at the centre of its window, so the square's half side is the radius of mass
+    (:func:`deepmend.metrics.radii_of_mass`); None for a map without mass.
+    """
+    from deepmend.data.crs import to_wgs84
+    from deepmend.metrics import radii_of_mass
+
+    w = dm.window
+    try:
+        r_m = float(radii_of_mass(dm.prob, (w.size / 2, w.size / 2), [FIT_MASS], res_m=w.res)[0]) * 1000.0
+    except ValueError:
+        return None
+    r_m = max(r_m, 5 * w.res)
+    cx, cy = w.left + w.size * w.res / 2, w.bottom + w.size * w.res / 2
+    lon, lat = to_wgs84([cx - r_m, cx + r_m], [cy - r_m, cy + r_m], w.crs)
+    return [[round(float(lon[0]), 6), round(float(lat[0]), 6)], [round(float(lon[1]), 6), round(float(lat[1]), 6)]]
+
+
 def create_app(static_dir: str | Path | None = None, *, service: Service | None = None, cors_origins: list[str] | None = None,
-               allowed_hosts: list[str] | None = None) -> FastAPI:
+               allowed_hosts: list[str] | None = None, warmup: bool = False) -> FastAPI:
     """The API and, when built, the web app at ``/``.
+
+    ``warmup``: at start-up, prepare the catalog's default scene (ground truth, the default
+    model, VoronoiBoost) in a background thread, so that the first click finds them ready;
+    progress is listed by ``/api/jobs``. ``deepmend serve`` turns it on.
 
     ``cors_origins``: other origins allowed to call the API (default none: the web app is
     served from the same origin, so browsers need no CORS; ``DEEPMEND_CORS_ORIGINS``,
@@ -114,13 +153,17 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
     @asynccontextmanager
     async def lifespan(_app):
         svc.start()  # the build pools live as long as the server
+        if warmup:
+            from deepmend.data.catalog import DEFAULT
+
+            warm_up(svc, DEFAULT, tuple(m for m in WARMUP_MODELS if m in svc.registry))
         try:
             yield
         finally:
             svc.shutdown()
 
     app = FastAPI(title="DeepMEND", version="0.1.0", description="Spatial diffusion maps of cellular base stations (docs/API.md).",
-                  responses=error_responses(), lifespan=lifespan)
+                  responses=error_responses(), lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.service = svc
     lane = HeavyLane(svc, _env_threads())
     app.state.heavy_lane = lane
@@ -171,6 +214,53 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
     def get_catalog():
         return svc.catalog()
 
+    @app.get("/api/jobs", summary="Long computations under way (ground-truth fits, trainings) and their progress",
+             response_model=schemas.JobsOut)
+    def get_jobs():
+        return JOBS.snapshot()
+
+    def _country_code(country: str) -> str:
+        from deepmend.data.catalog import find_city, fold
+
+        cat = svc.catalog()
+        match = [c["code"] for c in cat["countries"] if fold(c["code"]) == fold(country) or fold(c["name"]) == fold(country)]
+        if not match:
+            from deepmend.errors import NotFoundError
+
+            try:
+                find_city(country, "")  # the catalog's error naming the valid countries
+            except InputError as exc:
+                raise NotFoundError(exc.message, column="country", value=country) from None
+        return match[0]
+
+    @app.get("/api/places", summary="Named places of a country for the basemap (GeoNames, population ≥ 15,000)", responses=schemas.ERRORS)
+    def get_places(country: str = Country):
+        from deepmend.data.catalog import places
+
+        return {"country": (code := _country_code(country)), "places": list(places(code))}
+
+    @app.get("/api/outlines", summary="The country's 1:10m outline and its bundled administrative areas (GeoJSON, WGS84)",
+             response_model=schemas.GeoJSON, responses=schemas.ERRORS)
+    def get_outlines(country: str = Country):
+        from deepmend.data.catalog import outlines
+
+        return JSONResponse(outlines(_country_code(country)), headers={"Cache-Control": MAP_CACHE_CONTROL})
+
+    @app.get("/api/population", summary="WorldPop 2020 density cells (~10 km) of a country (GeoJSON), the optional basemap layer",
+             response_model=schemas.GeoJSON, responses=schemas.ERRORS)
+    def get_population(country: str = Country):
+        from deepmend.data.catalog import population_cells
+
+        return JSONResponse(population_cells(_country_code(country)), headers={"Cache-Control": MAP_CACHE_CONTROL})
+
+    @app.get("/api/evaluation", summary="Each model's KS and EMD over the city's BSs (sorted: their CDFs), from the evaluation's cache",
+             responses=schemas.ERRORS)
+    def get_evaluation(country: str = Country, city: str = City, operator: str = Operator):
+        from deepmend.api.evaluation_view import city_errors, eval_roots
+
+        ref = svc.resolve(country, city, operator)
+        return city_errors(eval_roots(svc.cache_root), "/".join(ref.as_tuple()))
+
     @app.get("/api/sites", summary="Sites of a scene (GeoJSON)", response_model=schemas.GeoJSON, responses=schemas.ERRORS)
     @heavy
     def get_sites(country: str = Country, city: str = City, operator: str = Operator):
@@ -196,6 +286,7 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
             "inference_ms": dm.meta.get("inference_ms"), "vmin": render.VMIN, "vmax": render.VMAX, "colormap": render.COLORMAP,
             "shape": [dm.window.size, dm.window.size], "crs": dm.window.crs, "cached": res.cached,
         }
+        body["extent95"] = _mass_extent(dm)
         if res.params:
             body["params"] = res.params
         return JSONResponse(body, headers={"Cache-Control": "no-cache"})
@@ -220,6 +311,14 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
     def get_map_png(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
         res = svc.get_map(country, city, operator, site, model, alpha)
         return Response(svc.map_png(res), media_type="image/png", headers={"Cache-Control": MAP_CACHE_CONTROL})
+
+    @app.get("/api/diff.png", summary="The model's map minus the ground truth's (PNG, diverging symmetric-log scale, north up)",
+             response_class=Response, responses={200: {"content": {"image/png": {}}}, **schemas.ERRORS})
+    def get_diff_png(country: str = Country, city: str = City, operator: str = Operator, site: str = Site, model: str = Model, alpha: float | None = Alpha):
+        res = svc.get_map(country, city, operator, site, model, alpha)
+        gt = svc.get_map(country, city, operator, site, "groundtruth")
+        png = render.png_bytes(render.diff_rgba(res.map.prob, gt.map.prob, res.map.mask))
+        return Response(png, media_type="image/png", headers={"Cache-Control": MAP_CACHE_CONTROL})
 
     @app.get("/api/map.npy", summary="The raw float32 grid (.npy, rows north to south)", response_class=Response,
              responses={200: {"content": {"application/octet-stream": {}}}, **schemas.ERRORS})
@@ -271,8 +370,28 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
     def api_not_found(rest: str):
         return _error(404, f"no such endpoint: /api/{rest}; see /docs")
 
-    # --- the web app -------------------------------------------------------------------
+    # --- documentation, offline ---------------------------------------------------------
     static = find_static_dir(static_dir)
+
+    @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
+    def swagger_ui():
+        """Swagger UI from the web build's local copy of swagger-ui-dist (no CDN: works offline)."""
+        if static is None or not (static / SWAGGER_DIR / "swagger-ui-bundle.js").is_file():
+            return HTMLResponse(NO_SWAGGER_UI)
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="DeepMEND API",
+                                   swagger_js_url=f"/{SWAGGER_DIR}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"/{SWAGGER_DIR}/swagger-ui.css",
+                                   swagger_favicon_url=f"/{SWAGGER_DIR}/favicon-32x32.png")
+
+    @app.get("/about/groundtruth", include_in_schema=False, response_class=Response)
+    def about_ground_truth():
+        """How the simulated ground truth is made (docs/GROUNDTRUTH.md, as text), linked from the app."""
+        doc = REPO_DIR / "docs" / "GROUNDTRUTH.md"
+        if not doc.is_file():
+            return _error(404, "docs/GROUNDTRUTH.md is not part of this installation")
+        return Response(doc.read_text(encoding="utf-8"), media_type="text/plain; charset=utf-8")
+
+    # --- the web app -------------------------------------------------------------------
     if static is not None:
         from fastapi.staticfiles import StaticFiles
 

@@ -18,7 +18,9 @@ from deepmend.errors import InputError
               help="Also answer requests whose Host is NAME (repeatable; 127.0.0.1, localhost and [::1] always). "
                    "Needed when clients reach the server by another name or address; '*' accepts any (not recommended).")
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def serve(host: str, port: int, static_dir: str | None, allow_hosts: tuple[str, ...], log_level: str) -> None:
+@click.option("--warmup/--no-warmup", default=True, show_default=True,
+              help="Prepare the default scene (ground truth, default model, VoronoiBoost) in the background at start.")
+def serve(host: str, port: int, static_dir: str | None, allow_hosts: tuple[str, ...], log_level: str, warmup: bool) -> None:
     """Serve the HTTP API (docs/API.md) and the web app.
 
     Stops within a few seconds on SIGTERM or Ctrl-C, with any worker processes
@@ -26,11 +28,14 @@ def serve(host: str, port: int, static_dir: str | None, allow_hosts: tuple[str, 
     """
     from deepmend.api import lifecycle
     from deepmend.api.app import create_app, find_static_dir
+    from deepmend.api.jobs import capture_tqdm
     from deepmend.api.security import env_list
+
+    capture_tqdm()  # progress goes to /api/jobs, not into the server's log
 
     if static_dir is not None and not (Path(static_dir) / "index.html").is_file():
         raise InputError("no index.html in the web app directory (build it with 'npm run build' in web/)", file=static_dir)
-    app = create_app(static_dir, allowed_hosts=[*allow_hosts, *env_list("DEEPMEND_ALLOWED_HOSTS")])
+    app = create_app(static_dir, allowed_hosts=[*allow_hosts, *env_list("DEEPMEND_ALLOWED_HOSTS")], warmup=warmup)
     where = find_static_dir(static_dir)
     click.echo(f"web app: {where if where else 'not built (API only; see / for how to build it)'}")
     click.echo(f"serving on http://{host}:{port}/  (API docs at /docs)")

@@ -114,9 +114,14 @@ class Maps:
 
     def _fitted(self, ref: SceneSpec, name: str, est: DiffusionModel) -> DiffusionModel:
         def fit():
+            from deepmend.api.jobs import JOBS
+
             scene = self.scenes.scene(ref)
             t0 = time.perf_counter()
-            m = est.fit(scene)
+            what = "simulating the ground truth" if name == GROUND_TRUTH else f"fitting {name}"
+            # listed by GET /api/jobs while it runs (progress from the model's own bars, if any)
+            with JOBS.track("fit", name, ref.as_tuple(), f"{what} of {ref.city} / {ref.operator} ({len(scene.deployment)} sites)"):
+                m = est.fit(scene)
             log.info("fitted %s on %s/%s/%s in %.2f s", name, *ref.as_tuple(), time.perf_counter() - t0)
             return m
 

@@ -53,7 +53,7 @@ class Scenes:
             if not match:
                 raise NotFoundError(f"unknown operator for upload {upload_id}; valid: all, {', '.join(ops)}", column="operator", value=op)
             return SceneSpec(UPLOAD_COUNTRY, upload_id, match[0])
-        from deepmend.data.catalog import find_city
+        from deepmend.data.catalog import find_city, find_operator
 
         try:
             centry, cty = find_city(country, city)
@@ -61,13 +61,10 @@ class Scenes:
             raise _not_found(exc) from None
         if operator is None:
             return SceneSpec(centry["code"], cty["name"], "")
-        if not cty["operators"]:
-            raise NotFoundError(f"no bundled sites for {cty['name']} ({cty['source']})", column="city", value=city)
-        match = [o["name"] for o in cty["operators"] if o["name"].lower() == str(operator).lower()]
-        if not match:
-            valid = ", ".join(sorted(o["name"] for o in cty["operators"]))
-            raise NotFoundError(f"unknown operator for {cty['name']}; valid: {valid}", column="operator", value=operator)
-        return SceneSpec(centry["code"], cty["name"], match[0])
+        try:  # the catalog's one resolver: accent- and case-insensitive
+            return SceneSpec(centry["code"], cty["name"], find_operator(cty, operator))
+        except InputError as exc:
+            raise _not_found(exc) from None
 
     def scene(self, spec: SceneSpec):
         """The built :class:`~deepmend.scene.Scene` of ``spec`` (built once; waiters share it)."""

@@ -54,6 +54,8 @@ class MapInfo(_Open):
     crs: str
     cached: bool
     params: dict[str, Any] | None = Field(None, description="the parameters that explain the map, e.g. {'alpha': 1.3}")
+    extent95: list[list[float]] | None = Field(
+        None, description="[[west, south], [east, north]]: the square around the BS holding 95 % of the map's mass (the panels open on it)")
 
 
 class BaselineScores(BaseModel):
@@ -81,6 +83,7 @@ class MetricsAnswer(BaseModel):
     r50_km: float | None
     r90_km: float | None
     mass_in_voronoi: float | None
+    incomplete: bool = Field(False, description="true while a slow baseline (VoronoiBoost) is being fitted: its entries are null; ask again")
 
 
 class FeatureInfo(BaseModel):
@@ -114,3 +117,25 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     500: {"model": ErrorBody, "description": "a bug (reported)"},
     503: {"model": ErrorBody, "description": "a resource is still being built by another request; retry after Retry-After seconds"},
 }
+
+
+class JobOut(BaseModel):
+    """One long computation of the server (see deepmend/api/jobs.py)."""
+
+    id: int
+    kind: str = Field(description="'fit': a model fitted on a scene")
+    model: str
+    country: str
+    city: str
+    operator: str
+    label: str = Field(description="what is being done, in words")
+    step: str | None = Field(None, description="the current step, e.g. 'VoronoiBoost training scenes (3/9)'")
+    fraction: float | None = Field(None, description="share done in [0, 1]; null when the computation cannot tell")
+    elapsed_s: float
+    done: bool
+    error: str | None = None
+
+
+class JobsOut(BaseModel):
+    running: list[JobOut]
+    finished: list[JobOut] = Field(description="the last finished jobs, newest first")

@@ -20,20 +20,13 @@ _fold = fold
 
 
 def resolve(country: str, city: str, operator: str) -> SceneSpec:
-    """Canonical catalog names (accent/case-insensitive: 'FR/Orleans/orange' → 'FR/Orléans/Orange')."""
-    from deepmend.data.catalog import catalog
+    """Canonical catalog names (accent/case-insensitive: 'FR/Orleans/orange' → 'FR/Orléans/Orange').
 
-    cat = catalog()
-    centry = next((c for c in cat["countries"] if c["code"].upper() == country.upper() or _fold(c["name"]) == _fold(country)), None)
-    if centry is None:
-        raise InputError(f"unknown country; valid: {', '.join(c['code'] for c in cat['countries'])}", column="country", value=country)
-    cty = next((c for c in centry["cities"] if _fold(c["name"]) == _fold(city)), None)
-    if cty is None:
-        raise InputError(f"unknown city for {centry['code']}; valid: {', '.join(c['name'] for c in centry['cities'])}", column="city", value=city)
-    op = next((o for o in cty["operators"] if _fold(o["name"]) == _fold(operator)), None)
-    if op is None:
-        raise InputError(f"unknown operator for {cty['name']}; valid: {', '.join(o['name'] for o in cty['operators'])}", column="operator", value=operator)
-    return SceneSpec(centry["code"], cty["name"], op["name"])
+    The catalog's one resolver (:func:`deepmend.data.catalog.resolve`), as a :class:`SceneSpec`.
+    """
+    from deepmend.data.catalog import resolve as resolve_names
+
+    return SceneSpec(*resolve_names(country, city, operator))
 
 
 def parse_specs(text: str, option: str = "--test", check_catalog: bool = True) -> list[SceneSpec]:

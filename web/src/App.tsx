@@ -1,8 +1,11 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { Map as MapLibreMap } from 'maplibre-gl';
-import { api, type Catalog, type SitesCollection, type UploadResult } from './api';
-import { useAsync } from './hooks';
-import { findSite, indexSites, type Site, type SiteIndex } from './map/sites';
+import { api, type Catalog, type UploadResult } from './api';
+import { jobsFor, useAsync } from './hooks';
+import { useSceneData } from './state/useSceneData';
+import { useSelectionData, type Selection } from './state/useSelectionData';
+import { useQueryString } from './state/useQueryString';
+import { findSite, type Site } from './map/sites';
 import {
   GROUND_TRUTH,
   attributionText,
@@ -18,15 +21,11 @@ import {
 } from './scene';
 import {
   ALL_OPERATORS,
+  apiUrl,
+  siteParams,
   UPLOAD_COUNTRY,
-  featuresUrl,
-  formatAppQuery,
-  mapUrl,
-  metricsUrl,
   parseAppQuery,
-  regionUrl,
   type Scene,
-  type SiteQuery,
 } from './urls';
 import MainMap, { type Overlay } from './components/MainMap';
 import DiffusionPanel from './components/DiffusionPanel';
@@ -37,11 +36,8 @@ import OperatorLegend from './components/OperatorLegend';
 import DetailsPanel from './components/DetailsPanel';
 import Spinner from './components/Spinner';
 import FeaturesGrid from './components/FeaturesGrid';
+import CityErrors from './components/CityErrors';
 
-interface Selection {
-  id: string;
-  operator: string;
-}
 
 export interface DeepmendTestHandle {
   map: MapLibreMap | null;
@@ -63,6 +59,9 @@ declare global {
 }
 
 const initialQuery = parseAppQuery(window.location.search);
+
+/** How the simulated ground truth is made (served by the API from docs/GROUNDTRUTH.md). */
+const GROUND_TRUTH_DOC = '/about/groundtruth';
 
 function placeholderUploads(): UploadResult[] {
   if (initialQuery.country !== UPLOAD_COUNTRY || !initialQuery.city) return [];
@@ -102,6 +101,8 @@ export default function App() {
   const [overlayOn, setOverlayOn] = useState(false);
   const [overlayOpacity, setOverlayOpacity] = useState(0.7);
   const [showFeatures, setShowFeatures] = useState(false);
+  const [showCity, setShowCity] = useState(false);
+  const [showPopulation, setShowPopulation] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
   // first scene, once the catalog is there
@@ -123,69 +124,34 @@ export default function App() {
   }, [catalogState.error]);
 
   const isUpload = scene?.country === UPLOAD_COUNTRY;
+  // a city offered without any bundled site list (Belgium): the upload flow comes first
+  const noSiteList =
+    !!catalog && !!scene && !isUpload && !!scene.city && operatorOptions(catalog, uploads, scene.country, scene.city).length === 0;
 
-  // sites of every operator of the city (or of the upload), coloured by operator
-  const loadOps = useMemo(() => (catalog && scene ? operatorsToLoad(catalog, uploads, scene) : []), [catalog, uploads, scene]);
-  const sitesKey = scene ? `${scene.country}|${scene.city}|${loadOps.join(',')}` : null;
-  const sitesState = useAsync<SitesCollection[]>(sitesKey, async () => {
-    const results = await Promise.allSettled(loadOps.map((op) => api.sites({ ...scene!, operator: op })));
-    const ok = results.filter((r): r is PromiseFulfilledResult<SitesCollection> => r.status === 'fulfilled');
-    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (ok.length === 0 && failed.length > 0) throw failed[0].reason;
-    if (failed.length > 0) setError((failed[0].reason as Error).message);
-    return ok.map((r) => r.value);
-  });
-  useEffect(() => {
-    if (sitesState.error) setError(sitesState.error.message);
-  }, [sitesState.error]);
-
-  const index: SiteIndex | null = useMemo(() => (sitesState.data ? indexSites(sitesState.data) : null), [sitesState.data]);
-
-  const regionKey = scene ? regionUrl(scene) : null;
-  const regionState = useAsync(regionKey, () => api.region(scene!));
-  useEffect(() => {
-    if (regionState.error && !isUpload) console.warn('region:', regionState.error.message);
-  }, [regionState.error, isUpload]);
+  const { sitesState, index, regionState } = useSceneData(catalog, uploads, scene, isUpload, setError);
+  const cityKey = showCity && scene && !isUpload && scene.operator ? `${scene.country}/${scene.city}/${scene.operator}` : null;
+  const cityView = useAsync(cityKey, (sig) => api.evaluation(scene!, sig));
 
   const selectedSite: Site | null = useMemo(
     () => (index && selected ? (findSite(index, selected.id, selected.operator) ?? null) : null),
     [index, selected],
   );
 
-  // the API queries for the selected BS
-  const baseQuery: Omit<SiteQuery, 'model'> | null =
-    scene && selected ? { country: scene.country, city: scene.city, operator: selected.operator, site: selected.id, alpha } : null;
-  const qGT: SiteQuery | null = baseQuery ? { ...baseQuery, model: GROUND_TRUTH } : null;
-  const qA: SiteQuery | null = baseQuery && model ? { ...baseQuery, model } : null;
-  const qB: SiteQuery | null = baseQuery && modelB ? { ...baseQuery, model: modelB } : null;
-
-  const mapGT = useAsync(qGT && mapUrl(qGT), (s) => api.map(qGT!, s));
-  const mapA = useAsync(qA && mapUrl(qA), (s) => api.map(qA!, s));
-  const mapB = useAsync(qB && mapUrl(qB), (s) => api.map(qB!, s));
-  const metricsA = useAsync(qA && metricsUrl(qA), (s) => api.metrics(qA!, s));
-  const metricsB = useAsync(qB && metricsUrl(qB), (s) => api.metrics(qB!, s));
-  const features = useAsync(showFeatures && baseQuery ? featuresUrl(baseQuery) : null, (s) => api.features(baseQuery!, s));
+  const { qA, qB, mapGT, mapA, mapB, metricsA, metricsB, jobs, jobScene, features, fitExtent } = useSelectionData(
+    scene,
+    selected,
+    model,
+    modelB,
+    alpha,
+    showFeatures,
+  );
 
   const overlay: Overlay | null = useMemo(
     () => (overlayOn && mapA.data ? { url: mapA.data.png, corners: mapA.data.corners, opacity: overlayOpacity } : null),
     [overlayOn, mapA.data, overlayOpacity],
   );
 
-  // keep the page's query string in step, so that a view can be shared or reloaded
-  useEffect(() => {
-    if (!scene) return;
-    const qs = formatAppQuery({
-      country: scene.country,
-      city: scene.city,
-      operator: scene.operator,
-      model,
-      modelB: modelB || undefined,
-      site: selected?.id,
-      alpha: model === 'probabilistic' && alpha !== null ? alpha : undefined,
-      tiles: initialQuery.tiles,
-    });
-    if (qs !== window.location.search) window.history.replaceState(null, '', `${window.location.pathname}${qs}`);
-  }, [scene, model, modelB, selected, alpha]);
+  useQueryString(scene, model, modelB, selected?.id, alpha, initialQuery.tiles);
 
   const changeScene = useCallback(
     (part: Partial<Scene>) => {
@@ -338,14 +304,27 @@ export default function App() {
             currentOperator={isUpload ? null : (scene?.operator ?? null)}
             selectedFid={selectedSite?.fid ?? null}
             region={regionState.data}
+            country={isUpload ? null : (scene?.country ?? null)}
+            population={showPopulation}
             regionSettled={!regionState.loading}
             fitKey={scene ? `${scene.country}|${scene.city}` : ''}
             overlay={overlay}
             onSelect={onSelectSite}
             onMap={onMap}
           >
+            {noSiteList && scene && (
+              <div className="card no-site-list" data-testid="no-site-list">
+                <strong>No public site list is bundled for {scene.city}.</strong>
+                <p>
+                  Its outline is drawn on the map. Upload your operator&apos;s site list to compute maps here: a CSV
+                  with <code>site_id</code>, <code>lat</code>, <code>lon</code> and optionally <code>operator</code>,{' '}
+                  <code>height_m</code>, <code>technology</code>, <code>azimuths</code>.
+                </p>
+                <UploadButton id="upload-cta-input" label="Upload a site list (CSV)" onUploaded={onUploaded} onError={setError} />
+              </div>
+            )}
             <div className="map-box">
-              {index && index.sites.length === 0 && !sitesState.loading && (
+              {index && index.sites.length === 0 && !sitesState.loading && !noSiteList && (
                 <div className="map-note" data-testid="no-sites">No base stations for this scene.</div>
               )}
               <OperatorLegend
@@ -362,6 +341,28 @@ export default function App() {
                 />
                 Overlay {model ? modelLabel(model) : 'model'} map
               </label>
+              {!isUpload && (
+                <label className="toggle" title="WorldPop 2020 inhabitants per km² (~10 km cells), the density the simulated ground truth starts from">
+                  <input
+                    type="checkbox"
+                    data-testid="toggle-population"
+                    checked={showPopulation}
+                    onChange={(e) => setShowPopulation(e.target.checked)}
+                  />
+                  Population (WorldPop 2020)
+                </label>
+              )}
+              {!isUpload && (
+                <button
+                  type="button"
+                  className="button city-view-toggle"
+                  data-testid="toggle-city-view"
+                  title="each model's KS and EMD over the city's BSs (CDFs), from the evaluation's cache"
+                  onClick={() => setShowCity((v) => !v)}
+                >
+                  City errors (CDF)
+                </button>
+              )}
               {overlayOn && (
                 <input
                   type="range"
@@ -375,6 +376,16 @@ export default function App() {
                 />
               )}
             </div>
+            {showCity && cityKey && (
+              <CityErrors
+                scene={cityKey}
+                data={cityView.data}
+                loading={cityView.loading}
+                error={cityView.error}
+                modelLabel={modelLabel}
+                onClose={() => setShowCity(false)}
+              />
+            )}
             {showFeatures && (
               <FeaturesGrid
                 features={features.data}
@@ -397,6 +408,7 @@ export default function App() {
             mapA={mapA}
             metricsA={metricsA}
             metricsB={metricsB}
+            jobs={jobsFor(jobs, jobScene, ['voronoiboost', 'teacher', 'probabilistic', 'voronoi', GROUND_TRUTH])}
             mapB={mapB}
             showFeatures={showFeatures}
             onShowFeatures={setShowFeatures}
@@ -406,12 +418,17 @@ export default function App() {
         <aside className="right">
           <DiffusionPanel
             testid="panel-groundtruth"
-            title="Ground truth"
+            title="Simulated ground truth"
+            titleLink={{ href: GROUND_TRUTH_DOC, text: 'how it is made' }}
             subtitle={selected ? `BS ${selected.id}` : undefined}
             info={mapGT.data}
             loading={mapGT.loading}
             error={mapGT.error}
             site={site}
+            jobs={jobsFor(jobs, jobScene, [GROUND_TRUTH])}
+            fitExtent={fitExtent}
+            region={regionState.data}
+            country={isUpload ? null : (scene?.country ?? null)}
           />
           <div className="model-panels">
             <DiffusionPanel
@@ -422,6 +439,11 @@ export default function App() {
               loading={mapA.loading}
               error={mapA.error}
               site={site}
+              jobs={jobsFor(jobs, jobScene, [model])}
+              diffUrl={qA ? apiUrl('/api/diff.png', siteParams(qA)) : null}
+              fitExtent={fitExtent}
+              region={regionState.data}
+              country={isUpload ? null : (scene?.country ?? null)}
             />
             {compare && (
               <DiffusionPanel
@@ -432,6 +454,11 @@ export default function App() {
                 loading={mapB.loading}
                 error={mapB.error}
                 site={site}
+                jobs={jobsFor(jobs, jobScene, [modelB])}
+                diffUrl={qB ? apiUrl('/api/diff.png', siteParams(qB)) : null}
+                fitExtent={fitExtent}
+                region={regionState.data}
+                country={isUpload ? null : (scene?.country ?? null)}
               />
             )}
           </div>

@@ -3,6 +3,7 @@
 // surfaced as `ApiError` whose message is the server's `error` text, verbatim.
 import type { FeatureCollection, Point, Geometry } from 'geojson';
 import { apiUrl, sceneParams, siteParams, type Scene, type SiteQuery } from './urls';
+import type { components } from './api.gen';
 
 export type LonLat = [number, number];
 
@@ -74,6 +75,8 @@ export interface MapInfo {
   shape: [number, number];
   crs: string;
   cached: boolean;
+  /** [[west, south], [east, north]]: the square around the BS holding 95 % of the map's mass */
+  extent95?: [LonLat, LonLat] | null;
 }
 
 export interface Scores {
@@ -95,6 +98,19 @@ export interface Metrics {
   r50_km?: number | null;
   r90_km?: number | null;
   mass_in_voronoi?: number | null;
+  /** true while a baseline is still being fitted (see /api/jobs): ask again later */
+  incomplete?: boolean;
+}
+
+// Types generated from the server's OpenAPI schema (npm run gen:api → api.gen.ts); the hand-written
+// interfaces above describe the answers that have no response model in the schema yet.
+export type JobInfo = components['schemas']['JobOut'];
+export type Jobs = components['schemas']['JobsOut'];
+
+/** GET /api/evaluation: per run, each model's sorted KS and EMD over the city's BSs (their CDFs). */
+export interface EvaluationView {
+  scene: string;
+  runs: { run: string; n_bs: number; models: Record<string, { ks: number[]; emd_km: number[] }> }[];
 }
 
 export interface FeatureChannel {
@@ -155,7 +171,7 @@ export async function errorFromResponse(res: Response, url: string): Promise<Api
   return new ApiError(message, res.status, url);
 }
 
-async function request(url: string, init?: RequestInit): Promise<Response> {
+async function request(url: string, init?: RequestInit, attempt = 0): Promise<Response> {
   let res: Response;
   try {
     res = await fetch(url, init);
@@ -163,9 +179,19 @@ async function request(url: string, init?: RequestInit): Promise<Response> {
     if (isAbortError(e)) throw e;
     throw new ApiError(`Network error while requesting ${url}: ${(e as Error).message}`, 0, url);
   }
+  if (res.status === 503 && (init?.method ?? 'GET') === 'GET' && attempt < BUSY_RETRIES) {
+    // the server is still building a shared resource (a ground-truth fit) for another request: wait, ask again
+    const after = Math.min(Math.max(Number(res.headers.get('Retry-After')) || 2, 1), 10);
+    await new Promise((r) => setTimeout(r, after * 1000));
+    if (init?.signal?.aborted) throw new DOMException('aborted', 'AbortError');
+    return request(url, init, attempt + 1);
+  }
   if (!res.ok) throw await errorFromResponse(res, url);
   return res;
 }
+
+/** How many times a GET answered 503 (busy) is asked again (≈ 10 min at the longest Retry-After). */
+const BUSY_RETRIES = 60;
 
 export async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
   const res = await request(url, { signal, headers: { Accept: 'application/json' } });
@@ -209,6 +235,11 @@ export const api = {
 
   features: (q: Omit<SiteQuery, 'model' | 'alpha'>, signal?: AbortSignal) =>
     getJson<FeaturesInfo>(apiUrl('/api/features', siteParams(q)), signal),
+
+  evaluation: (scene: Scene, signal?: AbortSignal) =>
+    getJson<EvaluationView>(apiUrl('/api/evaluation', sceneParams(scene)), signal),
+
+  jobs: (signal?: AbortSignal) => getJson<Jobs>(apiUrl('/api/jobs'), signal),
 
   upload: async (file: File): Promise<UploadResult> => {
     const form = new FormData();

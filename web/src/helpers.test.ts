@@ -1,3 +1,6 @@
+import { declutter, placesToLabel } from './map/places';
+import { cellAt, distanceKm, parseNpy } from './npy';
+import { jobsFor } from './hooks';
 import { describe, expect, it } from 'vitest';
 import { FALLBACK_PALETTE, hashString, operatorColor } from './palette';
 import { colorForValue, jet, jetGradientCss, logTicks, powerOfTenLabel, rgbHex } from './colormap';
@@ -8,9 +11,14 @@ import { tileUrlFrom } from './map/basemap';
 
 describe('operator palette', () => {
   it('gives known operators fixed colours, case-insensitively', () => {
-    expect(operatorColor('Orange')).toBe('#ff7900');
-    expect(operatorColor('orange')).toBe('#ff7900');
-    expect(operatorColor(' SFR ')).toBe('#e2001a');
+    expect(operatorColor('Orange')).toBe('#E69F00');
+    expect(operatorColor('orange')).toBe('#E69F00');
+    expect(operatorColor(' SFR ')).toBe('#CC79A7');
+  });
+  it('gives the operators sharing a map different colours', () => {
+    for (const ops of [['Orange', 'SFR', 'Bouygues', 'Free'], ['EE', 'O2', 'Vodafone', 'Three'], ['mno_1', 'mno_2', 'Vodafone', 'Three']]) {
+      expect(new Set(ops.map(operatorColor)).size).toBe(ops.length);
+    }
   });
   it('gives unknown operators a stable palette colour', () => {
     const c = operatorColor('Some New Operator');
@@ -120,5 +128,63 @@ describe('geometry and formatting helpers', () => {
     expect(tileUrlFrom('?tiles=http://x/{z}/{x}/{y}.png', 'http://env')).toBe('http://x/{z}/{x}/{y}.png');
     expect(tileUrlFrom('', 'http://env/{z}')).toBe('http://env/{z}');
     expect(tileUrlFrom('', undefined)).toBeNull();
+  });
+});
+
+describe('jobsFor', () => {
+  const job = (model: string, city: string) => ({
+    id: 1, kind: 'fit', model, country: 'FR', city, operator: 'Orange', label: `fitting ${model}`,
+    step: null, fraction: null, elapsed_s: 3, done: false, error: null,
+  });
+  it('keeps the jobs of this scene and these models only', () => {
+    const jobs = [job('groundtruth', 'Lyon'), job('voronoiboost', 'Lyon'), job('groundtruth', 'Paris')];
+    const got = jobsFor(jobs, { country: 'FR', city: 'Lyon', operator: 'Orange' }, ['groundtruth']);
+    expect(got.map((j) => `${j.model}/${j.city}`)).toEqual(['groundtruth/Lyon']);
+    expect(jobsFor(jobs, null, ['groundtruth'])).toEqual([]);
+  });
+});
+
+describe('cursor readout', () => {
+  it('parses a float32 .npy', () => {
+    const header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
+    const pad = 64 - ((10 + header.length + 1) % 64);
+    const h = header + ' '.repeat(pad % 64) + '\n';
+    const buf = new ArrayBuffer(10 + h.length + 24);
+    const u8 = new Uint8Array(buf);
+    u8.set([0x93, ...'NUMPY'.split('').map((c) => c.charCodeAt(0)), 1, 0]);
+    new DataView(buf).setUint16(8, h.length, true);
+    u8.set(h.split('').map((c) => c.charCodeAt(0)), 10);
+    new Float32Array(buf, 10 + h.length, 6).set([0, 1, 2, 3, 4, 5.5]);
+    const a = parseNpy(buf);
+    expect(a.shape).toEqual([2, 3]);
+    expect(Array.from(a.data)).toEqual([0, 1, 2, 3, 4, 5.5]);
+  });
+  it('finds the cell under a point, rows from the top', () => {
+    const corners: [number, number][] = [[0, 10], [10, 10], [10, 0], [0, 0]];
+    expect(cellAt(corners, 10, [0.5, 9.5])).toEqual([0, 0]);
+    expect(cellAt(corners, 10, [9.5, 0.5])).toEqual([9, 9]);
+    expect(cellAt(corners, 10, [3.2, 7.9])).toEqual([2, 3]);
+    expect(cellAt(corners, 10, [11, 5])).toBeNull();
+  });
+  it('measures great-circle distances', () => {
+    expect(distanceKm([2.3488, 48.8534], [4.8357, 45.764])).toBeCloseTo(392, -1);
+  });
+});
+
+describe('place labels', () => {
+  const places = [
+    { name: 'Paris', lon: 2.35, lat: 48.85, population: 2_138_551 },
+    { name: 'Lyon', lon: 4.84, lat: 45.76, population: 520_774 },
+    { name: 'Villeurbanne', lon: 4.88, lat: 45.77, population: 131_445 },
+    { name: 'Bron', lon: 4.91, lat: 45.74, population: 38_000 },
+  ];
+  it('labels fewer, larger places at low zoom and only those in view', () => {
+    expect(placesToLabel(places, [-5, 41, 10, 51], 5).map((p) => p.name)).toEqual(['Paris', 'Lyon']);
+    expect(placesToLabel(places, [4.5, 45.5, 5.2, 46], 11).map((p) => p.name)).toEqual(['Lyon', 'Villeurbanne', 'Bron']);
+    expect(placesToLabel(places, [4.5, 45.5, 5.2, 46], 8).map((p) => p.name)).toEqual(['Lyon', 'Villeurbanne']);
+  });
+  it('drops the smaller of two overlapping labels', () => {
+    const px = (p: { lon: number; lat: number }): [number, number] => [p.lon * 1000, -p.lat * 1000];
+    expect(declutter(places.slice(1), px).map((p) => p.name)).toEqual(['Lyon', 'Bron']);
   });
 });

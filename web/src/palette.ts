@@ -1,37 +1,43 @@
-// A fixed colour per operator name: well-known operators get their brand-like colour, any other
-// name gets a stable colour from a qualitative palette chosen by a hash of the name.
+// A fixed colour per operator name from the Okabe–Ito palette, which stays distinct for the common
+// colour-vision deficiencies (Okabe & Ito 2008, "Color Universal Design"). The operators that share a
+// country's map get different hues: FR Orange/SFR/Bouygues/Free, GB EE/O2/Vodafone/Three, IE's two
+// anonymised national operators (mno_1, mno_2) and the named Vodafone/Three. Any other name gets a
+// stable colour of the same palette chosen by a hash of the name.
 
-const KNOWN: Record<string, string> = {
-  orange: '#ff7900',
-  sfr: '#e2001a',
-  bouygues: '#00a3e0',
-  'bouygues telecom': '#00a3e0',
-  free: '#8e44ad',
-  'free mobile': '#8e44ad',
-  ee: '#00b5b0',
-  o2: '#1f4fd1',
-  vodafone: '#e60000',
-  three: '#2ecc40',
-  '3': '#2ecc40',
-  'three ireland': '#2ecc40',
-  eir: '#d6336c',
-  tesco: '#00539f',
-  all: '#f5c542',
+const OI = {
+  orange: '#E69F00',
+  sky: '#56B4E9',
+  green: '#009E73',
+  yellow: '#F0E442',
+  blue: '#0072B2',
+  vermillion: '#D55E00',
+  purple: '#CC79A7',
+  grey: '#BBBBBB',
 };
 
-/** Tableau-like qualitative palette, readable on the dark-blue water and grey land. */
-export const FALLBACK_PALETTE = [
-  '#4e79a7',
-  '#f28e2b',
-  '#e15759',
-  '#76b7b2',
-  '#59a14f',
-  '#edc948',
-  '#b07aa1',
-  '#ff9da7',
-  '#9c755f',
-  '#bab0ac',
-];
+const KNOWN: Record<string, string> = {
+  orange: OI.orange,
+  sfr: OI.purple,
+  bouygues: OI.sky,
+  'bouygues telecom': OI.sky,
+  free: OI.green,
+  'free mobile': OI.green,
+  ee: OI.green,
+  o2: OI.blue,
+  vodafone: OI.vermillion,
+  three: OI.yellow,
+  '3': OI.yellow,
+  'three ireland': OI.yellow,
+  mno_1: OI.orange,
+  mno_2: OI.sky,
+  eir: OI.purple,
+  tesco: OI.blue,
+  proximus: OI.sky,
+  all: OI.yellow,
+};
+
+/** The Okabe–Ito colours (black left out: it vanishes on the dark map). */
+export const FALLBACK_PALETTE = Object.values(OI);
 
 /** 32-bit FNV-1a hash of a string. */
 export function hashString(s: string): number {

@@ -100,6 +100,6 @@ describe('site index', () => {
     expect(findSite(idx, 'a', 'Orange')?.fid).toBe(0);
     expect(findSite(idx, 7)?.operator).toBe('Free');
     expect(findSite(idx, 'zzz')).toBeUndefined();
-    expect(idx.sites[0].color).toBe('#ff7900');
+    expect(idx.sites[0].color).toBe('#E69F00');
   });
 });

@@ -108,7 +108,7 @@ export function pickModel(catalog: Catalog, wanted: string | undefined): string 
 }
 
 export function modelLabel(catalog: Catalog | null, name: string): string {
-  if (name === GROUND_TRUTH) return 'Ground truth';
+  if (name === GROUND_TRUTH) return 'Simulated ground truth';
   return catalog?.models.find((m) => m.name === name)?.label || name;
 }
 

@@ -1,4 +1,4 @@
-import type { MapInfo, Metrics } from '../api';
+import type { JobInfo, MapInfo, Metrics } from '../api';
 import type { AsyncState } from '../hooks';
 import type { Site } from '../map/sites';
 import type { Option } from '../scene';
@@ -20,6 +20,8 @@ interface Props {
   mapB: AsyncState<MapInfo>;
   metricsA: AsyncState<Metrics>;
   metricsB: AsyncState<Metrics>;
+  /** server jobs the metrics wait for (a baseline's fit) */
+  jobs: JobInfo[];
   showFeatures: boolean;
   onShowFeatures: (on: boolean) => void;
   modelLabel: (name: string) => string;
@@ -73,6 +75,7 @@ export default function DetailsPanel(p: Props) {
             modelB={p.modelB}
             metricsA={p.metricsA}
             metricsB={p.metricsB}
+            jobs={p.jobs}
             infoA={p.mapA.data}
             infoB={p.mapB.data}
             modelLabel={p.modelLabel}

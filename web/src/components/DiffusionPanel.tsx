@@ -1,10 +1,11 @@
 import { useEffect, useRef, useState } from 'react';
 import type { GeoJSONSource, ImageSource, Map as MapLibreMap } from 'maplibre-gl';
 import maplibregl from '../map/maplibre';
-import { attachWorld, baseStyle, currentTileUrl, whenStyleReady } from '../map/basemap';
+import { attachCountry, attachWorld, baseStyle, currentTileUrl, whenStyleReady } from '../map/basemap';
 import { bboxOfPoints, padBBox } from '../map/geo';
-import { ApiError, getBlobUrl, isAbortError, type MapInfo } from '../api';
-import ColorLegend from './ColorLegend';
+import { ApiError, getBlobUrl, isAbortError, type JobInfo, type LonLat, type MapInfo, type RegionCollection } from '../api';
+import ColorLegend, { DiffLegend } from './ColorLegend';
+import { cellAt, distanceKm, parseNpy, type NpyArray } from '../npy';
 import Spinner from './Spinner';
 import { fmtMs } from '../format';
 
@@ -19,33 +20,70 @@ interface Props {
   site: { lon: number; lat: number } | null;
   placeholder?: string;
   extra?: React.ReactNode;
+  /** running server jobs this panel waits for (shown under the spinner) */
+  jobs?: JobInfo[];
+  /** extent the panel opens on ("fit"): the ground truth's 95 % mass square, else the map's own */
+  fitExtent?: [LonLat, LonLat] | null;
+  /** a link shown next to the title (e.g. how the simulated ground truth is made) */
+  titleLink?: { href: string; text: string };
+  /** the city's outline, drawn on the panel so that a map cut at a border reads as such */
+  region?: RegionCollection | null;
+  /** the model − ground truth image of this map (a "difference" toggle appears when given) */
+  diffUrl?: string | null;
+  /** the scene's country code (1:10m coast and administrative areas on the basemap) */
+  country?: string | null;
 }
 
 const IMAGE_SOURCE = 'diffusion';
 const IMAGE_LAYER = 'diffusion';
 const BS_SOURCE = 'bs';
+const REGION_SOURCE = 'region';
 const EMPTY = { type: 'FeatureCollection' as const, features: [] };
 
-// the small maps move together: a pan/zoom in one is applied to the others
+// the small maps move together: a pan/zoom in one (drag, wheel, buttons, "fit") is applied to the
+// others. `syncing` marks the moves this code makes, so that they are not echoed back.
 const syncGroup = new Set<MapLibreMap>();
+let syncing = false;
 function syncFrom(source: MapLibreMap) {
-  for (const m of syncGroup) {
-    if (m === source) continue;
-    m.jumpTo({ center: source.getCenter(), zoom: source.getZoom() });
+  if (syncing) return;
+  syncing = true;
+  try {
+    for (const m of syncGroup) {
+      if (m === source) continue;
+      m.jumpTo({ center: source.getCenter(), zoom: source.getZoom() });
+    }
+  } finally {
+    syncing = false;
   }
+}
+
+function jobText(j: JobInfo): string {
+  const pct = typeof j.fraction === 'number' ? ` — ${Math.round(j.fraction * 100)} %` : '';
+  return `${j.label}${j.step ? `: ${j.step}` : ''}${pct} (${Math.round(j.elapsed_s)} s)`;
 }
 
 type PanelState = 'idle' | 'loading' | 'ready' | 'unavailable' | 'error';
 
 export default function DiffusionPanel(props: Props) {
-  const { testid, title, subtitle, info, loading, error, site, placeholder, extra } = props;
+  const { testid, title, subtitle, info, loading, error, site, placeholder, extra, jobs, fitExtent, titleLink, region, diffUrl, country } = props;
+  const [diff, setDiff] = useState(false);
+  const imageUrl = info ? (diff && diffUrl ? diffUrl : info.png) : null;
   const container = useRef<HTMLDivElement>(null);
+  const section = useRef<HTMLElement>(null);
   const mapRef = useRef<MapLibreMap | null>(null);
   const [ready, setReady] = useState(false);
   const [imgLoading, setImgLoading] = useState(false);
   const [imgError, setImgError] = useState<Error | null>(null);
   const [shownPng, setShownPng] = useState<string | null>(null);
   const lastExtent = useRef<string | null>(null);
+  const fitRef = useRef<[LonLat, LonLat] | null>(fitExtent ?? null);
+  fitRef.current = fitExtent ?? info?.extent95 ?? null;
+  // what the user waited: from the moment the panel started loading until its image is on screen
+  const waitStart = useRef<number | null>(null);
+  const [waited, setWaited] = useState<{ png: string; ms: number } | null>(null);
+  useEffect(() => {
+    if (loading && waitStart.current === null) waitStart.current = performance.now();
+  }, [loading]);
   const blobUrls = useRef<string[]>([]);
   // the map (a WebGL context) is only created once the panel first has something to show
   const [wanted, setWanted] = useState(false);
@@ -66,10 +104,18 @@ export default function DiffusionPanel(props: Props) {
     mapRef.current = map;
     map.touchZoomRotate.disableRotation();
     map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
-    map.on('move', (e: { originalEvent?: Event }) => {
-      if (e.originalEvent) syncFrom(map);
+    map.on('move', () => {
+      syncFrom(map);
+      if (section.current) section.current.dataset.zoom = map.getZoom().toFixed(4); // read by the e2e tests
     });
     whenStyleReady(map, () => {
+      map.addSource(REGION_SOURCE, { type: 'geojson', data: EMPTY });
+      map.addLayer({
+        id: 'region-outline',
+        type: 'line',
+        source: REGION_SOURCE,
+        paint: { 'line-color': '#222222', 'line-width': 1.5, 'line-dasharray': [3, 2] },
+      });
       map.addSource(BS_SOURCE, { type: 'geojson', data: EMPTY });
       map.addLayer({
         id: 'bs',
@@ -98,6 +144,19 @@ export default function DiffusionPanel(props: Props) {
     };
   }, [wanted]);
 
+  useEffect(() => {
+    const map = mapRef.current;
+    if (!ready || !map) return;
+    attachCountry(map, country);
+  }, [ready, country]);
+
+  // city outline
+  useEffect(() => {
+    const map = mapRef.current;
+    if (!ready || !map) return;
+    (map.getSource(REGION_SOURCE) as GeoJSONSource).setData(region ?? EMPTY);
+  }, [ready, region]);
+
   // BS marker
   useEffect(() => {
     const map = mapRef.current;
@@ -122,7 +181,7 @@ export default function DiffusionPanel(props: Props) {
     const ctrl = new AbortController();
     setImgLoading(true);
     setImgError(null);
-    getBlobUrl(info.png, ctrl.signal)
+    getBlobUrl(imageUrl!, ctrl.signal)
       .then((url) => {
         if (ctrl.signal.aborted) {
           URL.revokeObjectURL(url);
@@ -142,17 +201,16 @@ export default function DiffusionPanel(props: Props) {
               source: IMAGE_SOURCE,
               paint: { 'raster-opacity': 0.85, 'raster-fade-duration': 0, 'raster-resampling': 'nearest' },
             },
-            'bs',
+            'region-outline',
           );
         }
         map.setLayoutProperty(IMAGE_LAYER, 'visibility', 'visible');
         const extent = JSON.stringify(info.corners);
         if (lastExtent.current !== extent) {
           lastExtent.current = extent;
-          const box = bboxOfPoints(info.corners);
-          if (box) map.fitBounds(padBBox(box, 0.01, 0), { padding: 4, animate: false });
+          fitTo(map, fitRef.current ?? info.extent95 ?? null, info.corners);
         }
-        setShownPng(info.png);
+        setShownPng(imageUrl);
         setImgLoading(false);
       })
       .catch((e: unknown) => {
@@ -164,26 +222,92 @@ export default function DiffusionPanel(props: Props) {
       ctrl.abort();
       setImgLoading(false);
     };
-  }, [ready, info]);
+  }, [ready, info, imageUrl]);
+
+  useEffect(() => {
+    if (!shownPng || shownPng !== info?.png || (waited && waited.png === shownPng)) return;
+    const t0 = waitStart.current;
+    waitStart.current = null;
+    setWaited({ png: shownPng, ms: t0 === null ? 0 : performance.now() - t0 });
+  }, [shownPng, waited, info?.png]);
+
+  // a new ground-truth extent (it may arrive after this panel's own image): open on it
+  const fitKey = JSON.stringify(fitExtent ?? null);
+  useEffect(() => {
+    const map = mapRef.current;
+    if (!ready || !map || !fitExtent || !info) return;
+    fitTo(map, fitExtent, info.corners);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [ready, fitKey]);
+
+  // readout of P(ℓ|i), distance to the BS and cell under the cursor (the raw map is fetched on first hover)
+  const [readout, setReadout] = useState<string | null>(null);
+  const raw = useRef<{ url: string; arr: NpyArray | null; loading: boolean } | null>(null);
+  useEffect(() => {
+    const map = mapRef.current;
+    if (!ready || !map || !info) return;
+    const onMove = (e: { lngLat: { lng: number; lat: number } }) => {
+      const p: LonLat = [e.lngLat.lng, e.lngLat.lat];
+      if (!raw.current || raw.current.url !== info.npy) {
+        raw.current = { url: info.npy, arr: null, loading: true };
+        const mine = raw.current;
+        fetch(info.npy)
+          .then((r) => r.arrayBuffer())
+          .then((b) => {
+            mine.arr = parseNpy(b);
+          })
+          .catch(() => undefined)
+          .finally(() => {
+            mine.loading = false;
+          });
+      }
+      const arr = raw.current.arr;
+      const cell = cellAt(info.corners, info.shape[0], p);
+      const dist = site ? `${distanceKm([site.lon, site.lat], p).toFixed(2)} km from the BS` : '';
+      if (!cell) {
+        setReadout(`outside the window${dist ? ` · ${dist}` : ''}`);
+        return;
+      }
+      const v = arr ? arr.data[cell[0] * info.shape[1] + cell[1]] : null;
+      const pv = v === null ? '…' : v > 0 ? v.toExponential(2) : '0';
+      setReadout(`P(ℓ|i) = ${pv} · ${dist} · cell row ${cell[0]}, col ${cell[1]}`);
+    };
+    const onOut = () => setReadout(null);
+    map.on('mousemove', onMove);
+    map.on('mouseout', onOut);
+    return () => {
+      map.off('mousemove', onMove);
+      map.off('mouseout', onOut);
+    };
+  }, [ready, info, site?.lon, site?.lat]);
 
   const err = error ?? imgError;
   let state: PanelState = 'idle';
   if (loading || imgLoading) state = 'loading';
   else if (err) state = err instanceof ApiError && err.status === 404 ? 'unavailable' : 'error';
-  else if (info && shownPng === info.png) state = 'ready';
+  else if (info && shownPng === imageUrl) state = 'ready';
 
   return (
-    <section className="panel diffusion-panel" data-testid={testid} data-state={state}>
+    <section ref={section} className="panel diffusion-panel" data-testid={testid} data-state={state}>
       <header className="panel-header">
         <h2>{title}</h2>
         {subtitle && <span className="panel-subtitle">{subtitle}</span>}
-        {info && state === 'ready' && info.inference_ms !== null && info.inference_ms !== undefined && (
+        {titleLink && (
+          <a className="panel-link" href={titleLink.href} target="_blank" rel="noreferrer">
+            {titleLink.text}
+          </a>
+        )}
+        {info && state === 'ready' && waited && waited.png === info.png && (
           <span
             className="panel-badge"
-            title={`inference time${info.cached ? ' (map served from the cache)' : ''}`}
+            data-testid={`${testid}-time`}
+            title={`what you waited for this map (request and image)${
+              info.inference_ms !== null && info.inference_ms !== undefined ? `; computing it took ${fmtMs(info.inference_ms)}` : ''
+            }${info.cached ? '; served from the cache' : ''}`}
             data-cached={info.cached ? 'true' : 'false'}
           >
-            {fmtMs(info.inference_ms)}
+            {fmtMs(waited.ms)}
+            {info.cached && <span className="cached-mark"> · cached</span>}
           </span>
         )}
         {extra}
@@ -193,6 +317,50 @@ export default function DiffusionPanel(props: Props) {
         {state === 'loading' && (
           <div className="map-loading">
             <Spinner />
+            {jobs && jobs.length > 0 && (
+              <div className="job-progress" data-testid={`${testid}-progress`}>
+                {jobs.map((j) => (
+                  <div key={j.id} className="job-line">
+                    <span>{jobText(j)}</span>
+                    {typeof j.fraction === 'number' && (
+                      <progress max={1} value={j.fraction} aria-label={j.label} />
+                    )}
+                  </div>
+                ))}
+              </div>
+            )}
+          </div>
+        )}
+        {state === 'ready' && info && (
+          <div className="panel-view-buttons">
+            <button
+              type="button"
+              data-testid={`${testid}-fit`}
+              title="zoom to the square holding 95 % of the ground truth's mass"
+              onClick={() => mapRef.current && fitTo(mapRef.current, fitRef.current, info.corners)}
+            >
+              fit
+            </button>
+            {diffUrl && (
+              <button
+                type="button"
+                data-testid={`${testid}-diff`}
+                aria-pressed={diff}
+                className={diff ? 'active' : ''}
+                title="show this map minus the ground truth (red: more probability than the ground truth, blue: less)"
+                onClick={() => setDiff((d) => !d)}
+              >
+                {diff ? 'map' : 'difference'}
+              </button>
+            )}
+            <button
+              type="button"
+              data-testid={`${testid}-full`}
+              title="show the BS's whole 60 km window"
+              onClick={() => mapRef.current && fitTo(mapRef.current, null, info.corners)}
+            >
+              full window
+            </button>
           </div>
         )}
         {state === 'idle' && !info && (
@@ -211,7 +379,24 @@ export default function DiffusionPanel(props: Props) {
           </div>
         )}
       </div>
-      <ColorLegend vmin={info?.vmin ?? 1e-9} vmax={info?.vmax ?? 1e-2} />
+      {readout && state === 'ready' && (
+        <div className="panel-readout" data-testid={`${testid}-readout`}>
+          {readout}
+        </div>
+      )}
+      {diff && diffUrl ? (
+        <DiffLegend />
+      ) : (
+        <ColorLegend vmin={info?.vmin ?? 1e-9} vmax={info?.vmax ?? 1e-2} />
+      )}
     </section>
   );
+}
+
+/** Zoom `map` on `extent` (else on the whole window `corners`); the other panels follow. */
+function fitTo(map: MapLibreMap, extent: [LonLat, LonLat] | null, corners: LonLat[]) {
+  const box = extent ? (([extent[0][0], extent[0][1], extent[1][0], extent[1][1]] as [number, number, number, number])) : bboxOfPoints(corners);
+  if (!box) return;
+  map.fitBounds(extent ? [box[0], box[1], box[2], box[3]] : padBBox(box, 0.01, 0), { padding: 4, animate: false });
+  syncFrom(map);
 }

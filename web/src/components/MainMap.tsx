@@ -1,7 +1,8 @@
 import { useEffect, useRef, useState } from 'react';
 import type { GeoJSONSource, ImageSource, Map as MapLibreMap, MapMouseEvent, Popup } from 'maplibre-gl';
 import maplibregl from '../map/maplibre';
-import { attachWorld, baseStyle, currentTileUrl, whenStyleReady } from '../map/basemap';
+import { attachPlaces } from '../map/places';
+import { attachCountry, attachWorld, baseStyle, currentTileUrl, whenStyleReady } from '../map/basemap';
 import { bboxOf, padBBox, type BBox } from '../map/geo';
 import {
   OVERLAY_LAYER,
@@ -36,6 +37,10 @@ interface Props {
   currentOperator: string | null;
   selectedFid: number | null;
   region: RegionCollection | null;
+  /** the scene's country code (basemap outlines and place names); null for uploads */
+  country?: string | null;
+  /** draw WorldPop 2020 density (~10 km, GET /api/population) under the sites */
+  population?: boolean;
   /** changes when the scene changes: the map fits the region (or the sites) once per key */
   fitKey: string;
   regionSettled: boolean;
@@ -82,6 +87,22 @@ function popupContent(site: Site): HTMLElement {
   }
   root.append(table);
   return root;
+}
+
+const POP_SOURCE = 'population';
+const POP_LAYER = 'population-fill';
+const popCache = new Map<string, Promise<GeoJSON.FeatureCollection>>();
+function loadPopulation(country: string): Promise<GeoJSON.FeatureCollection> {
+  let p = popCache.get(country);
+  if (!p) {
+    p = fetch(`/api/population?country=${encodeURIComponent(country)}`).then((r) => {
+      if (!r.ok) throw new Error(`population: HTTP ${r.status}`);
+      return r.json() as Promise<GeoJSON.FeatureCollection>;
+    });
+    popCache.set(country, p);
+    p.catch(() => popCache.delete(country));
+  }
+  return p;
 }
 
 export default function MainMap(props: Props) {
@@ -181,6 +202,18 @@ export default function MainMap(props: Props) {
     // the style is inline: sources can be added as soon as it is parsed, before the basemap renders
     const setup = () => {
       if (map.getSource(SITES_SOURCE)) return;
+      map.addSource(POP_SOURCE, { type: 'geojson', data: EMPTY });
+      map.addLayer({
+        id: POP_LAYER,
+        type: 'fill',
+        source: POP_SOURCE,
+        layout: { visibility: 'none' },
+        paint: {
+          // viridis-like steps of inhabitants per km² (colour-blind safe, light = dense)
+          'fill-color': ['step', ['get', 'density_per_km2'], '#440154', 10, '#3b528b', 50, '#21918c', 200, '#5ec962', 1000, '#fde725'],
+          'fill-opacity': 0.45,
+        },
+      });
       map.addSource(REGION_SOURCE, { type: 'geojson', data: EMPTY });
       map.addLayer({
         id: REGION_FILL_LAYER,
@@ -213,7 +246,33 @@ export default function MainMap(props: Props) {
     };
   }, []);
 
-  const { index, currentOperator, selectedFid, region, overlay, fitKey, regionSettled } = props;
+  const { index, currentOperator, selectedFid, region, overlay, fitKey, regionSettled, country } = props;
+
+  // optional population layer
+  useEffect(() => {
+    const map = mapRef.current;
+    if (!ready || !map) return;
+    const on = !!props.population && !!country;
+    map.setLayoutProperty(POP_LAYER, 'visibility', on ? 'visible' : 'none');
+    if (!on) return;
+    let live = true;
+    loadPopulation(country!)
+      .then((fc) => {
+        if (live) (map.getSource(POP_SOURCE) as GeoJSONSource).setData(fc);
+      })
+      .catch((e) => console.warn('population', e));
+    return () => {
+      live = false;
+    };
+  }, [ready, country, props.population]);
+
+  // basemap of the scene's country: 1:10m coast, administrative areas, place names
+  useEffect(() => {
+    const map = mapRef.current;
+    if (!ready || !map) return;
+    attachCountry(map, country);
+    return attachPlaces(map, country ?? null);
+  }, [ready, country]);
 
   // data-ready turns true once the current sites are drawn in their final view (so that an
   // end-to-end test can project and hover them): every change below bumps `mutation`, and the

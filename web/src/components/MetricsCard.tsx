@@ -1,4 +1,4 @@
-import type { MapInfo, Metrics, Scores } from '../api';
+import type { JobInfo, MapInfo, Metrics, Scores } from '../api';
 import type { AsyncState } from '../hooks';
 import { fmt, fmtGain, fmtMs, relativeGain } from '../format';
 import Spinner from './Spinner';
@@ -11,12 +11,20 @@ interface Props {
   infoA: MapInfo | null;
   infoB: MapInfo | null;
   modelLabel: (name: string) => string;
+  /** server jobs under way (a baseline's fit): their progress is shown on the row that waits */
+  jobs?: JobInfo[];
 }
 
 const val = (s: Scores | null | undefined, k: string): number | null => {
   const v = s ? s[k] : null;
   return typeof v === 'number' ? v : null;
 };
+
+function pendingText(j: JobInfo | undefined): string {
+  if (!j) return '…';
+  const pct = typeof j.fraction === 'number' ? ` ${Math.round(j.fraction * 100)} %` : '';
+  return ` (${j.step ?? j.label}${pct}, ${Math.round(j.elapsed_s)} s)`;
+}
 
 function gainClass(v: number | null): string {
   if (v === null) return 'gain';
@@ -27,7 +35,7 @@ function gainClass(v: number | null): string {
  * Accuracy of the chosen model (A) — and, in compare mode, of model B — against the ground
  * truth, with the baselines' errors and A's relative gains over each of them.
  */
-export default function MetricsCard({ model, modelB, metricsA, metricsB, infoA, infoB, modelLabel }: Props) {
+export default function MetricsCard({ model, modelB, metricsA, metricsB, infoA, infoB, modelLabel, jobs = [] }: Props) {
   const a = metricsA.data;
   const b = modelB ? metricsB.data : null;
   const vsA = a?.vs_ground_truth ?? null;
@@ -99,8 +107,16 @@ export default function MetricsCard({ model, modelB, metricsA, metricsB, infoA, 
                 </td>
               </tr>
             )}
-            {baselines.map(([name, s]) => (
-              <tr key={name} data-baseline={name}>
+            {baselines.map(([name, s]) =>
+              s === null && a?.incomplete ? (
+                <tr key={name} data-baseline={name} data-state="computing">
+                  <th>{modelLabel(name)}</th>
+                  <td colSpan={6} className="metric-pending" data-testid={`pending-${name}`}>
+                    <Spinner /> computing{pendingText(jobs.find((j) => j.model === name))}
+                  </td>
+                </tr>
+              ) : (
+              <tr key={name} data-baseline={name} data-state="filled">
                 <th>{modelLabel(name)}</th>
                 <td />
                 <td>{fmt(val(s, 'ks'))}</td>
@@ -113,7 +129,8 @@ export default function MetricsCard({ model, modelB, metricsA, metricsB, infoA, 
                   {fmtGain(gain(name, 'emd_km', s))}
                 </td>
               </tr>
-            ))}
+              ),
+            )}
           </tbody>
         </table>
       </div>

@@ -5,10 +5,13 @@ import Spinner from './Spinner';
 interface Props {
   onUploaded: (result: UploadResult) => void;
   onError: (message: string) => void;
+  /** element id of the file input (unique on the page) and its test id */
+  id?: string;
+  label?: string;
 }
 
 /** Uploads a CSV site list (POST /api/uploads, multipart field `file`). */
-export default function UploadButton({ onUploaded, onError }: Props) {
+export default function UploadButton({ onUploaded, onError, id = 'upload-input', label = 'Upload sites (CSV)' }: Props) {
   const input = useRef<HTMLInputElement>(null);
   const [busy, setBusy] = useState(false);
 
@@ -29,8 +32,8 @@ export default function UploadButton({ onUploaded, onError }: Props) {
     <div className="upload">
       <input
         ref={input}
-        id="upload-input"
-        data-testid="upload-input"
+        id={id}
+        data-testid={id}
         type="file"
         accept=".csv,text/csv,text/plain"
         className="visually-hidden"
@@ -38,11 +41,11 @@ export default function UploadButton({ onUploaded, onError }: Props) {
         onChange={(e) => void onFile(e.target.files?.[0])}
       />
       <label
-        htmlFor="upload-input"
+        htmlFor={id}
         className={`button button-primary${busy ? ' button-busy' : ''}`}
         title="Upload a CSV site list (columns such as site_id, lat, lon, operator, height, technology)"
       >
-        {busy ? <Spinner label="Uploading…" /> : 'Upload sites (CSV)'}
+        {busy ? <Spinner label="Uploading…" /> : label}
       </label>
     </div>
   );

@@ -11,7 +11,38 @@ export const COLORS = {
   land: '#26313d',
   landOutline: '#4a5a6a',
   border: '#5c6f82',
+  admin: '#3f5063',
 };
+
+/** world-atlas names of the catalog's countries: their 1:50m land is replaced by the 1:10m outline. */
+const WORLD_NAMES: Record<string, string> = { FR: 'France', GB: 'United Kingdom', IE: 'Ireland', BE: 'Belgium' };
+
+const outlineCache = new Map<string, Promise<FeatureCollection<Geometry>>>();
+
+/** Draws a country's 1:10m outline and administrative areas (GET /api/outlines) on `map`. */
+export function attachCountry(map: import('maplibre-gl').Map, code: string | null | undefined): void {
+  const name = code ? WORLD_NAMES[code] : undefined;
+  whenStyleReady(map, () => {
+    map.setFilter('land-fill', name ? ['!=', ['get', 'name'], name] : null);
+    if (!name) (map.getSource('detail') as import('maplibre-gl').GeoJSONSource | undefined)?.setData(EMPTY);
+  });
+  if (!code || !name) return;
+  let p = outlineCache.get(code);
+  if (!p) {
+    p = fetch(`/api/outlines?country=${encodeURIComponent(code)}`).then((r) => {
+      if (!r.ok) throw new Error(`outlines: HTTP ${r.status}`);
+      return r.json() as Promise<FeatureCollection<Geometry>>;
+    });
+    outlineCache.set(code, p);
+    p.catch(() => outlineCache.delete(code));
+  }
+  p.then((fc) =>
+    whenStyleReady(map, () => (map.getSource('detail') as import('maplibre-gl').GeoJSONSource | undefined)?.setData(fc)),
+  ).catch((e) => {
+    console.warn('basemap outlines', e);
+    whenStyleReady(map, () => map.setFilter('land-fill', null));
+  });
+}
 
 export interface World {
   land: FeatureCollection<Geometry>;
@@ -71,10 +102,26 @@ export function baseStyle(opts: { tileUrl?: string | null; tileAttribution?: str
     sources: {
       land: { type: 'geojson', data: EMPTY },
       borders: { type: 'geojson', data: EMPTY },
+      detail: { type: 'geojson', data: EMPTY },
     },
     layers: [
       { id: 'background', type: 'background', paint: { 'background-color': COLORS.water } },
       { id: 'land-fill', type: 'fill', source: 'land', paint: { 'fill-color': COLORS.land } },
+      // the scene's country at 1:10m (a coast that fits a city) and its administrative areas (/api/outlines)
+      {
+        id: 'detail-land',
+        type: 'fill',
+        source: 'detail',
+        filter: ['==', ['get', 'kind'], 'country'],
+        paint: { 'fill-color': COLORS.land },
+      },
+      {
+        id: 'detail-admin',
+        type: 'line',
+        source: 'detail',
+        filter: ['==', ['get', 'kind'], 'admin'],
+        paint: { 'line-color': COLORS.admin, 'line-width': 0.6 },
+      },
       {
         id: 'land-outline',
         type: 'line',
