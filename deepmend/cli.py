@@ -180,15 +180,28 @@ def vector(country, city, operator, sites, region, crs, model_name, alpha, site_
             if Path(path).suffix.lower() not in allowed:
                 raise InputError(f"output must end in {', '.join(allowed)}", file=path, value=Path(path).suffix)
             check_writable_dir(Path(path).parent)
-    scene = _scene(country, city, operator, sites, region, crs)
-    idx = [scene.site_index(s) for s in site_ids] if site_ids else [int(i) for i in scene.targets]
+    from deepmend.cli_options import _scene_of_site
+
+    scenes = _scene(country, city, operator, sites, region, crs)
+    if site_ids:  # each site in (the part of) its own operator's network around it
+        groups: dict[int, tuple] = {}
+        for s in site_ids:
+            sc, i = _scene_of_site(scenes, s)
+            groups.setdefault(id(sc), (sc, []))[1].append(int(i))
+        work = list(groups.values())
+    else:  # every target, part by part (memory follows the windows, not the deployment's extent)
+        work = [(part, [int(i) for i in part.targets]) for sc in scenes for part in sc.parts()]
+    n_sites = sum(len(idx) for _, idx in work)
     if cells:
-        vec.write_vector(vec.voronoi_cells(scene, idx), cells)
-        info(f"wrote {len(idx)} Voronoi cells to {cells}")
+        import pandas as pd
+
+        gdfs = [vec.voronoi_cells(sc, idx) for sc, idx in work]
+        vec.write_vector(pd.concat(gdfs, ignore_index=True) if len(gdfs) > 1 else gdfs[0], cells)
+        info(f"wrote {n_sites} Voronoi cells to {cells}")
     if contours or inspire:
         from deepmend.registry import make_model
 
-        maps = list(make_model(model_name, alpha=alpha).fit(scene).predict_many(idx))
+        maps = [m for sc, idx in work for m in make_model(model_name, alpha=alpha).fit(sc).predict_many(idx)]
         if contours:
             vec.write_vector(vec.coverage_contours(maps, taus), contours)
             info(f"wrote {len(maps) * len(taus)} contours to {contours}")

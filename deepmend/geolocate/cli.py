@@ -13,26 +13,6 @@ from deepmend.engine.cli import _check_floor, _spec, engine_options
 from deepmend.geolocate.estimators import ESTIMATORS
 
 
-def _only_operator(job, operator: str):
-    """A user's site file with several operators: keep ``operator``'s sites (one network is geolocated at a time)."""
-    import numpy as np
-
-    from deepmend.engine.job import Job
-    from deepmend.errors import InputError
-
-    dep = job.deployment
-    ops = np.array([str(o).strip().lower() for o in dep.operator])  # a loop over sites, not cells
-    keep = ops == str(operator).strip().lower()
-    if not keep.any():
-        raise InputError(f"no site of this operator; operators in the file: {', '.join(sorted(set(map(str, dep.operator))))}",
-                         file=dep.source or None, column="operator", value=operator)
-    if keep.all():
-        return job
-    new_index = np.cumsum(keep) - 1
-    targets = new_index[job.targets[keep[job.targets]]]
-    return Job(f"{job.name} ({operator})", dep.subset(keep), job.mask_region, targets, job.excluded)
-
-
 @click.command()
 @click.option("--values", "values_path", required=True, type=click.Path(dir_okay=False), help="Per-BS values: CSV/Parquet with site_id, value column(s)[, time].")
 @click.option("--value", "value_cols", help="Value column(s) to geolocate, comma-separated (one band each); required when several numeric columns are present.")
@@ -66,8 +46,6 @@ def geolocate(values_path, value_cols, country, city, operator, sites, region, c
     _check_floor(floor)
     spec = _spec(model_name, alpha, weights)
     job = open_job(country, city, operator, sites, region, crs, dataset)
-    if sites and operator:
-        job = _only_operator(job, operator)
     ex = make_executor(workers, scheduler)
     try:
         res = run_geolocate(job, values_path, spec, out, polygons=polygons, polygon_field=polygon_field, totals=totals, store=store,

@@ -248,4 +248,4 @@ def test_cli_operator_filter_on_a_multi_operator_site_file(tmp_path, capsys):
         assert src.read(1).sum(dtype=np.float64) == pytest.approx(30.0, rel=1e-6)
     assert main(base + ["--operator", "Z"]) == 2
     err = capsys.readouterr().err
-    assert "no site of this operator; operators in the file: X, Y" in err
+    assert "no rows of operator 'Z'; operators in the file: X, Y" in err
