@@ -8,6 +8,8 @@ weights load and no fit.
 
 from __future__ import annotations
 
+import math
+
 import io
 import json
 import logging
@@ -32,6 +34,10 @@ DOCUMENTED_MODELS = ("voronoi", "probabilistic", "voronoiboost", "teacher", "dee
 GROUND_TRUTH = "groundtruth"
 #: Bump when the content of cached maps would change for the same request.
 MAP_CACHE_VERSION = 2
+
+
+#: Resolution of the probabilistic model's α in the API (α = 1.31 is fitted as 1.3).
+ALPHA_STEP = 0.05
 
 
 @dataclass
@@ -99,9 +105,15 @@ class Maps:
         raise NotFoundError(f"unknown model; valid: {valid}", column="model", value=name)
 
     def estimator(self, name: str, alpha: float | None = None) -> DiffusionModel:
-        """A new, unfitted model (parameters only: free); ``alpha`` applies to models that take it."""
+        """A new, unfitted model (parameters only: free); ``alpha`` applies to models that take it.
+
+        ``alpha`` is rounded to :data:`ALPHA_STEP` so that a client cannot make the server fit
+        the model again for every distinct float (the fits are cached per rounded value, and the
+        cache of fitted models is bounded)."""
         from deepmend.registry import build_model
 
+        if alpha is not None and math.isfinite(alpha):
+            alpha = round(round(float(alpha) / ALPHA_STEP) * ALPHA_STEP, 6)
         return build_model(self.check_model(name), registry=self.registry, alpha=alpha)
 
     def model_key(self, spec: SceneSpec, name: str, est: DiffusionModel) -> tuple:

@@ -224,3 +224,15 @@ def test_leader_past_wait_s_gets_503_and_a_later_request_the_finished_fit(tmp_pa
         assert r.json()["site_id"] == "A" and len(fits) == 1  # the finished fit, not a new one
         png = c.get(r.json()["png"])
         assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_alpha_is_quantised_so_distinct_floats_share_one_fit(service):
+    """Every distinct α used to refit the model (issue 18): the API rounds it to ALPHA_STEP.
+    Made to fail by removing the rounding in Maps.estimator (1.31 then keeps its own fit)."""
+    from deepmend.api.maps import ALPHA_STEP
+
+    maps = service._maps
+    a, b = maps.estimator("probabilistic", 1.31), maps.estimator("probabilistic", 1.3)
+    assert ALPHA_STEP == 0.05 and a.get_params()["alpha"] == 1.3
+    assert a.cache_token() == b.cache_token()
+    assert maps.estimator("probabilistic", 1.34).get_params()["alpha"] == 1.35
