@@ -28,10 +28,7 @@ def serve(host: str, port: int, static_dir: str | None, allow_hosts: tuple[str, 
     """
     from deepmend.api import lifecycle
     from deepmend.api.app import create_app, find_static_dir
-    from deepmend.api.jobs import capture_tqdm
     from deepmend.api.security import env_list
-
-    capture_tqdm()  # progress goes to /api/jobs, not into the server's log
 
     if static_dir is not None and not (Path(static_dir) / "index.html").is_file():
         raise InputError("no index.html in the web app directory (build it with 'npm run build' in web/)", file=static_dir)

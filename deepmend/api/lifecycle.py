@@ -87,7 +87,10 @@ def serve(app, host: str, port: int, log_level: str = "info") -> None:
     """
     import uvicorn
 
+    from deepmend.api.jobs import capture_tqdm
     from deepmend.api.security import json_h11_protocol
+
+    capture_tqdm()  # this process is the server from now on: progress goes to /api/jobs, not into its log
 
     class Server(uvicorn.Server):
         _watchdog: threading.Thread | None = None

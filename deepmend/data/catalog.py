@@ -219,6 +219,14 @@ def _city_entries(code: str, ds: Dataset) -> list[dict]:
 _CATALOG_LOCK = threading.Lock()
 
 
+def clear_caches() -> None:
+    """Forget everything read from the data directory (after it changed, e.g. ``DEEPMEND_DATA_DIR``)."""
+    with _CATALOG_LOCK:
+        for f in list(globals().values()):
+            if callable(getattr(f, "cache_clear", None)) and getattr(f, "__module__", None) == __name__:
+                f.cache_clear()
+
+
 def catalog() -> dict:
     """The catalog as plain data: countries → cities → operators with site counts (each city once).
 

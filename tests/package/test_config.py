@@ -17,13 +17,9 @@ SHARED = (config.REPO_DIR.parent / "shared" / "data").resolve()
 def fresh_catalog(monkeypatch):
     from deepmend.data import catalog
 
-    def clear():
-        for f in (catalog.catalog, catalog._sites, catalog._areas, catalog.country_region):
-            f.cache_clear()
-
-    clear()
+    catalog.clear_caches()
     yield
-    clear()
+    catalog.clear_caches()
 
 
 def test_data_dir_search_order(monkeypatch, tmp_path):
