@@ -39,20 +39,29 @@ from deepmend.geolocate.estimators import ESTIMATORS
 def geolocate(values_path, value_cols, country, city, operator, sites, region, crs, model_name, alpha, weights, estimator, prior, tol, max_iter, out,
               polygons, polygon_field, totals, site_areas, dataset, store, workers, scheduler, floor, max_sites) -> None:
     """Estimate the density of per-BS values over space (100 m national lattice), totals per polygon, site → area table."""
-    from deepmend.engine.executors import make_executor
+    from deepmend.engine.cli import _interrupted
+    from deepmend.engine.executors import Interrupted, interruptible, make_executor
     from deepmend.engine.job import open_job
     from deepmend.geolocate import geolocate as run_geolocate
 
     _check_floor(floor)
     spec = _spec(model_name, alpha, weights)
     job = open_job(country, city, operator, sites, region, crs, dataset)
-    ex = make_executor(workers, scheduler)
-    try:
-        res = run_geolocate(job, values_path, spec, out, polygons=polygons, polygon_field=polygon_field, totals=totals, store=store,
-                            executor=ex, floor=floor, max_sites=max_sites, value=value_cols, estimator=estimator, prior=prior, tol=tol,
-                            max_iter=max_iter, site_areas=site_areas)
-    finally:
-        ex.close()
+    with interruptible():  # SIGTERM/SIGINT: workers stopped, temporaries removed, exit 128 + signal (as predict --store)
+        ex = make_executor(workers, scheduler)
+        try:
+            res = run_geolocate(job, values_path, spec, out, polygons=polygons, polygon_field=polygon_field, totals=totals, store=store,
+                                executor=ex, floor=floor, max_sites=max_sites, value=value_cols, estimator=estimator, prior=prior, tol=tol,
+                                max_iter=max_iter, site_areas=site_areas)
+        except Interrupted as exc:
+            interruptible.mute()  # a second Ctrl-C must not interrupt the clean-up
+            ex.close(cancel=True)
+            _interrupted(exc, store)
+        except BaseException:
+            ex.close(cancel=True)
+            raise
+        else:
+            ex.close()
     for w in res.warnings:
         click.echo(f"warning: {w}", err=True)
     mass, est = res.report["mass"], res.report["estimator"]
