@@ -92,6 +92,30 @@ def remove_stale_temporaries(path: Path) -> int:
     return n
 
 
+#: What a change of each store setting means, in the user's words.
+_CHANGES = {
+    "deployment_sha256": "the sites changed (moved, added or removed)",
+    "region_sha256": "the region changed",
+    "model": "another model or other model parameters",
+    "floor": "another --floor",
+    "max_sites_per_tile": "another --max-sites-per-tile",
+    "job": "another scene",
+    "crs": "another CRS",
+    "n_targets": "another number of sites to map",
+}
+
+
+def what_changed(have: dict, want: dict, keys: Sequence[str]) -> str:
+    """One phrase per differing setting, e.g. "the sites changed (moved, added or removed) [deployment_sha256]";
+    small values are shown as ``stored → now``."""
+    out = []
+    for k in keys:
+        a, b = have.get(k), want.get(k)
+        detail = f" ({a} → {b})" if k not in ("deployment_sha256", "region_sha256") and len(f"{a}{b}") < 120 else ""
+        out.append(f"{_CHANGES.get(k, k)}{detail} [{k}]")
+    return "; ".join(out)
+
+
 class MapStore:
     """The store's driver side (create, manifest, summaries) and its reader."""
 
@@ -117,7 +141,8 @@ class MapStore:
                 self._create(want, list(sites or []), left, bottom, kind, post or {}, list(tiles))
             elif have != want:
                 diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
-                raise InputError(f"store was made with other settings ({', '.join(diff)}: {[have.get(k) for k in diff]} vs {[want.get(k) for k in diff]}); use a new --store", file=str(self.path))
+                raise InputError(f"store was made with other settings: {what_changed(have, want, diff)}; resume with the same inputs and "
+                                 "options, or use a new --store", file=str(self.path))
             remove_stale_temporaries(self.path)
         if self.root.attrs.get("format") != FORMAT:
             raise InputError(f"not a deepmend map store (format {self.root.attrs.get('format')!r}); stores of version 1 must be recomputed", file=str(self.path))

@@ -96,7 +96,7 @@ def test_interrupted_batch_resumes_without_recomputing(grid_job, tmp_path):
 def test_store_refuses_other_settings(grid_job, tmp_path):
     path = str(tmp_path / "s.zarr")
     run_batch(grid_job, VOR, store=path, max_sites=8, progress=False)
-    with pytest.raises(InputError, match="other settings"):
+    with pytest.raises(InputError, match="other settings: another model or other model parameters"):
         run_batch(grid_job, PROB, store=path, max_sites=8, progress=False)
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "x").write_text("x")

@@ -210,7 +210,7 @@ def test_kind6_stale_store_refused(tmp_path):
     assert rc == 0, err
     rc, _, err = cli("predict", "--sites", case("c21_base_lyon_A1_moved.csv"), "--all", "--store", store, "--workers", "0")
     msg = one_error_line(err)
-    assert rc == 2 and "other settings" in msg and "deployment_sha256" in msg
+    assert rc == 2 and "other settings" in msg and "the sites changed (moved, added or removed)" in msg
 
 
 # --- kind 7: refusals say the real cause ---------------------------------------------------
