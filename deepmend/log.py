@@ -60,3 +60,10 @@ def progress(*args, **kwargs):
 
     kwargs["disable"] = bool(kwargs.get("disable", False)) or progress_disabled()
     return tqdm(*args, **kwargs)
+
+
+def progress_write(message: str) -> None:
+    """Print ``message`` as its own line above any running progress bar (``tqdm.write``)."""
+    from tqdm import tqdm
+
+    tqdm.write(message)

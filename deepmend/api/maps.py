@@ -112,7 +112,7 @@ class Maps:
         cache of fitted models is bounded)."""
         from deepmend.registry import build_model
 
-        if alpha is not None and math.isfinite(alpha):
+        if alpha is not None and math.isfinite(alpha) and abs(alpha) < 1e6:  # beyond: left to validate()
             alpha = round(round(float(alpha) / ALPHA_STEP) * ALPHA_STEP, 6)
         return build_model(self.check_model(name), registry=self.registry, alpha=alpha)
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from deepmend.api.cache import OnceLRU
 from deepmend.api.maps import GROUND_TRUTH, MapResult, Maps
-from deepmend.errors import DeepmendError, NotAvailableError
+from deepmend.errors import BusyError, DeepmendError, NotAvailableError
 from deepmend.grid.diffusion_map import DiffusionMap
 from deepmend.scene_spec import SceneSpec
 
@@ -65,9 +65,9 @@ class Metrics:
         """The metrics of an answered map (see docs/API.md)."""
         key = ("metrics", res.key)
         out = self.cache.get(key, lambda: self._metrics(res), self.maps.wait_s)[0]
-        if out.get("_incomplete"):
-            self.cache.discard(key)  # a baseline is still being fitted: ask again later
-        return {k: v for k, v in out.items() if not k.startswith("_")}
+        if out.get("incomplete"):
+            self.cache.discard(key)  # a baseline is still being fitted: not cached, the client asks again later
+        return out
 
     def _gt_map(self, ref: SceneSpec, site_id: str) -> DiffusionMap | None:
         if not self.ground_truth_available():
@@ -84,9 +84,13 @@ class Metrics:
                 return
             self._bg_fits.add(tag)
 
-        def failed(exc: BaseException) -> None:  # reported once (by the pool); the baseline then stays null
+        def failed(exc: BaseException) -> None:  # reported once (by the pool)
             with self._bg_lock:
-                self._bg_failed.add(tag)
+                self._bg_fits.discard(tag)
+                if not isinstance(exc, BusyError):  # a real failure: the baseline stays null
+                    self._bg_failed.add(tag)
+                # BusyError: the fit waited too long on another build (e.g. a ground truth it trains on);
+                # that build goes on, so the next metrics request starts this fit again (still pending)
 
         if not self.maps.fit_later(ref, name, failed):
             with self._bg_lock:
@@ -100,6 +104,8 @@ class Metrics:
         if name in FAST_BASELINES or self.maps.ready(ref, site_id, name):
             try:
                 return self.maps.get(ref.country, ref.city, ref.operator, site_id, name).map, False
+            except BusyError:
+                return None, True  # still being built elsewhere: pending, the app asks again
             except DeepmendError as exc:
                 log.warning("baseline %s for %s: %s", name, site_id, exc)
                 return None, False
@@ -142,7 +148,7 @@ class Metrics:
             "ground_truth": gt is not None,
             "vs_ground_truth": vs_gt, "baselines": baselines, "gain_over": gain_over,
             "r50_km": _round(r50, 3), "r90_km": _round(r90, 3), "mass_in_voronoi": _round(in_vor),
-            "_incomplete": pending,
+            "incomplete": pending,
         }
 
     def forget(self, pred) -> None:

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from deepmend.log import progress as tqdm
+from deepmend.log import progress_write
 
 from deepmend.errors import InputError
 from deepmend.io import atomic_path
@@ -177,9 +178,9 @@ def train(train_data: Shards, val_data: Shards, out: Path, cfg: TrainConfig, res
                         "torch_rng": torch.get_rng_state(), "epoch": epoch + 1, "best": best}, tmp)
         _write_log(out, log, record)
         if progress:
-            tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+            progress_write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
         if cfg.max_minutes and (time.perf_counter() - t_start) / 60 > cfg.max_minutes:
-            tqdm.write(f"stopping after {epoch + 1} epochs: --max-minutes {cfg.max_minutes} reached")
+            progress_write(f"stopping after {epoch + 1} epochs: --max-minutes {cfg.max_minutes} reached")
             break
     net.to("cpu")
     return {"epochs": log, "best": best, **record}

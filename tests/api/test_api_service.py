@@ -236,3 +236,50 @@ def test_alpha_is_quantised_so_distinct_floats_share_one_fit(service):
     assert ALPHA_STEP == 0.05 and a.get_params()["alpha"] == 1.3
     assert a.cache_token() == b.cache_token()
     assert maps.estimator("probabilistic", 1.34).get_params()["alpha"] == 1.35
+
+
+def test_a_baseline_fit_that_waited_too_long_stays_pending_then_fills(tmp_path, api_service, monkeypatch):
+    """VoronoiBoost's background fit can raise BusyError while a ground truth it trains on is still
+    being built by another request (the server's warm-up): its metrics row must stay "incomplete"
+    (the app asks again) and fill on a later request — it once stayed null ("—") for good.
+    Made to fail once by recording every background-fit error as final in ``Metrics._fit_in_background``."""
+    from fastapi.testclient import TestClient
+
+    from deepmend.api.app import create_app
+    from deepmend.errors import BusyError
+    from deepmend.models.probabilistic import ProbabilisticModel
+
+    calls = []
+
+    class FlakyBoost(ProbabilisticModel):
+        name = "voronoiboost"
+        label = "VoronoiBoost (test stand-in)"
+        description = "fails its first fit with BusyError, then fits"
+
+        def __init__(self, alpha: float = 2.0) -> None:
+            super().__init__(alpha=alpha)
+
+        def _fit(self, scene):
+            calls.append(1)
+            if len(calls) == 1:
+                raise BusyError("a ground truth it trains on is still being computed")
+            super()._fit(scene)
+
+    monkeypatch.setenv("DEEPMEND_CACHE_DIR", str(tmp_path / "cache"))
+    svc = api_service(cache_root=tmp_path / "cache", wait_s=5.0)
+    svc.registry["voronoiboost"] = FlakyBoost
+    with TestClient(create_app(static_dir=tmp_path / "none", service=svc), raise_server_exceptions=False) as c:
+        up = c.post("/api/uploads", files={"file": ("s.csv", b"site_id,lat,lon\nA,45.76,4.84\nB,45.70,4.90\nC,45.80,4.95\nD,45.72,4.78\n")})
+        params = {"country": "upload", "city": up.json()["upload_id"], "operator": "all", "site": "A", "model": "voronoi"}
+        seen = []
+        for _ in range(200):
+            r = c.get("/api/metrics", params=params)
+            assert r.status_code in (200, 503), r.text
+            if r.status_code == 200:
+                m = r.json()
+                seen.append(m.get("incomplete"))
+                if m["baselines"].get("voronoiboost") is not None:
+                    break
+                assert m.get("incomplete"), m  # not filled: must say so, never a final null
+            time.sleep(0.05)
+        assert m["baselines"]["voronoiboost"] is not None and len(calls) >= 2, (seen, calls)
