@@ -79,19 +79,29 @@ def server(tmp_path, monkeypatch):
     th.join(30)
 
 
+#: A second city: the same layout one degree (≈ 78 km) east — its own scene, ground truth and fits.
+SITES_EAST = SITES.replace(",4.", ",5.")
+
+
 @pytest.mark.parametrize("model", ["voronoi", "probabilistic", "deepmend", "groundtruth", "teacher", "voronoiboost"])
 def test_eight_concurrent_first_requests_all_answer_200(server, model):
+    """8 first requests at once in each of two cities (16 in flight), all 200, one map per city."""
     with httpx.Client(base_url=server, timeout=600) as c:
-        up = c.post("/api/uploads", files={"file": ("sites.csv", SITES.encode(), "text/csv")})
-        assert up.status_code == 200, up.text
-        params = {"country": "upload", "city": up.json()["upload_id"], "operator": "all", "site": "C5", "model": model}
+        cities = []
+        for text in (SITES, SITES_EAST):
+            up = c.post("/api/uploads", files={"file": ("sites.csv", text.encode(), "text/csv")})
+            assert up.status_code == 200, up.text
+            cities.append({"country": "upload", "city": up.json()["upload_id"], "operator": "all", "site": "C5", "model": model})
+        assert cities[0]["city"] != cities[1]["city"]
 
-        def get(_):
-            r = c.get("/api/map.png", params=params)
-            return r.status_code, (r.content if r.status_code == 200 else r.text)
+        def get(k):
+            r = c.get("/api/map.png", params=cities[k % 2])
+            return k % 2, r.status_code, (r.content if r.status_code == 200 else r.text)
 
-        with ThreadPoolExecutor(8) as ex:
-            answers = list(ex.map(get, range(8)))
-        assert [s for s, _ in answers] == [200] * 8, [b for s, b in answers if s != 200][:2]
-        assert len({hashlib.sha256(b).hexdigest() for _, b in answers}) == 1  # one map, shared
+        with ThreadPoolExecutor(16) as ex:
+            answers = list(ex.map(get, range(16)))
+        assert [s for _, s, _ in answers] == [200] * 16, [b for _, s, b in answers if s != 200][:2]
+        for city in (0, 1):  # one map per city, shared by its 8 requests
+            assert len({hashlib.sha256(b).hexdigest() for k, _, b in answers if k == city}) == 1
+        assert answers[0][2] != answers[1][2]  # and the two cities' maps differ
         assert c.get("/api/catalog").status_code == 200
