@@ -22,6 +22,9 @@ import click
 @click.option("--loss", type=click.Choice(["reference", "kl", "kl+ks", "kl+ks+emd"]), default="kl", show_default=True, help="Reference y-regression or distribution-aware loss.")
 @click.option("--ks-weight", type=float, default=1.0, show_default=True, help="Weight of the KS term with --loss kl+ks[+emd].")
 @click.option("--emd-weight", type=float, default=0.1, show_default=True, help="Weight (per km) of the sliced-W1 term with --loss kl+ks+emd.")
+@click.option("--kl-weight", type=float, default=1.0, show_default=True, help="Weight of the KL term (a small one with a large --emd-weight trains towards the W1 barycentre of the worlds' maps).")
+@click.option("--envelope", is_flag=True, help="Radial envelope with a per-BS learned support radius on the output (deepmend/models/deepmend/unet.py).")
+@click.option("--init-weights", type=click.Path(dir_okay=False, exists=True), default=None, help="Start from these weights (.json) instead of a random initialisation (fine-tuning).")
 @click.option("--target", type=click.Choice(["teacher", "gt"]), default="teacher", show_default=True, help="Train on teacher soft labels (reference) or raw ground truth.")
 @click.option("--factor", type=int, default=4, show_default=True, help="Coarsening of the 600×600 window (4 → 150×150 cells of 400 m).")
 @click.option("--base", type=int, default=16, show_default=True, help="U-Net channels at the top level.")
@@ -34,7 +37,7 @@ import click
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Processes preparing the teacher labels (one scene each).")
-def train(data, out, val_cities, exclude_cities, epochs, batch_size, lr, loss, ks_weight, emd_weight, target, factor, base, levels, crop, max_per_scene, max_minutes, seed, device, threads, resume, jobs) -> None:
+def train(data, out, val_cities, exclude_cities, epochs, batch_size, lr, loss, ks_weight, emd_weight, kl_weight, envelope, init_weights, target, factor, base, levels, crop, max_per_scene, max_minutes, seed, device, threads, resume, jobs) -> None:
     """Train the DeepMEND student on teacher soft labels (coarse grid, CPU or GPU)."""
     import torch
 
@@ -45,9 +48,11 @@ def train(data, out, val_cities, exclude_cities, epochs, batch_size, lr, loss, k
 
     if threads:
         torch.set_num_threads(threads)
+    if envelope and crop:
+        raise InputError("the envelope is centred on the BS: random crops move it off centre (use whole windows)", column="--crop", value=crop)
     if 600 % factor:
         raise InputError("factor must divide 600", column="--factor", value=factor)
-    for name, v in (("--ks-weight", ks_weight), ("--emd-weight", emd_weight), ("--jobs", jobs)):
+    for name, v in (("--ks-weight", ks_weight), ("--emd-weight", emd_weight), ("--kl-weight", kl_weight), ("--jobs", jobs)):
         if v < 0:
             raise InputError("must be ≥ 0", column=name, value=v)
     root, out_path = Path(data), Path(out)
@@ -81,8 +86,8 @@ def train(data, out, val_cities, exclude_cities, epochs, batch_size, lr, loss, k
         from deepmend.train.dataset import Shards
 
         va = Shards(*(np.empty((0,) + a.shape[1:], a.dtype) for a in (tr.x, tr.teacher, tr.gt, tr.alpha, tr.ks_teacher, tr.scene)))
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, ks_weight=ks_weight, emd_weight=emd_weight, factor=factor, base=base, levels=levels,
-                      seed=seed, target=target, crop=crop, max_minutes=max_minutes, device=device)
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, ks_weight=ks_weight, emd_weight=emd_weight, kl_weight=kl_weight, factor=factor, base=base, levels=levels,
+                      seed=seed, target=target, crop=crop, max_minutes=max_minutes, device=device, envelope=envelope, init=init_weights)
     split = {"train": tr_keys, "val": va_keys, "excluded_cities": sorted(excl), "data": str(root)}
     click.echo(f"training on {len(tr)} maps ({', '.join(tr_keys)}); validating on {len(va)} ({', '.join(va_keys) or 'none'})")
     rec = run_train(tr, va, out_path, cfg, resume=resume, split=split)

@@ -93,8 +93,16 @@ def sliced_w1(p: torch.Tensor, q: torch.Tensor, cell_km: float) -> torch.Tensor:
     return total * (cell_km / SLICES)
 
 
-def loss_fn(out: torch.Tensor, target: torch.Tensor, frac: torch.Tensor, kind: str, factor: int, ks_weight: float = 1.0, emd_weight: float = 0.1) -> torch.Tensor:
-    """Mean loss over the batch. ``target`` is the coarse teacher mass (sums to 1)."""
+def loss_fn(out: torch.Tensor, target: torch.Tensor, frac: torch.Tensor, kind: str, factor: int, ks_weight: float = 1.0, emd_weight: float = 0.1,
+            kl_weight: float = 1.0) -> torch.Tensor:
+    """Mean loss over the batch. ``target`` is the coarse teacher mass (sums to 1).
+
+    ``kl_weight`` scales the KL term of the distribution losses: KL(target ‖ q) is
+    mass-covering (a cell where the target has mass and q has little costs without bound),
+    so over a family of worlds it pulls q towards the *mixture* of their maps and its wide
+    tails; a small ``kl_weight`` with a large ``emd_weight`` trains towards the maps' W1
+    barycentre instead, which punishes mass by how far it is misplaced, as the EMD does.
+    """
     if kind == "reference":
         density = target / (frac * factor**2).clamp_min(1e-12)
         y_star = -1.0 / torch.log10(density.clamp_min(P_FLOOR))
@@ -102,6 +110,7 @@ def loss_fn(out: torch.Tensor, target: torch.Tensor, frac: torch.Tensor, kind: s
         return ((out - y_star) ** 2)[valid].mean()
     lq = log_mass(out, frac)
     kl = (torch.xlogy(target, target) - torch.where(target > 0, target * lq, torch.zeros_like(lq))).flatten(1).sum(1)
+    kl = kl_weight * kl
     if kind == "kl":
         return kl.mean()
     if kind == "kl+ks":

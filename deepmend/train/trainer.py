@@ -47,6 +47,7 @@ class TrainConfig:
     loss: str = "kl"
     ks_weight: float = 1.0
     emd_weight: float = 0.1
+    kl_weight: float = 1.0
     factor: int = 4
     base: int = 16
     levels: int = 4
@@ -55,10 +56,15 @@ class TrainConfig:
     crop: int | None = None
     max_minutes: float | None = None
     device: str = "auto"
+    #: Radial envelope with a per-BS support radius (:class:`UNetConfig`).
+    envelope: bool = False
+    #: Weights (.json) to start from (fine-tuning); tensors the new network lacks are refused,
+    #: new ones (the envelope's) keep their initialisation.
+    init: str | None = None
     extra: dict = field(default_factory=dict)
 
     def arch(self) -> UNetConfig:
-        return UNetConfig(in_channels=len(CHANNELS), base=self.base, levels=self.levels)
+        return UNetConfig(in_channels=len(CHANNELS), base=self.base, levels=self.levels, envelope=self.envelope, cell_km=0.1 * self.factor)
 
 
 def seed_everything(seed: int) -> None:
@@ -87,6 +93,18 @@ def build_net(cfg: TrainConfig) -> UNet:
     net = UNet(cfg.arch())
     with torch.no_grad():
         net.head.bias.fill_(init_head_bias(cfg.loss))
+    if cfg.init:
+        from deepmend.models.deepmend import load_weights
+
+        src, src_cfg, js = load_weights(cfg.init)
+        if int(src_cfg["factor"]) != cfg.factor or src_cfg["loss"] != cfg.loss and "reference" in (src_cfg["loss"], cfg.loss):
+            raise InputError(f"cannot start from these weights: factor {src_cfg['factor']} / head {src_cfg['loss']!r}, this run: {cfg.factor} / {cfg.loss!r}", file=str(js))
+        state = src.state_dict()
+        own = net.state_dict()
+        bad = [k for k in state if k not in own or own[k].shape != state[k].shape]
+        if bad:
+            raise InputError(f"cannot start from these weights: {len(bad)} tensor(s) do not fit this architecture, e.g. {bad[0]!r}", file=str(js))
+        net.load_state_dict(state, strict=False)
     return net
 
 
@@ -101,7 +119,7 @@ def evaluate(net: UNet, x: np.ndarray, teacher: np.ndarray, gt: np.ndarray, cfg:
         gb = torch.from_numpy(gt[a : a + batch]).to(device)
         frac = xb[:, -1]
         out = net(xb)
-        losses.append(float(loss_fn(out, tb, frac, cfg.loss, cfg.factor, cfg.ks_weight, cfg.emd_weight)) * len(xb))
+        losses.append(float(loss_fn(out, tb, frac, cfg.loss, cfg.factor, cfg.ks_weight, cfg.emd_weight, cfg.kl_weight)) * len(xb))
         q = to_mass(out, frac, cfg.loss, cfg.factor)
         ks_t.append(ks2d_torch(q.double(), tb.double()).cpu().numpy())
         ks_g.append(ks2d_torch(q.double(), gb.double()).cpu().numpy())
@@ -153,7 +171,7 @@ def train(train_data: Shards, val_data: Shards, out: Path, cfg: TrainConfig, res
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress, leave=False)
         for xb, tb in bar:
             xb, tb = xb.to(device), tb.to(device)
-            loss = loss_fn(net(xb), tb, xb[:, -1], cfg.loss, cfg.factor, cfg.ks_weight, cfg.emd_weight)
+            loss = loss_fn(net(xb), tb, xb[:, -1], cfg.loss, cfg.factor, cfg.ks_weight, cfg.emd_weight, cfg.kl_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)

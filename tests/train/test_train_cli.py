@@ -28,8 +28,14 @@ def test_build_then_train_with_parallel_labels(tmp_path, capsys):
         assert z["x"].shape[1:] == (4, 60, 60)
 
 
-@pytest.mark.parametrize("flag", ["--emd-weight", "--ks-weight", "--jobs"])
+@pytest.mark.parametrize("flag", ["--emd-weight", "--ks-weight", "--kl-weight", "--jobs"])
 def test_negative_weights_or_jobs_are_one_clear_error(tmp_path, capsys, flag):
     rc = main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"), flag, "-1"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.startswith("error:") and flag in err and "\n" not in err
+
+
+def test_envelope_with_random_crops_is_one_clear_error(tmp_path, capsys):
+    rc = main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"), "--envelope", "--crop", "30"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("error:") and "--crop" in err and "envelope" in err and "\n" not in err
