@@ -74,10 +74,10 @@ def train(data, out, val_cities, exclude_cities, epochs, batch_size, lr, loss, k
 
         with ProcessPoolExecutor(min(jobs, len(keys))) as pool:
             done = pool.map(prepare_scene, [root] * len(keys), keys, [scenes[k] for k in keys], [factor] * len(keys),
-                            [TEACHER_ALPHAS] * len(keys), [max_per_scene] * len(keys), [seed] * len(keys))
+                            [TEACHER_ALPHAS] * len(keys), [max_per_scene] * len(keys), [seed] * len(keys), [target == "teacher"] * len(keys))
             paths = dict(zip(keys, done))
     else:
-        paths = {k: prepare_scene(root, k, scenes[k], factor, TEACHER_ALPHAS, max_per_scene, seed) for k in keys}
+        paths = {k: prepare_scene(root, k, scenes[k], factor, TEACHER_ALPHAS, max_per_scene, seed, target == "teacher") for k in keys}
     tr = load_shards([paths[k] for k in tr_keys], tr_keys)
     va = load_shards([paths[k] for k in va_keys], va_keys) if va_keys else None
     if va is None:

@@ -85,8 +85,13 @@ def coarse_alpha_search(scene, i: int, truth_coarse: np.ndarray, alphas: np.ndar
     return k, float(ks[k])
 
 
-def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequence[float], max_sites: int | None, seed: int) -> Path:
-    """Write (or reuse) the student shard of one scene of the dataset; returns its path."""
+def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequence[float], max_sites: int | None, seed: int, labels: bool = True) -> Path:
+    """Write (or reuse) the student shard of one scene of the dataset; returns its path.
+
+    ``labels=False`` skips the teacher's α search (most of the cost) for runs that train on the
+    ground truth itself (``--target gt``): the shard's ``teacher`` is then the ground truth and
+    ``alpha``/``ks_teacher`` are NaN; such a shard is its own cache entry (a soft-label run
+    rebuilds it with labels)."""
     from deepmend.log import progress as tqdm
 
     from deepmend.groundtruth.reader import OperatorMaps
@@ -96,6 +101,9 @@ def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequen
 
     out = data / "student" / f"{scene_dir_name(key)}_f{factor}.npz"
     meta = {"version": SHARD_VERSION, "factor": factor, "alphas": list(map(float, alphas)), "max_sites": max_sites, "seed": seed}
+    if not labels:
+        meta["teacher_labels"] = False
+        out = out.with_name(out.stem + "_gt.npz")
     if out.exists():
         try:
             with np.load(out, allow_pickle=False) as z:
@@ -111,7 +119,7 @@ def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequen
     if max_sites and len(sites) > max_sites:
         sites = sorted(np.random.default_rng(seed).choice(sites, size=max_sites, replace=False).tolist())
     a = np.sort(np.asarray(alphas, dtype=np.float64))
-    den = denominators(scene, a)
+    den = denominators(scene, a) if labels else None
     fb = FeatureBuilder(scene)
     s = 600 // factor
     n = len(sites)
@@ -123,9 +131,13 @@ def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequen
     for b, i in enumerate(tqdm(sites, desc=f"teacher labels {key}", unit="BS")):
         truth = gt_model.predict(i)
         gt_c[b] = block_sum(truth.lattice_prob, factor)
-        k, ks = coarse_alpha_search(scene, i, gt_c[b], a, den, factor)
-        alpha[b], ks_t[b] = a[k], ks
-        soft_c[b] = block_sum(candidate_maps(scene, i, a[k : k + 1], den[k : k + 1])[0], factor)
+        if labels:
+            k, ks = coarse_alpha_search(scene, i, gt_c[b], a, den, factor)
+            alpha[b], ks_t[b] = a[k], ks
+            soft_c[b] = block_sum(candidate_maps(scene, i, a[k : k + 1], den[k : k + 1])[0], factor)
+        else:
+            alpha[b] = ks_t[b] = np.nan
+            soft_c[b] = gt_c[b]
         x[b] = fb.coarse(i, factor)  # inputs computed on the network's grid, as at inference
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:

@@ -97,8 +97,8 @@ def build_net(cfg: TrainConfig) -> UNet:
         from deepmend.models.deepmend import load_weights
 
         src, src_cfg, js = load_weights(cfg.init)
-        if int(src_cfg["factor"]) != cfg.factor or src_cfg["loss"] != cfg.loss and "reference" in (src_cfg["loss"], cfg.loss):
-            raise InputError(f"cannot start from these weights: factor {src_cfg['factor']} / head {src_cfg['loss']!r}, this run: {cfg.factor} / {cfg.loss!r}", file=str(js))
+        if src_cfg["loss"] != cfg.loss and "reference" in (src_cfg["loss"], cfg.loss):  # another factor is allowed: the network is convolutional
+            raise InputError(f"cannot start from these weights: head {src_cfg['loss']!r}, this run: {cfg.loss!r}", file=str(js))
         state = src.state_dict()
         own = net.state_dict()
         bad = [k for k in state if k not in own or own[k].shape != state[k].shape]
