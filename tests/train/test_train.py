@@ -160,6 +160,12 @@ def test_fine_tuning_starts_from_the_given_weights_and_adds_the_envelope(shards,
     yy, xx = np.mgrid[:n, :n] - (n - 1) / 2
     r_km = np.hypot(yy, xx) * 0.1 * FACTOR
     np.testing.assert_allclose(d, -((r_km / ENVELOPE_R0_KM) ** 2), atol=1e-4)
+    from deepmend.train.trainer import param_groups
+
+    cfg = TrainConfig(**{**base.__dict__, "envelope": True})
+    groups = param_groups(net, cfg)
+    assert [len(g["params"]) for g in groups] == [len(list(net.parameters())) - 3, 3]  # radius weight + bias, β
+    assert groups[1]["lr"] == cfg.lr * cfg.envelope_lr_scale and groups[1]["weight_decay"] == 0.0
     with pytest.raises(Exception, match="do not fit"):
         build_net(TrainConfig(**{**base.__dict__, "base": 8, "init": str(tmp_path / "deepmend.json")}))
 
