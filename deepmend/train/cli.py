@@ -16,6 +16,7 @@ import click
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory for weights, checkpoint and loss log.")
 @click.option("--val-cities", default="Nantes", show_default=True, help="Comma-separated cities held out for validation (never trained on).")
 @click.option("--exclude-cities", default="", help="Comma-separated cities of the dataset not used at all (e.g. test cities).")
+@click.option("--train-worlds", default="", help="Comma-separated world numbers of a randomised family (scenes SCENE#wN) to train on; default every training scene. Validation scenes are kept whatever their world.")
 @click.option("--epochs", type=int, default=12, show_default=True)
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--lr", type=float, default=3e-3, show_default=True)
@@ -37,7 +38,7 @@ import click
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Processes preparing the teacher labels (one scene each).")
-def train(data, out, val_cities, exclude_cities, epochs, batch_size, lr, loss, ks_weight, emd_weight, kl_weight, envelope, init_weights, target, factor, base, levels, crop, max_per_scene, max_minutes, seed, device, threads, resume, jobs) -> None:
+def train(data, out, val_cities, exclude_cities, train_worlds, epochs, batch_size, lr, loss, ks_weight, emd_weight, kl_weight, envelope, init_weights, target, factor, base, levels, crop, max_per_scene, max_minutes, seed, device, threads, resume, jobs) -> None:
     """Train the DeepMEND student on teacher soft labels (coarse grid, CPU or GPU)."""
     import torch
 
@@ -62,9 +63,15 @@ def train(data, out, val_cities, exclude_cities, epochs, batch_size, lr, loss, k
     excl = {c.strip().lower() for c in exclude_cities.split(",") if c.strip()}
     scenes = {k: e for k, e in index.get("scenes", {}).items() if k.split("/")[1].lower() not in excl}
     tr_keys = [k for k in scenes if k.split("/")[1].lower() not in val]
+    if train_worlds.strip():
+        try:
+            keep = {int(w) for w in train_worlds.split(",") if w.strip()}
+        except ValueError:
+            raise InputError("world numbers must be integers", column="--train-worlds", value=train_worlds) from None
+        tr_keys = [k for k in tr_keys if "#w" in k and int(k.rsplit("#w", 1)[1]) in keep]
     va_keys = [k for k in scenes if k.split("/")[1].lower() in val]
     if not tr_keys:
-        raise InputError(f"no training scenes left after holding out {sorted(val | excl)}", file=str(root))
+        raise InputError(f"no training scenes left after holding out {sorted(val | excl)}" + (f" and keeping worlds {train_worlds}" if train_worlds.strip() else ""), file=str(root))
     overlap = {k.split("/")[1] for k in tr_keys} & {k.split("/")[1] for k in va_keys}
     if overlap:  # cannot happen by construction; kept as the guarantee the model card states
         raise InputError(f"cities both in training and validation: {sorted(overlap)}")
@@ -88,7 +95,7 @@ def train(data, out, val_cities, exclude_cities, epochs, batch_size, lr, loss, k
         va = Shards(*(np.empty((0,) + a.shape[1:], a.dtype) for a in (tr.x, tr.teacher, tr.gt, tr.alpha, tr.ks_teacher, tr.scene)))
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, ks_weight=ks_weight, emd_weight=emd_weight, kl_weight=kl_weight, factor=factor, base=base, levels=levels,
                       seed=seed, target=target, crop=crop, max_minutes=max_minutes, device=device, envelope=envelope, init=init_weights)
-    split = {"train": tr_keys, "val": va_keys, "excluded_cities": sorted(excl), "data": str(root)}
+    split = {"train": tr_keys, "val": va_keys, "excluded_cities": sorted(excl), "train_worlds": train_worlds, "data": str(root)}
     click.echo(f"training on {len(tr)} maps ({', '.join(tr_keys)}); validating on {len(va)} ({', '.join(va_keys) or 'none'})")
     rec = run_train(tr, va, out_path, cfg, resume=resume, split=split)
     last = rec["epochs"][-1] if rec["epochs"] else {}

@@ -51,3 +51,12 @@ def test_envelope_with_random_crops_is_one_clear_error(tmp_path, capsys):
     rc = main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"), "--envelope", "--crop", "30"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.startswith("error:") and "--crop" in err and "envelope" in err and "\n" not in err
+
+
+def test_train_worlds_must_be_integers(tmp_path, capsys):
+    from deepmend.groundtruth.dataset import FORMAT, GroundTruthDataset
+
+    GroundTruthDataset(tmp_path / "gt").write({"format": FORMAT, "scenes": {}})
+    rc = main(["train", "--data", str(tmp_path / "gt"), "--out", str(tmp_path / "run"), "--train-worlds", "1,two"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "--train-worlds" in err and "1,two" in err and "\n" not in err
