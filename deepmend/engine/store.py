@@ -64,18 +64,39 @@ def codec(level: int = 3):
 
 
 def open_array(root: str, name: str):
-    """One array of the store for writing (a worker's view; ``root`` is a path or an fsspec URL)."""
+    """One array of the store for writing (a worker's view; ``root`` is a path or an fsspec URL).
+
+    Chunks are written even when they equal the fill value (``write_empty_chunks``): a map is
+    never all zero, and zarr's test for it costs more CPU than compressing the chunk."""
     import zarr
 
-    return zarr.open_array(f"{str(root).rstrip('/')}/{name}", mode="r+")
+    return zarr.open_array(f"{str(root).rstrip('/')}/{name}", mode="r+").with_config({"write_empty_chunks": True})
 
 
-def write_rows(root: str, rows: Sequence[int], arrays: dict[str, np.ndarray]) -> None:
-    """Write per-BS chunks (row ``rows[k]`` ← ``arrays[name][k]``): what a worker does."""
-    for name, data in arrays.items():
-        arr = open_array(root, name)
-        for k, r in enumerate(rows):
-            arr[int(r)] = data[k]
+class RowWriter:
+    """What a worker writes with: the store's per-BS arrays, each opened once per task.
+
+    ``write(rows, arrays)`` stores ``arrays[name][k]`` in row ``rows[k]``; consecutive rows (a
+    tile's rows always are) go in one call per array, which zarr encodes chunk by chunk."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._arrays: dict = {}
+
+    def write(self, rows: Sequence[int], arrays: dict[str, np.ndarray]) -> None:
+        rows = [int(r) for r in rows]
+        if not rows:
+            return
+        run = rows == list(range(rows[0], rows[0] + len(rows)))
+        for name, data in arrays.items():
+            arr = self._arrays.get(name)
+            if arr is None:
+                arr = self._arrays[name] = open_array(self.root, name)
+            if run:
+                arr[rows[0] : rows[0] + len(rows)] = data
+            else:
+                for k, r in enumerate(rows):
+                    arr[r] = data[k]
 
 
 def remove_stale_temporaries(path: Path) -> int:
