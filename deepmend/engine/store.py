@@ -302,6 +302,9 @@ class MapStore:
         from deepmend.grid.diffusion_map import DiffusionMap
         from deepmend.grid.lattice import Window
 
+        reads = self.__dict__["_reads"] = self.__dict__.get("_reads", 0) + 1
+        if reads == 2:  # a reader kept open (the API): index every id and corner once, then each read is a dict look-up
+            self.row_of, self.corners  # noqa: B018
         r = self.row(site_id)
         if r is None:
             raise InputError("site not in this store", file=str(self.path), column="site", value=str(site_id))
