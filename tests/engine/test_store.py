@@ -116,13 +116,18 @@ def test_one_bs_is_found_by_its_hash_without_decoding_every_id(grid_job, tmp_pat
     assert store.read_map("S5").site_id == "S5"
     assert store.row("S99") is None
     with pytest.raises(InputError, match="not in this store"):
-        store.read_map("S99")
+        MapStore(path).read_map("S99")
     real = store_mod.site_hash  # every id hashes alike: the chunk of ``site`` decides
     monkeypatch.setattr(store_mod, "site_hash", lambda ids: np.zeros(len(list(ids)), np.uint64))
     fresh = MapStore(path)
     fresh.__dict__["_hashes"] = np.zeros(16, np.uint64)
     assert fresh.row("S5") == rows["S5"] and fresh.row("S99") is None
     assert real(["S5"])[0] == real(["S5"])[0] != real(["S6"])[0]
+    monkeypatch.undo()
+    kept = MapStore(path)  # a reader kept open indexes every id once, at its second read
+    kept.read_map("S1")
+    assert "row_of" not in kept.__dict__
+    assert kept.read_map("S2").site_id == "S2" and kept.row_of["S2"] == rows["S2"]
 
 
 def test_a_version_2_store_is_read_but_not_resumed(grid_job, tmp_path):
