@@ -33,6 +33,7 @@ LAZY_COMMANDS = {
     "serve": "deepmend.api.cli:serve",
     "teacher": "deepmend.train.teacher_labels:teacher",
     "train": "deepmend.train.cli:train",
+    "train-voronoiboost": "deepmend.train.voronoiboost:train_voronoiboost",
     "usecase": "deepmend.geolocate.cli:usecase",
 }
 

@@ -29,21 +29,35 @@ Choices where the description is silent (documented here and in the report):
   outside the τ = 0.95 cell (the wide far field of operator maps). A ring with no valid
   cell (at sea, or thinner than a cell) passes its mass outward to the next non-empty
   ring; if nothing outward is valid, to the last non-empty ring.
-* Persistence: no pickle. The *training table* (features, τ, optimal scales) is cached as
-  ``.npz`` under the cache directory and the regressor is retrained from it on demand
-  (≈ 1 s); the table's key hashes the training scenes, the ground-truth model and the
-  sampling, so a changed ground truth never reuses a stale table.
-* Default training split (:data:`DEFAULT_TRAIN`): Orange in Lyon, Rennes, Le Mans, Orléans
-  and SFR in Lyon, Rennes, Le Mans (2022 study areas; Nantes is left out because its
-  catalog scene does not load at present: 10 Orange sites lie outside its region), minus
-  every scene of the city being evaluated; at most :data:`DEFAULT_SITES_PER_SCENE` sites per scene (seeded
-  sample), ground truth from the default simulator.
+* Persistence: no pickle. The **shipped regressor** (``deepmend/weights/voronoiboost.skops``,
+  scikit-learn's secure persistence format of ``skops.io``, loaded with an explicit list of
+  trusted types, :data:`TRUSTED_TYPES`) and the training table it was fitted on
+  (``voronoiboost_table.npz``, ``allow_pickle=False``) are described by
+  ``voronoiboost.json``, which records both files' SHA-256; a file whose checksum differs is
+  refused (:func:`load_shipped`). Recipe (docs/MODEL_CARD.md § VoronoiBoost): the scenes of
+  :data:`SHIPPED_TRAIN` — the training scenes of the shipped DeepMEND weights, none of the
+  test cities of docs/RESULTS.md (Orléans, Le Mans, Rennes) nor DeepMEND's validation city
+  (Nantes) — :data:`DEFAULT_SITES_PER_SCENE` seeded sites each, ground truth from the default
+  simulator; ``deepmend train-voronoiboost`` rebuilds it.
+* Default = shipped: ``VoronoiBoostModel()`` uses the shipped regressor and trains nothing.
+  Training happens only on request: ``train_specs=[(country, city, operator), …]`` trains
+  at ``fit`` on those scenes minus every scene of the fitted scene's city (a *training
+  table* of features and optimal scales, cached as ``.npz`` under the cache directory and
+  keyed by the scenes, the ground truth and the sampling); :meth:`VoronoiBoostModel.train`
+  fits given rows (the evaluation's training split). Loading and training go through the
+  process-wide single flight (:func:`deepmend.resources.once`): concurrent first uses build
+  once.
+* The shipped regressor may be used on one of its training cities (the API's default
+  scene is not one: Lyon/Orange; Lyon/Bouygues is); the map's metadata then says
+  ``in_sample: true``. The evaluation (``deepmend evaluate``) never uses it: it trains its
+  own regressor on its ``--train`` split and refuses a test city of that split.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -60,12 +74,21 @@ from deepmend.scene_spec import city_key
 
 TAUS: tuple[float, ...] = (0.25, 0.5, 0.75, 0.85, 0.95)
 FEATURES_VERSION = 1
-DEFAULT_TRAIN: tuple[tuple[str, str, str], ...] = (
-    ("FR", "Lyon", "Orange"), ("FR", "Rennes", "Orange"), ("FR", "Le Mans", "Orange"), ("FR", "Orléans", "Orange"),
-    ("FR", "Lyon", "SFR"), ("FR", "Rennes", "SFR"), ("FR", "Le Mans", "SFR"),
+#: Training scenes of the shipped regressor: those of the shipped DeepMEND weights (docs/MODEL_CARD.md);
+#: never a test city of docs/RESULTS.md (Orléans, Le Mans, Rennes) nor the validation city (Nantes).
+SHIPPED_TRAIN: tuple[tuple[str, str, str], ...] = (
+    ("FR", "Lyon", "Bouygues"), ("FR", "Toulouse", "SFR"), ("FR", "Bordeaux", "Free"), ("FR", "Lille", "SFR"), ("FR", "Nice", "Bouygues"),
 )
+#: Cities the shipped regressor must never be trained on (the test cities of docs/RESULTS.md, the validation city).
+HELD_OUT_CITIES: tuple[str, ...] = ("Orléans", "Le Mans", "Rennes", "Nantes")
 DEFAULT_SITES_PER_SCENE = 80
 MIN_SCALE = 1e-3
+SHIPPED_MANIFEST = Path(__file__).resolve().parents[1] / "weights" / "voronoiboost.json"
+MANIFEST_FORMAT = "deepmend-voronoiboost/1"
+#: The only non-default types a shipped ``.skops`` file may hold (skops refuses any other at load).
+TRUSTED_TYPES: tuple[str, ...] = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
+#: Hyper-parameters of the scale regressor (scikit-learn's HistGradientBoostingRegressor).
+HYPERPARAMETERS = {"max_iter": 300, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 10, "l2_regularization": 1e-3, "random_state": 0}
 
 
 # --- the gauge of the (capped) Voronoi cell on a window -------------------------
@@ -156,8 +179,7 @@ def fit_regressor(features: np.ndarray, scales: np.ndarray):
 def _regressor(n_features: int):
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    return HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=10,
-                                        l2_regularization=1e-3, monotonic_cst=[1] + [0] * n_features, random_state=0)
+    return HistGradientBoostingRegressor(**HYPERPARAMETERS, monotonic_cst=[1] + [0] * n_features)
 
 
 def predict_scales(reg, features: np.ndarray) -> np.ndarray:
@@ -212,12 +234,167 @@ def training_table(specs: Sequence[tuple[str, str, str]], ground_truth: Diffusio
     return once(("voronoiboost-table", key, use_cache), build)
 
 
+# --- the shipped regressor (no pickle) ------------------------------------------
+def sha256_file(path: Path) -> str:
+    """SHA-256 (hex) of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_manifest(path: str | Path | None = None) -> tuple[dict, Path]:
+    """(manifest, its path) of a VoronoiBoost regressor (default: the shipped ``voronoiboost.json``).
+
+    Reads only the small JSON (no checksum computed): what :meth:`VoronoiBoostModel.validate`
+    and the cache token need.
+
+    Raises
+    ------
+    InputError
+        Missing, unreadable or incompatible manifest, naming the file.
+    """
+    js = Path(path) if path is not None else SHIPPED_MANIFEST
+    if not js.is_file():
+        raise InputError("VoronoiBoost regressor manifest not found" + (" (the shipped regressor is missing from this installation)" if path is None else ""), file=str(js))
+    try:
+        man = json.loads(js.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"VoronoiBoost regressor manifest is not valid JSON ({exc})", file=str(js)) from None
+    if not isinstance(man, dict) or man.get("format") != MANIFEST_FORMAT:
+        raise InputError(f"incompatible VoronoiBoost manifest: format {man.get('format') if isinstance(man, dict) else None!r}, expected {MANIFEST_FORMAT!r}", file=str(js))
+    reg = man.get("regressor")
+    if not isinstance(reg, dict) or not {"file", "sha256"} <= set(reg):
+        raise InputError("VoronoiBoost manifest lacks regressor.file / regressor.sha256", file=str(js))
+    if list(man.get("taus", [])) != list(TAUS) or list(man.get("features", [])) != list(FEATURE_NAMES) or man.get("features_version") != FEATURES_VERSION:
+        raise InputError(f"incompatible VoronoiBoost regressor: trained on τ {man.get('taus')} and features {man.get('features')} "
+                         f"(version {man.get('features_version')}), this version computes τ {list(TAUS)} and {list(FEATURE_NAMES)} (version {FEATURES_VERSION})", file=str(js))
+    return man, js
+
+
+def _verified(js: Path, entry: dict) -> Path:
+    """The file an entry of the manifest names, after checking its SHA-256 (refused when it differs)."""
+    f = js.parent / str(entry["file"])
+    if not f.is_file():
+        raise InputError("VoronoiBoost file named by the manifest not found", file=str(f))
+    try:
+        got = sha256_file(f)
+    except OSError as exc:
+        raise InputError(f"VoronoiBoost file cannot be read ({exc.strerror or exc})", file=str(f)) from None
+    if got != entry["sha256"]:
+        raise InputError(f"VoronoiBoost checksum mismatch: the file is corrupt or was changed (expected sha256 {str(entry['sha256'])[:12]}…, "
+                         f"got {got[:12]}…); reinstall deepmend or rebuild it with 'deepmend train-voronoiboost'", file=str(f))
+    return f
+
+
+def _load_regressor(js: Path, entry: dict):
+    """Verify and load a ``.skops`` regressor with :data:`TRUSTED_TYPES` only (see :func:`load_shipped`)."""
+    import skops.io as sio
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    f = _verified(js, entry)
+    try:
+        untrusted = set(sio.get_untrusted_types(file=f)) - set(TRUSTED_TYPES)
+        if untrusted:
+            raise InputError(f"VoronoiBoost regressor holds types outside the trusted list: {sorted(untrusted)}", file=str(f))
+        reg = sio.load(f, trusted=list(TRUSTED_TYPES))
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - skops/scikit-learn version mismatch or a broken archive
+        raise InputError(f"VoronoiBoost regressor cannot be loaded ({type(exc).__name__}: {exc}); "
+                         "rebuild it with 'deepmend train-voronoiboost --from-table'", file=str(f)) from None
+    if not isinstance(reg, HistGradientBoostingRegressor) or getattr(reg, "n_features_in_", None) != 1 + len(FEATURE_NAMES):
+        raise InputError(f"VoronoiBoost regressor is not a HistGradientBoostingRegressor on {1 + len(FEATURE_NAMES)} inputs", file=str(f))
+    return reg
+
+
+def load_shipped(path: str | Path | None = None):
+    """(regressor, manifest) of the shipped VoronoiBoost regressor (or of the manifest at ``path``).
+
+    Once per process and checksum: concurrent callers share one load
+    (:func:`deepmend.resources.once`, key = the declared SHA-256 and the manifest's path).
+
+    Raises
+    ------
+    InputError
+        Missing or incompatible manifest; a regressor file whose SHA-256 differs from the
+        manifest's (corrupt or tampered: refused, naming the file); a file that holds types
+        outside :data:`TRUSTED_TYPES`, or that this skops/scikit-learn cannot load.
+    """
+    man, js = read_manifest(path)
+    key = ("voronoiboost-shipped", man["regressor"]["sha256"], str(js.resolve()))
+    return once(key, lambda: (_load_regressor(js, man["regressor"]), man))
+
+
+def load_shipped_table(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(features (n, F), optimal scales (n, len(TAUS))) the shipped regressor was fitted on, checksum verified.
+
+    Raises
+    ------
+    InputError
+        As :func:`load_shipped`, for the table file.
+    """
+    man, js = read_manifest(path)
+    if not isinstance(man.get("table"), dict):
+        raise InputError("VoronoiBoost manifest names no training table", file=str(js))
+    with np.load(_verified(js, man["table"]), allow_pickle=False) as z:
+        return z["features"], z["scales"]
+
+
+def save_shipped(reg, features: np.ndarray, scales: np.ndarray, training: dict, path: str | Path | None = None) -> Path:
+    """Write ``<name>.skops`` + ``<name>_table.npz`` + ``<name>.json`` (manifest with both SHA-256) atomically.
+
+    ``path`` is the manifest (default: the shipped one). ``training`` (the recipe: scenes,
+    sampling, ground truth, timings) goes into the manifest as is.
+    """
+    import zipfile
+
+    import sklearn
+    import skops
+    import skops.io as sio
+
+    js = Path(path) if path is not None else SHIPPED_MANIFEST
+    base = js.with_suffix("")
+    model_f, table_f = base.with_suffix(".skops"), base.parent / f"{base.name}_table.npz"
+    with atomic_path(model_f) as tmp:
+        sio.dump(reg, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+    with atomic_path(table_f) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, features=np.asarray(features, dtype=np.float64), scales=np.asarray(scales, dtype=np.float64))
+    man = {"format": MANIFEST_FORMAT, "model": "voronoiboost", "taus": list(TAUS), "features": list(FEATURE_NAMES), "features_version": FEATURES_VERSION,
+           "regressor": {"file": model_f.name, "sha256": sha256_file(model_f), "format": f"skops {skops.__version__} (skops.io)",
+                         "estimator": "sklearn.ensemble.HistGradientBoostingRegressor", "scikit_learn": sklearn.__version__,
+                         "inputs": ["tau", *FEATURE_NAMES], "target": "ln s_tau", "hyperparameters": dict(HYPERPARAMETERS, monotonic_cst="+1 on tau, 0 elsewhere")},
+           "table": {"file": table_f.name, "sha256": sha256_file(table_f), "rows": int(len(features))},
+           "training": training}
+    with atomic_path(js) as tmp:
+        tmp.write_text(json.dumps(man, indent=1, ensure_ascii=False) + "\n")
+    return js
+
+
 class VoronoiBoostModel(DiffusionModel):
     """Rings of scaled Voronoi cells with regressed scales.
 
-    Train with :meth:`train` (features + optimal scales, e.g. from :func:`training_rows`)
-    before ``fit``; an untrained model trains itself at ``fit`` on :data:`DEFAULT_TRAIN`
-    minus the scenes of the fitted scene's city (never on the evaluated city).
+    Parameters
+    ----------
+    train_specs : sequence of (country, city, operator), optional
+        None (default): use the shipped regressor (``weights``), no training. Given: train
+        at ``fit`` on these catalog scenes minus every scene of the fitted scene's city
+        (never on the evaluated city), with ``ground_truth`` as the truth.
+    n_per_scene : int or None
+        Training BSs per scene (seeded sample; None = all), with ``train_specs``.
+    ground_truth : DiffusionModel, optional
+        Unfitted ground-truth model to train on, with ``train_specs``
+        (:func:`deepmend.registry.make_model` passes the registered simulator).
+    weights : str or Path, optional
+        Manifest (.json) of a regressor saved by :func:`save_shipped`; default the shipped one.
+
+    Notes
+    -----
+    :meth:`train` (features + optimal scales, e.g. from :func:`training_rows`) fits a
+    regressor on given rows instead; such a model refuses a scene of a city it was
+    trained on.
     """
 
     name = "voronoiboost"
@@ -225,13 +402,48 @@ class VoronoiBoostModel(DiffusionModel):
     description = "Nested scaled Voronoi cells (rings) whose scales a gradient-boosting regressor predicts from the Delaunay/Voronoi geometry."
 
     def __init__(self, train_specs: Sequence[tuple[str, str, str]] | None = None, n_per_scene: int | None = DEFAULT_SITES_PER_SCENE,
-                 ground_truth: DiffusionModel | None = None) -> None:
+                 ground_truth: DiffusionModel | None = None, weights: str | Path | None = None) -> None:
         self.train_specs = train_specs
         self.n_per_scene = n_per_scene
         self.ground_truth = ground_truth
+        self.weights = weights
+
+    def validate(self) -> "VoronoiBoostModel":
+        """Check the parameters and, for the shipped regressor, that its manifest is readable (not the checksum: :meth:`prepare`).
+
+        Raises
+        ------
+        InputError
+            Unreadable or incompatible manifest; ``weights`` together with ``train_specs``.
+        """
+        if self.train_specs is None:
+            read_manifest(self.weights)
+        elif self.weights is not None:
+            raise InputError("give either train_specs (train on these scenes) or weights (a saved regressor), not both", column="weights", value=self.weights)
+        return self
+
+    def prepare(self) -> "VoronoiBoostModel":
+        """Load and verify the shipped regressor (once per process and checksum; nothing to load with ``train_specs``)."""
+        self.validate()
+        if self.train_specs is None:
+            load_shipped(self.weights)
+        return self
+
+    def fits_quickly(self) -> bool:
+        """True when ``fit`` trains nothing (the shipped regressor): the API computes its maps in the request."""
+        return self.train_specs is None
+
+    def cache_token(self) -> str:
+        """The shipped regressor's declared SHA-256 (reads only the manifest), or the training parameters."""
+        if self.train_specs is None:
+            return json.dumps({"voronoiboost": read_manifest(self.weights)[0]["regressor"]["sha256"], "weights": str(self.weights)}, sort_keys=True)
+        return super().cache_token()
 
     def params(self) -> dict:
-        return {"taus": list(TAUS), "trained_on": sorted(getattr(self, "train_cities_", ())) or None}
+        out = {"taus": list(TAUS), "trained_on": sorted(getattr(self, "train_cities_", ())) or None}
+        if getattr(self, "source_", None) == "shipped":
+            out.update(regressor=self.manifest_["regressor"]["file"], sha256=self.manifest_["regressor"]["sha256"][:12], in_sample=bool(self.in_sample_))
+        return out
 
     def train(self, features: np.ndarray, scales: np.ndarray, cities: Iterable[str] = ()) -> "VoronoiBoostModel":
         """Fit the scale regressor on features (n, F) and optimal scales (n, len(TAUS)) of training BSs.
@@ -245,25 +457,31 @@ class VoronoiBoostModel(DiffusionModel):
             raise InputError("VoronoiBoost needs at least one training base station")
         self.regressor_ = fit_regressor(np.asarray(features), np.asarray(scales))
         self.train_cities_ = {city_key(c) for c in cities}
+        self.source_ = "train"
         return self
 
     def _fit(self, scene: Scene) -> None:
         city = city_key(scene.scenario.city) if scene.scenario is not None else None
-        trained = getattr(self, "train_cities_", set())
-        if city is not None and city in trained:
-            raise InputError(f"VoronoiBoost was trained on {scene.scenario.city}: evaluate it on another city", column="city", value=scene.scenario.city)
-        if getattr(self, "regressor_", None) is None:
-            specs = tuple(self.train_specs) if self.train_specs is not None else tuple(s for s in DEFAULT_TRAIN if city_key(s[1]) != city)
-            specs = tuple(s for s in specs if city_key(s[1]) != city)
+        if getattr(self, "source_", None) == "train":  # rows given to train(): never evaluate on a training city
+            if city is not None and city in self.train_cities_:
+                raise InputError(f"VoronoiBoost was trained on {scene.scenario.city}: evaluate it on another city", column="city", value=scene.scenario.city)
+        elif self.train_specs is None:  # the shipped regressor
+            self.regressor_, self.manifest_ = load_shipped(self.weights)
+            self.train_cities_ = {city_key(sp[1]) for sp in self.manifest_.get("training", {}).get("scenes", [])}
+            self.in_sample_ = city is not None and city in self.train_cities_
+            self.source_ = "shipped"
+        else:  # trained on request, on the given scenes minus the fitted city
+            specs = tuple(tuple(sp) for sp in self.train_specs if city_key(sp[1]) != city)
             if not specs:
                 raise InputError("no training scene left once the evaluated city is excluded", column="city", value=city)
             if self.ground_truth is None:
-                raise InputError("an untrained VoronoiBoost needs a ground-truth model (ground_truth=…) to train on; "
-                                 "deepmend.registry.make_model('voronoiboost') passes the registered one", column="ground_truth")
+                raise InputError("VoronoiBoost trained on request needs a ground-truth model (ground_truth=…) to train on; "
+                                 "deepmend.registry.make_model('voronoiboost', train_specs=…) passes the registered one", column="ground_truth")
             f, s = training_table(specs, self.ground_truth, n_per_scene=self.n_per_scene)
-            key = ("voronoiboost-regressor", _table_key(specs, self.ground_truth.cache_token(), self.n_per_scene, 0))
+            key = ("voronoiboost-regressor", _table_key(specs, self.ground_truth.cache_token(), self.n_per_scene, 0), json.dumps(HYPERPARAMETERS))
             self.regressor_ = once(key, lambda: fit_regressor(np.asarray(f), np.asarray(s)))
             self.train_cities_ = {city_key(sp[1]) for sp in specs}
+            self.source_ = "specs"
         self.features_ = compute_features(scene.deployment.xy)
         self.neighbours_ = _neighbour_lists(scene.deployment.xy)
         self.scales_ = predict_scales(self.regressor_, self.features_[scene.targets])
