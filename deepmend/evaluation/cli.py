@@ -136,7 +136,7 @@ def evaluate(models_opt, train_opt, test_opt, out, gt_opt, variant_opt, max_bs, 
            "variants": {v: variants[v] for v in variants if v in models}, "pending": pending, "labels": labels, "best_alpha": best_alpha,
            "teacher_alphas": list(TEACHER_ALPHAS), "data": "bundled catalog (deepmend catalog): " + ", ".join(f"{k} ({len(sc.targets)} sites)" for k, sc in scenes.items()),
            "split": {"train": [s.key for s in split.train], "test": [s.key for s in split.test], "description": split.describe()},
-           "notes": ["VoronoiBoost: re-implementation from METHOD.md §2 (see deepmend/models/voronoiboost.py); trained on the training split only; remaining 5 % of mass uniform outside the τ = 0.95 cell.",
+           "notes": ["VoronoiBoost: re-implementation from METHOD.md §2 (see deepmend/models/voronoiboost.py); its own regressor trained on the training split only (not the shipped one); remaining 5 % of mass uniform outside the τ = 0.95 cell.",
                      "Probabilistic: the reference α with the lowest mean KS over the training BSs.",
                      "Teacher: per-BS α from a 24-value grid by minimal KS to the test ground truth — it sees the truth, so it is an upper reference, not a competitor.",
                      "Gains: per-BS (e_baseline − e_model)/e_baseline; BSs where the baseline's error is 0 are dropped."]}

@@ -29,12 +29,13 @@ Choices where the description is silent (documented here and in the report):
   outside the τ = 0.95 cell (the wide far field of operator maps). A ring with no valid
   cell (at sea, or thinner than a cell) passes its mass outward to the next non-empty
   ring; if nothing outward is valid, to the last non-empty ring.
-* Persistence: no pickle. The **shipped regressor** (``deepmend/weights/voronoiboost.skops``,
-  scikit-learn's secure persistence format of ``skops.io``, loaded with an explicit list of
-  trusted types, :data:`TRUSTED_TYPES`) and the training table it was fitted on
-  (``voronoiboost_table.npz``, ``allow_pickle=False``) are described by
-  ``voronoiboost.json``, which records both files' SHA-256; a file whose checksum differs is
-  refused (:func:`load_shipped`). Recipe (docs/MODEL_CARD.md § VoronoiBoost): the scenes of
+* Persistence: no pickle. The **shipped regressor** is stored as plain arrays: its trees
+  (:class:`TreeEnsemble`, a vectorised predictor bit-identical to scikit-learn's) and the
+  training table it was fitted on, in ``deepmend/weights/voronoiboost.npz`` (read with
+  ``allow_pickle=False``), described by ``voronoiboost.json``, which records its SHA-256; a
+  file whose checksum differs is refused (:func:`load_shipped`). (skops was tried first:
+  importing ``skops.io`` enumerates every scikit-learn estimator, which imported torch and
+  took 9 s on first use — longer than the whole fit.) Recipe (docs/MODEL_CARD.md § VoronoiBoost): the scenes of
   :data:`SHIPPED_TRAIN` — the training scenes of the shipped DeepMEND weights, none of the
   test cities of docs/RESULTS.md (Orléans, Le Mans, Rennes) nor DeepMEND's validation city
   (Nantes) — :data:`DEFAULT_SITES_PER_SCENE` seeded sites each, ground truth from the default
@@ -48,7 +49,7 @@ Choices where the description is silent (documented here and in the report):
   process-wide single flight (:func:`deepmend.resources.once`): concurrent first uses build
   once.
 * The shipped regressor may be used on one of its training cities (the API's default
-  scene is not one: Lyon/Orange; Lyon/Bouygues is); the map's metadata then says
+  scene Lyon/Orange is one, through Lyon/Bouygues); the map's metadata then says
   ``in_sample: true``. The evaluation (``deepmend evaluate``) never uses it: it trains its
   own regressor on its ``--train`` split and refuses a test city of that split.
 """
@@ -85,8 +86,6 @@ DEFAULT_SITES_PER_SCENE = 80
 MIN_SCALE = 1e-3
 SHIPPED_MANIFEST = Path(__file__).resolve().parents[1] / "weights" / "voronoiboost.json"
 MANIFEST_FORMAT = "deepmend-voronoiboost/1"
-#: The only non-default types a shipped ``.skops`` file may hold (skops refuses any other at load).
-TRUSTED_TYPES: tuple[str, ...] = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
 #: Hyper-parameters of the scale regressor (scikit-learn's HistGradientBoostingRegressor).
 HYPERPARAMETERS = {"max_iter": 300, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 10, "l2_regularization": 1e-3, "random_state": 0}
 
@@ -235,6 +234,97 @@ def training_table(specs: Sequence[tuple[str, str, str]], ground_truth: Diffusio
 
 
 # --- the shipped regressor (no pickle) ------------------------------------------
+class TreeEnsemble:
+    """A fitted HistGradientBoostingRegressor as plain arrays, with a vectorised ``predict``.
+
+    Every tree is padded to ``M`` nodes; arrays are (T, M): ``feature`` (int), ``threshold``
+    (float64), ``missing_left``, ``is_leaf`` (bool), ``left``/``right`` (child node index),
+    ``value`` (leaf value, float64). ``predict`` walks all trees for all rows at once (one
+    numpy step per tree level) and adds the trees' values to ``baseline`` in tree order,
+    as scikit-learn does, so the result is bit-identical to the regressor's ``predict``
+    (squared-error loss: identity link). Only numerical splits (no categorical features).
+
+    Built by :meth:`from_sklearn` at training time (the one place that reads scikit-learn's
+    private ``_predictors``); loaded by :meth:`from_arrays`, which needs no scikit-learn.
+    """
+
+    FIELDS = ("feature", "threshold", "missing_left", "is_leaf", "left", "right", "value")
+
+    def __init__(self, feature, threshold, missing_left, is_leaf, left, right, value, baseline: float, n_features: int) -> None:
+        self.feature, self.threshold, self.missing_left, self.is_leaf = feature, threshold, missing_left, is_leaf
+        self.left, self.right, self.value = left, right, value
+        self.baseline, self.n_features_in_ = float(baseline), int(n_features)
+
+    @classmethod
+    def from_sklearn(cls, reg) -> "TreeEnsemble":
+        """Arrays of a fitted ``HistGradientBoostingRegressor`` (squared error, numerical features only)."""
+        trees = [it[0].nodes for it in reg._predictors]
+        if any(int(nd["is_categorical"].any()) for nd in trees) or np.asarray(reg._baseline_prediction).size != 1:
+            raise ValueError("only single-output regressors with numerical splits are supported")
+        t, m = len(trees), max(len(nd) for nd in trees)
+        out = {"feature": np.zeros((t, m), np.int64), "threshold": np.zeros((t, m)), "missing_left": np.zeros((t, m), bool),
+               "is_leaf": np.ones((t, m), bool), "left": np.zeros((t, m), np.int64), "right": np.zeros((t, m), np.int64), "value": np.zeros((t, m))}
+        for k, nd in enumerate(trees):
+            n = len(nd)
+            out["feature"][k, :n], out["threshold"][k, :n] = nd["feature_idx"], nd["num_threshold"]
+            out["missing_left"][k, :n], out["is_leaf"][k, :n] = nd["missing_go_to_left"] != 0, nd["is_leaf"] != 0
+            out["left"][k, :n], out["right"][k, :n], out["value"][k, :n] = nd["left"], nd["right"], nd["value"]
+        return cls(**out, baseline=float(np.asarray(reg._baseline_prediction).ravel()[0]), n_features=int(reg.n_features_in_))
+
+    def arrays(self) -> dict:
+        """The arrays to store (``np.savez``), prefixed ``tree_``."""
+        return {**{f"tree_{k}": getattr(self, k) for k in self.FIELDS}, "tree_baseline": np.array(self.baseline), "tree_n_features": np.array(self.n_features_in_)}
+
+    @classmethod
+    def from_arrays(cls, z, file: str | None = None) -> "TreeEnsemble":
+        """Rebuild from :meth:`arrays` (e.g. an opened ``.npz``), checking shapes, dtypes and indices.
+
+        Raises
+        ------
+        InputError
+            Missing or inconsistent arrays, naming ``file``.
+        """
+        try:
+            a = {k: np.asarray(z[f"tree_{k}"]) for k in cls.FIELDS}
+            baseline, n_features = float(z["tree_baseline"]), int(z["tree_n_features"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"VoronoiBoost regressor arrays incomplete ({exc})", file=file) from None
+        shape = a["value"].shape
+        ok = len(shape) == 2 and all(v.shape == shape for v in a.values())
+        ok = ok and all(np.issubdtype(a[k].dtype, np.integer) for k in ("feature", "left", "right"))
+        ok = ok and all(a[k].dtype == bool for k in ("missing_left", "is_leaf"))
+        ok = ok and all(np.issubdtype(a[k].dtype, np.floating) for k in ("threshold", "value"))
+        if ok and a["value"].size:
+            inner = ~a["is_leaf"]
+            ok = bool(np.all((a["feature"][inner] >= 0) & (a["feature"][inner] < n_features))
+                      and np.all((a["left"][inner] > 0) & (a["left"][inner] < shape[1]))
+                      and np.all((a["right"][inner] > 0) & (a["right"][inner] < shape[1])))
+        if not ok:
+            raise InputError("VoronoiBoost regressor arrays are inconsistent (shapes, dtypes or node indices)", file=file)
+        return cls(**{k: a[k].astype(np.float64) if k in ("threshold", "value") else a[k] for k in cls.FIELDS}, baseline=baseline, n_features=n_features)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """(n,) predictions for rows ``x`` (n, n_features); NaN goes where the split's missing values went."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.n_features_in_:
+            raise ValueError(f"expected (n, {self.n_features_in_}) inputs, got {x.shape}")
+        t = self.value.shape[0]
+        cols = np.arange(t)[None, :]
+        node = np.zeros((len(x), t), dtype=np.int64)
+        for _ in range(self.value.shape[1]):  # one tree level per step, all rows × all trees at once
+            leaf = self.is_leaf[cols, node]
+            if leaf.all():
+                break
+            v = np.take_along_axis(x, self.feature[cols, node], axis=1)
+            left = np.where(np.isnan(v), self.missing_left[cols, node], v <= self.threshold[cols, node])
+            node = np.where(leaf, node, np.where(left, self.left[cols, node], self.right[cols, node]))
+        vals = self.value[cols, node]
+        out = np.full(len(x), self.baseline)
+        for k in range(t):  # tree order, as scikit-learn adds them: bit-identical sums
+            out += vals[:, k]
+        return out
+
+
 def sha256_file(path: Path) -> str:
     """SHA-256 (hex) of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
@@ -264,9 +354,9 @@ def read_manifest(path: str | Path | None = None) -> tuple[dict, Path]:
         raise InputError(f"VoronoiBoost regressor manifest is not valid JSON ({exc})", file=str(js)) from None
     if not isinstance(man, dict) or man.get("format") != MANIFEST_FORMAT:
         raise InputError(f"incompatible VoronoiBoost manifest: format {man.get('format') if isinstance(man, dict) else None!r}, expected {MANIFEST_FORMAT!r}", file=str(js))
-    reg = man.get("regressor")
-    if not isinstance(reg, dict) or not {"file", "sha256"} <= set(reg):
-        raise InputError("VoronoiBoost manifest lacks regressor.file / regressor.sha256", file=str(js))
+    arrays = man.get("arrays")
+    if not isinstance(arrays, dict) or not {"file", "sha256"} <= set(arrays):
+        raise InputError("VoronoiBoost manifest lacks arrays.file / arrays.sha256", file=str(js))
     if list(man.get("taus", [])) != list(TAUS) or list(man.get("features", [])) != list(FEATURE_NAMES) or man.get("features_version") != FEATURES_VERSION:
         raise InputError(f"incompatible VoronoiBoost regressor: trained on τ {man.get('taus')} and features {man.get('features')} "
                          f"(version {man.get('features_version')}), this version computes τ {list(TAUS)} and {list(FEATURE_NAMES)} (version {FEATURES_VERSION})", file=str(js))
@@ -275,7 +365,7 @@ def read_manifest(path: str | Path | None = None) -> tuple[dict, Path]:
 
 def _verified(js: Path, entry: dict) -> Path:
     """The file an entry of the manifest names, after checking its SHA-256 (refused when it differs)."""
-    f = js.parent / str(entry["file"])
+    f = js.parent / Path(str(entry["file"])).name
     if not f.is_file():
         raise InputError("VoronoiBoost file named by the manifest not found", file=str(f))
     try:
@@ -288,28 +378,23 @@ def _verified(js: Path, entry: dict) -> Path:
     return f
 
 
-def _load_regressor(js: Path, entry: dict):
-    """Verify and load a ``.skops`` regressor with :data:`TRUSTED_TYPES` only (see :func:`load_shipped`)."""
-    import skops.io as sio
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
+def _load_arrays(js: Path, entry: dict) -> tuple[TreeEnsemble, np.ndarray, np.ndarray]:
+    """Verify the checksum, then read the regressor and its training table (``allow_pickle=False``)."""
     f = _verified(js, entry)
     try:
-        untrusted = set(sio.get_untrusted_types(file=f)) - set(TRUSTED_TYPES)
-        if untrusted:
-            raise InputError(f"VoronoiBoost regressor holds types outside the trusted list: {sorted(untrusted)}", file=str(f))
-        reg = sio.load(f, trusted=list(TRUSTED_TYPES))
+        with np.load(f, allow_pickle=False) as z:
+            reg = TreeEnsemble.from_arrays(z, str(f))
+            feats, scales = z["table_features"], z["table_scales"]
     except InputError:
         raise
-    except Exception as exc:  # noqa: BLE001 - skops/scikit-learn version mismatch or a broken archive
-        raise InputError(f"VoronoiBoost regressor cannot be loaded ({type(exc).__name__}: {exc}); "
-                         "rebuild it with 'deepmend train-voronoiboost --from-table'", file=str(f)) from None
-    if not isinstance(reg, HistGradientBoostingRegressor) or getattr(reg, "n_features_in_", None) != 1 + len(FEATURE_NAMES):
-        raise InputError(f"VoronoiBoost regressor is not a HistGradientBoostingRegressor on {1 + len(FEATURE_NAMES)} inputs", file=str(f))
-    return reg
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"VoronoiBoost arrays cannot be read ({exc})", file=str(f)) from None
+    if reg.n_features_in_ != 1 + len(FEATURE_NAMES) or feats.shape[1:] != (len(FEATURE_NAMES),) or scales.shape != (len(feats), len(TAUS)):
+        raise InputError(f"VoronoiBoost arrays do not match τ + {len(FEATURE_NAMES)} features", file=str(f))
+    return reg, feats, scales
 
 
-def load_shipped(path: str | Path | None = None):
+def load_shipped(path: str | Path | None = None) -> tuple[TreeEnsemble, dict]:
     """(regressor, manifest) of the shipped VoronoiBoost regressor (or of the manifest at ``path``).
 
     Once per process and checksum: concurrent callers share one load
@@ -318,13 +403,13 @@ def load_shipped(path: str | Path | None = None):
     Raises
     ------
     InputError
-        Missing or incompatible manifest; a regressor file whose SHA-256 differs from the
-        manifest's (corrupt or tampered: refused, naming the file); a file that holds types
-        outside :data:`TRUSTED_TYPES`, or that this skops/scikit-learn cannot load.
+        Missing or incompatible manifest; an arrays file whose SHA-256 differs from the
+        manifest's (corrupt or tampered: refused, naming the file); inconsistent arrays.
     """
     man, js = read_manifest(path)
-    key = ("voronoiboost-shipped", man["regressor"]["sha256"], str(js.resolve()))
-    return once(key, lambda: (_load_regressor(js, man["regressor"]), man))
+    key = ("voronoiboost-shipped", man["arrays"]["sha256"], str(js.resolve()))
+    reg = once(key, lambda: _load_arrays(js, man["arrays"])[0])
+    return reg, man
 
 
 def load_shipped_table(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -333,41 +418,42 @@ def load_shipped_table(path: str | Path | None = None) -> tuple[np.ndarray, np.n
     Raises
     ------
     InputError
-        As :func:`load_shipped`, for the table file.
+        As :func:`load_shipped`.
     """
     man, js = read_manifest(path)
-    if not isinstance(man.get("table"), dict):
-        raise InputError("VoronoiBoost manifest names no training table", file=str(js))
-    with np.load(_verified(js, man["table"]), allow_pickle=False) as z:
-        return z["features"], z["scales"]
+    _, feats, scales = _load_arrays(js, man["arrays"])
+    return feats, scales
 
 
 def save_shipped(reg, features: np.ndarray, scales: np.ndarray, training: dict, path: str | Path | None = None) -> Path:
-    """Write ``<name>.skops`` + ``<name>_table.npz`` + ``<name>.json`` (manifest with both SHA-256) atomically.
+    """Write ``<name>.npz`` (regressor as :class:`TreeEnsemble` arrays + training table) and ``<name>.json`` atomically.
 
-    ``path`` is the manifest (default: the shipped one). ``training`` (the recipe: scenes,
-    sampling, ground truth, timings) goes into the manifest as is.
+    ``reg`` is a fitted HistGradientBoostingRegressor (see :func:`fit_regressor`); ``path``
+    the manifest (default: the shipped one), which records the SHA-256 of the ``.npz``.
+    ``training`` (the recipe: scenes, sampling, ground truth, timings) goes into it as is.
+
+    Raises
+    ------
+    ValueError
+        When the arrays do not reproduce ``reg.predict`` exactly on the training rows.
     """
-    import zipfile
-
     import sklearn
-    import skops
-    import skops.io as sio
 
     js = Path(path) if path is not None else SHIPPED_MANIFEST
-    base = js.with_suffix("")
-    model_f, table_f = base.with_suffix(".skops"), base.parent / f"{base.name}_table.npz"
-    with atomic_path(model_f) as tmp:
-        sio.dump(reg, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
-    with atomic_path(table_f) as tmp:
+    npz = js.with_suffix(".npz")
+    ens = TreeEnsemble.from_sklearn(reg)
+    x, _ = long_table(np.asarray(features), np.asarray(scales))
+    if not np.array_equal(ens.predict(x), reg.predict(x)):
+        raise ValueError("the exported trees do not reproduce the regressor's predictions")
+    with atomic_path(npz) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, features=np.asarray(features, dtype=np.float64), scales=np.asarray(scales, dtype=np.float64))
+            np.savez_compressed(fh, **ens.arrays(), table_features=np.asarray(features, dtype=np.float64), table_scales=np.asarray(scales, dtype=np.float64))
     man = {"format": MANIFEST_FORMAT, "model": "voronoiboost", "taus": list(TAUS), "features": list(FEATURE_NAMES), "features_version": FEATURES_VERSION,
-           "regressor": {"file": model_f.name, "sha256": sha256_file(model_f), "format": f"skops {skops.__version__} (skops.io)",
-                         "estimator": "sklearn.ensemble.HistGradientBoostingRegressor", "scikit_learn": sklearn.__version__,
-                         "inputs": ["tau", *FEATURE_NAMES], "target": "ln s_tau", "hyperparameters": dict(HYPERPARAMETERS, monotonic_cst="+1 on tau, 0 elsewhere")},
-           "table": {"file": table_f.name, "sha256": sha256_file(table_f), "rows": int(len(features))},
-           "training": training}
+           "arrays": {"file": npz.name, "sha256": sha256_file(npz), "content": "tree_* = the regressor's trees (TreeEnsemble), table_* = its training table"},
+           "regressor": {"estimator": "sklearn.ensemble.HistGradientBoostingRegressor", "scikit_learn": sklearn.__version__, "trees": int(ens.value.shape[0]),
+                         "inputs": "tau, then the features", "target": "ln s_tau",
+                         "hyperparameters": dict(HYPERPARAMETERS, monotonic_cst="+1 on tau, 0 elsewhere")},
+           "training": dict(training, n_bs=int(len(features)), n_rows=int(len(features)) * len(TAUS))}
     with atomic_path(js) as tmp:
         tmp.write_text(json.dumps(man, indent=1, ensure_ascii=False) + "\n")
     return js
@@ -436,13 +522,13 @@ class VoronoiBoostModel(DiffusionModel):
     def cache_token(self) -> str:
         """The shipped regressor's declared SHA-256 (reads only the manifest), or the training parameters."""
         if self.train_specs is None:
-            return json.dumps({"voronoiboost": read_manifest(self.weights)[0]["regressor"]["sha256"], "weights": str(self.weights)}, sort_keys=True)
+            return json.dumps({"voronoiboost": read_manifest(self.weights)[0]["arrays"]["sha256"], "weights": str(self.weights)}, sort_keys=True)
         return super().cache_token()
 
     def params(self) -> dict:
         out = {"taus": list(TAUS), "trained_on": sorted(getattr(self, "train_cities_", ())) or None}
         if getattr(self, "source_", None) == "shipped":
-            out.update(regressor=self.manifest_["regressor"]["file"], sha256=self.manifest_["regressor"]["sha256"][:12], in_sample=bool(self.in_sample_))
+            out.update(regressor=self.manifest_["arrays"]["file"], sha256=self.manifest_["arrays"]["sha256"][:12], in_sample=bool(self.in_sample_))
         return out
 
     def train(self, features: np.ndarray, scales: np.ndarray, cities: Iterable[str] = ()) -> "VoronoiBoostModel":

@@ -4,8 +4,8 @@ Recipe (docs/MODEL_CARD.md § VoronoiBoost): on each training scene, the default
 simulator's ground truth of a seeded sample of sites gives each BS's optimal scales
 (:func:`deepmend.models.voronoiboost.training_table`); a HistGradientBoostingRegressor
 with fixed hyper-parameters is fitted on [τ, features] → ln s_τ
-(:func:`deepmend.models.voronoiboost.fit_regressor`); the regressor (skops), the table
-(.npz) and a manifest with both SHA-256 are written (:func:`~deepmend.models.voronoiboost.save_shipped`).
+(:func:`deepmend.models.voronoiboost.fit_regressor`); its trees and the table (one .npz,
+no pickle) and a manifest with its SHA-256 are written (:func:`~deepmend.models.voronoiboost.save_shipped`).
 """
 
 from __future__ import annotations
@@ -63,12 +63,13 @@ def build_shipped(specs, n_per_scene: int | None, seed: int, out: Path, from_tab
     t1 = time.perf_counter()
     reg = fit_regressor(np.asarray(f), np.asarray(s))
     t2 = time.perf_counter()
-    record = dict(record, n_bs=int(len(f)), n_rows=int(len(f)) * int(s.shape[1]))
+    record = {k: v for k, v in record.items() if k not in ("n_bs", "n_rows", "seconds_fit")}
     if not from_table:
         record.update(seconds_fit=round(t2 - t1, 2))
         if not cached:  # a table read from the cache says nothing of the training time
             record.update(seconds_table=round(t1 - t0, 1))
-    return save_shipped(reg, f, s, record, out), record
+    path = save_shipped(reg, f, s, record, out)
+    return path, dict(record, n_bs=int(len(f)), n_rows=int(len(f)) * int(s.shape[1]))
 
 
 @click.command("train-voronoiboost")
@@ -76,10 +77,10 @@ def build_shipped(specs, n_per_scene: int | None, seed: int, out: Path, from_tab
 @click.option("--n-per-scene", type=int, default=DEFAULT_SITES_PER_SCENE, show_default=True, help="BSs per scene (seeded sample).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the BS samples.")
 @click.option("--out", type=click.Path(dir_okay=False), default=str(SHIPPED_MANIFEST), show_default=True,
-              help="Manifest to write (.json); the .skops regressor and the _table.npz go beside it.")
+              help="Manifest to write (.json); the .npz (trees + training table) goes beside it.")
 @click.option("--from-table", is_flag=True, help="Refit from the shipped training table (no ground truth: seconds), e.g. after a scikit-learn upgrade.")
 def train_voronoiboost(scenes, n_per_scene, seed, out, from_table) -> None:
-    """Train VoronoiBoost's scale regressor on simulated ground truth and write it (skops + manifest with checksums)."""
+    """Train VoronoiBoost's scale regressor on simulated ground truth and write it (.npz + manifest with its SHA-256)."""
     from deepmend.errors import InputError
     from deepmend.evaluation.splits import parse_specs
 

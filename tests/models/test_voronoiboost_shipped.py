@@ -1,12 +1,10 @@
-"""The shipped VoronoiBoost regressor: recipe, checksum refusal, trusted types, reproducibility, single flight, API.
+"""The shipped VoronoiBoost regressor: recipe, checksum refusal, exact predictor, reproducibility, single flight, API.
 
 Made to fail once each (then restored):
 * ``test_tampered_regressor_is_refused``: with the checksum comparison in ``_verified`` removed,
-  the flipped byte went unnoticed (skops loaded the tampered archive, or failed with a
-  zipfile error instead of the checksum line).
-* ``test_untrusted_type_is_refused_even_with_a_matching_checksum``: with ``trusted=`` given
-  the file's own untrusted types (``get_untrusted_types``) instead of :data:`TRUSTED_TYPES`,
-  ``posix.system`` was loaded.
+  the tampered file was not refused with the checksum line.
+* ``test_tree_ensemble_predicts_exactly_as_scikit_learn``: with ``v <= threshold`` → ``v < threshold``
+  in ``TreeEnsemble.predict``, or the NaN branch dropped, the predictions differ.
 * ``test_shipped_regressor_equals_one_retrained_on_its_table``: with ``learning_rate`` 0.05
   → 0.06 in ``HYPERPARAMETERS`` the predictions differ.
 * ``test_concurrent_first_loads_build_once`` / ``test_concurrent_training_on_request_builds_once``:
@@ -40,7 +38,7 @@ def _cache(tmp_path, monkeypatch):
 
 def _copy_shipped(tmp_path):
     man = json.loads(vb.SHIPPED_MANIFEST.read_text())
-    for name in (vb.SHIPPED_MANIFEST.name, man["regressor"]["file"], man["table"]["file"]):
+    for name in (vb.SHIPPED_MANIFEST.name, man["arrays"]["file"]):
         shutil.copy(vb.SHIPPED_MANIFEST.parent / name, tmp_path / name)
     return tmp_path / vb.SHIPPED_MANIFEST.name, man
 
@@ -52,42 +50,45 @@ def test_shipped_recipe_is_small_and_never_saw_a_test_city():
     held = {city_key(c) for c in vb.HELD_OUT_CITIES}
     assert held == {"orleans", "le mans", "rennes", "nantes"}
     assert not [s for s in scenes if city_key(s[1]) in held]
-    for entry in (man["regressor"], man["table"]):
-        f = js.parent / entry["file"]
-        assert f.stat().st_size < 3_000_000
-        assert vb.sha256_file(f) == entry["sha256"]
+    f = js.parent / man["arrays"]["file"]
+    assert f.stat().st_size < 2_000_000
+    assert vb.sha256_file(f) == man["arrays"]["sha256"]
     assert man["training"]["seed"] == 0 and man["training"]["n_per_scene"] == vb.DEFAULT_SITES_PER_SCENE
+    feats, scales = vb.load_shipped_table()
+    assert feats.shape == (len(scenes) * vb.DEFAULT_SITES_PER_SCENE, len(vb.FEATURE_NAMES)) and scales.shape == (len(feats), len(vb.TAUS))
 
 
 def test_tampered_regressor_is_refused(tmp_path):
     js, man = _copy_shipped(tmp_path)
-    f = tmp_path / man["regressor"]["file"]
-    data = bytearray(f.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    f.write_bytes(bytes(data))
+    f = tmp_path / man["arrays"]["file"]
+    with np.load(f, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["tree_value"] = arrays["tree_value"] * 1.5  # a valid file with other trees: only the checksum tells
+    with open(f, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
     with pytest.raises(InputError, match="checksum mismatch") as err:
         vb.load_shipped(js)
     assert err.value.file == str(f)
     with pytest.raises(InputError, match="checksum mismatch"):
         make_model("voronoiboost", weights=str(js))  # refused before any work
-    t = tmp_path / man["table"]["file"]
-    t.write_bytes(t.read_bytes() + b"\0")
     with pytest.raises(InputError, match="checksum mismatch"):
         vb.load_shipped_table(js)
+    f.write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="checksum mismatch"):
+        vb.load_shipped(js)
 
 
-def test_untrusted_type_is_refused_even_with_a_matching_checksum(tmp_path):
-    import os
-
-    import skops.io as sio
-    from sklearn.preprocessing import FunctionTransformer
-
+def test_inconsistent_arrays_are_refused_even_with_a_matching_checksum(tmp_path):
     js, man = _copy_shipped(tmp_path)
-    f = tmp_path / man["regressor"]["file"]
-    sio.dump(FunctionTransformer(func=os.system), f)  # what a hostile file would hold
-    man["regressor"]["sha256"] = vb.sha256_file(f)
+    f = tmp_path / man["arrays"]["file"]
+    with np.load(f, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["tree_left"] = arrays["tree_left"] + 10_000  # child indices out of range
+    with open(f, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    man["arrays"]["sha256"] = vb.sha256_file(f)
     js.write_text(json.dumps(man))
-    with pytest.raises(InputError, match="outside the trusted list"):
+    with pytest.raises(InputError, match="inconsistent"):
         vb.load_shipped(js)
 
 
@@ -99,6 +100,24 @@ def test_manifest_of_other_features_is_refused(tmp_path):
         make_model("voronoiboost", weights=str(js))
 
 
+def test_tree_ensemble_predicts_exactly_as_scikit_learn():
+    """The vectorised predictor equals HistGradientBoostingRegressor.predict bit for bit, NaN inputs included."""
+    rng = np.random.default_rng(1)
+    f = rng.lognormal(size=(120, len(vb.FEATURE_NAMES)))
+    f[rng.random(f.shape) < 0.05] = np.nan  # missing values in training: splits learn where NaN goes
+    s = np.sort(rng.lognormal(size=(120, len(vb.TAUS))), axis=1)
+    reg = vb.fit_regressor(f, s)
+    ens = vb.TreeEnsemble.from_sklearn(reg)
+    x, _ = vb.long_table(f, s)
+    x2 = np.column_stack([rng.uniform(0.2, 1, 400), rng.lognormal(size=(400, len(vb.FEATURE_NAMES)))])
+    x2[rng.random(x2.shape) < 0.1] = np.nan
+    x2[:, 0] = np.abs(x2[:, 0])
+    for rows in (x, x2):
+        np.testing.assert_array_equal(ens.predict(rows), reg.predict(rows))
+    again = vb.TreeEnsemble.from_arrays(ens.arrays())
+    np.testing.assert_array_equal(again.predict(x2), reg.predict(x2))
+
+
 def test_shipped_regressor_equals_one_retrained_on_its_table():
     """Same data (the shipped table), same recipe (hyper-parameters, seed): the same predictions."""
     reg, _ = vb.load_shipped()
@@ -107,6 +126,9 @@ def test_shipped_regressor_equals_one_retrained_on_its_table():
     x, _ = vb.long_table(f, s)
     np.testing.assert_array_equal(reg.predict(x), again.predict(x))
     assert np.array_equal(vb.predict_scales(reg, f), vb.predict_scales(again, f))
+    rng = np.random.default_rng(0)  # and off the training rows
+    other = f[rng.integers(0, len(f), 200)] * rng.uniform(0.7, 1.3, (200, f.shape[1]))
+    np.testing.assert_array_equal(vb.predict_scales(reg, other), vb.predict_scales(again, other))
 
 
 @pytest.mark.slow
@@ -157,15 +179,15 @@ def _threads(n, fn):
 
 def test_concurrent_first_loads_build_once(monkeypatch):
     man, js = vb.read_manifest()
-    SHARED.discard(("voronoiboost-shipped", man["regressor"]["sha256"], str(js.resolve())))
+    SHARED.discard(("voronoiboost-shipped", man["arrays"]["sha256"], str(js.resolve())))
     calls = []
-    real = vb._load_regressor
+    real = vb._load_arrays
 
     def counting(*a, **k):
         calls.append(threading.get_ident())
         return real(*a, **k)
 
-    monkeypatch.setattr(vb, "_load_regressor", counting)
+    monkeypatch.setattr(vb, "_load_arrays", counting)
     got = _threads(8, lambda: vb.load_shipped()[0])
     assert len(calls) == 1
     assert all(g is got[0] for g in got)
