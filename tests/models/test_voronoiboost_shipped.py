@@ -4,7 +4,7 @@ Made to fail once each (then restored):
 * ``test_tampered_regressor_is_refused``: with the checksum comparison in ``_verified`` removed,
   the tampered file was not refused with the checksum line.
 * ``test_tree_ensemble_predicts_exactly_as_scikit_learn``: with ``v <= threshold`` → ``v < threshold``
-  in ``TreeEnsemble.predict``, or the NaN branch dropped, the predictions differ.
+  in ``TreeEnsemble.predict`` (the rows on the thresholds), or the NaN branch dropped, the predictions differ.
 * ``test_shipped_regressor_equals_one_retrained_on_its_table``: with ``learning_rate`` 0.05
   → 0.06 in ``HYPERPARAMETERS`` the predictions differ.
 * ``test_concurrent_first_loads_build_once`` / ``test_concurrent_training_on_request_builds_once``:
@@ -112,7 +112,10 @@ def test_tree_ensemble_predicts_exactly_as_scikit_learn():
     x2 = np.column_stack([rng.uniform(0.2, 1, 400), rng.lognormal(size=(400, len(vb.FEATURE_NAMES)))])
     x2[rng.random(x2.shape) < 0.1] = np.nan
     x2[:, 0] = np.abs(x2[:, 0])
-    for rows in (x, x2):
+    inner = ~ens.is_leaf  # rows lying exactly on split thresholds (ties go left, as in scikit-learn)
+    x3 = np.repeat(x[:1], int(inner.sum()), axis=0)
+    x3[np.arange(len(x3)), ens.feature[inner]] = ens.threshold[inner]
+    for rows in (x, x2, x3):
         np.testing.assert_array_equal(ens.predict(rows), reg.predict(rows))
     again = vb.TreeEnsemble.from_arrays(ens.arrays())
     np.testing.assert_array_equal(again.predict(x2), reg.predict(x2))
