@@ -35,7 +35,7 @@ Choices where the description is silent (documented here and in the report):
   ``allow_pickle=False``), described by ``voronoiboost.json``, which records its SHA-256; a
   file whose checksum differs is refused (:func:`load_shipped`). (skops was tried first:
   importing ``skops.io`` enumerates every scikit-learn estimator, which imported torch and
-  took 9 s on first use — longer than the whole fit.) Recipe (docs/MODEL_CARD.md § VoronoiBoost): the scenes of
+  took 9 s on first use, against 1 s for the arrays.) Recipe (docs/MODEL_CARD.md § VoronoiBoost): the scenes of
   :data:`SHIPPED_TRAIN` — the training scenes of the shipped DeepMEND weights, none of the
   test cities of docs/RESULTS.md (Orléans, Le Mans, Rennes) nor DeepMEND's validation city
   (Nantes) — :data:`DEFAULT_SITES_PER_SCENE` seeded sites each, ground truth from the default

@@ -71,7 +71,7 @@ def test_wheel_installs_and_runs_in_a_clean_venv(tmp_path):
     assert "Lyon" in cat.stdout and "Orange 520" in cat.stdout
 
     lyon = ["--country", "FR", "--city", "Lyon", "--operator", "Orange", "--site", "FRVB_Orange_Lyon_247"]
-    # DeepMEND: the shipped ONNX graph, no torch; VoronoiBoost: the shipped regressor (skops), no training
+    # DeepMEND: the shipped ONNX graph, no torch; VoronoiBoost: the shipped regressor (plain arrays), no training
     for model in ("voronoi", "probabilistic", "deepmend", "groundtruth", "teacher", "voronoiboost"):
         _run([bin_ / "deepmend", "predict", *lyon, "--model", model, "--out", f"{model}.tif"], env, work)
         assert (work / f"{model}.tif").stat().st_size > 1000
