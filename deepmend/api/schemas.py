@@ -83,7 +83,7 @@ class MetricsAnswer(BaseModel):
     r50_km: float | None
     r90_km: float | None
     mass_in_voronoi: float | None
-    incomplete: bool = Field(False, description="true while a slow baseline (one that trains at fit, e.g. VoronoiBoost retrained on request) is being fitted: its entries are null; ask again")
+    incomplete: bool = Field(False, description="true while a slow baseline (VoronoiBoost) is being fitted: its entries are null; ask again")
 
 
 class FeatureInfo(BaseModel):
