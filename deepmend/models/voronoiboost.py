@@ -69,6 +69,7 @@ from deepmend.errors import InputError
 from deepmend.io import atomic_path
 from deepmend.resources import once
 from deepmend.models.base import DiffusionModel, sample_sites
+from deepmend.models.deepmend import sha256_file
 from deepmend.models.voronoiboost_features import CELL_CAP_M, FEATURE_NAMES, compute_features, delaunay_adjacency
 from deepmend.scene import Scene
 from deepmend.scene_spec import city_key
@@ -323,15 +324,6 @@ class TreeEnsemble:
         for k in range(t):  # tree order, as scikit-learn adds them: bit-identical sums
             out += vals[:, k]
         return out
-
-
-def sha256_file(path: Path) -> str:
-    """SHA-256 (hex) of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_manifest(path: str | Path | None = None) -> tuple[dict, Path]:
