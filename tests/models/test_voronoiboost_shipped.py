@@ -9,6 +9,11 @@ Made to fail once each (then restored):
   → 0.06 in ``HYPERPARAMETERS`` the predictions differ.
 * ``test_concurrent_first_loads_build_once`` / ``test_concurrent_training_on_request_builds_once``:
   with ``once(...)`` replaced by a direct call in ``load_shipped`` / ``_fit``, 8 loads / 8 tables.
+* ``test_shipped_recipe_is_small_and_never_saw_a_test_city``: with FR/Rennes/SFR in ``SHIPPED_TRAIN``.
+* ``test_manifest_of_other_features_is_refused``: with the ``features_version`` check dropped.
+* ``test_inconsistent_arrays_are_refused_even_with_a_matching_checksum``: with the index check off.
+* ``test_shipped_table_is_reproduced_from_the_simulator`` (slow): with ``optimal_scales``'s
+  tolerance 1e-9 → 1e-3 (other scales than those shipped).
 * ``test_api_metrics_row_filled_on_first_request_without_training``: with
   ``VoronoiBoostModel.fits_quickly`` returning False (the old path), the first answer had
   ``baselines.voronoiboost`` null and ``incomplete`` true.
