@@ -59,9 +59,11 @@ class LazyGroup(click.Group):
     """A command group whose package commands are imported on first use (``deepmend predict`` never loads the API)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command's name, loaded or not."""
         return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """The command ``name``, importing its package's module on first use (None if there is none)."""
         if name in LAZY_COMMANDS and name not in self.commands:
             import importlib
 

@@ -88,6 +88,7 @@ def check_output_args(site_id: str | None, all_sites: bool, out: str) -> Path:
 
 
 def scene_options(f):
+    """The options choosing a scene: a bundled one (--country/--city/--operator) or the user's (--sites, --region, --crs)."""
     for opt in reversed(
         [
             click.option("--country", help="Country code of a bundled scene (FR, GB, IE, BE)."),
