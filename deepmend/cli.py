@@ -1,5 +1,7 @@
-"""The ``deepmend`` command line.
+"""The ``deepmend`` command line: the group and its entry point only.
 
+Each command lives next to the package it drives (:data:`LAZY_COMMANDS`) and is imported
+when it runs; ``deepmend --help`` lists them from their source without importing any.
 Every user error ends as one ``error: ...`` line on stderr and exit code 2 — never a
 traceback — and every output is written atomically.
 """
