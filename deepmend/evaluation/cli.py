@@ -1,4 +1,4 @@
-"""``deepmend evaluate`` and ``deepmend report``: the comparison of issue 3, reproducible from one command.
+"""``deepmend evaluate``, ``deepmend report`` and ``deepmend plot``: the comparison of issue 3, reproducible from one command.
 
 Heavy modules are imported inside the commands so that ``deepmend --help`` stays fast.
 """
@@ -219,3 +219,18 @@ def report(out, docs_path, second) -> None:
         return
     path = build_report(out, docs_path)
     click.echo(f"wrote {path}" + (f" and {docs_path}" if docs_path else ""))
+
+
+@click.command()
+@click.argument("maps", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG file to write.")
+@click.option("--title", default="", help="Title above the panels.")
+def plot(maps: tuple[str, ...], out: str, title: str) -> None:
+    """Side-by-side picture of maps on the published log colour scale (jet, 1e-9 … 1e-2)."""
+    from deepmend.grid.diffusion_map import DiffusionMap
+    from deepmend.log import info
+    from deepmend.render import figure
+
+    loaded = [DiffusionMap.load(m) for m in maps]
+    figure(loaded, [f"{m.model} {m.meta.get('params') or ''}".strip() for m in loaded], out, title)
+    info(f"wrote {out}")
