@@ -7,7 +7,10 @@ Each run starts from an empty store, so it measures the whole pipeline: tiling, 
 tile Scene (mask, KD-tree rasters), model fit, every map, sparsification, compression,
 the store's writes and the manifest. ``--limit N`` keeps the N targets nearest to a
 centre (a contiguous region, so tiles and margins are realistic) and the full-country
-time is projected from the measured per-BS rate; such rows say so. Peak memory is the
+time is projected from the measured per-BS rate; such rows say so. The worker processes
+are warmed before the clock starts (imports, the model's weights and sessions), so the CPU
+per BS measured inside the tasks is the maps' cost; a store's one-BS reads are timed from a
+fresh reader and from a reader kept open, as wall and CPU time. Peak memory is the
 maximum RSS of the driver and of the largest worker process (``getrusage``).
 """
 
