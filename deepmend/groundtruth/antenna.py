@@ -8,6 +8,8 @@ beam a few hundred metres to a few km out and attenuates far cells by a few dB.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from deepmend.groundtruth.config import SimulatorConfig
@@ -32,10 +34,17 @@ def bearing_index(bearing_deg: np.ndarray) -> np.ndarray:
 
 
 def horizontal_table(azimuth_deg: float, cfg: SimulatorConfig) -> np.ndarray:
-    """A_H for every quantised bearing (3600 entries)."""
+    """A_H for every quantised bearing (3600 entries; read-only, cached per azimuth and pattern)."""
+    return _horizontal_table(float(azimuth_deg), float(cfg.beamwidth_deg), float(cfg.front_back_db))
+
+
+@lru_cache(maxsize=8192)
+def _horizontal_table(azimuth_deg: float, beamwidth_deg: float, front_back_db: float) -> np.ndarray:
     b = (np.arange(360 * BEARING_STEPS, dtype=np.float32) + 0.5) / BEARING_STEPS
     delta = (b - np.float32(azimuth_deg) + 180.0) % 360.0 - 180.0
-    return -np.minimum(12.0 * (delta / np.float32(cfg.beamwidth_deg)) ** 2, np.float32(cfg.front_back_db)).astype(np.float32)
+    out = -np.minimum(12.0 * (delta / np.float32(beamwidth_deg)) ** 2, np.float32(front_back_db)).astype(np.float32)
+    out.flags.writeable = False
+    return out
 
 
 def sector_gain_db(bearing_idx: np.ndarray, azimuth_deg: float, a_v_db: np.ndarray, cfg: SimulatorConfig) -> np.ndarray:

@@ -106,6 +106,14 @@ class GroundTruthSimulator(DiffusionModel):
 
     # --- per-site radio ----------------------------------------------------
     def site_radio(self, i: int) -> SiteRadio:
+        """What the simulator decides for site i (area, scenario, height, tilt, azimuths); computed once per fit."""
+        cache = self.__dict__.setdefault("radios_", {})
+        radio = cache.get(i)
+        if radio is None:
+            radio = cache[i] = self._site_radio(i)
+        return radio
+
+    def _site_radio(self, i: int) -> SiteRadio:
         cfg, dep = self.config_, self.scene_.deployment
         area = int(self.areas_[i])
         rng = site_rng(cfg.seed, dep.site_ids[i], 1)
@@ -386,6 +394,7 @@ class GroundTruthSimulator(DiffusionModel):
         self.n_jobs_ = max(1, int(self.n_jobs if self.n_jobs is not None else min(os.cpu_count() or 1, 8)))
         self.areas_ = area_types(scene.deployment.xy, scene.tree, cfg)
         self.supports_ = None
+        self.radios_ = {}
         self._supports()
         self.key_ = self.cache_key(scene)
         self.products_ = self._read_cache()
