@@ -8,6 +8,9 @@ and reports (1) the neglected share ε(ℓ) = 1 − D_cut(ℓ)/D_full(ℓ) over 
 random fields in both (version 3), so the differences are the cut's alone.
 
 Run: .venv/bin/python benchmarks/check_groundtruth_reach.py --scene FR/Lyon/Orange --sample 40
+
+``--versus A.npz B.npz`` instead compares two sets of maps written by benchmarks/gt_sample_maps.py
+(e.g. simulator version 2 from an older checkout against this one): KS, EMD, TV quantiles.
 """
 
 from __future__ import annotations
@@ -25,11 +28,27 @@ from deepmend.models.base import sample_sites
 from deepmend.scene import Scene
 
 
+def versus(a_path: str, b_path: str) -> None:
+    """KS, EMD (km), TV between the maps of the same BSs in two .npz files."""
+    with np.load(a_path) as a, np.load(b_path) as b:
+        ids = sorted(set(a.files) & set(b.files))
+        scores = [compare(a[k].astype(np.float64), b[k].astype(np.float64), with_tv=True) for k in ids]
+    out = {"maps": len(ids)}
+    for key in ("ks", "emd_km", "tv"):
+        v = np.array([s[key] for s in scores])
+        out[f"{key}_median"], out[f"{key}_p90"], out[f"{key}_max"] = (round(float(x), 5) for x in np.percentile(v, [50, 90, 100]))
+    print(json.dumps(out, indent=1))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scene", default="FR/Lyon/Orange")
     ap.add_argument("--sample", type=int, default=40)
+    ap.add_argument("--versus", nargs=2, metavar=("A.npz", "B.npz"), help="compare two map sets instead")
     args = ap.parse_args()
+    if args.versus:
+        versus(*args.versus)
+        return
     scene = Scene.from_catalog(*args.scene.split("/"))
     t0 = time.perf_counter()
     cut = GroundTruthSimulator(SimulatorConfig()).fit(scene)

@@ -316,19 +316,25 @@ class GroundTruthSimulator(DiffusionModel):
         win = lat.window(float(dep.x[j]), float(dep.y[j]))
         return int(round((win.bottom - lat.y0) / lat.res)), int(round((win.left - lat.x0) / lat.res))
 
-    def _terms_on(self, sites: list[int], r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
-        """Σ of the given sites' (term − its mean field), each on its support, over the lattice block [r0:r1, c0:c1] (float64)."""
-        out = np.zeros((r1 - r0, c1 - c0), dtype=np.float64)
+    def _sites_on(self, sites: list[int], exact: set[int], r0: int, r1: int, c0: int, c1: int,
+                  rn: np.ndarray, cn: np.ndarray, rw: tuple, cw: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """(Σ of the sites' mean fields on the block's nodes, Σ of (term − mean field) on their supports ∩ block), float64."""
+        nodes = np.zeros((rn.size, cn.size))
+        out = np.zeros((r1 - r0, c1 - c0))
         sup = self._supports()
+        (kr, wr_), (kc, wc_) = rw, cw
         for j in sites:
+            m = self.mean_term(j, rn, cn)
+            nodes += m
+            if j not in exact:
+                continue
             a, b = max(sup[j, 0], r0), min(sup[j, 1], r1)
             c, e = max(sup[j, 2], c0), min(sup[j, 3], c1)
-            if a >= b or c >= e:
-                continue
             wr, wc = self._origin(j)
-            exact = self.site_power(j, slice(a - wr, b - wr), slice(c - wc, e - wc))
-            out[a - r0 : b - r0, c - c0 : e - c0] += exact - self._mean_on(j, a, b, c, e)
-        return out
+            t = self.site_power(j, slice(a - wr, b - wr), slice(c - wc, e - wc))
+            rows, cols = slice(a - r0, b - r0), slice(c - c0, e - c0)
+            out[rows, cols] += t - self._interp(m, (kr[rows], wr_[rows]), (kc[cols], wc_[cols]))
+        return nodes, out
 
     def _mean_on(self, j: int, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         """Site j's mean field (bilinear from the 1 km nodes) on a lattice block (float64)."""
@@ -363,16 +369,14 @@ class GroundTruthSimulator(DiffusionModel):
             c, e = max(sup[j, 2], c0) - c0, min(sup[j, 3], c1) - c0
             if mask[a:b, c:e].any():
                 sites.append(int(j))
-        sites.sort(key=lambda j: -int((sup[j, 1] - sup[j, 0]) * (sup[j, 3] - sup[j, 2])))  # big supports first: balanced threads
-        chunks = [sites[k :: self.n_jobs_] for k in range(self.n_jobs_)]
+        exact = set(sites)
+        todo = sorted({int(j) for j in near} | exact, key=lambda j: -int((sup[j, 1] - sup[j, 0]) * (sup[j, 3] - sup[j, 2])) if j in exact else 0)
+        chunks = [todo[k :: self.n_jobs_] for k in range(self.n_jobs_)]  # big supports first: balanced threads
         rn, cn, rw, cw = self._nodes(r0, r1, c0, c1)
-        near = [int(j) for j in near]
-        mchunks = [near[k :: self.n_jobs_] for k in range(self.n_jobs_)]
-        mean = np.sum(self._map(lambda c: self._mean_field(c, rn, cn), [c for c in mchunks if c]) or [np.zeros((rn.size, cn.size))], axis=0)
-        parts = self._map(lambda c: self._terms_on(c, r0, r1, c0, c1), [c for c in chunks if c])
-        den = self._interp(mean, rw, cw)
+        parts = self._map(lambda ch: self._sites_on(ch, exact, r0, r1, c0, c1, rn, cn, rw, cw), [ch for ch in chunks if ch])
+        den = self._interp(np.sum([p[0] for p in parts], axis=0), rw, cw) if parts else np.zeros((r1 - r0, c1 - c0))
         for p in parts:
-            den += p
+            den += p[1]
         return np.where(mask, np.maximum(den, 0.0), 0.0).astype(F32)
 
     # --- per-deployment work -----------------------------------------------
