@@ -150,7 +150,8 @@ def evaluate(models_opt, train_opt, test_opt, out, gt_opt, variant_opt, max_bs, 
         if "vb" not in shared:
             shared["vb"] = VoronoiBoostModel().train(train_res["features"], train_res["scales"], [s.city for s in split.train])
         model = VoronoiBoostModel()
-        model.regressor_, model.train_cities_ = shared["vb"].regressor_, shared["vb"].train_cities_
+        # source_ too: without it fit() takes the shipped regressor and drops this one
+        model.regressor_, model.train_cities_, model.source_ = shared["vb"].regressor_, shared["vb"].train_cities_, shared["vb"].source_
         return model
 
     def factories(key: str, scene):
