@@ -45,6 +45,49 @@ SNAP_DISC_M = 200.0
 MAX_UPLOAD_EXTENT_KM = 200.0
 
 
+def bundled_region(name: str, crs: str) -> Region | None:
+    """A bundled region by name, or None when ``name`` names none: a country code (``FR``, ``GB``/``UK``,
+    ``IE``, ``BE``: the country's land, Natural Earth 1:10m) or ``CC/City`` (a catalog city's study area)."""
+    from deepmend.data.catalog import COUNTRIES, city_region, country_region
+
+    text = str(name).strip()
+    code = text.upper()
+    if code == "UK":
+        code = "GB"
+    if code in COUNTRIES:
+        return country_region(code).to_crs(crs)
+    if "/" in text and text.split("/", 1)[0].strip().upper() in set(COUNTRIES) | {"UK"}:
+        cc, city = (t.strip() for t in text.split("/", 1))
+        return city_region("GB" if cc.upper() == "UK" else cc.upper(), city).to_crs(crs)
+    return None
+
+
+def resolve_region(region, crs: str) -> Region:
+    """A region as a user gives it: a :class:`Region`, a vector file or GeoDataFrame (any CRS), or a
+    bundled name (:func:`bundled_region`: ``FR``, ``GB/London`` …), in ``crs``.
+
+    Raises
+    ------
+    InputError
+        An unreadable file, or a name that is neither a file nor a bundled region (listing the codes).
+    """
+    from pathlib import Path
+
+    from deepmend.data.catalog import COUNTRIES
+    from deepmend.data.regions import read_region
+
+    if isinstance(region, Region):
+        return region if region.crs == crs else region.to_crs(crs)
+    if isinstance(region, (str, Path)) and not Path(region).exists():
+        found = bundled_region(str(region), crs)
+        if found is not None:
+            return found
+        if isinstance(region, str) and "." not in Path(region).name:
+            raise InputError(f"no such region file, and not a bundled region: give a polygon file, a country code ({', '.join(COUNTRIES)}) "
+                             "or CC/City as in 'deepmend catalog'", file=str(region))
+    return read_region(region, crs)
+
+
 def validate_geometry(dep: Deployment) -> None:
     """Reject deployments that cannot be mapped at all (no site, or positions that are not numbers)."""
     if len(dep) == 0:

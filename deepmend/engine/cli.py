@@ -62,6 +62,8 @@ def predict_batch(country, city, operator, sites, region, crs, dataset, model_na
         raise InputError("a batch run needs --store OUT.zarr", column="--store")
     spec = _spec(model_name, alpha, weights)
     job = open_job(country, city, operator, sites, region, crs, dataset)
+    for n in dict.fromkeys(job.notes):
+        click.echo(f"note: {n}", err=True)
     if job.excluded:
         click.echo(f"warning: {len(job.excluded)} site(s) excluded: e.g. " + "; ".join(f"{k}: {v}" for k, v in list(job.excluded.items())[:3]), err=True)
     with interruptible():

@@ -38,6 +38,7 @@ class Job:
     mask_region: Region
     targets: np.ndarray
     excluded: dict = field(default_factory=dict)  # site id → reason
+    notes: tuple = ()  # what was done to a user's input (rows skipped, sites snapped …), one sentence each
 
     @property
     def crs(self) -> str:
@@ -105,17 +106,38 @@ def open_country(country: str, operator: str, dataset: str | None = None) -> Job
     return Job(f"{code}/{ds.key}/{op}", dep, mask_region, np.flatnonzero(inside), excluded)
 
 
-def open_job(country: str | None, city: str | None, operator: str | None, sites: str | None = None,
-             region: str | None = None, crs: str | None = None, dataset: str | None = None) -> Job:
-    """Resolve the CLI's scene options into a job: a catalog city, a whole country, or a user's files."""
+def open_jobs(country: str | None, city: str | None, operator: str | None, sites: str | None = None,
+              region: str | None = None, crs: str | None = None, dataset: str | None = None) -> list[Job]:
+    """Like :func:`open_job`, but a user's multi-operator site list gives one job per operator's network
+    (each tessellated on its own, :func:`deepmend.data.deployment.split_networks`), in operator order."""
     if sites:
+        from deepmend.data.deployment import split_networks
         from deepmend.data.readers import read_sites
-        from deepmend.data.regions import read_region
-        from deepmend.scene import Scene
+        from deepmend.scene import Scene, resolve_region
 
         dep = read_sites(sites, crs=crs, country=country, operator=operator, audience="cli")
-        scene = Scene.from_files(dep, read_region(region, dep.crs) if region else None)
-        return Job(scene.name, scene.deployment, scene.mask_region, scene.targets)
+        reg = resolve_region(region, dep.crs) if region else None
+        nets = split_networks(dep)
+        jobs = []
+        for op, net in nets.items():
+            scene = Scene.from_files(net, reg)
+            jobs.append(Job(scene.name if len(nets) == 1 else f"{scene.name}/{op}", scene.deployment, scene.mask_region, scene.targets,
+                            notes=scene.notes))
+        return jobs
+    return [open_job(country, city, operator, sites, region, crs, dataset)]
+
+
+def open_job(country: str | None, city: str | None, operator: str | None, sites: str | None = None,
+             region: str | None = None, crs: str | None = None, dataset: str | None = None) -> Job:
+    """Resolve the CLI's scene options into a job: a catalog city, a whole country, or a user's files
+    (one operator's network: a multi-operator list is refused, see :func:`open_jobs`)."""
+    if sites:
+        from deepmend.data.readers import read_sites
+        from deepmend.scene import Scene, resolve_region
+
+        dep = read_sites(sites, crs=crs, country=country, operator=operator, audience="cli")
+        scene = Scene.from_files(dep, resolve_region(region, dep.crs) if region else None)
+        return Job(scene.name, scene.deployment, scene.mask_region, scene.targets, notes=scene.notes)
     if region:
         raise InputError("--region goes with --sites (catalog scenes carry their own region)", column="--region", value=region)
     if not country or not operator:
