@@ -222,10 +222,12 @@ class Scene:
         return scene
 
     @classmethod
-    def from_files(cls, deployment: Deployment, region: Region | None = None, *, operator: str | None = None,
+    def from_files(cls, deployment: Deployment, region=None, *, operator: str | None = None,
                    several_networks: bool = False) -> "Scene":
         """A user's own sites: one operator's network, co-located sites merged (ids kept).
 
+        ``region`` is a :class:`Region`, a polygon file or GeoDataFrame (any CRS), or a bundled
+        name (``"FR"``, ``"GB/London"``: :func:`resolve_region`); None: the sites' hull + 30 km.
         Without a region, the valid area is the convex hull of the sites buffered by 30 km.
         With one, sites just outside it are snapped and sites far outside are neighbours
         only (:func:`place_in_region`). A deployment of several operators is refused unless
@@ -243,6 +245,8 @@ class Scene:
                              file=dep.source or dep.name)
         dep = merge_colocated(dep)
         notes = list(deployment.notes)
+        if region is not None and not isinstance(region, Region):
+            region = resolve_region(region, dep.crs)
         if region is None:
             return cls(dep, _hull_region(dep), None, name=dep.name, notes=tuple(notes), auto_region=True)
         targets, mask_region, more = place_in_region(dep, region)

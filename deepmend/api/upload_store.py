@@ -126,6 +126,10 @@ class UploadFiles:
     def path(self, upload_id: str) -> Path:
         return self.root / f"{upload_id}.csv"
 
+    def region_path(self, upload_id: str) -> Path:
+        """The upload's region (its sidecar, present only when one was given): kept and evicted with the site list."""
+        return self.root / f"{upload_id}.region.json"
+
     def __contains__(self, upload_id: str) -> bool:
         return self.path(upload_id).is_file()
 
@@ -145,8 +149,8 @@ class UploadFiles:
             if e is not None:
                 e.last_used = time.time()
 
-    def put(self, upload_id: str, src: Path, client: str) -> list[str]:
-        """Store ``src`` (moved) as ``upload_id`` for ``client``; returns the ids evicted to make room.
+    def put(self, upload_id: str, src: Path, client: str, region: Path | None = None) -> list[str]:
+        """Store ``src`` (moved) as ``upload_id`` for ``client`` (with its ``region`` sidecar, moved too); returns the ids evicted to make room.
 
         Raises
         ------
@@ -158,8 +162,12 @@ class UploadFiles:
             final = self.path(upload_id)
             existed = upload_id in self._entries and final.is_file()
             if not existed:
+                size = 0
+                if region is not None:  # the sidecar first: a stored list is never seen without its region
+                    os.replace(region, self.region_path(upload_id))
+                    size = self.region_path(upload_id).stat().st_size
                 os.replace(src, final)
-                self._entries[upload_id] = _Entry(final.stat().st_size, now)
+                self._entries[upload_id] = _Entry(final.stat().st_size + size, now)
             e = self._entries[upload_id]
             e.last_used = now
             had_owner = client in e.owners
@@ -180,12 +188,13 @@ class UploadFiles:
     # --- under the lock -------------------------------------------------------------------
     def _delete(self, upload_id: str) -> None:
         self._entries.pop(upload_id, None)
-        try:
-            self.path(upload_id).unlink()
-        except FileNotFoundError:
-            pass  # deleted already: gone either way
-        except OSError as exc:
-            log.warning("upload store: cannot delete %s: %s", upload_id, exc)
+        for path in (self.path(upload_id), self.region_path(upload_id)):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass  # deleted already (or never had a region): gone either way
+            except OSError as exc:
+                log.warning("upload store: cannot delete %s: %s", path.name, exc)
 
     def _release_over_quota(self, client: str, keep: str) -> list[str]:
         """Release ``client``'s least recently used uploads beyond its quota; delete those nobody else holds."""

@@ -121,10 +121,36 @@ def open_jobs(country: str | None, city: str | None, operator: str | None, sites
         jobs = []
         for op, net in nets.items():
             scene = Scene.from_files(net, reg)
-            jobs.append(Job(scene.name if len(nets) == 1 else f"{scene.name}/{op}", scene.deployment, scene.mask_region, scene.targets,
+            # "<list>/<operator>" whenever an operator is chosen or several are there: the same network, the same name (and store)
+            named = len(nets) > 1 or (operator is not None and op != "")
+            jobs.append(Job(f"{scene.name}/{op}" if named else scene.name, scene.deployment, scene.mask_region, scene.targets,
                             notes=scene.notes))
         return jobs
     return [open_job(country, city, operator, sites, region, crs, dataset)]
+
+
+def network_stores(store, jobs) -> list:
+    """The store of each network: ``store`` itself for one network, else ``store/<operator>.zarr`` (a store holds one network's maps)."""
+    import re
+    from pathlib import Path
+
+    if store is None:
+        return [None] * len(jobs)
+    if len(jobs) == 1:
+        return [str(store)]
+    if (Path(store) / "zarr.json").exists():
+        raise InputError(f"is the map store of one network, and this list holds {len(jobs)} operators' networks "
+                         f"({', '.join(str(j.deployment.operator[0]) for j in jobs[:6] if len(j.deployment))}), each stored on its own "
+                         "under the --store folder: choose a new --store, or one operator", file=str(store))
+    out, seen = [], set()
+    for k, j in enumerate(jobs):
+        op = str(j.deployment.operator[0]) if len(j.deployment) else "network"
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", op).strip("._") or "network"
+        if slug.lower() in seen:  # two operators whose names clean alike
+            slug = f"{slug}_{k + 1}"
+        seen.add(slug.lower())
+        out.append(str(Path(store) / f"{slug}.zarr"))
+    return out
 
 
 def open_job(country: str | None, city: str | None, operator: str | None, sites: str | None = None,

@@ -147,6 +147,8 @@ def geolocate(job, values: str | Path | ValueTable, spec, out: str | Path, *, po
     groups = net.network[matched]
     coll = MapCollector(lattice, ids)
     reps = []
+    from deepmend.engine.job import network_stores
+
     stores = network_stores(store, jobs)
     for k, j in enumerate(jobs):  # each operator's network on its own (tiles never mix networks)
         local = matched[groups == k] - net.offsets[k]
@@ -250,25 +252,6 @@ def geolocate(job, values: str | Path | ValueTable, spec, out: str | Path, *, po
     with atomic_path(out.with_suffix(out.suffix + ".json")) as tmp:
         tmp.write_text(json.dumps(report, indent=2))
     return GeolocateResult(out, report, total_path, warnings, site_path)
-
-
-def network_stores(store, jobs) -> list:
-    """The store of each network: ``store`` itself for one network, else ``store/<operator>.zarr`` (a store holds one network's maps)."""
-    import re
-
-    if store is None:
-        return [None] * len(jobs)
-    if len(jobs) == 1:
-        return [str(store)]
-    out, seen = [], set()
-    for k, j in enumerate(jobs):
-        op = str(j.deployment.operator[0]) if len(j.deployment) else "network"
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", op).strip("._") or "network"
-        if slug.lower() in seen:  # two operators whose names clean alike
-            slug = f"{slug}_{k + 1}"
-        seen.add(slug.lower())
-        out.append(str(Path(store) / f"{slug}.zarr"))
-    return out
 
 
 class _Networks:

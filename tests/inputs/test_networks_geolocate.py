@@ -90,3 +90,18 @@ def test_kind1_geolocate_unknown_operator_is_refused(tmp_path):
     rc, _, err = cli("geolocate", "--values", VALUES, "--sites", SITES, "--operator", "OpZ", "--out", tmp_path / "d.tif", "--workers", "0")
     assert rc == 2
     assert "no rows of operator 'OpZ'; operators in the file: OpA, OpB" in one_error_line(err)
+
+
+def test_kind1_predict_store_without_operator_keeps_one_store_per_network(tmp_path):
+    store = tmp_path / "st"
+    rc, out, err = cli("predict", "--all", "--sites", SITES, "--store", store, "--workers", "0")
+    assert rc == 0, err
+    assert sorted(p.name for p in store.iterdir()) == ["OpA.zarr", "OpB.zarr"]
+    # the same network chosen with --operator resumes its store
+    rc, out, err = cli("predict", "--all", "--sites", SITES, "--operator", "OpB", "--store", store / "OpB.zarr", "--workers", "0")
+    assert rc == 0, err
+    assert "(1 tiles resumed, 0 maps computed)" in out
+    # a multi-operator list into one network's store: refused, not nested inside it
+    rc, out, err = cli("predict", "--all", "--sites", SITES, "--store", store / "OpB.zarr", "--workers", "0")
+    assert rc == 2
+    assert "is the map store of one network, and this list holds 2 operators' networks (OpA, OpB)" in one_error_line(err)
