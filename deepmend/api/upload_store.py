@@ -46,7 +46,8 @@ MAX_SITE_ID_CHARS = 200
 #: is ever expanded.
 BINARY_SIGNATURES = {b"PK\x03\x04": "a zip archive (.zip/.npz/.xlsx)", b"\x1f\x8b": "gzip-compressed",
                      b"BZh": "bzip2-compressed", b"\xfd7zXZ\x00": "xz-compressed", b"\x28\xb5\x2f\xfd": "zstd-compressed",
-                     b"\x93NUMPY": "a NumPy .npy array"}
+                     b"\x93NUMPY": "a NumPy .npy array", b"SQLite format 3\x00": "a GeoPackage or another SQLite database",
+                     b"\x00\x00\x27\x0a": "a Shapefile's .shp alone (its attributes and CRS are in the .dbf and .prj beside it)"}
 
 
 def check_upload_content(content: bytes, shown: str) -> None:
@@ -59,8 +60,8 @@ def check_upload_content(content: bytes, shown: str) -> None:
     """
     for magic, what in BINARY_SIGNATURES.items():
         if content.startswith(magic):
-            raise UnsupportedUploadError(f"is {what}; the upload endpoint reads CSV text or Parquet (nothing was unpacked): "
-                                         "export the site list as CSV", file=shown)
+            raise UnsupportedUploadError(f"is {what}; the upload reads CSV or GeoJSON text, or Parquet (nothing was unpacked): "
+                                         "export the site list as CSV or GeoJSON", file=shown)
 
 
 def check_site_ids(site_ids, shown: str) -> None:

@@ -308,9 +308,44 @@ def parquet_as_csv(content: bytes, shown: str) -> bytes:
         fh.flush()
         try:
             df = read_parquet(fh.name, max_rows=MAX_UPLOAD_ROWS, max_bytes=16 * MAX_UPLOAD_BYTES)
+            df = _geoparquet_points(df, fh.name, shown)
         except InputError as exc:
             raise type(exc)(str(exc).replace(fh.name, shown)) from None
     return df.to_csv(index=False).encode()
+
+
+def _geoparquet_points(df, path: str, shown: str):
+    """A GeoParquet table (a ``geo`` schema entry) with its point geometry as ``lon``/``lat`` columns (WGS84);
+    other tables unchanged.
+
+    Raises
+    ------
+    InputError
+        A geometry that is not a point, or a CRS that cannot be read (naming the client's file and the row).
+    """
+    import json
+
+    import geopandas as gpd
+    import pyarrow.parquet as pq
+
+    meta = (pq.read_schema(path).metadata or {}).get(b"geo")
+    if not meta:
+        return df
+    try:
+        geo = json.loads(meta)
+        col = geo.get("primary_column", "geometry")
+        crs = (geo.get("columns", {}).get(col) or {}).get("crs", "OGC:CRS84")
+        gs = gpd.GeoSeries.from_wkb(df[col], crs=crs if crs is not None else "OGC:CRS84")
+    except Exception as exc:  # noqa: BLE001 - a malformed 'geo' entry or WKB: one sentence, never a 500
+        raise InputError(f"GeoParquet geometry cannot be read ({type(exc).__name__})", file=shown, column="geometry") from None
+    kinds = gs.geom_type.to_numpy()
+    bad = [k for k, t in enumerate(kinds) if t is not None and t != "Point"]
+    if bad:
+        raise InputError(f"feature is a {kinds[bad[0]]}, expected Point features (sites)", file=shown, row=bad[0] + 1, column="geometry", value=str(kinds[bad[0]]))
+    gs = gs.to_crs("EPSG:4326")
+    out = df.drop(columns=[col])
+    out["lon"], out["lat"] = gs.x.to_numpy(), gs.y.to_numpy()
+    return out
 
 
 def mentions_upload(key, upload_id: str) -> bool:

@@ -279,16 +279,29 @@ def _is_missing(raw: pd.Series) -> np.ndarray:
     return missing
 
 
-def _numbers(t: _Table, col: str) -> tuple[np.ndarray, np.ndarray]:
-    """(values float64, missing bool); a present value that is not a number is refused naming its row."""
+def _numbers(t: _Table, col: str, degrees: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(values float64, missing bool); a present value that is not a number is refused naming its row.
+
+    A decimal comma ("45,7640") is read in ``;``/tab files, and in a ``,`` file where the cell is
+    quoted: always for degrees (``degrees=True``: lat/lon never carry thousands separators), else
+    unless exactly three digits follow the comma ("652,123": decimal comma or thousands separator?
+    refused as ambiguous).
+    """
     raw = t.df[col]
     missing = _is_missing(raw)
     if pd.api.types.is_numeric_dtype(raw.dtype):
         values = raw.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     else:
         text = raw.astype(object).where(~missing, None).map(lambda v: None if v is None else str(v).strip())
-        if t.df.attrs.get("decimal_comma"):
-            text = text.map(lambda v: v.replace(",", ".") if isinstance(v, str) and re.fullmatch(r"[-+]?\d+,\d*", v) else v)
+        comma = text.map(lambda v: isinstance(v, str) and re.fullmatch(r"[-+]?\d+,\d+", v) is not None).to_numpy(bool)
+        if comma.any() and not t.df.attrs.get("decimal_comma") and not degrees:
+            odd = np.flatnonzero(comma & text.map(lambda v: isinstance(v, str) and re.fullmatch(r"[-+]?\d+,\d{3}", v) is not None).to_numpy(bool))
+            if odd.size:
+                i = int(odd[0])
+                raise InputError("ambiguous number: a decimal comma or a thousands separator? write it without the comma, or with a decimal point",
+                                 file=t.label, row=i + t.offset, column=col, value=raw.iloc[i])
+        if comma.any():
+            text = text.where(~comma, text.map(lambda v: v.replace(",", ".") if isinstance(v, str) else v))
         values = pd.to_numeric(text, errors="coerce").to_numpy(float)
     bad = np.isnan(values) & ~missing
     if bad.any():
@@ -340,8 +353,8 @@ def _lonlat(t: _Table, cols: list[str], crs: str | None, audience: str) -> tuple
         return (*_to_lonlat(t, x, y, mx | my, np.full(len(df), src, dtype=object), "geometry"), src)
     c_lat, c_lon, c_x, c_y = (_find(cols, k) for k in ("lat", "lon", "x", "y"))
     if c_lat and c_lon:
-        lat, m1 = _numbers(t, c_lat)
-        lon, m2 = _numbers(t, c_lon)
+        lat, m1 = _numbers(t, c_lat, degrees=True)
+        lon, m2 = _numbers(t, c_lon, degrees=True)
         _check_range(t, lat, lon, c_lat, c_lon)
         return lon, lat, m1 | m2, None
     if not (c_x and c_y):

@@ -83,7 +83,8 @@ def test_kind8_api_upload_region_neighbours_get_no_map(client):
     ({"region_file": "line.geojson", "region_bytes": json.dumps({"type": "Feature", "properties": {}, "geometry": {
         "type": "LineString", "coordinates": [[4.8, 45.7], [4.9, 45.8]]}}).encode()}, 400, ["line.geojson", "not a Polygon"]),
     ({"region_file": "r.geojson", "region_bytes": b"PK\x03\x04junk"}, 422, ["r.geojson", "zip"]),
-    ({"region_file": "r.gpkg", "region_bytes": b"SQLite format 3\x00" + b"\x00" * 100}, 400, ["r.gpkg", "GeoJSON"]),
+    ({"region_file": "r.gpkg", "region_bytes": b"SQLite format 3\x00" + b"\x00" * 100}, 422, ["r.gpkg", "GeoPackage", "GeoJSON"]),
+    ({"region_file": "r.json", "region_bytes": b"name,wkt\nA,POLYGON EMPTY\n"}, 400, ["r.json", "must be a GeoJSON file"]),
     ({"region_file": "r.geojson", "region_bytes": b"{not json"}, 400, ["r.geojson", "invalid JSON"]),
     ({"region": "FR", "region_file": "west.geojson", "region_bytes": b"{}"}, 400, ["either a region file or a bundled region"]),
 ])
