@@ -141,11 +141,15 @@ def _read_csv(data: bytes, label: str, raw: bool = False) -> _Table:
     text = _decode(data, label)
     sep = _sniff_sep(text)
     try:
+        # blank lines are kept as empty rows (skipped and reported by read_sites), so that row numbers are the file's lines
         df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[] if raw else MISSING,
-                         skipinitialspace=True, engine="python")
+                         skipinitialspace=True, engine="python", skip_blank_lines=raw)
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot be read as CSV ({first})", file=label) from None
+    if not raw and len(df):
+        filled = ~df.isna().all(axis=1).to_numpy()
+        df = df.iloc[: int(np.flatnonzero(filled)[-1]) + 1 if filled.any() else 0]  # blank lines at the end are no rows
     t = _Table(df, label, 2)
     if sep != ",":  # decimal comma ("45,7640") in numeric columns of a ';' or tab file
         t.df.attrs["decimal_comma"] = True
@@ -264,11 +268,24 @@ def _clean_columns(df: pd.DataFrame) -> list[str]:
     return cols
 
 
+def _norm(name: str) -> str:
+    """A column name as matched: case folded, a unit or CRS in brackets dropped, spaces, dots and dashes as '_'
+    (``"Site ID"`` → ``site_id``, ``"LATITUDE (WGS84)"`` → ``latitude``, ``"Long."`` → ``long``)."""
+    text = re.sub(r"[\(\[\{][^)\]\}]*[\)\]\}]", " ", str(name).replace("\ufeff", "").lower())
+    return re.sub(r"[\s.\-]+", "_", text).strip("_")
+
+
 def _find(columns: list[str], key: str) -> str | None:
     lower = {c.lower(): c for c in columns}
     for alias in ALIASES[key]:
         if alias in lower:
             return lower[alias]
+    normed: dict[str, str] = {}
+    for c in columns:
+        normed.setdefault(_norm(c), c)
+    for alias in ALIASES[key]:
+        if _norm(alias) in normed:
+            return normed[_norm(alias)]
     return None
 
 
@@ -574,6 +591,10 @@ def read_sites(
     else:
         ops = np.full(len(t.df), str(operator) if operator else "unknown")
     keep = np.ones(len(t.df), dtype=bool)
+    blank = np.logical_and.reduce([_is_missing(t.df[c]) for c in cols]) if cols else keep & False
+    if blank.any():  # ",,,," lines a spreadsheet leaves at the end: nothing in them to read
+        notes.append(f"skipped {int(blank.sum())} empty row(s) ({t.row_word}s {_rows(t, np.flatnonzero(blank))})")
+        keep &= ~blank
     if operator and c_op:
         keep = _operator_rows(ops, str(operator))
         if not keep.any():
@@ -607,7 +628,12 @@ def read_sites(
         uniq, counts = np.unique(ids, return_counts=True)
         if (counts > 1).any():
             dup = uniq[counts > 1][0]
-            rows = idx[ids == dup][:2] + t.offset
+            two = np.flatnonzero(ids == dup)[:2]
+            rows = idx[two] + t.offset
+            if ops[two[0]] != ops[two[1]]:  # each operator numbered its own sites
+                raise InputError(f"duplicate site id: operators {ops[two[0]]} ({t.row_word} {rows[0]}) and {ops[two[1]]} ({t.row_word} {rows[1]}) "
+                                 "use the same id; ids must be unique in the list: prefix them with the operator, or keep one operator",
+                                 file=label, row=int(rows[1]), column=c_id, value=str(dup))
             raise InputError(f"duplicate site id ({t.row_word}s {rows[0]} and {rows[1]}); co-located antennas need their own ids",
                              file=label, row=int(rows[1]), column=c_id, value=str(dup))
     if country:

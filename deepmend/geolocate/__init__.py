@@ -8,6 +8,10 @@ engine (resumably when a ``store`` is given, locally or on Dask), gathered into 
 matrix (:mod:`deepmend.geolocate.maps`). Nothing is dropped silently: value rows whose site
 is not in the deployment, sites outside the selected area and target sites without a value
 are counted and listed in the report.
+
+Several operators (a multi-operator site list without ``--operator``): one job per network, each
+network's maps and estimator on their own (:func:`deepmend.geolocate.estimators.estimate_networks`),
+densities and totals summed; the totals table has one row per area, band and operator (``all`` first).
 """
 
 from __future__ import annotations

@@ -117,6 +117,18 @@ def write_variants(D: Path) -> dict:
     # v28 lat/lon in x/y columns with --crs EPSG:27700 (degrees in metric CRS)
     (D / "v28_degrees_as_bng.csv").write_text("site_id,easting,northing\n" + "".join(f"E{k},{lo},{la}\n" for k, (lo, la) in enumerate(london)))
     exp["v28_degrees_as_bng.csv"] = ("refuse", "E0", ["--crs", "EPSG:27700"], "degrees")
+    # v29 spreadsheet leftovers: ",,,," rows and a blank line in the middle (row numbers stay the file's lines)
+    (D / "v29_blank_rows.csv").write_text("site_id,lat,lon,,\nA,48.85,2.35,,\n,,,,\nB,48.86,2.36,,\n\nC,48.84,2.37,,\n,,,,\n")
+    exp["v29_blank_rows.csv"] = ("ok", "C", [])
+    # v30 regulator-style headers: "Site ID", "LATITUDE (WGS84)", "Long."
+    (D / "v30_header_words.csv").write_text("Site ID;LATITUDE (WGS84);Long.\n" + "".join(f"H{k};{str(la).replace('.', ',')};{str(lo).replace('.', ',')}\n" for k, (lo, la) in enumerate(paris)))
+    exp["v30_header_words.csv"] = ("ok", "H2", [])
+    # v31 each operator numbered its own sites from 1: refused, saying so
+    (D / "v31_ids_per_operator.csv").write_text("site_id,operator,lat,lon\n1,OpA,48.85,2.35\n2,OpA,48.86,2.36\n1,OpB,48.85,2.35\n2,OpB,48.84,2.34\n")
+    exp["v31_ids_per_operator.csv"] = ("refuse", "1", [], "operators OpA (row 2) and OpB (row 4) use the same id")
+    # v32 a blank line before a bad value: the row named is the file's line 5
+    (D / "v32_bad_value_after_blank_line.csv").write_text("site_id,lat,lon\nA,48.85,2.35\n\nB,48.86,2.36\nC,48.87,east\n")
+    exp["v32_bad_value_after_blank_line.csv"] = ("refuse", "A", [], "row 5, column 'lon', value 'east': not a number")
     return exp
 
 
