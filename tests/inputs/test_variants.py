@@ -127,3 +127,26 @@ def test_variants_national_list_with_an_overseas_site(tmp_path, capsys):
     assert "R974" in err or "outside France" in err or True
     rc, _, err = cli("predict", "--sites", f, "--country", "FR", "--site", "R974", "--out", tmp_path / "again.npz")
     assert rc == 0 and "1 of 24001 sites lie outside France" in err, err
+
+
+@pytest.mark.parametrize("name", ["v10_sites.gpkg", "v11_london.shp", "v13_cellid_bom.csv", "v20_geoparquet.parquet", "v03_semicolon_comma_NA.csv"])
+def test_variants_python_dataframe_equals_the_file(variants, name):
+    """A (Geo)DataFrame the user loaded gives the same sites as the file: ids, positions to the centimetre."""
+    import geopandas as gpd
+
+    import deepmend as dm
+
+    d, _ = variants
+    f = d / name
+    if name.endswith((".gpkg", ".shp")):
+        df = gpd.read_file(f)
+    elif name.endswith(".parquet"):
+        df = gpd.read_parquet(f)
+    else:
+        df = pd.read_csv(f, sep=None, engine="python", dtype=str, encoding="utf-8-sig", decimal=",")
+    a, b = dm.read_sites(str(f)), dm.read_sites(df)
+    assert list(map(str, a.site_ids)) == list(map(str, b.site_ids))
+    assert np.allclose(a.lon, b.lon, atol=1e-7) and np.allclose(a.lat, b.lat, atol=1e-7)
+    scene = dm.Scene.from_files(b, "FR" if name != "v11_london.shp" else "GB")  # a bundled region, as --region
+    m = dm.VoronoiModel().fit(scene).predict(str(b.site_ids[0]))
+    assert abs(float(m.prob.sum()) - 1) < 1e-6
