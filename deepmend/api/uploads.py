@@ -204,6 +204,8 @@ class UploadStore:
             Empty or unreadable file, or a site list no scene can be built from, naming the
             client's file name (never a server path).
         """
+        import json
+
         from deepmend.data.deployment import split_networks
         from deepmend.data.readers import read_sites
         from deepmend.scene import Scene, check_extent
@@ -219,8 +221,6 @@ class UploadStore:
             raise TooLargeError(f"{shown}: {len(lines) - 1} rows, the limit is {MAX_UPLOAD_ROWS} sites")
         if not lines:
             raise InputError("file is empty", file=shown)
-        import json
-
         region_doc, country = self._region_doc(region_content, region_filename, region_name)
         region_bytes = json.dumps(region_doc, sort_keys=True).encode() if region_doc is not None else b""
         # the id names the list and its region: the same sites in another region are another scene
