@@ -174,6 +174,11 @@ def _vector_table(gdf, label: str) -> _Table:
         raise InputError(f"feature is a {geom[i].geom_type}, expected Point features (sites)",
                          file=label, row=i + 1, column="geometry", value=geom[i].geom_type)
     pts = types == 0
+    if len(geom) and not pts.any():  # no feature has a geometry: coordinates in the properties (lat/lon or x/y), as attribute exports have them
+        props = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).reset_index(drop=True)
+        names = [str(c).replace("\ufeff", "").strip() for c in props.columns]
+        if (_find(names, "lat") and _find(names, "lon")) or (_find(names, "x") and _find(names, "y")):
+            return _Table(props, label, 1, "feature")
     x = np.full(len(geom), np.nan)
     y = np.full(len(geom), np.nan)
     x[pts], y[pts] = shapely.get_x(geom[pts]), shapely.get_y(geom[pts])

@@ -117,3 +117,6 @@ def test_kind8_cli_bundled_region_and_unknown_name(tmp_path):
     rc, _, err = cli("predict", "--sites", case(CORSICA), "--region", "Corsica", "--all", "--out", tmp_path / "n")
     assert rc == 2
     assert "Corsica: no such region file, and not a bundled region" in one_error_line(err)
+    rc, _, err = cli("predict", "--sites", case(CORSICA), "--region", case(CORSICA), "--all", "--out", tmp_path / "o")  # a table, not a polygon
+    assert rc == 2
+    assert "has no geometry: a region is a polygon file" in one_error_line(err)

@@ -129,6 +129,14 @@ def write_variants(D: Path) -> dict:
     # v32 a blank line before a bad value: the row named is the file's line 5
     (D / "v32_bad_value_after_blank_line.csv").write_text("site_id,lat,lon\nA,48.85,2.35\n\nB,48.86,2.36\nC,48.87,east\n")
     exp["v32_bad_value_after_blank_line.csv"] = ("refuse", "A", [], "row 5, column 'lon', value 'east': not a number")
+    # v33 an attribute export: GeoJSON features without geometry, coordinates in lat/lon properties
+    (D / "v33_null_geometry_latlon.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"site_id": f"N{k}", "lat": la, "lon": lo}, "geometry": None} for k, (lo, la) in enumerate(paris)]}))
+    exp["v33_null_geometry_latlon.geojson"] = ("ok", "N1", [])
+    # v34 a MultiPoint of two points is not one site
+    (D / "v34_multipoint.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"site_id": "MP"}, "geometry": {"type": "MultiPoint", "coordinates": [list(paris[0]), list(paris[1])]}}]}))
+    exp["v34_multipoint.geojson"] = ("refuse", "MP", [], "feature is a MultiPoint, expected Point features")
     return exp
 
 
