@@ -109,14 +109,23 @@ def open_country(country: str, operator: str, dataset: str | None = None) -> Job
 def open_jobs(country: str | None, city: str | None, operator: str | None, sites: str | None = None,
               region: str | None = None, crs: str | None = None, dataset: str | None = None) -> list[Job]:
     """Like :func:`open_job`, but a user's multi-operator site list gives one job per operator's network
-    (each tessellated on its own, :func:`deepmend.data.deployment.split_networks`), in operator order."""
-    if sites:
+    (each tessellated on its own, :func:`deepmend.data.deployment.split_networks`), in operator order.
+
+    ``sites`` is a path, a (Geo)DataFrame or a :class:`~deepmend.data.deployment.Deployment`;
+    ``region`` a path, a GeoDataFrame, a Region or a bundled name (:func:`deepmend.scene.resolve_region`).
+    """
+    if sites is not None and not (isinstance(sites, str) and not sites):
         from deepmend.data.deployment import split_networks
         from deepmend.data.readers import read_sites
         from deepmend.scene import Scene, resolve_region
 
-        dep = read_sites(sites, crs=crs, country=country, operator=operator, audience="cli")
-        reg = resolve_region(region, dep.crs) if region else None
+        if isinstance(sites, Deployment):
+            dep = sites if operator is None else sites.subset(np.char.lower(sites.operator.astype(str)) == str(operator).lower())
+            if len(dep) == 0:
+                raise InputError(f"no site of operator {operator!r}; operators: {', '.join(sites.operators())}", column="operator", value=operator)
+        else:
+            dep = read_sites(sites, crs=crs, country=country, operator=operator, audience="cli")
+        reg = resolve_region(region, dep.crs) if region is not None else None
         nets = split_networks(dep)
         jobs = []
         for op, net in nets.items():

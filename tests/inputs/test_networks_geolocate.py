@@ -105,3 +105,16 @@ def test_kind1_predict_store_without_operator_keeps_one_store_per_network(tmp_pa
     rc, out, err = cli("predict", "--all", "--sites", SITES, "--store", store / "OpB.zarr", "--workers", "0")
     assert rc == 2
     assert "is the map store of one network, and this list holds 2 operators' networks (OpA, OpB)" in one_error_line(err)
+
+
+def test_kind1_geolocate_from_python_with_a_dataframe(tmp_path):
+    """Python: a DataFrame of several operators' sites, a bundled region, every network geolocated."""
+    import deepmend as dm
+
+    df = pd.read_csv(SITES)
+    jobs = open_jobs(None, None, None, sites=df, region="FR/Lyon")
+    assert [j.deployment.operators() for j in jobs] == [["OpA"], ["OpB"]]
+    res = geolocate(jobs, VALUES, ModelSpec("voronoi"), tmp_path / "d.tif", progress=False)
+    assert sum(res.report["mass"]["raster_sum"]) == pytest.approx(4000.0, rel=1e-6)
+    only_b = open_jobs(None, None, "opb", sites=dm.read_sites(df))  # a Deployment, one operator chosen
+    assert len(only_b) == 1 and set(only_b[0].deployment.operator) == {"OpB"}
