@@ -65,7 +65,7 @@ const GROUND_TRUTH_DOC = '/about/groundtruth';
 
 function placeholderUploads(): UploadResult[] {
   if (initialQuery.country !== UPLOAD_COUNTRY || !initialQuery.city) return [];
-  return [{ upload_id: initialQuery.city, n_sites: 0, operators: [], country: UPLOAD_COUNTRY, city: initialQuery.city }];
+  return [{ upload_id: initialQuery.city, n_sites: 0, operators: [], country: UPLOAD_COUNTRY, city: initialQuery.city, notes: [] }];
 }
 
 // The first requests start before React and the maps spin up: the catalog, then (through the

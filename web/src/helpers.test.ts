@@ -77,11 +77,11 @@ describe('URL builders', () => {
     expect(mapUrl({ ...scene, site: 'A 1', model: 'deepmend' })).toBe(
       '/api/map?country=FR&city=Lyon&operator=Orange&site=A+1&model=deepmend',
     );
-    expect(metricsUrl({ ...scene, site: 42, model: 'voronoi', alpha: 2 })).toBe(
+    expect(metricsUrl({ ...scene, site: '42', model: 'voronoi', alpha: 2 })).toBe(
       '/api/metrics?country=FR&city=Lyon&operator=Orange&site=42&model=voronoi',
     );
-    expect(mapUrl({ ...scene, site: 42, model: 'probabilistic', alpha: 1.5 })).toContain('&alpha=1.5');
-    expect(featuresUrl({ ...scene, site: 7 })).toBe('/api/features?country=FR&city=Lyon&operator=Orange&site=7');
+    expect(mapUrl({ ...scene, site: '42', model: 'probabilistic', alpha: 1.5 })).toContain('&alpha=1.5');
+    expect(featuresUrl({ ...scene, site: '7' })).toBe('/api/features?country=FR&city=Lyon&operator=Orange&site=7');
     expect(apiUrl('/x', { a: undefined, b: null, c: '', d: 0, e: Number.NaN })).toBe('/x?d=0');
   });
   it('round-trips the page query string', () => {

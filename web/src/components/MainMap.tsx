@@ -10,13 +10,16 @@ import {
   REGION_FILL_LAYER,
   REGION_LINE_LAYER,
   REGION_SOURCE,
-  SITE_SELECTED_LAYER,
+  SELECTED_SOURCE,
+  SITES_CLUSTER_LAYER,
   SITES_CURRENT_LAYER,
   SITES_OTHER_LAYER,
   SITES_SOURCE,
   currentFilter,
-  selectedFilter,
+  otherFilter,
+  selectedCollection,
   siteLayers,
+  sitesSourceSpec,
   type Site,
   type SiteIndex,
 } from '../map/sites';
@@ -52,6 +55,15 @@ interface Props {
 
 const EMPTY = { type: 'FeatureCollection' as const, features: [] };
 const PICK_TOLERANCE_PX = 4;
+
+function clusterPopupContent(count: number): HTMLElement {
+  const root = document.createElement('div');
+  root.className = 'site-popup';
+  root.setAttribute('data-testid', 'cluster-popup');
+  root.setAttribute('data-count', String(count));
+  root.textContent = `${count.toLocaleString('en')} base stations here — click to zoom in`;
+  return root;
+}
 
 function popupContent(site: Site): HTMLElement {
   const root = document.createElement('div');
@@ -176,14 +188,35 @@ export default function MainMap(props: Props) {
       return null;
     };
 
+    /** the cluster disc under the pointer, if any */
+    const pickCluster = (e: MapMouseEvent) => {
+      if (!map.getLayer(SITES_CLUSTER_LAYER)) return null;
+      const feats = map.queryRenderedFeatures(e.point, { layers: [SITES_CLUSTER_LAYER] });
+      return feats.length ? feats[0] : null;
+    };
+    let hoveredCluster: number | null = null;
+
     map.on('mousemove', (e: MapMouseEvent) => {
       const site = pick(e);
       if (!site) {
         setHover(null);
+        const cluster = pickCluster(e);
+        if (cluster) {
+          map.getCanvas().style.cursor = 'zoom-in';
+          const id = Number(cluster.properties?.cluster_id);
+          if (hoveredCluster !== id || !popup.isOpen()) {
+            hoveredCluster = id;
+            const [lon, lat] = (cluster.geometry as GeoJSON.Point).coordinates;
+            popup.setLngLat([lon, lat]).setDOMContent(clusterPopupContent(Number(cluster.properties?.point_count))).addTo(map);
+          }
+          return;
+        }
+        hoveredCluster = null;
         popup.remove();
         map.getCanvas().style.cursor = '';
         return;
       }
+      hoveredCluster = null;
       map.getCanvas().style.cursor = 'pointer';
       if (hoveredFid !== site.fid || !popup.isOpen()) {
         setHover(site.fid);
@@ -196,7 +229,19 @@ export default function MainMap(props: Props) {
     });
     map.on('click', (e: MapMouseEvent) => {
       const site = pick(e);
-      if (site) propsRef.current.onSelect(site);
+      if (site) {
+        propsRef.current.onSelect(site);
+        return;
+      }
+      // a cluster: zoom in until it splits
+      const cluster = pickCluster(e);
+      if (!cluster) return;
+      const src = map.getSource(SITES_SOURCE) as GeoJSONSource;
+      const center = (cluster.geometry as GeoJSON.Point).coordinates as [number, number];
+      src
+        .getClusterExpansionZoom(Number(cluster.properties?.cluster_id))
+        .then((zoom) => map.easeTo({ center, zoom: Math.max(zoom, map.getZoom() + 1) }))
+        .catch(() => map.easeTo({ center, zoom: map.getZoom() + 2 }));
     });
 
     // the style is inline: sources can be added as soon as it is parsed, before the basemap renders
@@ -227,7 +272,8 @@ export default function MainMap(props: Props) {
         source: REGION_SOURCE,
         paint: { 'line-color': '#9fd3ff', 'line-width': 1.6, 'line-opacity': 0.9 },
       });
-      map.addSource(SITES_SOURCE, { type: 'geojson', data: EMPTY });
+      map.addSource(SITES_SOURCE, sitesSourceSpec(EMPTY));
+      map.addSource(SELECTED_SOURCE, { type: 'geojson', data: EMPTY });
       for (const layer of siteLayers(propsRef.current.currentOperator)) map.addLayer(layer);
       setReady(true);
     };
@@ -295,16 +341,16 @@ export default function MainMap(props: Props) {
   useEffect(() => {
     const map = mapRef.current;
     if (!ready || !map) return;
-    const f = currentFilter(currentOperator);
-    map.setFilter(SITES_CURRENT_LAYER, f);
-    map.setFilter(SITES_OTHER_LAYER, ['!', f]);
+    map.setFilter(SITES_CURRENT_LAYER, currentFilter(currentOperator));
+    map.setFilter(SITES_OTHER_LAYER, otherFilter(currentOperator));
   }, [ready, currentOperator]);
 
   useEffect(() => {
     const map = mapRef.current;
     if (!ready || !map) return;
-    map.setFilter(SITE_SELECTED_LAYER, selectedFilter(selectedFid));
-  }, [ready, selectedFid]);
+    const site = selectedFid === null ? null : index?.byFid.get(selectedFid);
+    (map.getSource(SELECTED_SOURCE) as GeoJSONSource).setData(selectedCollection(site));
+  }, [ready, selectedFid, index]);
 
   useEffect(() => {
     const map = mapRef.current;

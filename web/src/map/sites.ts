@@ -9,6 +9,28 @@ export const SITES_SOURCE = 'sites';
 export const SITES_OTHER_LAYER = 'sites-other';
 export const SITES_CURRENT_LAYER = 'sites-current';
 export const SITE_SELECTED_LAYER = 'site-selected';
+/** the selected site alone (unclustered: its ring shows at every zoom) */
+export const SELECTED_SOURCE = 'site-selected';
+export const SITES_CLUSTER_LAYER = 'sites-cluster';
+/**
+ * Markers closer than this on screen merge into one cluster disc (MapLibre's GeoJSON source
+ * clustering, supercluster) up to CLUSTER_MAX_ZOOM; beyond it every site is drawn. Small enough that
+ * a city's fitted view keeps its separate sites, large enough that Paris's ~2,000 markers of four
+ * operators do not pile into one blob.
+ */
+export const CLUSTER_RADIUS_PX = 14;
+export const CLUSTER_MAX_ZOOM = 13;
+
+/** The sites' GeoJSON source: clustered at low zoom. */
+export function sitesSourceSpec(data: FeatureCollection<Point>) {
+  return {
+    type: 'geojson' as const,
+    data,
+    cluster: true,
+    clusterRadius: CLUSTER_RADIUS_PX,
+    clusterMaxZoom: CLUSTER_MAX_ZOOM,
+  };
+}
 export const REGION_SOURCE = 'region';
 export const REGION_FILL_LAYER = 'region-fill';
 export const REGION_LINE_LAYER = 'region-line';
@@ -55,7 +77,7 @@ export function indexSites(collections: SitesCollection[]): SiteIndex {
       const lon = num(p.lon) ?? gx;
       const lat = num(p.lat) ?? gy;
       const operator = String(p.operator ?? '');
-      const siteId = p.site_id ?? (f.id as string | number | undefined) ?? sites.length;
+      const siteId = p.site_id ?? String(sites.length);
       const key = siteKey(operator, siteId);
       if (byKey.has(key)) continue;
       const fid = sites.length;
@@ -112,16 +134,33 @@ function radius(small: number, big: number, hoverBoost: number): ExpressionSpeci
   ];
 }
 
-/** Layers for the sites: other operators below (dimmed), the chosen operator on top, then the selection ring. */
+const isCluster: ExpressionSpecification = ['has', 'point_count'];
+
+/**
+ * Layers for the sites: clusters (a neutral disc growing with its count), other operators below
+ * (dimmed), the chosen operator on top, then the selection ring.
+ */
 export function siteLayers(currentOperator: string | null): LayerSpecification[] {
-  const isCurrent: ExpressionSpecification =
-    currentOperator === null ? ['boolean', true] : ['==', ['get', 'operator'], currentOperator];
+  const isCurrent = currentFilter(currentOperator);
   return [
+    {
+      id: SITES_CLUSTER_LAYER,
+      type: 'circle',
+      source: SITES_SOURCE,
+      filter: isCluster,
+      paint: {
+        'circle-color': '#dbe4ee',
+        'circle-opacity': 0.8,
+        'circle-radius': ['interpolate', ['linear'], ['sqrt', ['get', 'point_count']], 1.4, 5, 4, 9, 10, 16],
+        'circle-stroke-color': '#0b1620',
+        'circle-stroke-width': 1.2,
+      },
+    },
     {
       id: SITES_OTHER_LAYER,
       type: 'circle',
       source: SITES_SOURCE,
-      filter: ['!', isCurrent],
+      filter: otherFilter(currentOperator),
       paint: {
         'circle-color': ['get', 'color'],
         'circle-radius': radius(1.8, 6, 2.5),
@@ -147,8 +186,7 @@ export function siteLayers(currentOperator: string | null): LayerSpecification[]
     {
       id: SITE_SELECTED_LAYER,
       type: 'circle',
-      source: SITES_SOURCE,
-      filter: ['==', ['id'], -1],
+      source: SELECTED_SOURCE,
       paint: {
         'circle-color': ['get', 'color'],
         'circle-radius': ['interpolate', ['linear'], ['zoom'], 4, 6, 15, 13],
@@ -159,10 +197,26 @@ export function siteLayers(currentOperator: string | null): LayerSpecification[]
   ];
 }
 
+/** Unclustered sites of the chosen operator (all of them when null). */
 export function currentFilter(currentOperator: string | null): ExpressionSpecification {
-  return currentOperator === null ? ['boolean', true] : ['==', ['get', 'operator'], currentOperator];
+  return currentOperator === null
+    ? ['!', isCluster]
+    : ['all', ['!', isCluster], ['==', ['get', 'operator'], currentOperator]];
 }
 
-export function selectedFilter(fid: number | null): ExpressionSpecification {
-  return ['==', ['id'], fid ?? -1];
+/** Unclustered sites of the other operators. */
+export function otherFilter(currentOperator: string | null): ExpressionSpecification {
+  return currentOperator === null
+    ? ['boolean', false]
+    : ['all', ['!', isCluster], ['!=', ['get', 'operator'], currentOperator]];
+}
+
+/** The selected site as a one-feature collection (empty when none). */
+export function selectedCollection(site: Site | null | undefined): FeatureCollection<Point> {
+  return {
+    type: 'FeatureCollection',
+    features: site
+      ? [{ type: 'Feature', id: site.fid, geometry: { type: 'Point', coordinates: [site.lon, site.lat] }, properties: { color: site.color } }]
+      : [],
+  };
 }
