@@ -11,7 +11,9 @@ Starts ``deepmend serve --no-warmup`` on 127.0.0.1 with an EMPTY cache folder, t
 * GT cold   — within that click, the ground truth's own request: the scene, the ground-truth fit
   of the whole deployment (the per-BS window-only simulation is not done) and the map;
 * click warm — the same on a second site of the city (scene, fits and ONNX session in memory);
-  ratio = cold / warm, both measured in this run.
+  ratio = cold / warm, both measured in this run;
+* CPU cold — the server's CPU time (user + system, its worker processes included, psutil) spent during the
+  cold click: what the click costs whatever else the machine runs (the wall times depend on the machine's load).
 
 Then VoronoiBoost's first use (``GET /api/map?model=voronoiboost`` on Lyon: training on the default
 training scenes minus Lyon, their ground truths included) on the same server.
@@ -33,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 CITIES = "FR/Lyon/Orange,FR/Rennes/Orange,FR/Orléans/Orange,FR/Marseille/Orange,FR/Paris/Orange,GB/Bristol/O2,IE/Dublin/mno_1"
@@ -77,6 +80,18 @@ def _click(base: str, scene: dict, site: str, model: str, metrics: bool) -> tupl
     return time.perf_counter() - t0, out[0][0], bool(metrics and out[2][1].get("incomplete"))
 
 
+def _cpu_s(proc: psutil.Process) -> float:
+    """CPU seconds (user + system) of the server and its live children so far."""
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="deepmend")
@@ -103,16 +118,19 @@ def main() -> None:
             except httpx.HTTPError:
                 time.sleep(0.3)
         print(f"server start + catalog: {time.perf_counter() - t0:.1f} s (cache {cache})")
-        print("| city | operator | sites | GT of one BS, cold (s) | first click cold (s) | first click warm (s) | cold / warm |")
-        print("|---|---|---|---|---|---|---|")
+        server = psutil.Process(proc.pid)
+        print("| city | operator | sites | GT of one BS, cold (s) | first click cold (s) | CPU cold (s) | first click warm (s) | cold / warm |")
+        print("|---|---|---|---|---|---|---|---|")
         for spec in args.cities.split(","):
             country, city, operator = spec.split("/")
             scene = {"country": country, "city": city, "operator": operator}
             sites = _central_sites(base, scene)
             n = len(httpx.get(f"{base}/api/sites", params=scene, timeout=TIMEOUT).json()["features"])
+            c0 = _cpu_s(server)
             cold, gt_cold, inc = _click(base, scene, sites[0], args.model, args.metrics)
+            cpu = _cpu_s(server) - c0
             warm, _, _ = _click(base, scene, sites[1], args.model, args.metrics)
-            print(f"| {city} | {operator} | {n} | {gt_cold:.1f} | {cold:.1f} | {warm:.2f} | {cold / warm:.0f}× |"
+            print(f"| {city} | {operator} | {n} | {gt_cold:.1f} | {cold:.1f} | {cpu:.1f} | {warm:.2f} | {cold / warm:.0f}× |"
                   + (" (metrics incomplete: a baseline still training)" if inc else ""), flush=True)
         if not args.no_voronoiboost:
             scene = {"country": "FR", "city": "Lyon", "operator": "Orange"}

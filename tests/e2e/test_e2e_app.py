@@ -5,7 +5,8 @@ free port of 127.0.0.1 with an EMPTY cache folder, so that every first use is a 
 the app with its DEFAULT model (DeepMEND) through its ``data-testid`` hooks: page load, hover popup,
 first click (both panels and every metrics row filled, or visibly computing and then filled), the
 panels' fit / full-window views in step, model switch, compare, GeoTIFF download, features, upload,
-Belgium's upload flow, the layout at 1280×720 and 1920×1080, and Paris's first click (its time is
+Belgium's upload flow, the layout at 1280×720 and 1920×1080, the cursor readout and the difference view,
+the "cached" mark, Paris's markers clustered at the city's view, and Paris's first click (its time is
 printed, not asserted). The tests run in file order and share one page.
 
 Screenshots go to $DEEPMEND_SCREENSHOTS_DIR when set (``DEEPMEND_SCREENSHOTS_DIR=docs/img`` refreshes
@@ -59,7 +60,8 @@ def server(tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (make browser installs Debian's chromium)")
     port = _free_port()
-    cache = tmp_path_factory.mktemp("cold-cache")
+    # DEEPMEND_E2E_CACHE=DIR reuses a cache folder (warm: for iterating on the app); the suite's runs leave it unset
+    cache = Path(os.environ["DEEPMEND_E2E_CACHE"]) if os.environ.get("DEEPMEND_E2E_CACHE") else tmp_path_factory.mktemp("cold-cache")
     exe = Path(sys.executable).with_name("deepmend")
     cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "deepmend.cli"]),
            "serve", "--host", "127.0.0.1", "--port", str(port), "--static", str(DIST), "--log-level", "warning"]
@@ -154,6 +156,20 @@ def _panels_settled(page, timeout_s: float) -> None:
     for tid in ("panel-groundtruth", "panel-model"):
         _wait_js(page, f"() => ['ready', 'error', 'unavailable'].includes(document.querySelector('[data-testid={tid}]').dataset.state)",
                  timeout_s)
+
+
+def _markers(page) -> dict:
+    """What the main map draws now: cluster discs, single markers, their sites, the zoom (MapLibre's rendered features)."""
+    _wait_js(page, "() => document.querySelector('[data-testid=main-map]').dataset.ready === 'true'"
+                   " && window.__deepmend.map.loaded() && !window.__deepmend.map.isMoving()", 120)
+    return page.evaluate("""() => {
+        const m = window.__deepmend.map;
+        const clusters = m.queryRenderedFeatures({layers: ['sites-cluster', 'sites-other-cluster']});
+        const points = m.queryRenderedFeatures({layers: ['sites-current', 'sites-other']});
+        return {clusters: clusters.length, points: points.length, zoom: m.getZoom(),
+                in_clusters: clusters.reduce((a, f) => a + f.properties.point_count, 0),
+                site_count: window.__deepmend.state().siteCount};
+    }""")
 
 
 def _no_errors(page) -> None:
@@ -262,6 +278,32 @@ def test_panels_open_on_the_fit_and_stay_in_step(page):
 
 
 @slow
+def test_cursor_readout_and_difference_view(page):
+    """The cursor's P(ℓ|i), distance and cell under each panel; the model panel's difference view."""
+    box = page.get_by_test_id("panel-groundtruth").locator(".panel-map").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    readout = page.get_by_test_id("panel-groundtruth-readout")
+    for k in range(20):  # the first hover fetches the raw map; the value shows on a later move
+        page.mouse.move(cx + 6 + k % 3, cy + 4)
+        page.wait_for_timeout(250)
+        if readout.count() and "…" not in readout.inner_text():
+            break
+    text = readout.inner_text()
+    assert text.startswith("P(ℓ|i) = ") and "…" not in text and "km from the BS" in text and "cell row" in text, text
+    model_png = page.evaluate("() => document.querySelector('[data-testid=panel-model]').dataset.state")
+    assert model_png == "ready"
+    page.get_by_test_id("panel-model-diff").click()
+    page.get_by_test_id("diff-legend").wait_for(timeout=60_000)
+    _wait_js(page, "() => document.querySelector('[data-testid=panel-model]').dataset.state === 'ready'", 120)
+    assert page.get_by_test_id("panel-model-diff").get_attribute("aria-pressed") == "true"
+    assert "model − truth" in page.get_by_test_id("diff-legend").inner_text()
+    _shot(page, "app_difference.png")
+    page.get_by_test_id("panel-model-diff").click()
+    _wait_js(page, "() => !document.querySelector('[data-testid=diff-legend]')"
+                   " && document.querySelector('[data-testid=panel-model]').dataset.state === 'ready'", 60)
+
+
+@slow
 def test_model_switch_compare_and_geotiff(server, site, page):
     sel = page.get_by_test_id("select-model")
     sel.select_option("probabilistic")
@@ -271,6 +313,10 @@ def test_model_switch_compare_and_geotiff(server, site, page):
     page.get_by_test_id("select-model-b").select_option(DEFAULT_MODEL)
     _wait_js(page, "() => (document.querySelector('[data-testid=panel-model-b]') || {dataset: {}}).dataset.state === 'ready'", 300)
     _wait_js(page, "() => { const e = document.querySelector('[data-testid=metric-ks-b]'); return !!e && !['', '—'].includes(e.textContent); }", 300)
+    # the default model's map of this BS was computed at the first click: the second panel says "cached"
+    badge = page.get_by_test_id("panel-model-b-time")
+    assert badge.get_attribute("data-cached") == "true" and "cached" in badge.inner_text(), badge.inner_text()
+    print(f"\n[e2e] compare: {DEFAULT_MODEL} again shows {badge.inner_text()!r}")
     _no_errors(page)
     _shot(page, "app_compare.png")
     with page.expect_download(timeout=120_000) as dl:
@@ -348,6 +394,34 @@ def test_belgium_offers_the_upload_flow(server, page, tmp_path):
         f"B{k},{50.82 + 0.01 * (k // 4):.4f},{4.32 + 0.02 * (k % 4):.4f},Proximus" for k in range(16)) + "\n")
     page.get_by_test_id("upload-cta-input").set_input_files(str(csv))
     _wait_js(page, "() => { const s = window.__deepmend.state(); return s.scene.country === 'upload' && s.sitesLoaded && s.siteCount === 16; }", 120)
+
+
+@slow
+def test_paris_markers_cluster_at_low_zoom(server, page):
+    """Paris's ~2,000 markers of four operators: cluster discs at the city's view, every site drawn once zoomed in."""
+    page.goto(server + "/?country=FR&city=Paris&operator=Orange&model=" + DEFAULT_MODEL)
+    _wait_js(page, "() => window.__deepmend && window.__deepmend.state().sitesLoaded && window.__deepmend.state().siteCount > 500", 300)
+    seen = _markers(page)
+    print(f"\n[e2e] Paris at zoom {seen['zoom']:.1f}: {seen['clusters']} cluster discs ({seen['in_clusters']} sites) "
+          f"and {seen['points']} single markers for {seen['site_count']} sites")
+    assert seen["clusters"] > 0 and seen["clusters"] + seen["points"] < seen["site_count"] / 2, seen
+    _shot(page, "app_clusters.png")
+    # hovering a cluster says how many sites it holds; clicking it zooms in
+    disc = page.evaluate("""() => { const m = window.__deepmend.map;
+        const f = m.queryRenderedFeatures({layers: ['sites-cluster']}).sort((a, b) => b.properties.point_count - a.properties.point_count)[0];
+        const p = m.project(f.geometry.coordinates); return {x: p.x, y: p.y, n: f.properties.point_count}; }""")
+    box = page.get_by_test_id("main-map").bounding_box()
+    page.mouse.move(box["x"] + disc["x"] - 20, box["y"] + disc["y"] - 20)
+    page.mouse.move(box["x"] + disc["x"], box["y"] + disc["y"], steps=4)
+    popup = page.get_by_test_id("cluster-popup")
+    popup.wait_for(timeout=15_000)
+    assert popup.get_attribute("data-count") == str(disc["n"]), (popup.get_attribute("data-count"), disc)
+    z0 = seen["zoom"]
+    page.mouse.click(box["x"] + disc["x"], box["y"] + disc["y"])
+    _wait_js(page, f"() => window.__deepmend.map.getZoom() > {z0 + 0.5} && !window.__deepmend.map.isMoving()", 30)
+    page.evaluate("() => window.__deepmend.map.jumpTo({center: [2.3488, 48.8534], zoom: 14.5})")
+    close = _markers(page)
+    assert close["clusters"] == 0 and close["points"] > 0, close
 
 
 @slow

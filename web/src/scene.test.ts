@@ -10,7 +10,7 @@ import {
   pickModel,
   resolveScene,
 } from './scene';
-import { findSite, indexSites } from './map/sites';
+import { clusterColor, findSite, indexSites, splitSites } from './map/sites';
 
 const catalog: Catalog = {
   countries: [
@@ -102,5 +102,17 @@ describe('site index', () => {
     expect(findSite(idx, '7')?.operator).toBe('Free');
     expect(findSite(idx, 'zzz')).toBeUndefined();
     expect(idx.sites[0].color).toBe('#E69F00');
+  });
+  it('splits the sites between the chosen operator\'s clustered source and the others\'', () => {
+    const idx = indexSites([fc('Orange', ['a', 'b']), fc('Free', ['a', '7', 'c'])]);
+    const { current, other } = splitSites(idx, 'Free');
+    expect(current.features.map((f) => f.id)).toEqual([2, 3, 4]);
+    expect(other.features.map((f) => f.id)).toEqual([0, 1]);
+    const all = splitSites(idx, null); // an upload: every operator is "current"
+    expect(all.current.features).toHaveLength(5);
+    expect(all.other.features).toHaveLength(0);
+    expect(splitSites(null, 'Free').current.features).toHaveLength(0);
+    expect(clusterColor('Orange')).toBe('#E69F00');
+    expect(clusterColor(null)).not.toBe('#E69F00');
   });
 });

@@ -10,16 +10,19 @@ import {
   REGION_FILL_LAYER,
   REGION_LINE_LAYER,
   REGION_SOURCE,
+  CLUSTER_LAYERS,
+  OTHER_SITES_SOURCE,
   SELECTED_SOURCE,
   SITES_CLUSTER_LAYER,
   SITES_CURRENT_LAYER,
   SITES_OTHER_LAYER,
   SITES_SOURCE,
-  currentFilter,
-  otherFilter,
+  clusterColor,
+  isCurrentSite,
   selectedCollection,
   siteLayers,
   sitesSourceSpec,
+  splitSites,
   type Site,
   type SiteIndex,
 } from '../map/sites';
@@ -150,14 +153,19 @@ export default function MainMap(props: Props) {
       className: 'site-popup-container',
     });
     let hoveredFid: number | null = null;
+    let hoveredSource = SITES_SOURCE;
 
-    const setHover = (fid: number | null) => {
+    const setHover = (site: Site | null) => {
+      const fid = site?.fid ?? null;
       if (hoveredFid === fid) return;
-      if (hoveredFid !== null && map.getSource(SITES_SOURCE)) {
-        map.setFeatureState({ source: SITES_SOURCE, id: hoveredFid }, { hover: false });
+      if (hoveredFid !== null && map.getSource(hoveredSource)) {
+        map.setFeatureState({ source: hoveredSource, id: hoveredFid }, { hover: false });
       }
       hoveredFid = fid;
-      if (fid !== null) map.setFeatureState({ source: SITES_SOURCE, id: fid }, { hover: true });
+      if (site) {
+        hoveredSource = isCurrentSite(site, propsRef.current.currentOperator) ? SITES_SOURCE : OTHER_SITES_SOURCE;
+        map.setFeatureState({ source: hoveredSource, id: site.fid }, { hover: true });
+      }
     };
 
     /** the site under the pointer: the chosen operator first, then the nearest one */
@@ -191,8 +199,8 @@ export default function MainMap(props: Props) {
     /** the cluster disc under the pointer, if any */
     const pickCluster = (e: MapMouseEvent) => {
       if (!map.getLayer(SITES_CLUSTER_LAYER)) return null;
-      const feats = map.queryRenderedFeatures(e.point, { layers: [SITES_CLUSTER_LAYER] });
-      return feats.length ? feats[0] : null;
+      const feats = map.queryRenderedFeatures(e.point, { layers: CLUSTER_LAYERS });
+      return feats.length ? feats[0] : null; // the chosen operator's disc first (drawn on top)
     };
     let hoveredCluster: number | null = null;
 
@@ -219,7 +227,7 @@ export default function MainMap(props: Props) {
       hoveredCluster = null;
       map.getCanvas().style.cursor = 'pointer';
       if (hoveredFid !== site.fid || !popup.isOpen()) {
-        setHover(site.fid);
+        setHover(site);
         popup.setLngLat([site.lon, site.lat]).setDOMContent(popupContent(site)).addTo(map);
       }
     });
@@ -236,7 +244,7 @@ export default function MainMap(props: Props) {
       // a cluster: zoom in until it splits
       const cluster = pickCluster(e);
       if (!cluster) return;
-      const src = map.getSource(SITES_SOURCE) as GeoJSONSource;
+      const src = map.getSource(cluster.source) as GeoJSONSource;
       const center = (cluster.geometry as GeoJSON.Point).coordinates as [number, number];
       src
         .getClusterExpansionZoom(Number(cluster.properties?.cluster_id))
@@ -272,6 +280,7 @@ export default function MainMap(props: Props) {
         source: REGION_SOURCE,
         paint: { 'line-color': '#9fd3ff', 'line-width': 1.6, 'line-opacity': 0.9 },
       });
+      map.addSource(OTHER_SITES_SOURCE, sitesSourceSpec(EMPTY));
       map.addSource(SITES_SOURCE, sitesSourceSpec(EMPTY));
       map.addSource(SELECTED_SOURCE, { type: 'geojson', data: EMPTY });
       for (const layer of siteLayers(propsRef.current.currentOperator)) map.addLayer(layer);
@@ -333,17 +342,15 @@ export default function MainMap(props: Props) {
   useEffect(() => {
     const map = mapRef.current;
     if (!ready || !map) return;
-    map.removeFeatureState({ source: SITES_SOURCE }); // ids are reassigned with each new index
-    (map.getSource(SITES_SOURCE) as GeoJSONSource).setData(index?.collection ?? EMPTY);
+    // ids are reassigned with each new index
+    map.removeFeatureState({ source: SITES_SOURCE });
+    map.removeFeatureState({ source: OTHER_SITES_SOURCE });
+    const { current, other } = splitSites(index, currentOperator);
+    (map.getSource(SITES_SOURCE) as GeoJSONSource).setData(current);
+    (map.getSource(OTHER_SITES_SOURCE) as GeoJSONSource).setData(other);
+    map.setPaintProperty(SITES_CLUSTER_LAYER, 'circle-color', clusterColor(currentOperator));
     settleAfterIdle(map);
-  }, [ready, index]);
-
-  useEffect(() => {
-    const map = mapRef.current;
-    if (!ready || !map) return;
-    map.setFilter(SITES_CURRENT_LAYER, currentFilter(currentOperator));
-    map.setFilter(SITES_OTHER_LAYER, otherFilter(currentOperator));
-  }, [ready, currentOperator]);
+  }, [ready, index, currentOperator]);
 
   useEffect(() => {
     const map = mapRef.current;

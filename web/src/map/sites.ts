@@ -1,22 +1,30 @@
-// Base-station layers of the main map: one GeoJSON source, numeric feature ids (so that
-// feature-state works whatever the site ids look like), a colour per operator.
+// Base-station layers of the main map: two clustered GeoJSON sources (the chosen operator's sites,
+// the other operators' sites), numeric feature ids (so that feature-state works whatever the site ids
+// look like), a colour per operator.
 import type { Feature, FeatureCollection, Point } from 'geojson';
 import type { ExpressionSpecification, LayerSpecification } from 'maplibre-gl';
 import type { SiteProperties, SitesCollection } from '../api';
 import { operatorColor } from '../palette';
 
+/** the chosen operator's sites (every site of an upload) */
 export const SITES_SOURCE = 'sites';
+/** the other operators' sites of the city, drawn dimmed below */
+export const OTHER_SITES_SOURCE = 'sites-others';
 export const SITES_OTHER_LAYER = 'sites-other';
 export const SITES_CURRENT_LAYER = 'sites-current';
 export const SITE_SELECTED_LAYER = 'site-selected';
 /** the selected site alone (unclustered: its ring shows at every zoom) */
 export const SELECTED_SOURCE = 'site-selected';
+/** cluster discs of the chosen operator (its colour) and of the others (grey, dimmed) */
 export const SITES_CLUSTER_LAYER = 'sites-cluster';
+export const SITES_OTHER_CLUSTER_LAYER = 'sites-other-cluster';
+export const CLUSTER_LAYERS = [SITES_CLUSTER_LAYER, SITES_OTHER_CLUSTER_LAYER];
+const NEUTRAL = '#dbe4ee';
 /**
  * Markers closer than this on screen merge into one cluster disc (MapLibre's GeoJSON source
  * clustering, supercluster) up to CLUSTER_MAX_ZOOM; beyond it every site is drawn. Small enough that
- * a city's fitted view keeps its separate sites, large enough that Paris's ~2,000 markers of four
- * operators do not pile into one blob.
+ * a city's fitted view keeps most of its separate sites, large enough that Paris's ~5,600 markers of
+ * four operators do not pile into one blob.
  */
 export const CLUSTER_RADIUS_PX = 14;
 export const CLUSTER_MAX_ZOOM = 13;
@@ -135,32 +143,38 @@ function radius(small: number, big: number, hoverBoost: number): ExpressionSpeci
 }
 
 const isCluster: ExpressionSpecification = ['has', 'point_count'];
+const clusterRadius: ExpressionSpecification = ['interpolate', ['linear'], ['sqrt', ['get', 'point_count']], 1.4, 6, 4, 10, 10, 17];
+
+/** The colour of the chosen operator's cluster discs (a neutral one for uploads, which show every operator). */
+export function clusterColor(currentOperator: string | null): string {
+  return currentOperator === null ? NEUTRAL : operatorColor(currentOperator);
+}
 
 /**
- * Layers for the sites: clusters (a neutral disc growing with its count), other operators below
- * (dimmed), the chosen operator on top, then the selection ring.
+ * Layers for the sites: the other operators below (dimmed grey discs, dimmed markers), the chosen
+ * operator on top (discs in its colour, markers), then the selection ring.
  */
 export function siteLayers(currentOperator: string | null): LayerSpecification[] {
-  const isCurrent = currentFilter(currentOperator);
   return [
     {
-      id: SITES_CLUSTER_LAYER,
+      id: SITES_OTHER_CLUSTER_LAYER,
       type: 'circle',
-      source: SITES_SOURCE,
+      source: OTHER_SITES_SOURCE,
       filter: isCluster,
       paint: {
-        'circle-color': '#dbe4ee',
-        'circle-opacity': 0.8,
-        'circle-radius': ['interpolate', ['linear'], ['sqrt', ['get', 'point_count']], 1.4, 5, 4, 9, 10, 16],
+        'circle-color': NEUTRAL,
+        'circle-opacity': 0.35,
+        'circle-radius': clusterRadius,
         'circle-stroke-color': '#0b1620',
-        'circle-stroke-width': 1.2,
+        'circle-stroke-width': 0.8,
+        'circle-stroke-opacity': 0.6,
       },
     },
     {
       id: SITES_OTHER_LAYER,
       type: 'circle',
-      source: SITES_SOURCE,
-      filter: otherFilter(currentOperator),
+      source: OTHER_SITES_SOURCE,
+      filter: ['!', isCluster],
       paint: {
         'circle-color': ['get', 'color'],
         'circle-radius': radius(1.8, 6, 2.5),
@@ -171,10 +185,24 @@ export function siteLayers(currentOperator: string | null): LayerSpecification[]
       },
     },
     {
+      id: SITES_CLUSTER_LAYER,
+      type: 'circle',
+      source: SITES_SOURCE,
+      filter: isCluster,
+      paint: {
+        'circle-color': clusterColor(currentOperator),
+        'circle-opacity': 0.75,
+        'circle-radius': clusterRadius,
+        // a white ring tells a disc of several sites from a single marker (dark ring)
+        'circle-stroke-color': '#ffffff',
+        'circle-stroke-width': 1.5,
+      },
+    },
+    {
       id: SITES_CURRENT_LAYER,
       type: 'circle',
       source: SITES_SOURCE,
-      filter: isCurrent,
+      filter: ['!', isCluster],
       paint: {
         'circle-color': ['get', 'color'],
         'circle-radius': radius(2.6, 8, 3),
@@ -197,18 +225,22 @@ export function siteLayers(currentOperator: string | null): LayerSpecification[]
   ];
 }
 
-/** Unclustered sites of the chosen operator (all of them when null). */
-export function currentFilter(currentOperator: string | null): ExpressionSpecification {
-  return currentOperator === null
-    ? ['!', isCluster]
-    : ['all', ['!', isCluster], ['==', ['get', 'operator'], currentOperator]];
+/** Whether a site belongs to the chosen operator's source (every site when the operator is null). */
+export function isCurrentSite(site: Pick<Site, 'operator'>, currentOperator: string | null): boolean {
+  return currentOperator === null || site.operator === currentOperator;
 }
 
-/** Unclustered sites of the other operators. */
-export function otherFilter(currentOperator: string | null): ExpressionSpecification {
-  return currentOperator === null
-    ? ['boolean', false]
-    : ['all', ['!', isCluster], ['!=', ['get', 'operator'], currentOperator]];
+/** The index's features split between the chosen operator's source and the others' source. */
+export function splitSites(
+  index: SiteIndex | null,
+  currentOperator: string | null,
+): { current: FeatureCollection<Point>; other: FeatureCollection<Point> } {
+  const current: Feature<Point>[] = [];
+  const other: Feature<Point>[] = [];
+  for (const f of index?.collection.features ?? []) {
+    (isCurrentSite({ operator: String(f.properties?.operator ?? '') }, currentOperator) ? current : other).push(f);
+  }
+  return { current: { type: 'FeatureCollection', features: current }, other: { type: 'FeatureCollection', features: other } };
 }
 
 /** The selected site as a one-feature collection (empty when none). */
