@@ -68,6 +68,7 @@ def server(tmp_path_factory):
     log_path = cache / "server.log"
     log = open(log_path, "w")
     env = {**os.environ, "DEEPMEND_CACHE_DIR": str(cache)}
+    os.environ["DEEPMEND_E2E_SERVER_CACHE"] = str(cache)  # for the city view's evaluation run
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
@@ -253,6 +254,31 @@ def test_first_click_fills_both_panels_and_every_metrics_row(server, site, page)
     assert all("—" not in t.split("\t")[2] for t in texts), texts
     _no_errors(page)
     _shot(page, "app_site.png")
+
+
+@slow
+def test_city_view_shows_each_models_error_cdfs(server, page):
+    """The paper's headline: a real `deepmend evaluate` of 6 Lyon BSs into the server's cache (its ground truth
+    already fitted by the first click), then the city view draws each model's KS and EMD CDFs from it."""
+    cache = Path(os.environ["DEEPMEND_E2E_SERVER_CACHE"])
+    exe = Path(sys.executable).with_name("deepmend")
+    cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "deepmend.cli"]),
+           "evaluate", "--models", "voronoi,deepmend", "--train", "FR/Rennes/Orange", "--test", "FR/Lyon/Orange",
+           "--out", str(cache / "eval" / "e2e"), "--max-bs", "6"]
+    t0 = time.perf_counter()
+    run = subprocess.run(cmd, cwd=REPO, env={**os.environ, "DEEPMEND_CACHE_DIR": str(cache), "TQDM_DISABLE": "1"},
+                         capture_output=True, text=True, timeout=COLD_TIMEOUT_S)
+    assert run.returncode == 0, run.stderr[-2000:]
+    print(f"\n[e2e] deepmend evaluate, 6 Lyon BSs: {time.perf_counter() - t0:.1f} s")
+    page.get_by_test_id("toggle-city-view").click()
+    _wait_js(page, "() => (document.querySelector('[data-testid=city-view]') || {dataset: {}}).dataset.state === 'ready'", 60)
+    view = page.get_by_test_id("city-view")
+    assert "6 BSs" in view.inner_text(), view.inner_text()
+    curves = page.evaluate("() => [...document.querySelectorAll('[data-testid=city-view] path[data-model]')].map(p => p.dataset.model)")
+    assert sorted(curves) == sorted(["voronoi", "deepmend"] * 2), curves  # one KS and one EMD curve per model
+    _shot(page, "app_city_view.png")
+    page.get_by_test_id("toggle-city-view").click()
+    _wait_js(page, "() => !document.querySelector('[data-testid=city-view]')", 10)
 
 
 @slow
