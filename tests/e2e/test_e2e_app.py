@@ -192,6 +192,17 @@ def test_page_load_default_scene_and_hover_popup(server, site, page):
     st = page.evaluate("() => window.__deepmend.state()")
     assert (st["scene"]["country"], st["scene"]["city"], st["scene"]["operator"]) == ("FR", "Lyon", "Orange"), st
     assert st["model"] == DEFAULT_MODEL, st
+    # the offline basemap at the city's view: place names (GeoNames), the 1:10m coast and administrative areas
+    _wait_js(page, "() => [...document.querySelectorAll('.place-label')].some(e => e.textContent === 'Lyon')", 60)
+    _wait_js(page, "() => window.__deepmend.map.querySourceFeatures('detail').some(f => f.properties.kind === 'admin')"
+                   " && window.__deepmend.map.querySourceFeatures('detail').some(f => f.properties.kind === 'country')", 60)
+    # the optional population layer (WorldPop, what the simulator starts from)
+    page.get_by_test_id("toggle-population").check()
+    _wait_js(page, "() => window.__deepmend.map.getLayoutProperty('population-fill', 'visibility') === 'visible'"
+                   " && window.__deepmend.map.querySourceFeatures('population').length > 0", 60)
+    assert "≥ 1,000" in page.get_by_test_id("population-legend").inner_text()
+    _shot(page, "app_population.png")
+    page.get_by_test_id("toggle-population").uncheck()
     page.evaluate(f"() => window.__deepmend.map.jumpTo({{center: [{site['lon']}, {site['lat']}], zoom: 15}})")
     _wait_js(page, "() => window.__deepmend.map.loaded() && !window.__deepmend.map.isMoving()", 60)
     page.wait_for_timeout(500)

@@ -37,6 +37,7 @@ import DetailsPanel from './components/DetailsPanel';
 import Spinner from './components/Spinner';
 import FeaturesGrid from './components/FeaturesGrid';
 import CityErrors from './components/CityErrors';
+import { POPULATION_CLASSES, populationLabels } from './map/population';
 
 
 export interface DeepmendTestHandle {
@@ -351,6 +352,17 @@ export default function App() {
                   />
                   Population (WorldPop 2020)
                 </label>
+              )}
+              {!isUpload && showPopulation && (
+                <div className="population-legend" data-testid="population-legend" title="inhabitants per km²">
+                  {POPULATION_CLASSES.map(([v, c], i) => (
+                    <span key={v}>
+                      <i style={{ background: c }} />
+                      {populationLabels()[i]}
+                    </span>
+                  ))}
+                  <small>inhabitants / km²</small>
+                </div>
               )}
               {!isUpload && (
                 <button

@@ -188,3 +188,14 @@ describe('place labels', () => {
     expect(declutter(places.slice(1), px).map((p) => p.name)).toEqual(['Lyon', 'Bron']);
   });
 });
+
+describe('population layer classes', () => {
+  it('labels each class and paints the same steps', async () => {
+    const { POPULATION_CLASSES, populationFill, populationLabels } = await import('./map/population');
+    expect(populationLabels()).toEqual(['< 10', '10–50', '50–200', '200–1,000', '≥ 1,000']);
+    expect(populationFill()).toEqual([
+      'step', ['get', 'density_per_km2'], '#440154', 10, '#3b528b', 50, '#21918c', 200, '#5ec962', 1000, '#fde725',
+    ]);
+    expect(POPULATION_CLASSES).toHaveLength(5);
+  });
+});

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { GeoJSONSource, ImageSource, Map as MapLibreMap, MapMouseEvent, Popup } from 'maplibre-gl';
 import maplibregl from '../map/maplibre';
 import { attachPlaces } from '../map/places';
+import { populationFill } from '../map/population';
 import { attachCountry, attachWorld, baseStyle, currentTileUrl, whenStyleReady } from '../map/basemap';
 import { bboxOf, padBBox, type BBox } from '../map/geo';
 import {
@@ -262,8 +263,7 @@ export default function MainMap(props: Props) {
         source: POP_SOURCE,
         layout: { visibility: 'none' },
         paint: {
-          // viridis-like steps of inhabitants per km² (colour-blind safe, light = dense)
-          'fill-color': ['step', ['get', 'density_per_km2'], '#440154', 10, '#3b528b', 50, '#21918c', 200, '#5ec962', 1000, '#fde725'],
+          'fill-color': populationFill(),
           'fill-opacity': 0.45,
         },
       });
