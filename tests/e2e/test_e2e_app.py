@@ -85,7 +85,7 @@ def server(tmp_path_factory):
             if time.time() > deadline:
                 pytest.fail("deepmend serve did not answer within 120 s")
             time.sleep(0.3)
-        print(f"\n[e2e] server answering after {time.perf_counter() - t0:.1f} s (cold cache {cache})")
+        print(f"\n[e2e] server answering after {time.perf_counter() - t0:.1f} s (cache {cache})")
         yield base
     finally:
         proc.terminate()
@@ -287,6 +287,11 @@ def test_city_view_shows_each_models_error_cdfs(server, page):
     assert "6 BSs" in view.inner_text(), view.inner_text()
     curves = page.evaluate("() => [...document.querySelectorAll('[data-testid=city-view] path[data-model]')].map(p => p.dataset.model)")
     assert sorted(curves) == sorted(["voronoi", "deepmend"] * 2), curves  # one KS and one EMD curve per model
+    cut = page.evaluate("""() => [...document.querySelectorAll('[data-testid=city-view] svg')].flatMap(svg => {
+        const b = svg.getBoundingClientRect();
+        return [...svg.querySelectorAll('text')].filter(t => { const r = t.getBoundingClientRect();
+            return r.left < b.left - 0.5 || r.right > b.right + 0.5; }).map(t => t.textContent); })""")
+    assert not cut, f"axis labels cut at the chart's edge: {cut}"
     _shot(page, "app_city_view.png")
     page.get_by_test_id("toggle-city-view").click()
     _wait_js(page, "() => !document.querySelector('[data-testid=city-view]')", 10)
