@@ -192,6 +192,9 @@ def test_page_load_default_scene_and_hover_popup(server, site, page):
     st = page.evaluate("() => window.__deepmend.state()")
     assert (st["scene"]["country"], st["scene"]["city"], st["scene"]["operator"]) == ("FR", "Lyon", "Orange"), st
     assert st["model"] == DEFAULT_MODEL, st
+    # France lists each city once, Paris included, at least 30 of them
+    cities = page.evaluate("() => [...document.querySelectorAll('[data-testid=select-city] option')].map(o => o.value)")
+    assert len(cities) >= 30 and len(set(cities)) == len(cities) and "Paris" in cities, cities
     # the offline basemap at the city's view: place names (GeoNames), the 1:10m coast and administrative areas
     _wait_js(page, "() => [...document.querySelectorAll('.place-label')].some(e => e.textContent === 'Lyon')", 60)
     _wait_js(page, "() => window.__deepmend.map.querySourceFeatures('detail').some(f => f.properties.kind === 'admin')"
@@ -429,7 +432,8 @@ def test_belgium_offers_the_upload_flow(server, page, tmp_path):
     page.get_by_test_id("select-country").select_option("BE")
     card = page.get_by_test_id("no-site-list")
     card.wait_for(timeout=30_000)
-    assert "No public site list is bundled" in card.inner_text()
+    assert "No public site list is bundled" in card.inner_text() and "Proximus" in card.inner_text()
+    assert page.get_by_test_id("select-operator").inner_text().strip() == "none bundled: upload yours"
     _shot(page, "app_belgium.png")
     csv = tmp_path / "brussels.csv"
     csv.write_text("site_id,lat,lon,operator\n" + "\n".join(

@@ -234,7 +234,14 @@ export default function App() {
             onSelect={onSelectSite}
             onMap={onMap}
           >
-            {noSiteList && scene && <NoSiteList city={scene.city} onUploaded={onUploaded} onError={setError} />}
+            {noSiteList && scene && (
+              <NoSiteList
+                city={scene.city}
+                country={catalog?.countries.find((c) => c.code === scene.country)?.name ?? scene.country}
+                onUploaded={onUploaded}
+                onError={setError}
+              />
+            )}
             <MapControls
               isUpload={isUpload}
               operators={operatorsOnMap}

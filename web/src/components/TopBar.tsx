@@ -18,6 +18,7 @@ interface Props {
 }
 
 export default function TopBar({ catalog, uploads, scene, isUpload, model, onScene, onModel, onUploaded, onError }: Props) {
+  const operators = catalog && scene ? operatorOptions(catalog, uploads, scene.country, scene.city) : [];
   return (
     <header className="topbar">
       <div className="brand">
@@ -43,8 +44,11 @@ export default function TopBar({ catalog, uploads, scene, isUpload, model, onSce
           testid="select-operator"
           label="Operator"
           value={scene?.operator ?? ''}
-          options={catalog && scene ? operatorOptions(catalog, uploads, scene.country, scene.city) : []}
+          options={operators}
           onChange={(operator) => onScene({ operator })}
+          // a city without a bundled site list says so instead of an empty select
+          disabled={operators.length === 0}
+          empty={scene?.city && operators.length === 0 ? { value: '', label: 'none bundled: upload yours' } : undefined}
         />
         <Select
           testid="select-model"
