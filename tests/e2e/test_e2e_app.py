@@ -315,6 +315,18 @@ def test_panels_open_on_the_fit_and_stay_in_step(page):
     page.wait_for_timeout(1200)
     wheeled = page.evaluate("() => [...document.querySelectorAll('.diffusion-panel')].map(p => Number(p.dataset.zoom))")
     assert wheeled[0] > full[0] + 0.2 and abs(wheeled[0] - wheeled[1]) < 1e-6, (full, wheeled)
+    # a drag on the model panel pans the ground truth's panel too
+    centers = "() => [...document.querySelectorAll('.diffusion-panel')].map(p => p.dataset.center)"
+    before = page.evaluate(centers)
+    box = page.get_by_test_id("panel-model").locator(".panel-map").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 60, y + 40, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(600)
+    dragged = page.evaluate(centers)
+    assert dragged[0] != before[0] and len(set(dragged)) == 1, (before, dragged)
     page.get_by_test_id("panel-groundtruth-fit").click()
     page.wait_for_timeout(300)
     refit = page.evaluate("() => [...document.querySelectorAll('.diffusion-panel')].map(p => Number(p.dataset.zoom))")
