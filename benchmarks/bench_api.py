@@ -36,6 +36,7 @@ import httpx
 
 SCENE = {"country": "FR", "city": "Lyon", "operator": "Orange"}
 MODELS = ("voronoi", "probabilistic", "deepmend")
+LOCAL = "http://127.0.0.1"  # the in-process client's base URL: a Host the API's guard (api/security.py) accepts
 
 
 def timed(get, url: str, params: dict) -> float:
@@ -86,12 +87,12 @@ def main() -> None:
 
         from deepmend.api.app import create_app
 
-        client = TestClient(create_app(static_dir=Path(tmp) / "none"))
+        client = TestClient(create_app(static_dir=Path(tmp) / "none"), base_url=LOCAL)  # a Host the API's guard accepts
         t0 = time.perf_counter()
         feats = client.get("/api/sites", params=SCENE).json()["features"]
         print(f"catalog + scene: {time.perf_counter() - t0:.2f} s; {len(feats)} sites")
         ids = [f["properties"]["site_id"] for f in feats[:: max(1, len(feats) // (args.sites + 1))]][: args.sites + 1]
-        rows = run(client.get, ids, "in-process", fresh_get=lambda: TestClient(create_app(static_dir=Path(tmp) / "none")).get)
+        rows = run(client.get, ids, "in-process", fresh_get=lambda: TestClient(create_app(static_dir=Path(tmp) / "none"), base_url=LOCAL).get)
 
         if not args.no_http:
             port = free_port()

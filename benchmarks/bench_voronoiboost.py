@@ -6,7 +6,14 @@ goal < 2 s. For a ratio measured in the same process, a naive per-site implement
 intersecting the 30 km disc with one half-plane per other site, per-vertex loops) is
 run on ``--naive-bs`` sites and extrapolated linearly to all sites.
 
-Run: .venv/bin/python benchmarks/bench_voronoiboost.py [--naive-bs 5]
+Then VoronoiBoost's **first use** (``--first-use``, on by default): fit on Lyon/Orange and
+one map, in a private empty cache directory and with the process-wide resource cache
+cleared, (a) with the shipped regressor (load + checksum + fit) and (b) trained on request
+on the shipped recipe's scenes minus Lyon (what the API did on first use before the
+regressor shipped: ground truth of each training scene, table, regressor); ratio printed.
+``--train-scenes N`` trains on the first N of those scenes only (quicker, smaller ratio).
+
+Run: .venv/bin/python benchmarks/bench_voronoiboost.py [--naive-bs 5] [--no-first-use] [--train-scenes N]
 """
 
 from __future__ import annotations
@@ -56,6 +63,8 @@ def naive_features(xy: np.ndarray, sites: np.ndarray) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--naive-bs", type=int, default=3)
+    ap.add_argument("--no-first-use", action="store_true", help="skip the first-use comparison (shipped load vs training)")
+    ap.add_argument("--train-scenes", type=int, default=None, help="train on the first N training scenes only (default all but Lyon's)")
     args = ap.parse_args()
     scene = Scene.from_catalog("FR", "Lyon", "Orange")
     xy = scene.deployment.xy
@@ -78,6 +87,35 @@ def main() -> None:
         rs, cs = scene.slices(int(i))
         ring_map(cell_gauge(scene, int(i), nbrs[int(i)]), scene.mask[rs, cs], scales, TAUS)
     print(f"ring map (gauge + rings) per BS: {(time.perf_counter() - t0) / 50 * 1e3:.1f} ms")
+    if not args.no_first_use:
+        first_use(scene, args.train_scenes)
+
+
+def first_use(scene: Scene, n_scenes: int | None) -> None:
+    """Shipped regressor vs training on request, both cold (empty cache dir, cleared resource cache)."""
+    import os
+    import tempfile
+
+    from deepmend.models.voronoiboost import SHIPPED_TRAIN
+    from deepmend.registry import make_model
+    from deepmend.resources import SHARED
+    from deepmend.scene_spec import city_key
+
+    site = int(scene.targets[0])
+    specs = [s for s in SHIPPED_TRAIN if city_key(s[1]) != "lyon"][:n_scenes]
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["DEEPMEND_CACHE_DIR"] = cache
+        SHARED.clear()
+        t0 = time.perf_counter()
+        make_model("voronoiboost").fit(scene).predict(site)
+        shipped = time.perf_counter() - t0
+        print(f"first use, shipped regressor (load + SHA-256 + fit on {len(scene.targets)} sites + 1 map): {shipped:.2f} s")
+        SHARED.clear()
+        t0 = time.perf_counter()
+        make_model("voronoiboost", train_specs=specs).fit(scene).predict(site)
+        trained = time.perf_counter() - t0
+        print(f"first use, trained on request on {len(specs)} scenes ({', '.join('/'.join(s) for s in specs)}; cold ground truth): {trained:.1f} s")
+        print(f"→ shipped first use {trained / shipped:.0f}× faster")
 
 
 if __name__ == "__main__":

@@ -75,7 +75,14 @@ def _scene_of_site(scenes: list, site_id: str):
 
 
 def check_output_args(site_id: str | None, all_sites: bool, out: str) -> Path:
-    """Validate ``--site``/``--all``/``--out`` before any work, so a bad path fails in a second, not after a fit."""
+    """Validate ``--site``/``--all``/``--out`` before any work, so a bad path fails in a second, not after a fit.
+
+    Raises
+    ------
+    InputError
+        Neither or both of ``--site`` and ``--all``; a single map not ending in .npz/.tif; an output
+        directory that cannot be written (naming it).
+    """
     from deepmend.io import check_writable_dir
 
     if bool(site_id) == bool(all_sites):
@@ -88,6 +95,7 @@ def check_output_args(site_id: str | None, all_sites: bool, out: str) -> Path:
 
 
 def scene_options(f):
+    """The options choosing a scene: a bundled one (--country/--city/--operator) or the user's (--sites, --region, --crs)."""
     for opt in reversed(
         [
             click.option("--country", help="Country code of a bundled scene (FR, GB, IE, BE)."),

@@ -35,7 +35,7 @@ DIFF_COLORMAP = "RdBu_r"
 
 def diff_rgba(model: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = None,
               linthresh: float = DIFF_LINTHRESH, vmax: float = VMAX, cmap: str = DIFF_COLORMAP) -> np.ndarray:
-    """uint8 RGBA of ``model − truth`` on a diverging, symmetric-log scale (rows northward in, north-up out).
+    """uint8 RGBA of ``model − truth`` on a diverging, symmetric-log scale (north-up in and out, as ``DiffusionMap.prob``).
 
     Red: the model puts more probability there than the ground truth; blue: less; white: the two
     agree within ``linthresh``. t = sign(d)·(log10|d| − log10 linthresh)/(log10 vmax − log10 linthresh),
@@ -54,7 +54,7 @@ def diff_rgba(model: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = N
     if valid is not None:
         keep &= valid
     img[..., 3] = np.where(keep, 255, 0)
-    return img[::-1]
+    return img
 
 
 def grey(values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:

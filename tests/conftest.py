@@ -1,38 +1,14 @@
-"""Shared fixtures: small synthetic scenes in a real metric CRS, and the bundled Lyon scene."""
+"""Shared fixtures: small synthetic scenes and batch jobs in a real metric CRS (tests/synthetic.py), the bundled Lyon
+scene, the API app of tests/api and tests/hardening."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import shapely
 
-from deepmend.data.crs import to_wgs84
 from deepmend.data.deployment import Deployment
-from deepmend.data.regions import Region, project
 from deepmend.models.probabilistic import ProbabilisticModel
-
-CRS = "EPSG:2154"
-X0, Y0 = 842_000.0, 6_519_000.0  # near Lyon, Lambert-93
-
-
-def make_deployment(xy: np.ndarray, name: str = "synthetic") -> Deployment:
-    n = len(xy)
-    return Deployment(
-        site_ids=np.array([f"S{i}" for i in range(n)]),
-        operator=np.array(["Op"] * n),
-        x=np.asarray(xy[:, 0], float),
-        y=np.asarray(xy[:, 1], float),
-        crs=CRS,
-        height_m=np.full(n, np.nan),
-        technology=np.array(["4G"] * n),
-        name=name,
-        source=f"{name}.csv",
-    )
-
-
-def square_region(half_m: float = 20_000.0, cx: float = X0, cy: float = Y0) -> Region:
-    metric = shapely.box(cx - half_m, cy - half_m, cx + half_m, cy + half_m)
-    return Region("square", project(metric, CRS, "EPSG:4326"), metric, CRS)
+from synthetic import X0, Y0, box_region, make_deployment, square_region  # tests/synthetic.py (tests/ is on sys.path)
 
 
 @pytest.fixture
@@ -54,6 +30,27 @@ def lyon_scene():
     from deepmend.scene import Scene
 
     return Scene.from_catalog("FR", "Lyon", "Orange")
+
+
+@pytest.fixture
+def grid_job():
+    """16 sites on a jittered 4×4 grid (6 km spacing), mask a 40 km square: several tiles with max_sites=4."""
+    from deepmend.engine.job import Job
+
+    rng = np.random.default_rng(3)
+    g = np.arange(4) * 6_000.0 - 9_000.0
+    gx, gy = np.meshgrid(g, g)
+    xy = np.column_stack([X0 + gx.ravel() + rng.uniform(-900, 900, 16), Y0 + gy.ravel() + rng.uniform(-900, 900, 16)])
+    return Job("grid", make_deployment(xy, "grid"), box_region(X0 - 20_000, Y0 - 20_000, X0 + 20_000, Y0 + 20_000), np.arange(16))
+
+
+@pytest.fixture
+def two_site_job():
+    """A and B split a 10 km box at x = X0 (west/east halves); C lies 50 km north, outside the mask."""
+    from deepmend.engine.job import Job
+
+    xy = np.array([[X0 - 2_500.0, Y0 - 2_500.0], [X0 + 2_500.0, Y0 - 2_500.0], [X0, Y0 + 50_000.0]])
+    return Job("two", make_deployment(xy, "two"), box_region(X0 - 5_000, Y0 - 5_000, X0 + 5_000, Y0 + 5_000), np.array([0, 1]))
 
 
 # --- no process left behind ----------------------------------------------------------
@@ -187,5 +184,32 @@ def client(app):
         yield c
 
 
-def lonlat(dep: Deployment) -> tuple[np.ndarray, np.ndarray]:
-    return to_wgs84(dep.x, dep.y, dep.crs)
+@pytest.fixture(scope="session")
+def small_upload(client):
+    """The scene (country, city, operator) of ``api_helpers.SMALL_CSV`` uploaded to the shared app: 12 sites, two operators."""
+    from api_helpers import SMALL_CSV, upload_scene
+
+    return upload_scene(client, SMALL_CSV, "small.csv")
+
+
+@pytest.fixture
+def private_api(tmp_path, api_service, monkeypatch):
+    """Factory of an app on its own service and cache dir (``tmp_path/cache``): ``make(models={…}, **service_kw)``
+    → ``(service, TestClient)``; ``models`` replace or add registry entries. Clients close at teardown."""
+    from fastapi.testclient import TestClient
+
+    from deepmend.api.app import create_app
+
+    clients = []
+
+    def make(models: dict | None = None, **kw):
+        monkeypatch.setenv("DEEPMEND_CACHE_DIR", str(tmp_path / "cache"))
+        svc = api_service(cache_root=tmp_path / "cache", **kw)
+        svc.registry.update(models or {})
+        c = TestClient(create_app(static_dir=tmp_path / "none", service=svc), raise_server_exceptions=False)
+        clients.append(c.__enter__())
+        return svc, c
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)

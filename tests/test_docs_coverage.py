@@ -15,7 +15,9 @@ For each, read with :mod:`ast`:
 
 Made to fail once by deleting the ``Raises`` section of ``deepmend.registry.model_class``
 and the docstring of ``deepmend.resources.once``: both were reported by name.
-Scoped to these modules so that it passes; extend the lists as modules are documented.
+Scoped to these modules so that it passes; extend the lists as modules are documented. The ``cli.py``
+modules are not in it: a command's docstring is its ``--help`` text, and its errors are the CLI's
+one-line ``error:`` and exit code 2 (docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -37,6 +39,36 @@ PUBLIC = (
     "deepmend/api/scenes.py",
     "deepmend/api/maps.py",
     "deepmend/api/uploads.py",
+    # modules already clean when the list was extended (issue 14); the other modules' debt is listed in its report
+    "deepmend/__init__.py",
+    "deepmend/log.py",
+    "deepmend/cli_options.py",
+    "deepmend/api/__init__.py",
+    "deepmend/api/concurrency.py",
+    "deepmend/api/lifecycle.py",
+    "deepmend/api/metrics.py",
+    "deepmend/api/openapi.py",
+    "deepmend/data/__init__.py",
+    "deepmend/data/crs.py",
+    "deepmend/data/readers.py",
+    "deepmend/engine/__init__.py",
+    "deepmend/engine/tiles.py",
+    "deepmend/evaluation/__init__.py",
+    "deepmend/evaluation/training.py",
+    "deepmend/geolocate/areas.py",
+    "deepmend/geolocate/values.py",
+    "deepmend/grid/__init__.py",
+    "deepmend/groundtruth/__init__.py",
+    "deepmend/groundtruth/dataset.py",
+    "deepmend/groundtruth/pathloss.py",
+    "deepmend/groundtruth/population.py",
+    "deepmend/groundtruth/shadowing.py",
+    "deepmend/metrics/__init__.py",
+    "deepmend/metrics/divergence.py",
+    "deepmend/models/__init__.py",
+    "deepmend/models/deepmend/head.py",
+    "deepmend/train/__init__.py",
+    "deepmend/train/randomize.py",
 )
 NUMERICS = ("deepmend/metrics/compare.py",)
 SOURCE = re.compile(r"(METHOD\.md|\(\w[\w &.,-]* \d{4}\)|et al\.|\d{4}\)|standard definition)")

@@ -220,18 +220,14 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         return JOBS.snapshot()
 
     def _country_code(country: str) -> str:
-        from deepmend.data.catalog import find_city, fold
+        """The catalog's code of ``country`` (the resolver every command uses); unknown → 404 listing the valid ones."""
+        from deepmend.data.catalog import find_country
+        from deepmend.errors import NotFoundError
 
-        cat = svc.catalog()
-        match = [c["code"] for c in cat["countries"] if fold(c["code"]) == fold(country) or fold(c["name"]) == fold(country)]
-        if not match:
-            from deepmend.errors import NotFoundError
-
-            try:
-                find_city(country, "")  # the catalog's error naming the valid countries
-            except InputError as exc:
-                raise NotFoundError(exc.message, column="country", value=country) from None
-        return match[0]
+        try:
+            return find_country(country)["code"]
+        except InputError as exc:
+            raise NotFoundError(exc.message, column="country", value=country) from None
 
     @app.get("/api/places", summary="Named places of a country for the basemap (GeoNames, population ≥ 15,000)",
              response_model=schemas.PlacesAnswer, responses=schemas.ERRORS)

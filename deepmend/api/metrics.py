@@ -1,8 +1,9 @@
 """Accuracy of a map for the API: scores vs the ground truth and the baselines, shape descriptors.
 
-Quick baselines are computed in the request; slow ones (VoronoiBoost trains on other
-cities' ground truth) are fitted in a background *thread* (never a forked process) and
-reported as null until ready.
+Quick baselines are computed in the request: Voronoi, probabilistic, and any model that
+says its fit trains nothing (``fits_quickly()``: VoronoiBoost with its shipped regressor).
+Slow ones (a model that trains at fit, e.g. VoronoiBoost retrained on request) are fitted
+in a background *thread* (never a forked process) and reported as null until ready.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ log = logging.getLogger("deepmend.api")
 
 #: Baselines a model is compared with in /api/metrics (those registered).
 BASELINES = ("voronoi", "probabilistic", "voronoiboost")
-#: Baselines fitted in a second or two: computed in the request; others in the background.
+#: Baselines fitted in a second or two: computed in the request; others in the background
+#: unless their estimator's ``fits_quickly()`` says so (see :meth:`Metrics.quick`).
 FAST_BASELINES = ("voronoi", "probabilistic")
 
 
@@ -96,12 +98,19 @@ class Metrics:
             with self._bg_lock:
                 self._bg_fits.discard(tag)  # already fitted, running, or the pool is full: ask again next time
 
+    def quick(self, name: str) -> bool:
+        """True when baseline ``name`` fits in the request (no training at fit)."""
+        if name in FAST_BASELINES:
+            return True
+        fits_quickly = getattr(self.maps.estimator(name), "fits_quickly", None)
+        return bool(fits_quickly is not None and fits_quickly())
+
     def _baseline_map(self, ref: SceneSpec, site_id: str, name: str) -> tuple[DiffusionMap | None, bool]:
         """(map or None, pending): quick baselines now; slow ones are fitted in the background."""
         with self._bg_lock:
             if (ref.as_tuple(), name) in self._bg_failed:
                 return None, False
-        if name in FAST_BASELINES or self.maps.ready(ref, site_id, name):
+        if self.quick(name) or self.maps.ready(ref, site_id, name):
             try:
                 return self.maps.get(ref.country, ref.city, ref.operator, site_id, name).map, False
             except BusyError:

@@ -267,14 +267,25 @@ def _names(items: list[dict]) -> str:
     return ", ".join(sorted(i["name"] for i in items))
 
 
-def find_city(country: str, city: str) -> tuple[dict, dict]:
-    """The catalog entries of a country and city (names folded by :func:`fold`), or an error listing the valid ones."""
+def find_country(country: str) -> dict:
+    """The catalog entry of a country by code or name (folded by :func:`fold`; 'UK' is GB).
+
+    Raises
+    ------
+    InputError
+        Unknown country (column ``country``), listing the valid codes.
+    """
     cat = catalog()
     cmatch = [c for c in cat["countries"] if fold(c["code"]) == fold(country) or fold(c["name"]) == fold(country)
               or (fold(country) == "uk" and c["code"] == "GB")]
     if not cmatch:
         raise InputError(f"unknown country; valid: {', '.join(c['code'] for c in cat['countries'])}", column="country", value=country)
-    centry = cmatch[0]
+    return cmatch[0]
+
+
+def find_city(country: str, city: str) -> tuple[dict, dict]:
+    """The catalog entries of a country and city (names folded by :func:`fold`), or an error listing the valid ones."""
+    centry = find_country(country)
     city_match = [c for c in (*centry["cities"], *_unlisted(centry["code"])) if fold(c["name"]) == fold(city)]
     if not city_match:
         raise InputError(f"unknown city for {centry['code']}; valid: {_names(centry['cities'])}", column="city", value=city)

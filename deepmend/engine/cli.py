@@ -1,4 +1,6 @@
-"""CLI glue for the batch engine: ``predict --all --store`` and ``export`` (``geolocate`` lives in deepmend.geolocate.cli).
+"""Maps out, one or a batch: ``deepmend predict`` (one site, a scene, or ``--all --store`` through the batch
+engine), ``deepmend vector`` (GIS cells, contours, INSPIRE table) and ``deepmend export`` (from a batch store).
+(``geolocate`` lives in deepmend.geolocate.cli.)
 
 Heavy imports stay inside the functions so that ``deepmend --help`` stays fast.
 """
@@ -7,7 +9,9 @@ from __future__ import annotations
 
 import click
 
+from deepmend.cli_options import _scene, _scene_of_site, check_output_args, scene_options, site_file_options, write_maps
 from deepmend.errors import InputError
+from deepmend.log import info
 
 
 def engine_options(f):
@@ -76,6 +80,94 @@ def predict_batch(country, city, operator, sites, region, crs, dataset, model_na
             ex.close()
     click.echo(f"{job.name}: {rep.n_sites} maps in {rep.n_tiles} tiles ({rep.tiles_resumed} tiles resumed, {rep.sites_computed} maps computed) "
                f"in {rep.seconds:.1f} s; lost mass below the floor: max {rep.lost_max:.2e}, total {rep.lost_sum:.2e}; peak RSS {rep.peak_rss_mb:.0f} MiB; store {store}")
+
+
+@click.command()
+@scene_options
+@click.option("--model", "model_name", default="voronoi", show_default=True, help="voronoi | probabilistic | deepmend | … (any registered model)")
+@click.option("--alpha", type=float, default=None, help="Exponent of the probabilistic model (default 1.3).")
+@click.option("--weights", type=click.Path(), default=None, help="Your own DeepMEND weights (.json with its .npz) instead of the shipped ones.")
+@click.option("--site", "site_id", help="One site id.")
+@click.option("--all", "all_sites", is_flag=True, help="Every target site of the scene (one file each).")
+@click.option("--out", type=click.Path(), help="Output file (.npz/.tif) for --site, directory for --all (one file per BS).")
+@click.option("--format", "fmt", type=click.Choice(["npz", "tif"]), default="npz", show_default=True, help="File format with --all.")
+@site_file_options
+@engine_options
+def predict(country, city, operator, sites, region, crs, model_name, alpha, weights, site_id, all_sites, out, fmt, id_column, strict, dataset, store, workers, scheduler, floor, max_sites) -> None:
+    """Diffusion maps of one site or of all sites of a scene (or of a whole country: --all --store OUT.zarr)."""
+    from deepmend.registry import make_model
+
+    if bool(site_id) == bool(all_sites):
+        raise InputError("give exactly one of --site ID or --all")
+    if all_sites and (store or scheduler or (country and not city and not sites)):
+        # the batch engine: spatial tiles, worker processes or Dask, a resumable Zarr store
+        if out:
+            raise InputError("--store replaces --out for a batch run", column="--out", value=out)
+        predict_batch(country, city, operator, sites, region, crs, dataset, model_name, alpha, weights, store, workers, scheduler, floor, max_sites)
+        return
+    if not out:
+        raise InputError("--out is required (or --all --store OUT.zarr for the batch engine)", column="--out")
+    out_path = check_output_args(site_id, all_sites, out)
+    if weights is not None and str(model_name).lower() != "deepmend":
+        raise InputError("--weights goes with --model deepmend", column="--weights", value=weights)
+    model = make_model(model_name, alpha=alpha, weights=weights)
+    write_maps(model, _scene(country, city, operator, sites, region, crs, id_column, strict), site_id, out_path, fmt)
+
+
+@click.command()
+@scene_options
+@click.option("--model", "model_name", default="voronoi", show_default=True, help="Model of the maps behind --contours/--inspire.")
+@click.option("--alpha", type=float, default=None, help="Exponent of the probabilistic model (default 1.3).")
+@click.option("--site", "site_ids", multiple=True, help="A site id (repeatable); default: every target site of the scene.")
+@click.option("--cells", type=click.Path(dir_okay=False), help="Voronoi cells clipped to the region (.gpkg, .geojson, .parquet).")
+@click.option("--contours", type=click.Path(dir_okay=False), help="τ-coverage contours of each BS's map (.gpkg, .geojson, .parquet).")
+@click.option("--tau", default="0.5,0.9,0.95", show_default=True, help="Mass fractions of the contours.")
+@click.option("--inspire", type=click.Path(dir_okay=False), help="Long table site_id, grid_id, p on the INSPIRE 100 m grid, EPSG:3035 (.parquet or .csv).")
+def vector(country, city, operator, sites, region, crs, model_name, alpha, site_ids, cells, contours, tau, inspire) -> None:
+    """Vector and table outputs for GIS and official statistics: Voronoi cells, τ-coverage contours, INSPIRE-grid table."""
+    from pathlib import Path
+
+    from deepmend.grid import vector as vec
+    from deepmend.io import check_writable_dir
+
+    if not (cells or contours or inspire):
+        raise InputError("give at least one of --cells, --contours, --inspire")
+    try:
+        taus = [float(t) for t in str(tau).split(",") if t.strip()]
+    except ValueError:
+        raise InputError("τ values must be numbers separated by commas", column="--tau", value=tau) from None
+    for path, allowed in ((cells, vec.VECTOR_SUFFIXES), (contours, vec.VECTOR_SUFFIXES), (inspire, (".parquet", ".csv"))):
+        if path:
+            if Path(path).suffix.lower() not in allowed:
+                raise InputError(f"output must end in {', '.join(allowed)}", file=path, value=Path(path).suffix)
+            check_writable_dir(Path(path).parent)
+    scenes = _scene(country, city, operator, sites, region, crs)
+    if site_ids:  # each site in (the part of) its own operator's network around it
+        groups: dict[int, tuple] = {}
+        for s in site_ids:
+            sc, i = _scene_of_site(scenes, s)
+            groups.setdefault(id(sc), (sc, []))[1].append(int(i))
+        work = list(groups.values())
+    else:  # every target, part by part (memory follows the windows, not the deployment's extent)
+        work = [(part, [int(i) for i in part.targets]) for sc in scenes for part in sc.parts()]
+    n_sites = sum(len(idx) for _, idx in work)
+    if cells:
+        import pandas as pd
+
+        gdfs = [vec.voronoi_cells(sc, idx) for sc, idx in work]
+        vec.write_vector(pd.concat(gdfs, ignore_index=True) if len(gdfs) > 1 else gdfs[0], cells)
+        info(f"wrote {n_sites} Voronoi cells to {cells}")
+    if contours or inspire:
+        from deepmend.registry import make_model
+
+        maps = [m for sc, idx in work for m in make_model(model_name, alpha=alpha).fit(sc).predict_many(idx)]
+        if contours:
+            vec.write_vector(vec.coverage_contours(maps, taus), contours)
+            info(f"wrote {len(maps) * len(taus)} contours to {contours}")
+        if inspire:
+            table = vec.inspire_table(maps)
+            vec.write_table(table, inspire)
+            info(f"wrote {len(table)} rows (site_id, grid_id, p) to {inspire}")
 
 
 @click.command("export")

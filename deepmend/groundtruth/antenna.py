@@ -8,6 +8,8 @@ beam a few hundred metres to a few km out and attenuates far cells by a few dB.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from deepmend.groundtruth.config import SimulatorConfig
@@ -32,15 +34,29 @@ def bearing_index(bearing_deg: np.ndarray) -> np.ndarray:
 
 
 def horizontal_table(azimuth_deg: float, cfg: SimulatorConfig) -> np.ndarray:
-    """A_H for every quantised bearing (3600 entries)."""
+    """A_H for every quantised bearing (3600 entries), the azimuth quantised to 0.1° like the bearings."""
+    return np.roll(_zero_azimuth_table(float(cfg.beamwidth_deg), float(cfg.front_back_db)), azimuth_index(azimuth_deg))
+
+
+def azimuth_index(azimuth_deg: float) -> int:
+    """The azimuth in 0.1° steps (the bearings' quantisation)."""
+    return int(round(float(azimuth_deg) * BEARING_STEPS)) % (360 * BEARING_STEPS)
+
+
+@lru_cache(maxsize=16)
+def _zero_azimuth_table(beamwidth_deg: float, front_back_db: float) -> np.ndarray:
+    """A_H of a sector pointing north at every quantised bearing (read-only)."""
     b = (np.arange(360 * BEARING_STEPS, dtype=np.float32) + 0.5) / BEARING_STEPS
-    delta = (b - np.float32(azimuth_deg) + 180.0) % 360.0 - 180.0
-    return -np.minimum(12.0 * (delta / np.float32(cfg.beamwidth_deg)) ** 2, np.float32(cfg.front_back_db)).astype(np.float32)
+    delta = (b + 180.0) % 360.0 - 180.0
+    out = -np.minimum(12.0 * (delta / np.float32(beamwidth_deg)) ** 2, np.float32(front_back_db)).astype(np.float32)
+    out.flags.writeable = False
+    return out
 
 
 def sector_gain_db(bearing_idx: np.ndarray, azimuth_deg: float, a_v_db: np.ndarray, cfg: SimulatorConfig) -> np.ndarray:
-    """Gain (dBi) towards each cell of a sector pointing at ``azimuth_deg`` (from north, clockwise)."""
-    a_h = horizontal_table(azimuth_deg, cfg)[bearing_idx]
+    """Gain (dBi) towards each cell of a sector pointing at ``azimuth_deg`` (from north, clockwise; quantised to 0.1°)."""
+    table = _zero_azimuth_table(float(cfg.beamwidth_deg), float(cfg.front_back_db))
+    a_h = table[(bearing_idx - azimuth_index(azimuth_deg)) % (360 * BEARING_STEPS)]
     return (np.float32(cfg.max_gain_dbi) - np.minimum(-(a_h + a_v_db), np.float32(cfg.front_back_db))).astype(np.float32)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from deepmend.cli_options import _scene, check_output_args, scene_options, write_maps
+from deepmend.cli_options import _scene, check_output_args, scene_options, site_file_options, write_maps
 from deepmend.grid.map_dir import safe_name
 
 
@@ -72,14 +72,15 @@ def _parse_scenes(spec: str) -> list[tuple[str, str, str]]:
 @seed_option
 @param_option
 @click.option("--no-cache", is_flag=True, help="Recompute the per-deployment products even when cached.")
-def simulate(country, city, operator, sites, region, crs, site_id, all_sites, out, fmt, seed, params, no_cache) -> None:
+@site_file_options
+def simulate(country, city, operator, sites, region, crs, site_id, all_sites, out, fmt, seed, params, no_cache, id_column, strict) -> None:
     """Simulated operator ground truth P(ℓ|i) for one site or all sites of a scene."""
     from deepmend.groundtruth.simulator import GroundTruthSimulator
 
     out_path = check_output_args(site_id, all_sites, out)
     cfg = _config(params, seed)
     model = GroundTruthSimulator(cfg, use_cache=not no_cache)
-    write_maps(model, _scene(country, city, operator, sites, region, crs), site_id, out_path, fmt, desc="ground-truth maps")
+    write_maps(model, _scene(country, city, operator, sites, region, crs, id_column, strict), site_id, out_path, fmt, desc="ground-truth maps")
 
 
 @groundtruth.command()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-SCENE = {"country": "FR", "city": "Lyon", "operator": "Orange"}
+from api_helpers import SCENE
 
 
 @pytest.fixture(scope="session")

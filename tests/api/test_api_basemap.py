@@ -44,3 +44,17 @@ def test_population_layer_and_unknown_country(client):
     assert len(dens) > 5000 and all(isinstance(d, float) and d >= 0 for d in dens)
     r = client.get("/api/places", params={"country": "Atlantis"})
     assert r.status_code == 404 and "country" in r.json()["error"]
+
+
+def test_basemap_resolves_country_names_as_every_command_does(client):
+    """One resolver (``catalog.find_country``): 'uk' is GB here as for ``deepmend predict``.
+
+    Made to fail once with the API's former own country matching (code or name only): 'uk'
+    answered 404 "unknown city for GB".
+    """
+    from deepmend.data.catalog import find_city
+
+    assert find_city("uk", "London")[0]["code"] == "GB"
+    for name in ("uk", "United Kingdom", "gb"):
+        r = client.get("/api/places", params={"country": name})
+        assert r.status_code == 200 and r.json()["country"] == "GB", (name, r.text)

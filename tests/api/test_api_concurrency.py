@@ -16,9 +16,6 @@ first requests export it (the default weights ship theirs: ``deepmend.onnx``).
 from __future__ import annotations
 
 import hashlib
-import socket
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -27,6 +24,8 @@ import pytest
 from deepmend.models.deepmend import DEFAULT_WEIGHTS, DeepMENDModel
 from deepmend.models.voronoiboost import VoronoiBoostModel
 from deepmend.registry import MODELS
+
+from api_helpers import serve_in_thread, upload_scene
 
 pytestmark = pytest.mark.slow
 
@@ -48,16 +47,8 @@ class SoftLabelDeepMEND(DeepMENDModel):
         super().__init__(weights=weights, runtime=runtime, batch_size=batch_size, threads=threads)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path, monkeypatch):
-    import uvicorn
-
     from deepmend.api.app import create_app
     from deepmend.api.service import Service
     from deepmend.resources import SHARED
@@ -66,17 +57,8 @@ def server(tmp_path, monkeypatch):
     SHARED.clear()  # cold: no weights, session or table from earlier tests
     models = dict(MODELS, voronoiboost=SmallVoronoiBoost, deepmend=SoftLabelDeepMEND)
     app = create_app(static_dir=tmp_path / "none", service=Service(models=models, cache_root=tmp_path / "cache"))
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    th.join(30)
+    with serve_in_thread(app) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 #: A second city: the same layout one degree (≈ 78 km) east — its own scene, ground truth and fits.
@@ -89,9 +71,7 @@ def test_eight_concurrent_first_requests_all_answer_200(server, model):
     with httpx.Client(base_url=server, timeout=600) as c:
         cities = []
         for text in (SITES, SITES_EAST):
-            up = c.post("/api/uploads", files={"file": ("sites.csv", text.encode(), "text/csv")})
-            assert up.status_code == 200, up.text
-            cities.append({"country": "upload", "city": up.json()["upload_id"], "operator": "all", "site": "C5", "model": model})
+            cities.append({**upload_scene(c, text), "site": "C5", "model": model})
         assert cities[0]["city"] != cities[1]["city"]
 
         def get(k):

@@ -12,8 +12,6 @@ import rasterio
 from PIL import Image
 from rasterio.io import MemoryFile
 
-SCENE = {"country": "FR", "city": "Lyon", "operator": "Orange"}
-
 LON_RANGE, LAT_RANGE = (4.3, 5.3), (45.4, 46.1)  # around Lyon, with the ±30 km of a window
 MODELS = ["voronoi", "probabilistic"]
 PNG_SIG = b"\x89PNG\r\n\x1a\n"

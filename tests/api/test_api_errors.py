@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-SCENE = {"country": "FR", "city": "Lyon", "operator": "Orange"}
+from api_helpers import check_error
+
 TRAVERSAL = ["../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "/etc/passwd", "..\\..\\windows\\win.ini", "Lyon/../../x", "\x00", "' OR 1=1 --", "%00", "~root"]
 
 MAP_ENDPOINTS = ["/api/map", "/api/map.png", "/api/map.npy", "/api/map.tif", "/api/metrics"]
-
-
-def check_error(r, status: int | tuple[int, ...], *words: str):
-    statuses = status if isinstance(status, tuple) else (status,)
-    assert r.status_code in statuses, (r.status_code, r.text)
-    assert r.headers["content-type"].startswith("application/json")
-    msg = r.json()["error"]
-    assert isinstance(msg, str) and msg
-    for w in words:
-        assert w.lower() in msg.lower(), (w, msg)
-    assert "Traceback" not in msg and "/work/" not in msg and "/tmp/" not in msg
-    return msg
 
 
 @pytest.mark.parametrize("path", MAP_ENDPOINTS)

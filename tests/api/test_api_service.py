@@ -14,6 +14,8 @@ from deepmend.api.service import MapDiskCache, OnceLRU
 from deepmend.grid.diffusion_map import DiffusionMap
 from deepmend.grid.lattice import Window
 
+from api_helpers import FOUR_SITES, upload_scene
+
 
 def test_once_lru_computes_once_under_concurrency():
     lru = OnceLRU(4)
@@ -139,15 +141,12 @@ def test_disk_cache_concurrent_put_get(tmp_path):
     assert not [p for p in tmp_path.rglob("*.part")]
 
 
-def test_request_waiting_too_long_answers_503_with_retry_after(tmp_path, api_service, monkeypatch):
+def test_request_waiting_too_long_answers_503_with_retry_after(private_api):
     """A request waiting on a fit another request is running gets 503 + Retry-After after ``wait_s``, never hangs.
 
     Made to fail once by passing no timeout to the models cache in ``Maps._fitted``: the
     second request then waited for the whole fit and answered 200 after it.
     """
-    from fastapi.testclient import TestClient
-
-    from deepmend.api.app import create_app
     from deepmend.models.voronoi import VoronoiModel
 
     release = threading.Event()
@@ -157,31 +156,27 @@ def test_request_waiting_too_long_answers_503_with_retry_after(tmp_path, api_ser
             release.wait(30)
             super()._fit(scene)
 
-    monkeypatch.setenv("DEEPMEND_CACHE_DIR", str(tmp_path / "cache"))
-    svc = api_service(cache_root=tmp_path / "cache", wait_s=0.5)
-    svc.registry["voronoi"] = SlowVoronoi
-    with TestClient(create_app(static_dir=tmp_path / "none", service=svc), raise_server_exceptions=False) as c:
-        up = c.post("/api/uploads", files={"file": ("s.csv", b"site_id,lat,lon\nA,45.76,4.84\nB,45.70,4.90\nC,45.80,4.95\nD,45.72,4.78\n")})
-        params = {"country": "upload", "city": up.json()["upload_id"], "operator": "all", "site": "A", "model": "voronoi"}
-        with ThreadPoolExecutor(1) as ex:
-            first = ex.submit(c.get, "/api/map", params=params)
-            for _ in range(100):  # the first request is fitting
-                if svc.models._pending:
-                    break
-                time.sleep(0.05)
-            r = c.get("/api/map", params={**params, "site": "B"})
-            assert r.status_code == 503 and int(r.headers["retry-after"]) >= 1
-            assert "still being computed" in r.json()["error"]
-            release.set()
-            assert first.result(60).status_code in (200, 503)  # the leader is bounded too (test below)
-        for _ in range(200):  # the fit goes on in the fit pool and lands in the cache
-            if not svc.models._pending:
+    svc, c = private_api(models={"voronoi": SlowVoronoi}, wait_s=0.5)
+    params = {**upload_scene(c, FOUR_SITES), "site": "A", "model": "voronoi"}
+    with ThreadPoolExecutor(1) as ex:
+        first = ex.submit(c.get, "/api/map", params=params)
+        for _ in range(100):  # the first request is fitting
+            if svc.models._pending:
                 break
             time.sleep(0.05)
-        assert c.get("/api/map", params={**params, "site": "B"}).status_code == 200
+        r = c.get("/api/map", params={**params, "site": "B"})
+        assert r.status_code == 503 and int(r.headers["retry-after"]) >= 1
+        assert "still being computed" in r.json()["error"]
+        release.set()
+        assert first.result(60).status_code in (200, 503)  # the leader is bounded too (test below)
+    for _ in range(200):  # the fit goes on in the fit pool and lands in the cache
+        if not svc.models._pending:
+            break
+        time.sleep(0.05)
+    assert c.get("/api/map", params={**params, "site": "B"}).status_code == 200
 
 
-def test_leader_past_wait_s_gets_503_and_a_later_request_the_finished_fit(tmp_path, api_service, monkeypatch):
+def test_leader_past_wait_s_gets_503_and_a_later_request_the_finished_fit(private_api):
     """The request that STARTS a fit is bounded by ``wait_s`` like the ones waiting on it.
 
     It answers 503 + Retry-After while the fit goes on in the service's fit pool; once the
@@ -190,9 +185,6 @@ def test_leader_past_wait_s_gets_503_and_a_later_request_the_finished_fit(tmp_pa
     running ``factory`` itself for a new key instead of submitting it to the pool): the
     leader then waited for the whole fit and answered 200.
     """
-    from fastapi.testclient import TestClient
-
-    from deepmend.api.app import create_app
     from deepmend.models.voronoi import VoronoiModel
 
     release = threading.Event()
@@ -204,26 +196,22 @@ def test_leader_past_wait_s_gets_503_and_a_later_request_the_finished_fit(tmp_pa
             release.wait(30)
             super()._fit(scene)
 
-    monkeypatch.setenv("DEEPMEND_CACHE_DIR", str(tmp_path / "cache"))
-    svc = api_service(cache_root=tmp_path / "cache", wait_s=1.0)
-    svc.registry["voronoi"] = SlowVoronoi
-    with TestClient(create_app(static_dir=tmp_path / "none", service=svc), raise_server_exceptions=False) as c:
-        up = c.post("/api/uploads", files={"file": ("s.csv", b"site_id,lat,lon\nA,45.76,4.84\nB,45.70,4.90\nC,45.80,4.95\nD,45.72,4.78\n")})
-        params = {"country": "upload", "city": up.json()["upload_id"], "operator": "all", "site": "A", "model": "voronoi"}
-        r = c.get("/api/map", params=params)  # the leader: nobody else asks for this fit
-        assert r.status_code == 503, r.text
-        assert int(r.headers["retry-after"]) >= 1 and "still being computed" in r.json()["error"]
-        assert fits and fits[0].startswith("deepmend-fit"), fits  # the fit runs in the service's pool, not the request's thread
-        release.set()
-        for _ in range(200):
-            if not svc.models._pending:
-                break
-            time.sleep(0.05)
-        r = c.get("/api/map", params=params)
-        assert r.status_code == 200, r.text
-        assert r.json()["site_id"] == "A" and len(fits) == 1  # the finished fit, not a new one
-        png = c.get(r.json()["png"])
-        assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    svc, c = private_api(models={"voronoi": SlowVoronoi}, wait_s=1.0)
+    params = {**upload_scene(c, FOUR_SITES), "site": "A", "model": "voronoi"}
+    r = c.get("/api/map", params=params)  # the leader: nobody else asks for this fit
+    assert r.status_code == 503, r.text
+    assert int(r.headers["retry-after"]) >= 1 and "still being computed" in r.json()["error"]
+    assert fits and fits[0].startswith("deepmend-fit"), fits  # the fit runs in the service's pool, not the request's thread
+    release.set()
+    for _ in range(200):
+        if not svc.models._pending:
+            break
+        time.sleep(0.05)
+    r = c.get("/api/map", params=params)
+    assert r.status_code == 200, r.text
+    assert r.json()["site_id"] == "A" and len(fits) == 1  # the finished fit, not a new one
+    png = c.get(r.json()["png"])
+    assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_alpha_is_quantised_so_distinct_floats_share_one_fit(service):
@@ -238,14 +226,11 @@ def test_alpha_is_quantised_so_distinct_floats_share_one_fit(service):
     assert maps.estimator("probabilistic", 1.34).get_params()["alpha"] == 1.35
 
 
-def test_a_baseline_fit_that_waited_too_long_stays_pending_then_fills(tmp_path, api_service, monkeypatch):
+def test_a_baseline_fit_that_waited_too_long_stays_pending_then_fills(private_api):
     """VoronoiBoost's background fit can raise BusyError while a ground truth it trains on is still
     being built by another request (the server's warm-up): its metrics row must stay "incomplete"
     (the app asks again) and fill on a later request — it once stayed null ("—") for good.
     Made to fail once by recording every background-fit error as final in ``Metrics._fit_in_background``."""
-    from fastapi.testclient import TestClient
-
-    from deepmend.api.app import create_app
     from deepmend.errors import BusyError
     from deepmend.models.probabilistic import ProbabilisticModel
 
@@ -265,21 +250,17 @@ def test_a_baseline_fit_that_waited_too_long_stays_pending_then_fills(tmp_path, 
                 raise BusyError("a ground truth it trains on is still being computed")
             super()._fit(scene)
 
-    monkeypatch.setenv("DEEPMEND_CACHE_DIR", str(tmp_path / "cache"))
-    svc = api_service(cache_root=tmp_path / "cache", wait_s=5.0)
-    svc.registry["voronoiboost"] = FlakyBoost
-    with TestClient(create_app(static_dir=tmp_path / "none", service=svc), raise_server_exceptions=False) as c:
-        up = c.post("/api/uploads", files={"file": ("s.csv", b"site_id,lat,lon\nA,45.76,4.84\nB,45.70,4.90\nC,45.80,4.95\nD,45.72,4.78\n")})
-        params = {"country": "upload", "city": up.json()["upload_id"], "operator": "all", "site": "A", "model": "voronoi"}
-        seen = []
-        for _ in range(200):
-            r = c.get("/api/metrics", params=params)
-            assert r.status_code in (200, 503), r.text
-            if r.status_code == 200:
-                m = r.json()
-                seen.append(m.get("incomplete"))
-                if m["baselines"].get("voronoiboost") is not None:
-                    break
-                assert m.get("incomplete"), m  # not filled: must say so, never a final null
-            time.sleep(0.05)
-        assert m["baselines"]["voronoiboost"] is not None and len(calls) >= 2, (seen, calls)
+    svc, c = private_api(models={"voronoiboost": FlakyBoost}, wait_s=5.0)
+    params = {**upload_scene(c, FOUR_SITES), "site": "A", "model": "voronoi"}
+    seen = []
+    for _ in range(200):
+        r = c.get("/api/metrics", params=params)
+        assert r.status_code in (200, 503), r.text
+        if r.status_code == 200:
+            m = r.json()
+            seen.append(m.get("incomplete"))
+            if m["baselines"].get("voronoiboost") is not None:
+                break
+            assert m.get("incomplete"), m  # not filled: must say so, never a final null
+        time.sleep(0.05)
+    assert m["baselines"]["voronoiboost"] is not None and len(calls) >= 2, (seen, calls)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from test_api_errors import check_error
+from api_helpers import check_error, small_csv, upload
 
 
 @pytest.fixture(scope="module")
@@ -19,11 +19,6 @@ def csv_text(sites):
         p = f["properties"]
         rows.append(f"U{k},{p['lat']},{p['lon']},{'A' if k % 2 else 'B'},{20 + k % 5}")
     return "\n".join(rows) + "\n"
-
-
-def upload(client, content: bytes | str, name: str = "sites.csv"):
-    data = content.encode() if isinstance(content, str) else content
-    return client.post("/api/uploads", files={"file": (name, data, "text/csv")})
 
 
 @pytest.fixture(scope="module")
@@ -115,61 +110,49 @@ def test_upload_filename_is_never_a_path(client, service, csv_text):
     assert "../" not in msg
 
 
-def small_csv(k: int) -> str:
-    """12 sites on a grid near Lyon, shifted by ``k``: a distinct, valid upload that fits in milliseconds."""
-    return "site_id,lat,lon\n" + "".join(
-        f"K{k}_{i},{45.70 + 0.002 * k + 0.014 * (i // 4) + 0.001 * (i % 3):.5f},{4.80 + 0.019 * (i % 4) + 0.0007 * (i % 5):.5f}\n"
-        for i in range(12))
-
-
-def test_upload_store_evicts_least_recently_used(api_env, tmp_path, api_service):
+def test_upload_store_evicts_least_recently_used(private_api):
     """With a cap of 2 uploads, a third evicts the least recently used: its id answers 404
     "expired", the others still work. An upload a request used is "used" as well as uploaded.
 
     A private service on its own cache dir, so that the shared app's uploads are not evicted.
     """
-    from fastapi.testclient import TestClient
-
-    from deepmend.api.app import create_app
-
-    svc = api_service(cache_root=tmp_path / "cache", max_stored_uploads=2)
+    svc, c = private_api(max_stored_uploads=2)
     store = svc.cache_root / "uploads"
-    with TestClient(create_app(static_dir=tmp_path / "no-web-app", service=svc), raise_server_exceptions=False) as c:
-        ids = []
-        for k in range(3):
-            r = upload(c, small_csv(k))
-            assert r.status_code == 200, r.text
-            ids.append(r.json()["upload_id"])
-            # after the second upload, a request uses the first: the second is now the least recently used,
-            # and its scene is in memory before it is evicted: memory must not keep serving it
-            if k == 1:
-                for uid in (ids[1], ids[0]):
-                    assert c.get("/api/sites", params={"country": "upload", "city": uid, "operator": "all"}).status_code == 200
-                assert any(key[1] == ids[1] for key in svc.scenes._data)
-            time.sleep(0.05)  # distinct use times even on a coarse clock
-        assert len(set(ids)) == 3
-        assert sorted(p.stem for p in store.glob("*.csv")) == sorted([ids[0], ids[2]])
-        assert [p.name for p in store.iterdir() if p.name.startswith(".")] == []
-        check_error(c.get("/api/sites", params={"country": "upload", "city": ids[1], "operator": "all"}), 404, "expired", "upload the file again")
-        check_error(c.get("/api/map", params={"country": "upload", "city": ids[1], "operator": "all", "site": "K1_3", "model": "voronoi"}),
-                    404, "expired")
-        assert not any(ids[1] in str(key) for key in svc.scenes._data)
-        for uid in (ids[0], ids[2]):  # ids[0] used first, so ids[2] is now the most recently used
-            r = c.get("/api/sites", params={"country": "upload", "city": uid, "operator": "all"})
-            assert r.status_code == 200 and len(r.json()["features"]) == 12
-            time.sleep(0.05)
-
-        # uploading an evicted file again brings its (content-addressed) id back; ids[0] is now the LRU
-        again = upload(c, small_csv(1))
-        assert again.status_code == 200 and again.json()["upload_id"] == ids[1]
-        assert sorted(p.stem for p in store.glob("*.csv")) == sorted([ids[1], ids[2]])
-
-        # the byte cap: below one file's size only the upload just written is kept, never that one
-        svc.max_stored_upload_bytes = 1
-        r = upload(c, small_csv(3))
+    ids = []
+    for k in range(3):
+        r = upload(c, small_csv(k))
         assert r.status_code == 200, r.text
-        assert [p.stem for p in store.glob("*.csv")] == [r.json()["upload_id"]]
-        assert c.get("/api/sites", params={"country": "upload", "city": r.json()["upload_id"], "operator": "all"}).status_code == 200
+        ids.append(r.json()["upload_id"])
+        # after the second upload, a request uses the first: the second is now the least recently used,
+        # and its scene is in memory before it is evicted: memory must not keep serving it
+        if k == 1:
+            for uid in (ids[1], ids[0]):
+                assert c.get("/api/sites", params={"country": "upload", "city": uid, "operator": "all"}).status_code == 200
+            assert any(key[1] == ids[1] for key in svc.scenes._data)
+        time.sleep(0.05)  # distinct use times even on a coarse clock
+    assert len(set(ids)) == 3
+    assert sorted(p.stem for p in store.glob("*.csv")) == sorted([ids[0], ids[2]])
+    assert [p.name for p in store.iterdir() if p.name.startswith(".")] == []
+    check_error(c.get("/api/sites", params={"country": "upload", "city": ids[1], "operator": "all"}), 404, "expired", "upload the file again")
+    check_error(c.get("/api/map", params={"country": "upload", "city": ids[1], "operator": "all", "site": "K1_3", "model": "voronoi"}),
+                404, "expired")
+    assert not any(ids[1] in str(key) for key in svc.scenes._data)
+    for uid in (ids[0], ids[2]):  # ids[0] used first, so ids[2] is now the most recently used
+        r = c.get("/api/sites", params={"country": "upload", "city": uid, "operator": "all"})
+        assert r.status_code == 200 and len(r.json()["features"]) == 12
+        time.sleep(0.05)
+
+    # uploading an evicted file again brings its (content-addressed) id back; ids[0] is now the LRU
+    again = upload(c, small_csv(1))
+    assert again.status_code == 200 and again.json()["upload_id"] == ids[1]
+    assert sorted(p.stem for p in store.glob("*.csv")) == sorted([ids[1], ids[2]])
+
+    # the byte cap: below one file's size only the upload just written is kept, never that one
+    svc.max_stored_upload_bytes = 1
+    r = upload(c, small_csv(3))
+    assert r.status_code == 200, r.text
+    assert [p.stem for p in store.glob("*.csv")] == [r.json()["upload_id"]]
+    assert c.get("/api/sites", params={"country": "upload", "city": r.json()["upload_id"], "operator": "all"}).status_code == 200
 
 
 def test_upload_evicted_between_resolve_and_read_is_expired(api_env, tmp_path, api_service):

@@ -88,7 +88,7 @@ def test_api_clients_are_namespaced_by_address(api_env, tmp_path, monkeypatch, a
     from fastapi.testclient import TestClient
 
     from deepmend.api.app import create_app
-    from test_api_uploads import small_csv
+    from api_helpers import small_csv
 
     monkeypatch.setenv("DEEPMEND_API_UPLOADS_PER_CLIENT", "2")
     svc = api_service(cache_root=tmp_path / "cache")

@@ -159,3 +159,30 @@ def test_real_entry_point_exit_code(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error:") and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_help_lists_every_command_without_importing_them():
+    """``deepmend --help`` lists every command with its package's help, importing no package command module.
+
+    The listing reads each docstring from source (``deepmend.cli.source_help``); the loaded
+    command's own short help must be the same. Made to fail once by giving ``catalog`` a
+    ``help=`` in its decorator (the two texts differed), and once by importing
+    ``deepmend.engine.cli`` at the top of ``deepmend/cli.py`` (numpy was then loaded).
+    """
+    import click
+
+    from deepmend.cli import LAZY_COMMANDS, cli, source_help
+
+    code = "import sys; from deepmend.cli import main; main(['--help']); print(sorted(m for m in sys.modules if m.startswith(('deepmend.', 'numpy'))))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=dict(os.environ, COLUMNS="80"))
+    assert proc.returncode == 0, proc.stderr
+    *listing, loaded = proc.stdout.strip().splitlines()
+    assert loaded == "['deepmend.cli', 'deepmend.errors']", loaded
+    rows = dict(line.strip().split(None, 1) for line in listing[listing.index("Commands:") + 1 :])
+    assert sorted(rows) == sorted(LAZY_COMMANDS)
+    limit = (80 - 2) - 6 - max(map(len, LAZY_COMMANDS))  # click: width = COLUMNS - 2; rows get width - 6 - longest name
+    for name in LAZY_COMMANDS:
+        cmd = cli.get_command(click.Context(cli), name)
+        assert cmd is not None and cmd.name == name
+        assert click.Command(name, help=source_help(name)).get_short_help_str(500) == cmd.get_short_help_str(500), name
+        assert rows[name] == cmd.get_short_help_str(limit), name

@@ -14,7 +14,7 @@ from deepmend.engine import ModelSpec
 from deepmend.errors import InputError
 from deepmend.geolocate import geolocate, read_values
 
-X0, Y0 = 842_000.0, 6_519_000.0  # as in conftest.py
+from synthetic import X0, Y0
 
 
 def _csv(tmp_path, text, name="counts.csv"):

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
-import shapely
 
-from deepmend.data.regions import Region, project
 from deepmend.geolocate.usecase import City, draw_counts, independent_association
 from deepmend.scene import Scene
 
-from conftest import CRS, X0, Y0, make_deployment  # tests/geolocate/conftest.py
+from synthetic import X0, Y0, box_region, make_deployment
 
 
 def _city():
     xy = np.array([[X0 - 2_000, Y0 - 2_000], [X0 + 2_000, Y0 - 1_500], [X0, Y0 + 2_500], [X0 + 3_000, Y0 + 3_000]])
     dep = make_deployment(xy, "uc")
     outer = (X0 - 5_000, Y0 - 5_000, X0 + 5_000, Y0 + 5_000)
-    metric = shapely.box(*outer)
-    scene = Scene(dep, Region("box", project(metric, CRS, "EPSG:4326"), metric, CRS))
+    scene = Scene(dep, box_region(*outer))
     lat = scene.lattice
     r0, c0 = int(round((outer[1] - lat.y0) / lat.res)), int(round((outer[0] - lat.x0) / lat.res))
     return City(scene, (X0 - 2_500, Y0 - 2_500, X0 + 2_500, Y0 + 2_500), outer, slice(r0, r0 + 100), slice(c0, c0 + 100), np.ones((100, 100)))

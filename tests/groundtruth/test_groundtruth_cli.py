@@ -9,6 +9,8 @@ from deepmend.cli import main
     (["groundtruth", "simulate", "--site", "a", "--out", "x.npz"], "--country"),
     (["groundtruth", "simulate", "--site", "a", "--out", "x.npz", "--param", "nope=1", "--country", "FR", "--city", "Lyon", "--operator", "Orange"], "unknown simulator parameter"),
     (["groundtruth", "simulate", "--site", "a", "--out", "x.npz", "--param", "temperature_db", "--country", "FR"], "KEY=VALUE"),
+    # the site-file options of predict (one command body, cli_options.write_maps): made to fail before simulate had them
+    (["groundtruth", "simulate", "--site", "a", "--out", "x.npz", "--strict", "--country", "FR", "--city", "Lyon", "--operator", "Orange"], "go with --sites"),
     (["groundtruth", "build", "--scenes", "FR/Lyon", "--out", "ds"], "COUNTRY/CITY/OPERATOR"),
     (["groundtruth", "stats", "nowhere"], "dataset directory or a scene"),
 ])

@@ -1,5 +1,5 @@
 """Fixtures of the hardening tests: the API app on a private cache dir (as tests/api does), a
-small uploaded scene whose models fit in milliseconds, and a case counter that the fuzz
+small uploaded scene whose models fit in milliseconds (``small_upload``, shared with tests/api), and a case counter that the fuzz
 tests report into (docs/RELIABILITY.md quotes the counts).
 
 The app, its cache and the stand-in ground truth are shared with tests/api
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-SCENE = {"country": "FR", "city": "Lyon", "operator": "Orange"}
+from api_helpers import SCENE
 
 #: fuzz case counts (see _cases.py) are written at session end to $DEEPMEND_FUZZ_COUNTS (JSON)
 #: when that variable is set, and printed in the terminal summary.
@@ -35,20 +35,6 @@ def pytest_terminal_summary(terminalreporter):
         for k, v in sorted(CASES.items()):
             terminalreporter.write_line(f"{k}: {v}")
         terminalreporter.write_line(f"total: {sum(CASES.values())}")
-
-
-#: 12 sites on a jittered grid near Lyon (≈ 1.5 km apart): fits and maps take milliseconds.
-SMALL_CSV = "site_id,lat,lon,operator\n" + "\n".join(
-    f"H{k},{45.70 + 0.014 * (k // 4) + 0.001 * (k % 3):.5f},{4.80 + 0.019 * (k % 4) + 0.0007 * (k % 5):.5f},{'A' if k % 2 else 'B'}"
-    for k in range(12)) + "\n"
-
-
-@pytest.fixture(scope="session")
-def small_upload(client):
-    r = client.post("/api/uploads", files={"file": ("small.csv", SMALL_CSV.encode(), "text/csv")})
-    assert r.status_code == 200, r.text
-    body = r.json()
-    return {"country": "upload", "city": body["upload_id"], "operator": "all"}
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _cases import count
-SCENE = {"country": "FR", "city": "Lyon", "operator": "Orange"}  # as in conftest.py
+from api_helpers import SCENE
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 CLIENT_ERRORS = {400, 404, 413, 422}

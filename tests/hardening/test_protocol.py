@@ -13,9 +13,7 @@ import http.client
 import json
 import select
 import socket
-import threading
 import time
-from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,6 +21,8 @@ from fastapi.testclient import TestClient
 from deepmend.api.app import UPLOAD_FORM_OVERHEAD, create_app
 from deepmend.api.security import APP_CSP
 from deepmend.api.service import MAX_UPLOAD_BYTES
+
+from api_helpers import serve_in_thread
 
 MB = 1024 * 1024
 LIMIT = MAX_UPLOAD_BYTES + UPLOAD_FORM_OVERHEAD
@@ -173,31 +173,6 @@ def test_openapi_lists_error_answers_with_their_schema(client):
 
 
 # --- a real server: uvicorn's own layer --------------------------------------------------------
-@contextmanager
-def serve_in_thread(app, header_timeout_s: float | None = None):
-    import uvicorn
-
-    from deepmend.api.security import json_h11_protocol
-
-    proto = json_h11_protocol()
-    if header_timeout_s is not None:
-        proto = type("ShortHeadTimeout", (proto,), {"header_timeout_s": header_timeout_s})
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, http=proto, log_level="warning", timeout_keep_alive=30, lifespan="on"))
-    t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    t.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        t.join(15)
-        sock.close()
-
-
 def _raw(port: int, data: bytes, wait_s: float = 15.0) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=wait_s) as s:
         s.sendall(data)

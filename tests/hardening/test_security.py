@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-SCENE = {"country": "FR", "city": "Lyon", "operator": "Orange"}  # as in conftest.py
+from api_helpers import SCENE
 
 PKG = Path(__file__).resolve().parents[2] / "deepmend"
 

@@ -15,28 +15,20 @@ the fit was still running failed.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
+from api_helpers import serve_in_thread
+
 SITES = "site_id,operator,lat,lon\n" + "\n".join(
     f"C{k},Op,{45.70 + 0.025 * (k % 4) + 0.004 * (k // 4 % 10):.4f},{4.78 + 0.03 * (k // 4) + 0.005 * (k % 4):.4f}" for k in range(120)) + "\n"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def served(tmp_path, monkeypatch):
-    import uvicorn
-
     from deepmend.api.app import create_app
     from deepmend.api.service import Service
     from deepmend.resources import SHARED
@@ -45,17 +37,8 @@ def served(tmp_path, monkeypatch):
     SHARED.clear()
     svc = Service(cache_root=tmp_path / "cache", wait_s=300)
     app = create_app(static_dir=tmp_path / "none", service=svc)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    for _ in range(400):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", svc
-    srv.should_exit = True
-    th.join(30)
+    with serve_in_thread(app) as port:
+        yield f"http://127.0.0.1:{port}", svc
 
 
 def test_catalog_and_index_answer_while_a_ground_truth_fit_holds_every_slot(served):

@@ -206,7 +206,7 @@ def test_shipped_onnx_graph_gives_the_maps_without_torch(small_scene):
 
         sys.meta_path.insert(0, NoTorch())
         import numpy as np
-        from conftest import make_deployment, square_region, X0, Y0
+        from synthetic import make_deployment, square_region, X0, Y0
         from deepmend.scene import Scene
         from deepmend.registry import make_model
         rng = np.random.default_rng(7)

@@ -71,14 +71,11 @@ def test_wheel_installs_and_runs_in_a_clean_venv(tmp_path):
     assert "Lyon" in cat.stdout and "Orange 520" in cat.stdout
 
     lyon = ["--country", "FR", "--city", "Lyon", "--operator", "Orange", "--site", "FRVB_Orange_Lyon_247"]
-    for model in ("voronoi", "probabilistic", "deepmend", "groundtruth", "teacher"):  # DeepMEND: the shipped ONNX graph, no torch
+    # DeepMEND: the shipped ONNX graph, no torch; VoronoiBoost: the shipped regressor (plain arrays), no training
+    for model in ("voronoi", "probabilistic", "deepmend", "groundtruth", "teacher", "voronoiboost"):
         _run([bin_ / "deepmend", "predict", *lyon, "--model", model, "--out", f"{model}.tif"], env, work)
         assert (work / f"{model}.tif").stat().st_size > 1000
     assert (tmp_path / "home" / ".cache" / "deepmend").is_dir()  # the cache is the user cache, not site-packages
-
-    # VoronoiBoost trains on other cities than the embedded Lyon: one clear line, exit 2
-    vb = _run([bin_ / "deepmend", "predict", *lyon, "--model", "voronoiboost", "--out", "vb.tif"], env, work, check=False)
-    assert vb.returncode in (0, 2) and "Traceback" not in vb.stderr, vb.stderr[-2000:]
 
     api = _run([bin_ / "python", "-c", API_SCRIPT], env, work)
     assert "api ok 1.0" in api.stdout
