@@ -8,10 +8,14 @@ Starts ``deepmend serve --no-warmup`` on 127.0.0.1 with an EMPTY cache folder, t
   request; off by default because it starts VoronoiBoost's training in the background (the metrics
   say ``incomplete`` until it is done), which would load the machine during every later measurement;
   VoronoiBoost's first use is measured on its own at the end;
-* GT cold   — within that click, the ground truth's own request: the scene, the ground-truth fit
-  of the whole deployment (the per-BS window-only simulation is not done) and the map;
-* click warm — the same on a second site of the city (scene, fits and ONNX session in memory);
-  ratio = cold / warm, both measured in this run;
+* GT cold   — within that click, the ground truth's own request: the scene, that BS's ground truth (simulator
+  version 3's per-BS path: its window only) and the map;
+* click warm — the same on a second site of the city right after (scene and ONNX session in memory; the
+  ground truth of the whole city is still being fitted in the background, so this click takes the per-BS path
+  too);
+* city fit — how long after that the server's background fit of the city's ground truth ends (``/api/jobs``);
+* click fitted — a third site once the city is fitted (every map of the city from the fitted simulator);
+  ratio = cold / fitted, both measured in this run;
 * CPU cold — the server's CPU time (user + system, its worker processes included, psutil) spent during the
   cold click: what the click costs whatever else the machine runs (the wall times depend on the machine's load).
 
@@ -54,7 +58,19 @@ def _central_sites(base: str, scene: dict) -> list[str]:
     lon = sum(p["lon"] for p in props) / len(props)
     lat = sum(p["lat"] for p in props) / len(props)
     props.sort(key=lambda p: (p["lon"] - lon) ** 2 + (p["lat"] - lat) ** 2)
-    return [str(p["site_id"]) for p in props[:2]]
+    return [str(p["site_id"]) for p in props[:3]]
+
+
+def _wait_city_fit(base: str, scene: dict, timeout: float = 1800) -> float:
+    """Seconds until /api/jobs lists no running job of ``scene`` (the background ground-truth fit)."""
+    t0 = time.perf_counter()
+    key = (scene["country"], scene["city"], scene["operator"])
+    while time.perf_counter() - t0 < timeout:
+        running = httpx.get(f"{base}/api/jobs", timeout=60).json()["running"]
+        if not any((j["country"], j["city"], j["operator"]) == key for j in running):
+            break
+        time.sleep(0.5)
+    return time.perf_counter() - t0
 
 
 def _get(base: str, path: str, params: dict) -> tuple[float, dict]:
@@ -119,8 +135,9 @@ def main() -> None:
                 time.sleep(0.3)
         print(f"server start + catalog: {time.perf_counter() - t0:.1f} s (cache {cache})")
         server = psutil.Process(proc.pid)
-        print("| city | operator | sites | GT of one BS, cold (s) | first click cold (s) | CPU cold (s) | first click warm (s) | cold / warm |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| city | operator | sites | GT of one BS, cold (s) | first click cold (s) | CPU cold (s) | second click (s) "
+              "| city fit ends after (s) | click, city fitted (s) | cold / fitted |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for spec in args.cities.split(","):
             country, city, operator = spec.split("/")
             scene = {"country": country, "city": city, "operator": operator}
@@ -130,7 +147,10 @@ def main() -> None:
             cold, gt_cold, inc = _click(base, scene, sites[0], args.model, args.metrics)
             cpu = _cpu_s(server) - c0
             warm, _, _ = _click(base, scene, sites[1], args.model, args.metrics)
-            print(f"| {city} | {operator} | {n} | {gt_cold:.1f} | {cold:.1f} | {cpu:.1f} | {warm:.2f} | {cold / warm:.0f}× |"
+            fit = _wait_city_fit(base, scene)
+            fitted, _, _ = _click(base, scene, sites[2], args.model, args.metrics)
+            print(f"| {city} | {operator} | {n} | {gt_cold:.1f} | {cold:.1f} | {cpu:.1f} | {warm:.2f} | {fit:.0f} | {fitted:.2f} "
+                  f"| {cold / fitted:.0f}× |"
                   + (" (metrics incomplete: a baseline still training)" if inc else ""), flush=True)
         if not args.no_voronoiboost:
             scene = {"country": "FR", "city": "Lyon", "operator": "Orange"}
