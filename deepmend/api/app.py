@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, File, Query, Request, UploadFile
+from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -359,9 +359,13 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
 
     @app.post("/api/uploads", summary="Upload a CSV site list (≤ 5 MB, ≤ 20,000 rows)", response_model=schemas.UploadAnswer,
               responses={413: {"model": schemas.ErrorBody, "description": "over 5 MB or 20,000 rows"}, **schemas.ERRORS})
-    def post_upload(request: Request, file: UploadFile = File(..., description="CSV with site_id, lat, lon[, operator, height_m, technology]")):
+    def post_upload(request: Request, file: UploadFile = File(..., description="CSV with site_id, lat, lon[, operator, height_m, technology]"),
+                    region_file: UploadFile | None = File(None, description="Optional GeoJSON polygon(s) of the study area (any CRS with a 'crs' member)"),
+                    region: str | None = Form(None, max_length=200, description="Optional bundled region instead: FR, GB, IE, BE, or country/city as in /api/catalog")):
         content = file.file.read(MAX_UPLOAD_BYTES + 1)
-        return svc.upload(content, file.filename, client=request.client.host if request.client else "")
+        region_content = region_file.file.read(MAX_UPLOAD_BYTES + 1) if region_file is not None else None
+        return svc.upload(content, file.filename, client=request.client.host if request.client else "", region_content=region_content,
+                          region_filename=region_file.filename if region_file is not None else None, region_name=region or None)
 
     @app.get("/api/{rest:path}", include_in_schema=False)
     def api_not_found(rest: str):

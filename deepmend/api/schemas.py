@@ -196,6 +196,8 @@ class UploadAnswer(BaseModel):
     city: str
     #: what the reader did on its own, one sentence each (e.g. rows without coordinates skipped; docs/INPUTS.md)
     notes: list[str] = []
+    #: the region kept with the list (a bundled name such as "FR", or the region file's name); null: 30 km around the sites
+    region: str | None = None
 
 
 #: The error answers every scene/model endpoint may give, for OpenAPI.

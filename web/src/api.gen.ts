@@ -316,6 +316,16 @@ export interface components {
              * @description CSV with site_id, lat, lon[, operator, height_m, technology]
              */
             file: string;
+            /**
+             * Region
+             * @description Optional bundled region instead: FR, GB, IE, BE, or country/city as in /api/catalog
+             */
+            region?: string | null;
+            /**
+             * Region File
+             * @description Optional GeoJSON polygon(s) of the study area (any CRS with a 'crs' member)
+             */
+            region_file?: string | null;
         };
         /** Catalog */
         Catalog: {
@@ -757,6 +767,8 @@ export interface components {
             notes: string[];
             /** Operators */
             operators: string[];
+            /** Region */
+            region?: string | null;
             /** Upload Id */
             upload_id: string;
         };
