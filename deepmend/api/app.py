@@ -229,7 +229,8 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         except InputError as exc:
             raise NotFoundError(exc.message, column="country", value=country) from None
 
-    @app.get("/api/places", summary="Named places of a country for the basemap (GeoNames, population ≥ 15,000)", responses=schemas.ERRORS)
+    @app.get("/api/places", summary="Named places of a country for the basemap (GeoNames, population ≥ 15,000)",
+             response_model=schemas.PlacesAnswer, responses=schemas.ERRORS)
     def get_places(country: str = Country):
         from deepmend.data.catalog import places
 
@@ -250,14 +251,14 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         return JSONResponse(population_cells(_country_code(country)), headers={"Cache-Control": MAP_CACHE_CONTROL})
 
     @app.get("/api/evaluation", summary="Each model's KS and EMD over the city's BSs (sorted: their CDFs), from the evaluation's cache",
-             responses=schemas.ERRORS)
+             response_model=schemas.EvaluationAnswer, responses=schemas.ERRORS)
     def get_evaluation(country: str = Country, city: str = City, operator: str = Operator):
         from deepmend.api.evaluation_view import city_errors, eval_roots
 
         ref = svc.resolve(country, city, operator)
         return city_errors(eval_roots(svc.cache_root), "/".join(ref.as_tuple()))
 
-    @app.get("/api/sites", summary="Sites of a scene (GeoJSON)", response_model=schemas.GeoJSON, responses=schemas.ERRORS)
+    @app.get("/api/sites", summary="Sites of a scene (GeoJSON)", response_model=schemas.SitesCollection, responses=schemas.ERRORS)
     @heavy
     def get_sites(country: str = Country, city: str = City, operator: str = Operator):
         return svc.sites_geojson(svc.resolve(country, city, operator))

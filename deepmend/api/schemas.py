@@ -7,6 +7,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+#: a WGS84 position
+LonLat = tuple[float, float]
+#: a window's corners, [lon, lat] each: top-left, top-right, bottom-right, bottom-left
+Corners = tuple[LonLat, LonLat, LonLat, LonLat]
+
+
 class _Open(BaseModel):
     """Documents the listed fields; other fields (GeoJSON members, catalog details) pass through."""
 
@@ -26,11 +32,36 @@ class ModelInfo(BaseModel):
     available: bool
 
 
-class Catalog(_Open):
-    countries: list[dict[str, Any]] = Field(..., description="code, name, crs, cities (name, source, operators (name, n_sites))")
+class OperatorInfo(BaseModel):
+    name: str
+    n_sites: int
+
+
+class CityInfo(BaseModel):
+    name: str
+    source: str | None = Field(None, description="where the city's sites come from (or why there are none)")
+    operators: list[OperatorInfo] = Field(description="empty where no public site list is bundled (upload your own)")
+
+
+class CountryInfo(BaseModel):
+    code: str = Field(description="ISO 3166-1 alpha-2")
+    name: str
+    crs: str | None = Field(None, description="the country's metric CRS (its 100 m lattice)")
+    cities: list[CityInfo]
+
+
+class SceneDefault(BaseModel):
+    country: str
+    city: str
+    operator: str
+    model: str
+
+
+class Catalog(BaseModel):
+    countries: list[CountryInfo]
     models: list[ModelInfo]
-    default: dict[str, Any] = Field(..., description="country, city, operator, model")
-    attribution: Any
+    default: SceneDefault
+    attribution: str = Field(description="the data's sources and licences, to show with any map")
 
 
 class GeoJSON(_Open):
@@ -39,10 +70,68 @@ class GeoJSON(_Open):
     type: str
 
 
-class MapInfo(_Open):
+class PointGeometry(BaseModel):
+    type: Literal["Point"]
+    coordinates: LonLat
+
+
+class SiteProperties(BaseModel):
+    """One site (co-located sites of one operator merged: ``members`` lists their ids)."""
+
+    site_id: str
+    operator: str
+    lat: float
+    lon: float
+    height_m: float | None = None
+    technology: str | None = None
+    members: list[str] | None = None
+
+
+class SiteFeature(BaseModel):
+    type: Literal["Feature"]
+    geometry: PointGeometry
+    properties: SiteProperties
+
+
+class SitesCollection(BaseModel):
+    """The sites of a scene, a GeoJSON FeatureCollection of points (WGS84)."""
+
+    type: Literal["FeatureCollection"]
+    features: list[SiteFeature]
+
+
+class Place(BaseModel):
+    name: str
+    lon: float
+    lat: float
+    population: int
+
+
+class PlacesAnswer(BaseModel):
+    country: str
+    places: list[Place] = Field(description="GeoNames cities on the country's land, most populous first")
+
+
+class ModelErrors(BaseModel):
+    ks: list[float] = Field(description="2-D KS of each evaluated BS, ascending (its empirical CDF)")
+    emd_km: list[float] = Field(description="EMD (km) of each evaluated BS, ascending")
+
+
+class EvaluationRun(BaseModel):
+    run: str
+    n_bs: int
+    models: dict[str, ModelErrors]
+
+
+class EvaluationAnswer(BaseModel):
+    scene: str = Field(description="COUNTRY/City/Operator")
+    runs: list[EvaluationRun] = Field(description="every cached evaluation that covered the scene (none: never evaluated)")
+
+
+class MapInfo(BaseModel):
     site_id: str
     model: str
-    corners: list[list[float]] = Field(..., description="[lon, lat] of the top-left, top-right, bottom-right, bottom-left corners")
+    corners: Corners = Field(..., description="[lon, lat] of the top-left, top-right, bottom-right, bottom-left corners")
     png: str
     npy: str
     geotiff: str
@@ -50,11 +139,11 @@ class MapInfo(_Open):
     vmin: float
     vmax: float
     colormap: str
-    shape: list[int]
+    shape: tuple[int, int]
     crs: str
     cached: bool
     params: dict[str, Any] | None = Field(None, description="the parameters that explain the map, e.g. {'alpha': 1.3}")
-    extent95: list[list[float]] | None = Field(
+    extent95: tuple[LonLat, LonLat] | None = Field(
         None, description="[[west, south], [east, north]]: the square around the BS holding 95 % of the map's mass (the panels open on it)")
 
 
@@ -96,7 +185,7 @@ class FeaturesAnswer(BaseModel):
     model: Literal["deepmend"]
     site_id: str
     features: list[FeatureInfo]
-    corners: list[list[float]]
+    corners: Corners
 
 
 class UploadAnswer(BaseModel):

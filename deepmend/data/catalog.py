@@ -397,14 +397,15 @@ POPGRID_FILE = "popgrid_worldpop_10km_FR_GB_IE_BE.csv"
 def population_cells(code: str) -> dict:
     """GeoJSON (WGS84) of a country's WorldPop 2020 cells (0.0833°, ~10 km): ``density_per_km2`` per cell.
 
-    The optional population layer of the basemap (the simulator's user prior is built from it).
+    The optional population layer of the basemap (the simulator's user prior is built from it). Cells
+    without a WorldPop value (empty in the grid file) are left out.
     """
     import pandas as pd
 
     if code not in COUNTRIES:
         raise InputError(f"unknown country; valid: {', '.join(COUNTRIES)}", column="country", value=code)
     df = pd.read_csv(data_file(POPGRID_FILE))
-    df = df[df["country"] == code]
+    df = df[(df["country"] == code) & df["density_2020_per_km2"].notna()]
     step = 1.0 / 12.0
     feats = [{"type": "Feature", "properties": {"density_per_km2": round(float(d), 1)},
               "geometry": {"type": "Polygon", "coordinates": [[[x, y], [x + step, y], [x + step, y + step], [x, y + step], [x, y]]]}}

@@ -329,26 +329,48 @@ export interface components {
         };
         /** Catalog */
         Catalog: {
-            /** Attribution */
-            attribution: unknown;
             /**
-             * Countries
-             * @description code, name, crs, cities (name, source, operators (name, n_sites))
+             * Attribution
+             * @description the data's sources and licences, to show with any map
              */
-            countries: {
-                [key: string]: unknown;
-            }[];
-            /**
-             * Default
-             * @description country, city, operator, model
-             */
-            default: {
-                [key: string]: unknown;
-            };
+            attribution: string;
+            /** Countries */
+            countries: components["schemas"]["CountryInfo"][];
+            default: components["schemas"]["SceneDefault"];
             /** Models */
             models: components["schemas"]["ModelInfo"][];
-        } & {
-            [key: string]: unknown;
+        };
+        /** CityInfo */
+        CityInfo: {
+            /** Name */
+            name: string;
+            /**
+             * Operators
+             * @description empty where no public site list is bundled (upload your own)
+             */
+            operators: components["schemas"]["OperatorInfo"][];
+            /**
+             * Source
+             * @description where the city's sites come from (or why there are none)
+             */
+            source?: string | null;
+        };
+        /** CountryInfo */
+        CountryInfo: {
+            /** Cities */
+            cities: components["schemas"]["CityInfo"][];
+            /**
+             * Code
+             * @description ISO 3166-1 alpha-2
+             */
+            code: string;
+            /**
+             * Crs
+             * @description the country's metric CRS (its 100 m lattice)
+             */
+            crs?: string | null;
+            /** Name */
+            name: string;
         };
         /**
          * ErrorBody
@@ -360,6 +382,30 @@ export interface components {
              * @example parameter 'site', value 'x': site is not one of the 519 sites of Lyon (Orange)
              */
             error: string;
+        };
+        /** EvaluationAnswer */
+        EvaluationAnswer: {
+            /**
+             * Runs
+             * @description every cached evaluation that covered the scene (none: never evaluated)
+             */
+            runs: components["schemas"]["EvaluationRun"][];
+            /**
+             * Scene
+             * @description COUNTRY/City/Operator
+             */
+            scene: string;
+        };
+        /** EvaluationRun */
+        EvaluationRun: {
+            /** Models */
+            models: {
+                [key: string]: components["schemas"]["ModelErrors"];
+            };
+            /** N Bs */
+            n_bs: number;
+            /** Run */
+            run: string;
         };
         /** FeatureInfo */
         FeatureInfo: {
@@ -373,7 +419,24 @@ export interface components {
         /** FeaturesAnswer */
         FeaturesAnswer: {
             /** Corners */
-            corners: number[][];
+            corners: [
+                [
+                    number,
+                    number
+                ],
+                [
+                    number,
+                    number
+                ],
+                [
+                    number,
+                    number
+                ],
+                [
+                    number,
+                    number
+                ]
+            ];
             /** Features */
             features: components["schemas"]["FeatureInfo"][];
             /**
@@ -456,14 +519,40 @@ export interface components {
              * Corners
              * @description [lon, lat] of the top-left, top-right, bottom-right, bottom-left corners
              */
-            corners: number[][];
+            corners: [
+                [
+                    number,
+                    number
+                ],
+                [
+                    number,
+                    number
+                ],
+                [
+                    number,
+                    number
+                ],
+                [
+                    number,
+                    number
+                ]
+            ];
             /** Crs */
             crs: string;
             /**
              * Extent95
              * @description [[west, south], [east, north]]: the square around the BS holding 95 % of the map's mass (the panels open on it)
              */
-            extent95?: number[][] | null;
+            extent95?: [
+                [
+                    number,
+                    number
+                ],
+                [
+                    number,
+                    number
+                ]
+            ] | null;
             /** Geotiff */
             geotiff: string;
             /** Inference Ms */
@@ -482,15 +571,16 @@ export interface components {
             /** Png */
             png: string;
             /** Shape */
-            shape: number[];
+            shape: [
+                number,
+                number
+            ];
             /** Site Id */
             site_id: string;
             /** Vmax */
             vmax: number;
             /** Vmin */
             vmin: number;
-        } & {
-            [key: string]: unknown;
         };
         /** MetricsAnswer */
         MetricsAnswer: {
@@ -526,6 +616,19 @@ export interface components {
             site_id: string;
             vs_ground_truth: components["schemas"]["Scores"] | null;
         };
+        /** ModelErrors */
+        ModelErrors: {
+            /**
+             * Emd Km
+             * @description EMD (km) of each evaluated BS, ascending
+             */
+            emd_km: number[];
+            /**
+             * Ks
+             * @description 2-D KS of each evaluated BS, ascending (its empirical CDF)
+             */
+            ks: number[];
+        };
         /** ModelInfo */
         ModelInfo: {
             /** Available */
@@ -536,6 +639,58 @@ export interface components {
             label: string;
             /** Name */
             name: string;
+        };
+        /** OperatorInfo */
+        OperatorInfo: {
+            /** N Sites */
+            n_sites: number;
+            /** Name */
+            name: string;
+        };
+        /** Place */
+        Place: {
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /** Name */
+            name: string;
+            /** Population */
+            population: number;
+        };
+        /** PlacesAnswer */
+        PlacesAnswer: {
+            /** Country */
+            country: string;
+            /**
+             * Places
+             * @description GeoNames cities on the country's land, most populous first
+             */
+            places: components["schemas"]["Place"][];
+        };
+        /** PointGeometry */
+        PointGeometry: {
+            /** Coordinates */
+            coordinates: [
+                number,
+                number
+            ];
+            /**
+             * Type
+             * @constant
+             */
+            type: "Point";
+        };
+        /** SceneDefault */
+        SceneDefault: {
+            /** City */
+            city: string;
+            /** Country */
+            country: string;
+            /** Model */
+            model: string;
+            /** Operator */
+            operator: string;
         };
         /**
          * Scores
@@ -550,6 +705,49 @@ export interface components {
             ks: number | null;
             /** Tv */
             tv: number | null;
+        };
+        /** SiteFeature */
+        SiteFeature: {
+            geometry: components["schemas"]["PointGeometry"];
+            properties: components["schemas"]["SiteProperties"];
+            /**
+             * Type
+             * @constant
+             */
+            type: "Feature";
+        };
+        /**
+         * SiteProperties
+         * @description One site (co-located sites of one operator merged: ``members`` lists their ids).
+         */
+        SiteProperties: {
+            /** Height M */
+            height_m?: number | null;
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /** Members */
+            members?: string[] | null;
+            /** Operator */
+            operator: string;
+            /** Site Id */
+            site_id: string;
+            /** Technology */
+            technology?: string | null;
+        };
+        /**
+         * SitesCollection
+         * @description The sites of a scene, a GeoJSON FeatureCollection of points (WGS84).
+         */
+        SitesCollection: {
+            /** Features */
+            features: components["schemas"]["SiteFeature"][];
+            /**
+             * Type
+             * @constant
+             */
+            type: "FeatureCollection";
         };
         /** UploadAnswer */
         UploadAnswer: {
@@ -802,7 +1000,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["EvaluationAnswer"];
                 };
             };
             /** @description bad input (file content, parameter) */
@@ -1813,7 +2011,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["PlacesAnswer"];
                 };
             };
             /** @description bad input (file content, parameter) */
@@ -2104,7 +2302,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["GeoJSON"];
+                    "application/json": components["schemas"]["SitesCollection"];
                 };
             };
             /** @description bad input (file content, parameter) */
