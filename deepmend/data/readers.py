@@ -39,7 +39,9 @@ from deepmend.errors import DeepmendError, InputError
 ALIASES: dict[str, tuple[str, ...]] = {
     "site_id": ("site_id", "id", "antenna_id", "cell_id", "cell", "sup_id", "site", "num_site", "anfr_support_id",
                 "support_id", "station_id", "bs_id", "enodeb_id", "name"),
-    "operator": ("operator", "nom_op", "operateur", "opérateur", "mno", "network", "op"),
+    "operator": ("operator", "nom_op", "operateur", "opérateur", "mno", "network", "op", "code_op", "mcc_mnc", "plmn"),
+    "mcc": ("mcc",),
+    "mnc": ("mnc", "net"),
     "lat": ("lat", "latitude"),
     "lon": ("lon", "lng", "long", "longitude"),
     "x": ("x", "x_l93", "easting", "coord_x"),
@@ -537,7 +539,10 @@ def read_sites(
         ISO code; sites mostly outside that country's land are refused.
     operator : str, optional
         Keep only this operator's rows (matched case-insensitively, by name or MCC-MNC
-        code). Without an operator column, names the operator of every site.
+        code such as ``20810`` or ``208-10``). The operator is read from an operator
+        column (``operator``, ``nom_op``, ``code_op``, …) or from ``mcc`` + ``mnc``/``net``
+        columns (OpenCelliD), named through ``MCC_MNC``. A list without any of them is
+        refused when an operator is asked for.
     id_column : str, optional
         The id column (default: the first of ``ALIASES['site_id']`` present, case- and
         BOM-insensitive); ``"@row"`` numbers sites by their row. Without either: refused.
@@ -591,17 +596,33 @@ def read_sites(
 
     # operator: filter before anything that depends on the set of sites
     c_op = _find(cols, "operator")
+    codes = None  # MCC-MNC per row, where the file gives them besides the names
     if c_op:
-        ops = t.df[c_op].astype(object).where(~_is_missing(t.df[c_op]), "").map(lambda v: _id_text(v)).to_numpy().astype(str)
-    else:
-        ops = np.full(len(t.df), str(operator) if operator else "unknown")
+        ops = _text_column(t.df[c_op])
+    c_mcc, c_mnc = _find(cols, "mcc"), _find(cols, "mnc")
+    if c_mcc and c_mnc:  # OpenCelliD / CDR lists: the operator is the network code MCC-MNC
+        mcc, mnc = _text_column(t.df[c_mcc]), _text_column(t.df[c_mnc])
+        codes = np.array([f"{a}{b.zfill(2)}" if a and b else "" for a, b in zip(mcc, mnc)], dtype=object).astype(str)
+        if not c_op:
+            ops = np.array([MCC_MNC.get(c, f"{c[:3]}-{c[3:]}" if c else "") for c in codes], dtype=object).astype(str)
+            c_op = f"{c_mcc}+{c_mnc}"
+    if c_op is None:
+        if operator:
+            shown = ", ".join(c for c in cols if not c.startswith("__"))
+            raise InputError(f"{_advice('operator', audience)} {operator} asks for one operator's sites, but the list has no operator "
+                             f"column (looked for {', '.join(ALIASES['operator'][:4])}, … or mcc+mnc); columns are {shown}",
+                             file=label, value=str(operator))
+        ops = np.full(len(t.df), "unknown")
+    c_code = next((c for c in cols if c.lower() in ("code_op", "mcc_mnc", "plmn")), None)
+    if codes is None and c_code:  # a name column and a code column: either selects
+        codes = np.array([re.sub(r"\D", "", o) for o in _text_column(t.df[c_code])]).astype(str)
     keep = np.ones(len(t.df), dtype=bool)
     blank = np.logical_and.reduce([_is_missing(t.df[c]) for c in cols]) if cols else keep & False
     if blank.any():  # ",,,," lines a spreadsheet leaves at the end: nothing in them to read
         notes.append(f"skipped {int(blank.sum())} empty row(s) ({t.row_word}s {_rows(t, np.flatnonzero(blank))})")
         keep &= ~blank
     if operator and c_op:
-        keep = _operator_rows(ops, str(operator))
+        keep = _operator_rows(ops, str(operator), codes)
         if not keep.any():
             found = sorted(set(ops) - {""})
             raise InputError(f"no rows of operator {operator!r}; operators in the file: {', '.join(found[:20])}", file=label, column=c_op, value=str(operator))
@@ -693,12 +714,29 @@ def _safe_local(crs: str, lon: float, lat: float) -> bool:
         return False
 
 
-def _operator_rows(ops: np.ndarray, wanted: str) -> np.ndarray:
-    """Rows of one operator, by name or MCC-MNC code, case-insensitively."""
+def _text_column(col: pd.Series) -> np.ndarray:
+    """A column as stripped text, missing cells as "" (integers stay integers)."""
+    return col.astype(object).where(~_is_missing(col), "").map(lambda v: _id_text(v)).to_numpy().astype(str)
+
+
+def _operator_rows(ops: np.ndarray, wanted: str, codes: np.ndarray | None = None) -> np.ndarray:
+    """Rows of one operator, by name or MCC-MNC code (``20810``, ``208-10``, ``208 10``), case-insensitively.
+
+    ``codes`` are the rows' MCC-MNC codes where the file gives them besides the names."""
     w = wanted.strip().lower()
-    names = np.array([MCC_MNC.get(o, o).lower() for o in ops]) if ops.size else ops
-    codes = {c for c, n in MCC_MNC.items() if n.lower() == w}
-    return (np.char.lower(ops.astype(str)) == w) | (names == w) | np.isin(ops, list(codes))
+    wcode = re.sub(r"[\s_/-]", "", w)
+    if wcode.isdigit() and wcode in MCC_MNC:
+        w_names = {MCC_MNC[wcode].lower()}
+    else:
+        w_names = {w}
+    w_codes = {c for c, n in MCC_MNC.items() if n.lower() in w_names} | ({wcode} if wcode.isdigit() else set())
+    low = np.char.lower(ops.astype(str)) if ops.size else ops.astype(str)
+    norm = np.array([re.sub(r"[\s_/-]", "", o) for o in low]).astype(str) if ops.size else low
+    names = np.array([MCC_MNC.get(o, o).lower() for o in norm]).astype(str) if ops.size else low
+    keep = (low == w) | np.isin(names, list(w_names)) | np.isin(norm, list(w_codes))
+    if codes is not None and codes.size:
+        keep |= np.isin(codes.astype(str), list(w_codes))
+    return keep
 
 
 
