@@ -64,6 +64,9 @@ MAX_ID_LENGTH = 200
 #: A site this far outside the stated country's land still counts as inside it (coarse coastlines, border sites).
 COUNTRY_TOLERANCE_M = 20_000.0
 
+#: Rows giving both lat/lon and x/y (with a CRS) whose two positions lie farther apart are reported (refused when strict).
+XY_LATLON_TOLERANCE_M = 100.0
+
 #: Common MCC-MNC codes → operator names, so that ``operator="Orange"`` selects rows coded ``20801``.
 MCC_MNC = {
     "20801": "Orange", "20802": "Orange", "20810": "SFR", "20811": "SFR", "20813": "SFR", "20815": "Free", "20816": "Free",
@@ -367,7 +370,40 @@ def _crs_or_error(value, t: _Table, column: str, row: int | None = None) -> str:
 
 
 # --- coordinates ----------------------------------------------------------------------
-def _lonlat(t: _Table, cols: list[str], crs: str | None, audience: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, str | None]:
+def _with_xy(t: _Table, cols, crs, audience, strict, lon, lat, missing, c_lat, c_x):
+    """Rows with lat/lon AND x/y (with a known CRS): x/y stand in where lat/lon are blank (reported), and the two
+    must agree within :data:`XY_LATLON_TOLERANCE_M` where both are given (reported; refused when ``strict``)."""
+    keep = t.df.drop(columns=[c for c in t.df.columns if _find([c], "lat") or _find([c], "lon")])
+    sub = _Table(keep, t.label, t.offset, t.row_word)
+    try:
+        xlon, xlat, xmiss, _ = _lonlat(sub, [c for c in cols if c in keep.columns], crs, audience, strict)
+    except InputError:
+        if (missing).any():
+            raise
+        return lon, lat, missing  # x/y unusable, lat/lon complete: read lat/lon as before
+    fill = missing & ~xmiss
+    if fill.any():
+        lon, lat = lon.copy(), lat.copy()
+        lon[fill], lat[fill] = xlon[fill], xlat[fill]
+        t.notes.append(f"read x/y where lat/lon are blank ({int(fill.sum())} {t.row_word}(s): {_rows(t, np.flatnonzero(fill))})")
+    both = ~missing & ~xmiss
+    if both.any():
+        dx = (lon[both] - xlon[both]) * 111_320.0 * np.cos(np.radians(lat[both]))
+        dy = (lat[both] - xlat[both]) * 110_540.0
+        d = np.hypot(dx, dy)
+        far = d > XY_LATLON_TOLERANCE_M
+        if far.any():
+            rows = np.flatnonzero(both)[far]
+            i, dist = int(rows[0]), float(d[far][0])
+            what = (f"lat/lon and x/y disagree by {dist:,.0f} m (more than {XY_LATLON_TOLERANCE_M:g} m)")
+            if strict:
+                raise InputError(what, file=t.label, row=i + t.offset, column=c_lat, value=f"{lat[i]}, {lon[i]}")
+            t.notes.append(f"{what} on {rows.size} {t.row_word}(s) ({_rows(t, rows)}): lat/lon used")
+    return lon, lat, missing & xmiss
+
+
+def _lonlat(t: _Table, cols: list[str], crs: str | None, audience: str,
+            strict: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, str | None]:
     """WGS84 lon/lat of every row (NaN where missing), the missing mask, and the source CRS when there is one."""
     df = t.df
     if "__x" in df.columns:  # vector geometry
@@ -380,7 +416,10 @@ def _lonlat(t: _Table, cols: list[str], crs: str | None, audience: str) -> tuple
         lat, m1 = _numbers(t, c_lat, degrees=True)
         lon, m2 = _numbers(t, c_lon, degrees=True)
         _check_range(t, lat, lon, c_lat, c_lon)
-        return lon, lat, m1 | m2, None
+        missing = m1 | m2
+        if c_x and c_y and (crs or _find(cols, "crs") or c_x.lower() == "x_l93"):
+            lon, lat, missing = _with_xy(t, cols, crs, audience, strict, lon, lat, missing, c_lat, c_x)
+        return lon, lat, missing, None
     if not (c_x and c_y):
         raise InputError(f"no coordinate columns: expected 'lat' and 'lon' (WGS84) or 'x' and 'y' with a CRS; found columns {', '.join(cols)}",
                          file=t.label)
@@ -568,7 +607,6 @@ def read_sites(
     if len(t.df) == 0:
         raise InputError("no data rows (only a header?)", file=label)
     cols = _clean_columns(t.df)
-    notes = list(t.notes)
     if crs:
         crs = _crs_or_error(crs, t, "--crs" if audience == "cli" else "crs")
 
@@ -592,7 +630,8 @@ def read_sites(
         empty = _is_missing(raw)
         ids = raw.astype(object).where(~empty, "").map(lambda v: _id_text(v)).to_numpy().astype(str)
         empty = empty | (ids == "")
-    lon, lat, missing, src = _lonlat(t, cols, crs, audience)
+    lon, lat, missing, src = _lonlat(t, cols, crs, audience, strict)
+    notes = list(t.notes)
 
     # operator: filter before anything that depends on the set of sites
     c_op = _find(cols, "operator")
