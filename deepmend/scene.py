@@ -344,9 +344,25 @@ class Scene:
         for k in range(int(inverse.max()) + 1):
             yield self.part(t[inverse.ravel() == k])
 
+    def target_index(self, site: int | str) -> int:
+        """Index of a site that gets a map; a neighbour-only site (far outside the region) is refused saying so.
+
+        Raises
+        ------
+        InputError
+            Unknown site id, or a site lying more than :data:`SNAP_M` outside the region.
+        """
+        i = self.site_index(site)
+        if not np.isin(i, self.targets):
+            dep = self.deployment
+            d = float(shapely.distance(self.mask_region.metric, shapely.Point(float(dep.x[i]), float(dep.y[i]))))
+            raise InputError(f"site {dep.site_ids[i]} lies {d / 1000:.1f} km outside region '{self.mask_region.name}': "
+                             "used as a neighbour only, no map", file=dep.source or None, column="site", value=str(site))
+        return i
+
     def part_for(self, site: int | str) -> tuple["Scene", int]:
         """(scene, index) to map one site with: the scene itself when compact, else a part around the site alone."""
-        i = self.site_index(site)
+        i = self.target_index(site)
         if self._is_one_part():
             return self, i
         sub = self.part(np.array([i]))

@@ -108,6 +108,11 @@ class Scenes:
             i = scene.deployment.index_of(str(site))
         except InputError as exc:
             raise _not_found(exc) from None
+        if not np.isin(i, scene.targets) and spec.country == UPLOAD_COUNTRY:
+            try:
+                scene.target_index(i)
+            except InputError as exc:  # a neighbour far outside the uploaded region: say so
+                raise NotFoundError(exc.message, column="site", value=site) from None
         if not np.isin(i, scene.targets):
             raise NotFoundError(f"site is not one of the {scene.targets.size} sites of {spec.city} ({spec.operator})", column="site", value=site)
         return i
