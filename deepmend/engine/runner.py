@@ -121,6 +121,10 @@ def run_batch(
         sites.extend(t.site_ids)
     if store is not None and not isinstance(store, MapStore):
         store = open_store(store, job, spec, floor, max_sites, margin_m, tiles)
+    if store is not None:  # a resumed store keeps its rows: the list's rows may come in another order now
+        row_of = store.row_of
+        if any(row_of.get(s) != k for k, s in enumerate(sites)):
+            rows_of = {t.tile_id: [row_of[s] for s in t.site_ids] for t in tiles}
     done = store.done_tiles() if store is not None else set()
     todo = [t for t in tiles if t.tile_id not in done]
     resumed = [t for t in tiles if t.tile_id in done]

@@ -127,6 +127,9 @@ def remove_stale_temporaries(path: Path) -> int:
     return n
 
 
+#: Settings recorded but not compared on resume: a list renamed or copied is the same list (the content hashes decide).
+NAMES_ONLY = ("job",)
+
 #: What a change of each store setting means, in the user's words.
 _CHANGES = {
     "deployment_sha256": "the sites changed (moved, added or removed)",
@@ -183,8 +186,9 @@ class MapStore:
             want = json.loads(json.dumps(settings))
             if have is None:
                 self._create(want, list(sites or []), left, bottom, kind, post or {}, list(tiles))
-            elif have != want:
-                diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
+            elif {k: v for k, v in have.items() if k not in NAMES_ONLY} != {k: v for k, v in want.items() if k not in NAMES_ONLY}:
+                # the scene's name (the list's file name) is no part of the identity: its content hash is
+                diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k) and k not in NAMES_ONLY)
                 raise InputError(f"store was made with other settings: {what_changed(have, want, diff)}; resume with the same inputs and "
                                  "options, or use a new --store", file=str(self.path))
             remove_stale_temporaries(self.path)

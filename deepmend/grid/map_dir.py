@@ -50,15 +50,20 @@ def unique_names(site_ids: Iterable[str]) -> dict[str, str]:
 
 # --- what a directory of maps was made from ----------------------------------------------
 def deployment_digest(dep) -> str:
-    """SHA-256 of a deployment's content: ids, operators, positions (to the centimetre), CRS, heights, azimuths."""
+    """SHA-256 of a deployment's content: ids, operators, positions (to the centimetre), CRS, heights, azimuths.
+
+    Independent of the row order (sites sorted by id, merged members sorted): a list with its
+    rows swapped or reversed is the same deployment, and a resumed run keeps its maps."""
+    ids = np.asarray(dep.site_ids).astype(str)
+    order = np.lexsort((np.asarray(dep.operator).astype(str), ids))
     h = hashlib.sha256()
     h.update(str(dep.crs).encode())
-    for arr in (np.asarray(dep.site_ids).astype(str), np.asarray(dep.operator).astype(str)):
+    for arr in (ids[order], np.asarray(dep.operator).astype(str)[order]):
         h.update("\x1f".join(arr.tolist()).encode())
-    h.update(np.round(np.column_stack([dep.x, dep.y]), 2).astype(np.float64).tobytes())
-    h.update(np.nan_to_num(np.asarray(dep.height_m, float), nan=-1.0).tobytes())
-    h.update(json.dumps([list(a) for a in dep.azimuths]).encode())
-    h.update(json.dumps([list(m) for m in dep.members]).encode())
+    h.update(np.round(np.column_stack([dep.x, dep.y])[order], 2).astype(np.float64).tobytes())
+    h.update(np.nan_to_num(np.asarray(dep.height_m, float), nan=-1.0)[order].tobytes())
+    h.update(json.dumps([list(dep.azimuths[i]) for i in order]).encode())
+    h.update(json.dumps([sorted(map(str, dep.members[i])) for i in order]).encode())
     return h.hexdigest()
 
 
