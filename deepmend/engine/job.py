@@ -27,6 +27,9 @@ from deepmend.errors import InputError
 COAST_SNAP_M = 2_000.0
 #: Radius of the disc of valid cells added around such a site (≥ one cell diagonal).
 COAST_DISC_M = 200.0
+#: A target outside its list's CRS area and this far from the other targets lies in another area (overseas):
+#: one store or geolocation raster cannot hold it (:func:`check_one_area`).
+OTHER_AREA_KM = 1_000.0
 
 
 @dataclass(frozen=True)
@@ -134,8 +137,45 @@ def open_jobs(country: str | None, city: str | None, operator: str | None, sites
             named = len(nets) > 1 or (operator is not None and op != "")
             jobs.append(Job(f"{scene.name}/{op}" if named else scene.name, scene.deployment, scene.mask_region, scene.targets,
                             notes=scene.notes))
+            check_one_area(jobs[-1])
         return jobs
     return [open_job(country, city, operator, sites, region, crs, dataset)]
+
+
+def check_one_area(job: Job) -> None:
+    """A store (and a geolocation raster) holds one CRS: refuse, in words, targets outside its area of use
+    (a national list with an overseas site), instead of a lattice thousands of km wide.
+
+    Raises
+    ------
+    InputError
+        Naming the first such site, its distance to the others and what to do.
+    """
+    from pyproj import CRS
+
+    aou = CRS.from_user_input(job.crs).area_of_use
+    t = np.asarray(job.targets, dtype=int)
+    if aou is None or t.size == 0:
+        return
+    dep = job.deployment
+    lon, lat = dep.lon[t], dep.lat[t]
+    out = ~((lon >= aou.west - 1.0) & (lon <= aou.east + 1.0) & (lat >= aou.south - 1.0) & (lat <= aou.north + 1.0))
+    if not out.any() or out.all():
+        return
+    from pyproj import Geod
+
+    clon, clat = float(np.median(lon[~out])), float(np.median(lat[~out]))
+    dist = np.zeros(t.size)
+    dist[out] = Geod(ellps="WGS84").inv(np.full(int(out.sum()), clon), np.full(int(out.sum()), clat), lon[out], lat[out])[2] / 1000
+    out &= dist > OTHER_AREA_KM  # a wide list just past its CRS's edge (two UTM zones) is mapped as before
+    if not out.any():
+        return
+    k = int(np.flatnonzero(out)[0])
+    d = float(dist[k])
+    raise InputError(f"{int(out.sum())} site(s) lie outside the area of {job.crs} where the other sites lie (e.g. site "
+                     f"{dep.site_ids[t[k]]} at lat {lat[k]:.4f}, lon {lon[k]:.4f}, {d:,.0f} km away), and a map store or a geolocation raster "
+                     "holds one area: map those sites from a list of their own (predict --all --out DIR maps such a list part by part)",
+                     file=dep.source or job.name)
 
 
 def network_stores(store, jobs) -> list:
