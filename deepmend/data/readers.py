@@ -786,8 +786,27 @@ def load_table(path) -> tuple[pd.DataFrame, int]:
     t = _load(path, raw=True)
     _clean_columns(t.df)
     if t.offset == 2:  # CSV: a short row's missing cells are empty text, like an empty cell
+        attrs = dict(t.df.attrs)
         t.df = t.df.fillna("")
+        t.df.attrs.update(attrs)  # decimal_comma: values read as site lists read theirs
     return t.df, t.offset
 
 
 _load_table = load_table  # the name deepmend.geolocate.values imports
+
+
+def find_column(columns, key: str, chosen: str | None = None) -> str | None:
+    """The column of ``key`` (``"site_id"``, ``"operator"``, …) as site lists recognise it: the first of
+    ``ALIASES[key]``, case-, BOM-, space- and unit-insensitive (``"Site ID"`` → ``site_id``); ``chosen``
+    names it instead (matched the same way). For the other tables a user brings (per-BS value tables)."""
+    names = [str(c) for c in columns]
+    if chosen:
+        want = _norm(chosen)
+        return next((c for c in names if c == chosen or _norm(c) == want), None)
+    return _find(names, key)
+
+
+def numbers(df: pd.DataFrame, col: str, label: str, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """A numeric column read as site lists read theirs (decimal comma in ``;``/tab files, missing cells):
+    (values float64, missing bool); a value that is not a number is refused naming its row."""
+    return _numbers(_Table(df, label, offset), col)

@@ -15,6 +15,7 @@ from deepmend.geolocate.estimators import ESTIMATORS
 
 @click.command()
 @click.option("--values", "values_path", required=True, type=click.Path(dir_okay=False), help="Per-BS values: CSV/Parquet with site_id, value column(s)[, time].")
+@click.option("--values-id-column", "values_id_column", help="Column of --values holding the site ids (default: recognised as in site lists: site_id, Site ID, num_site …).")
 @click.option("--value", "value_cols", help="Value column(s) to geolocate, comma-separated (one band each); required when several numeric columns are present.")
 @click.option("--country", help="Country code; alone (with --operator) = the whole country.")
 @click.option("--city", help="City of a bundled scene (see 'deepmend catalog').")
@@ -36,13 +37,14 @@ from deepmend.geolocate.estimators import ESTIMATORS
 @click.option("--totals", type=click.Path(dir_okay=False), help="Totals per polygon: .csv or .parquet (default OUT.totals.csv).")
 @click.option("--site-areas", type=click.Path(dir_okay=False), help="Site → area weight table (.csv/.parquet): site_id, area_id, share.")
 @engine_options
-def geolocate(values_path, value_cols, country, city, operator, sites, region, crs, model_name, alpha, weights, estimator, prior, tol, max_iter, out,
+def geolocate(values_path, values_id_column, value_cols, country, city, operator, sites, region, crs, model_name, alpha, weights, estimator, prior, tol, max_iter, out,
               polygons, polygon_field, totals, site_areas, dataset, store, workers, scheduler, floor, max_sites) -> None:
     """Estimate the density of per-BS values over space (100 m national lattice), totals per polygon, site → area table."""
     from deepmend.engine.cli import _interrupted
     from deepmend.engine.executors import Interrupted, interruptible, make_executor
     from deepmend.engine.job import open_jobs
     from deepmend.geolocate import geolocate as run_geolocate
+    from deepmend.geolocate.values import read_values
 
     _check_floor(floor)
     spec = _spec(model_name, alpha, weights)
@@ -52,7 +54,8 @@ def geolocate(values_path, value_cols, country, city, operator, sites, region, c
     with interruptible():  # SIGTERM/SIGINT: workers stopped, temporaries removed, exit 128 + signal (as predict --store)
         ex = make_executor(workers, scheduler)
         try:
-            res = run_geolocate(jobs, values_path, spec, out, polygons=polygons, polygon_field=polygon_field, totals=totals, store=store,
+            values = read_values(values_path, value_cols, id_column=values_id_column) if values_id_column else values_path
+            res = run_geolocate(jobs, values, spec, out, polygons=polygons, polygon_field=polygon_field, totals=totals, store=store,
                                 executor=ex, floor=floor, max_sites=max_sites, value=value_cols, estimator=estimator, prior=prior, tol=tol,
                                 max_iter=max_iter, site_areas=site_areas)
         except Interrupted as exc:

@@ -97,6 +97,8 @@ def _parse_column(df: pd.DataFrame, vcol, path: Path, offset: int) -> np.ndarray
     """A value column as float64, or the first bad row as an InputError."""
     raw = df[vcol]
     text = raw.astype(str).str.strip()
+    if df.attrs.get("decimal_comma"):  # "7,5" in a ';' or tab file, as site lists read it
+        text = text.str.replace(r"^([-+]?\d+),(\d+)$", r"\1.\2", regex=True)
     vals = pd.to_numeric(text.where(text != "", None), errors="coerce").to_numpy(dtype=np.float64)
     lowered = text.str.lower()
     bad_kind = np.full(len(df), "", dtype=object)
@@ -113,7 +115,7 @@ def _parse_column(df: pd.DataFrame, vcol, path: Path, offset: int) -> np.ndarray
     return vals
 
 
-def read_values(path: str | Path, value: str | list[str] | tuple[str, ...] | None = None) -> ValueTable:
+def read_values(path: str | Path, value: str | list[str] | tuple[str, ...] | None = None, id_column: str | None = None) -> ValueTable:
     """Read and validate a value table (vectorised; the first bad row is reported).
 
     Parameters
@@ -121,6 +123,11 @@ def read_values(path: str | Path, value: str | list[str] | tuple[str, ...] | Non
     path : CSV or Parquet with a site id column, value column(s) and optionally a time column.
     value : the value column(s) (a list, or one comma-separated string); default: the only
         non-id, non-time column, or the only numeric one.
+    id_column : the site id column; default: recognised as in site lists
+        (:func:`deepmend.data.readers.find_column`: ``site_id``, ``Site ID``, ``num_site`` …).
+
+    The file is read as site lists are (encoding and delimiter sniffed, ``sep=`` line, decimal
+    comma in ``;``/tab files).
 
     Raises
     ------
@@ -128,7 +135,7 @@ def read_values(path: str | Path, value: str | list[str] | tuple[str, ...] | Non
         Naming file, row, column and value for any bad entry; listing the numeric columns
         when several are present and ``value`` is not given.
     """
-    from deepmend.data.readers import _load_table
+    from deepmend.data.readers import _load_table, find_column
 
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".txt", ".parquet", ".pq"):
@@ -137,7 +144,15 @@ def read_values(path: str | Path, value: str | list[str] | tuple[str, ...] | Non
     if len(df) == 0:
         raise InputError("value table has no rows", file=str(path))
     chosen = [c.strip() for c in value.split(",") if c.strip()] if isinstance(value, str) else (list(value) if value else None)
-    scol = _column(df, SITE_COLUMNS, "site id", path)
+    if id_column:
+        scol = find_column(df.columns, "site_id", id_column)
+        if scol is None:
+            raise InputError(f"no column named {id_column!r}; columns are {', '.join(map(str, df.columns))}", file=str(path), column=str(id_column))
+    else:
+        scol = find_column(df.columns, "site_id") or _column(df, SITE_COLUMNS, "site id", path, required=False)
+        if scol is None:
+            raise InputError(f"no site id column; expected one of {', '.join(SITE_COLUMNS)} (found {', '.join(map(str, df.columns))}); "
+                             "name it with --values-id-column", file=str(path))
     tcol = _column(df, TIME_COLUMNS, "time", path, required=False)
     vcols = _value_columns(df, chosen, {scol, tcol}, path)
     vals = np.column_stack([_parse_column(df, c, path, offset) for c in vcols])
