@@ -219,7 +219,7 @@ def export_parquet(store, sites, out, floor: float) -> tuple[int, float]:
     else:
         rows = []
         for s in sites:
-            r = store.row_of.get(str(s))
+            r = store.row(str(s))  # a merged antenna's member id finds its site
             if r is None or not store._row_done(r):
                 raise InputError("site not in this store (or its tile is not finished)", file=str(store.path), column="--site", value=str(s))
             rows.append(r)

@@ -84,8 +84,9 @@ def open_store(path, job: Job, spec: ModelSpec, floor: float, max_sites: int, ma
 
         _, cfg, _ = load_network(spec.params.get("weights"))
         kind, post = "coarse", {"factor": int(cfg["factor"]), "head": str(cfg["loss"])}
+    aliases = {m: str(dep.site_ids[i]) for i in np.asarray(job.targets, dtype=int) for m in dep.members[i] if str(m) != str(dep.site_ids[i])}
     return MapStore(path, settings_for(job, spec, floor, max_sites, margin_m), sites=sites, left=np.asarray(left), bottom=np.asarray(bottom), kind=kind, post=post,
-                    tiles=[(t.tile_id, len(t)) for t in tiles])
+                    tiles=[(t.tile_id, len(t)) for t in tiles], aliases=aliases)
 
 
 def peak_rss_mb() -> float:

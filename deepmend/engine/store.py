@@ -168,7 +168,7 @@ class MapStore:
 
     def __init__(self, path: str | Path, settings: dict | None = None, *, sites: Sequence[str] | None = None,
                  left: np.ndarray | None = None, bottom: np.ndarray | None = None, kind: str = "map", post: dict | None = None,
-                 tiles: Sequence[tuple[str, int]] = ()) -> None:
+                 tiles: Sequence[tuple[str, int]] = (), aliases: dict | None = None) -> None:
         """Open ``path``; with ``settings`` (and the run's ``sites`` in row order), create it or check it matches."""
         import zarr
 
@@ -186,6 +186,8 @@ class MapStore:
             want = json.loads(json.dumps(settings))
             if have is None:
                 self._create(want, list(sites or []), left, bottom, kind, post or {}, list(tiles))
+                if aliases:  # member id of a merged co-located antenna → the stored site's id
+                    self.root.attrs["aliases"] = {str(k): str(v) for k, v in aliases.items()}
             elif {k: v for k, v in have.items() if k not in NAMES_ONLY} != {k: v for k, v in want.items() if k not in NAMES_ONLY}:
                 # the scene's name (the list's file name) is no part of the identity: its content hash is
                 diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k) and k not in NAMES_ONLY)
@@ -265,15 +267,22 @@ class MapStore:
 
     def row(self, site_id: str) -> int | None:
         """The row of ``site_id`` (None if absent) without decoding every id: candidates by
-        ``site_hash``, confirmed against their chunk of ``site``. Version 2 stores: :attr:`row_of`."""
+        ``site_hash``, confirmed against their chunk of ``site``. Version 2 stores: :attr:`row_of`.
+        The id of a merged co-located antenna (a member of a stored site) finds that site's row."""
         sid = str(site_id)
         if "row_of" in self.__dict__ or self._hashes is None:
-            return self.row_of.get(sid)
-        ids = self.root["site"]
-        for r in np.flatnonzero(self._hashes == site_hash([sid])[0]):
-            if str(ids[int(r)]) == sid:
-                return int(r)
-        return None
+            r = self.row_of.get(sid)
+        else:
+            r = None
+            ids = self.root["site"]
+            for k in np.flatnonzero(self._hashes == site_hash([sid])[0]):
+                if str(ids[int(k)]) == sid:
+                    r = int(k)
+                    break
+        if r is None:
+            alias = (self.root.attrs.get("aliases") or {}).get(sid)
+            return self.row(alias) if alias is not None and alias != sid else None
+        return r
 
     # --- manifest ----------------------------------------------------------
     def done_tiles(self) -> set[str]:
