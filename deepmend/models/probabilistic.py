@@ -135,6 +135,9 @@ def denominators_fast(scene: Scene, alpha: float, k: int | None = None) -> tuple
     return full, eps
 
 
+#: Largest accepted exponent α: the weights are float32, and from a few tens on the map equals Voronoi's.
+MAX_ALPHA = 1_000.0
+
 class ProbabilisticModel(DiffusionModel):
     name = "probabilistic"
     label = "Probabilistic (Traag)"
@@ -150,10 +153,13 @@ class ProbabilisticModel(DiffusionModel):
         """α must be a finite positive number (:class:`~deepmend.errors.ParameterError` otherwise)."""
         try:
             ok = np.isfinite(float(self.alpha)) and float(self.alpha) > 0
+            big = ok and float(self.alpha) > MAX_ALPHA
         except (TypeError, ValueError):
-            ok = False
+            ok = big = False
         if not ok:
             raise ParameterError("alpha must be a positive number", column="alpha", value=self.alpha)
+        if big:  # float32 weights: α·log d must stay finite (and beyond a few tens the map is Voronoi's)
+            raise ParameterError(f"alpha must be at most {MAX_ALPHA:g} (larger exponents give Voronoi's map)", column="alpha", value=self.alpha)
         if self.normaliser not in NORMALISERS:
             raise ParameterError(f"unknown normaliser; valid: {', '.join(NORMALISERS)}", column="normaliser", value=self.normaliser)
         return self
