@@ -70,3 +70,24 @@ def atomic_path(path: str | Path, keep_suffix: bool = False) -> Iterator[Path]:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temporaries(path: str | Path, recursive: bool = True) -> int:
+    """Delete what a killed run leaves half-written in ``path``: our hidden :func:`atomic_path`
+    temporaries (``.*.part``, ``.*.part.<ext>``), the sidecars GDAL writes next to them
+    (``.*.ovr.tmp``, overviews of a GeoTIFF being built) and zarr's ``*.partial`` chunks.
+    Call it only when no other run writes ``path`` (a resumed run, before it writes). Returns the count."""
+    path = Path(path)
+    if not path.is_dir():
+        return 0
+    find = path.rglob if recursive else path.glob
+    n = 0
+    for pattern in (".*.part", ".*.part.*", ".*.ovr.tmp", "*.partial"):
+        for p in list(find(pattern)):
+            try:
+                if p.is_file():
+                    p.unlink()
+                    n += 1
+            except OSError:
+                pass
+    return n

@@ -114,17 +114,10 @@ class RowWriter:
 
 
 def remove_stale_temporaries(path: Path) -> int:
-    """Delete what a killed run leaves half-written: our hidden ``.*.part`` files and zarr's
-    ``<chunk>.<uuid>.partial`` files. Called when a store is reopened for writing, i.e. when
-    no other run writes it (a store has one driver)."""
-    n = 0
-    for p in list(path.rglob(".*.part")) + list(path.rglob("*.partial")):
-        try:
-            p.unlink()
-            n += 1
-        except OSError:
-            pass
-    return n
+    """Delete what a killed run leaves half-written (:func:`deepmend.io.remove_stale_temporaries`)."""
+    from deepmend.io import remove_stale_temporaries as remove
+
+    return remove(path)
 
 
 #: Settings recorded but not compared on resume: a list renamed or copied is the same list (the content hashes decide).

@@ -20,7 +20,7 @@ import numpy as np
 
 from deepmend.errors import DeepmendError, InputError
 from deepmend.grid.diffusion_map import DiffusionMap
-from deepmend.io import atomic_path, check_writable_dir
+from deepmend.io import atomic_path, check_writable_dir, remove_stale_temporaries
 from deepmend.log import progress as tqdm
 
 RUN_FILE = ".deepmend-run.json"
@@ -182,6 +182,9 @@ def write_map_dir(model, scene, out_dir: Path, fmt: str = "npz", desc: str | Non
     check_writable_dir(out_dir)
     fp = run_fingerprint(model.name, model.params(), scenes, model.cache_token())
     check_resume(out_dir, fp)
+    gone = remove_stale_temporaries(out_dir, recursive=False)  # a killed run's half-written files
+    if gone and echo:
+        echo(f"removed {gone} temporary file(s) an interrupted run left in {out_dir}")
     with atomic_path(out_dir / RUN_FILE) as tmp:
         Path(tmp).write_text(json.dumps(fp), encoding="utf-8")
     names = unique_names(str(s) for sc in scenes for s in sc.deployment.site_ids[sc.targets])
