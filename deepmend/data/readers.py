@@ -117,6 +117,15 @@ def _decode(data: bytes, label: str) -> str:
                 return data.decode(enc)
             except UnicodeDecodeError as exc:
                 raise InputError(f"starts with a {enc} byte-order mark but is not valid {enc} ({exc.reason})", file=label) from None
+    head = data[:4096]
+    if len(head) >= 4 and b"\x00" in head:  # UTF-16 without a BOM: ASCII text with every other byte NUL
+        even, odd = head[0::2], head[1::2]
+        for zeros, enc in ((odd, "utf-16-le"), (even, "utf-16-be")):
+            if zeros.count(0) >= 0.9 * len(zeros):
+                try:
+                    return data.decode(enc)
+                except UnicodeDecodeError:
+                    break
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -144,7 +153,11 @@ def _sniff_sep(text: str) -> str:
 
 def _read_csv(data: bytes, label: str, raw: bool = False) -> _Table:
     text = _decode(data, label)
-    sep = _sniff_sep(text)
+    first, _, rest = text.partition("\n")
+    excel = re.fullmatch(r"\s*sep=(.)\s*", first.lstrip("\ufeff"))
+    if excel:  # Excel's "sep=;" first line names the delimiter; the header is the next line
+        text = rest
+    sep = excel.group(1) if excel else _sniff_sep(text)
     try:
         # blank lines are kept as empty rows (skipped and reported by read_sites), so that row numbers are the file's lines
         df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[] if raw else MISSING,
@@ -155,7 +168,7 @@ def _read_csv(data: bytes, label: str, raw: bool = False) -> _Table:
     if not raw and len(df):
         filled = ~df.isna().all(axis=1).to_numpy()
         df = df.iloc[: int(np.flatnonzero(filled)[-1]) + 1 if filled.any() else 0]  # blank lines at the end are no rows
-    t = _Table(df, label, 2)
+    t = _Table(df, label, 3 if excel else 2)
     if sep != ",":  # decimal comma ("45,7640") in numeric columns of a ';' or tab file
         t.df.attrs["decimal_comma"] = True
     return t
@@ -221,6 +234,9 @@ def _load(source, encoding: str | None = None, raw: bool = False) -> _Table:
         label = str(source.attrs.get("name", "DataFrame"))
         if hasattr(source, "geometry") and getattr(source, "_geometry_column_name", None) in source.columns:
             return _vector_table(source, label)
+        named_index = [n for n in source.index.names if n is not None]
+        if named_index and not any(str(n) in map(str, source.columns) for n in named_index):
+            source = source.reset_index()  # a frame indexed by site_id: the index is a column
         return _Table(source.reset_index(drop=True).copy(), label, 1)
     path = Path(source)
     label = str(path)
@@ -403,7 +419,7 @@ def _with_xy(t: _Table, cols, crs, audience, strict, lon, lat, missing, c_lat, c
 
 
 def _lonlat(t: _Table, cols: list[str], crs: str | None, audience: str,
-            strict: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, str | None]:
+            strict: bool = False, country: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, str | None]:
     """WGS84 lon/lat of every row (NaN where missing), the missing mask, and the source CRS when there is one."""
     df = t.df
     if "__x" in df.columns:  # vector geometry
@@ -442,7 +458,11 @@ def _lonlat(t: _Table, cols: list[str], crs: str | None, audience: str,
     elif c_x.lower() == "x_l93":
         srcs = np.full(len(df), "EPSG:2154", dtype=object)
     else:
-        raise InputError(f"x/y columns need their CRS: {_advice('crs', audience)}", file=t.label, column=c_x)
+        advice = _advice('crs', audience)
+        code = COUNTRY_CRS.get(str(country).upper().replace("UK", "GB")) if country else None
+        if code and code != "EPSG:2154":  # the national grid of the stated country, not France's
+            advice = advice.replace("EPSG:2154", code)
+        raise InputError(f"x/y columns need their CRS: {advice}", file=t.label, column=c_x)
     lon, lat, missing = _to_lonlat(t, x, y, missing, srcs, c_x)
     distinct = sorted(set(srcs[~missing]))
     return lon, lat, missing, distinct[0] if len(distinct) == 1 else None
@@ -479,8 +499,9 @@ def _check_range(t: _Table, lat, lon, c_lat: str, c_lon: str) -> None:
         bad = np.abs(vals) > lim
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            other = lon if vals is lat else lat
-            hint = " (are lat and lon swapped?)" if vals is lat and np.nanmax(np.abs(other), initial=0) <= 90 else ""
+            # the hint only when this row's values would fit swapped (|lon| ≤ 90 as a latitude, |lat| ≤ 180 as a longitude)
+            fits = abs(lon[i]) <= 90 and abs(lat[i]) <= 180
+            hint = " (are lat and lon swapped?)" if fits else ""
             value = t.df[col].iloc[i] if col in t.df.columns else float(vals[i])
             raise InputError(f"out of range [-{lim:g}, {lim:g}]{hint}", file=t.label, row=i + t.offset, column=col, value=value)
 
@@ -630,7 +651,7 @@ def read_sites(
         empty = _is_missing(raw)
         ids = raw.astype(object).where(~empty, "").map(lambda v: _id_text(v)).to_numpy().astype(str)
         empty = empty | (ids == "")
-    lon, lat, missing, src = _lonlat(t, cols, crs, audience, strict)
+    lon, lat, missing, src = _lonlat(t, cols, crs, audience, strict, country)
     notes = list(t.notes)
 
     # operator: filter before anything that depends on the set of sites
@@ -697,7 +718,8 @@ def read_sites(
             rows = idx[two] + t.offset
             if ops[two[0]] != ops[two[1]]:  # each operator numbered its own sites
                 raise InputError(f"duplicate site id: operators {ops[two[0]]} ({t.row_word} {rows[0]}) and {ops[two[1]]} ({t.row_word} {rows[1]}) "
-                                 "use the same id; ids must be unique in the list: prefix them with the operator, or keep one operator",
+                                 "use the same id; ids must be unique in the list: prefix them with the operator"
+                                 + (f", or keep one operator ({_advice('operator', audience)})" if audience != "web" else ""),
                                  file=label, row=int(rows[1]), column=c_id, value=str(dup))
             raise InputError(f"duplicate site id ({t.row_word}s {rows[0]} and {rows[1]}); co-located antennas need their own ids",
                              file=label, row=int(rows[1]), column=c_id, value=str(dup))
