@@ -669,7 +669,8 @@ def read_sites(
     if c_op is None:
         if operator:
             shown = ", ".join(c for c in cols if not c.startswith("__"))
-            raise InputError(f"{_advice('operator', audience)} {operator} asks for one operator's sites, but the list has no operator "
+            asked = {"cli": f"--operator {operator}", "web": f"the operator {operator}"}.get(audience, f"operator={operator!r}")
+            raise InputError(f"{asked} asks for one operator's sites, but the list has no operator "
                              f"column (looked for {', '.join(ALIASES['operator'][:4])}, … or mcc+mnc); columns are {shown}",
                              file=label, value=str(operator))
         ops = np.full(len(t.df), "unknown")
