@@ -135,8 +135,8 @@ def denominators_fast(scene: Scene, alpha: float, k: int | None = None) -> tuple
     return full, eps
 
 
-#: Largest accepted exponent α: the weights are float32, and from a few tens on the map equals Voronoi's.
-MAX_ALPHA = 1_000.0
+#: Largest accepted exponent α: the weights are float32 (α·log d must stay finite); from a few tens on the map equals Voronoi's.
+MAX_ALPHA = 1e6
 
 class ProbabilisticModel(DiffusionModel):
     name = "probabilistic"

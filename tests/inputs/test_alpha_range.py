@@ -10,5 +10,5 @@ def test_kind7_alpha_too_large_refused_in_one_sentence(tmp_path):
     f.write_text("site_id,lat,lon\nA,48.110,-1.680\nB,48.120,-1.660\nC,48.100,-1.700\n")
     rc, out, err = cli("predict", "--sites", f, "--model", "probabilistic", "--alpha", "1e308", "--site", "A", "--out", tmp_path / "a.npz")
     msg = one_error_line(err)
-    assert rc == 2 and "alpha must be at most 1000" in msg, msg
+    assert rc == 2 and "alpha must be at most 1e+06" in msg, msg
     assert "Warning" not in err and not (tmp_path / "a.npz").exists(), err
