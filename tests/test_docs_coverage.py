@@ -47,8 +47,6 @@ NUMERICS_MODULES = (
     "deepmend/geolocate/priors.py",
     "deepmend/geolocate/values.py",
     "deepmend/geolocate/maps.py",
-    "deepmend/evaluation/radii.py",
-    "deepmend/evaluation/splits.py",
 )
 # Modules of those packages that hold no formula (file layout, storage, the dataset index): checked as PUBLIC only.
 NOT_NUMERICS = (
