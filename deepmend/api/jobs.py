@@ -40,6 +40,9 @@ class Job:
     error: str | None = None
 
     def as_dict(self) -> dict:
+        """The job as ``/api/jobs`` answers it (``JobOut``): id, kind, model, scene, label, step,
+        fraction in [0, 1] (or None), elapsed seconds, done and error.
+        """
         end = self.finished if self.finished is not None else time.time()
         return {
             "id": self.id, "kind": self.kind, "model": self.model,
@@ -85,6 +88,7 @@ class JobRegistry:
         return getattr(self._local, "job", None)
 
     def snapshot(self) -> dict:
+        """``{"running": [...], "finished": [...]}`` of :meth:`Job.as_dict`, finished newest first (``JobsOut``)."""
         with self._lock:
             running = [j.as_dict() for j in self._running.values()]
             finished = [j.as_dict() for j in reversed(self._finished)]
