@@ -53,6 +53,7 @@ NOT_NUMERICS = (
     "deepmend/grid/map_dir.py",
     "deepmend/groundtruth/storage.py",
     "deepmend/groundtruth/dataset.py",
+    "deepmend/groundtruth/reader.py",
 )
 NUMERICS = tuple(
     rel

@@ -1,14 +1,17 @@
 """Where users are: a prior P(ℓ) on the scene's lattice, zero outside the mask.
 
-The only public density is WorldPop 2020 at ~10 km (``popgrid_worldpop_10km_*.csv``).
+The only public density is WorldPop 2020 at ~10 km (``popgrid_worldpop_10km_*.csv``;
+WorldPop, University of Southampton, CC BY 4.0 (WorldPop 2020)).
 It is interpolated bilinearly to the 100 m cells (so no 10 km blocks show) and given
-settlement structure at the scales the 10 km grid cannot resolve:
+settlement structure at the scales the 10 km grid cannot resolve (our construction,
+docs/GROUNDTRUTH.md, METHOD.md §4):
 - around sites: operators build where demand is, so a kernel exp(−d/scale) around every
   site of the deployment (summed over the few nearest) marks towns and villages;
 - along roads: straight segments between Delaunay neighbours (a proxy for the road
   network that links settlements), rasterised and blurred to ``road_width``;
-- seeded log-normal noise with Gudmundson correlation (blocks, parks, fields).
+- seeded log-normal noise with Gudmundson (1991) correlation (blocks, parks, fields).
 density(ℓ) = pop(ℓ)^γ · (1 + w_site·K_site(ℓ) + w_road·road(ℓ)) · exp(σ·g(ℓ) − σ²/2).
+All rasters are on the scene's lattice, rows northward (row 0 = south).
 """
 
 from __future__ import annotations
@@ -55,6 +58,17 @@ def population_density(scene) -> np.ndarray:
 
     Projection to lon/lat is done on a 1 km sub-grid and interpolated (the 10 km
     source makes that exact enough), which keeps it fast on large lattices.
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene (its lattice and CRS).
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (ny, nx)
+        People per km², lattice order; all ones when the WorldPop file is not in the data
+        directory.
     """
     lat = scene.lattice
     interp = _popgrid()
@@ -74,13 +88,43 @@ def population_density(scene) -> np.ndarray:
 
 
 def site_kernel(scene, scale_m: float, k: int = 4) -> np.ndarray:
-    """Σ over the k nearest sites of exp(−d/scale): settlements around sites."""
+    """Σ over the k nearest sites of exp(−d/scale): settlements around sites.
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene.
+    scale_m : float
+        Kernel scale, metres.
+    k : int, default 4
+        Nearest sites summed (capped at the number of sites).
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (ny, nx)
+        In [0, k], lattice order.
+    """
     d, _ = scene.knn(min(k, len(scene.deployment)))
     return np.exp(-d / np.float32(scale_m)).sum(axis=-1).astype(np.float32)
 
 
 def road_raster(scene, width_m: float, max_edge_m: float = 15_000.0) -> np.ndarray:
-    """Delaunay edges between neighbouring sites, rasterised and blurred, in [0, 1]."""
+    """Delaunay edges between neighbouring sites, rasterised and blurred, in [0, 1].
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene (≥ 3 sites not all on one line: ``scipy.spatial.Delaunay``).
+    width_m : float
+        Road width; the Gaussian blur has σ = width/2.
+    max_edge_m : float, default 15 000
+        Longer Delaunay edges are not roads.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (ny, nx)
+        Lattice order (row 0 = south), max 1 (all zero without edges).
+    """
     xy = scene.deployment.xy
     lat = scene.lattice
     tri = Delaunay(xy)
@@ -97,7 +141,22 @@ def road_raster(scene, width_m: float, max_edge_m: float = 15_000.0) -> np.ndarr
 
 
 def user_prior(scene, cfg: SimulatorConfig) -> np.ndarray:
-    """Unnormalised P(ℓ) on the lattice (float32), zero outside the mask."""
+    """Unnormalised P(ℓ) on the lattice (float32), zero outside the mask.
+
+    The density formula of the module docstring, or the mask itself with ``cfg.prior == "uniform"``.
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene.
+    cfg : SimulatorConfig
+        ``prior``, ``population_exponent`` (γ), ``settlement_*`` and ``seed``.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (ny, nx)
+        Lattice order (row 0 = south).
+    """
     mask = scene.mask
     if cfg.prior == "uniform":
         return mask.astype(np.float32)

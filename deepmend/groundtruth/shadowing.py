@@ -35,7 +35,24 @@ def _spectral_filter(n: int, res_m: float, corr_m: float) -> np.ndarray:
 
 
 def gudmundson_field(rng: np.random.Generator, n: int, res_m: float, corr_m: float) -> np.ndarray:
-    """Unit-variance Gaussian field with R(Δ) = exp(−Δ/corr_m), float32 (n, n)."""
+    """Unit-variance Gaussian field with R(Δ) = exp(−Δ/corr_m), float32 (n, n).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The site's seeded generator.
+    n : int
+        Side of the square field, cells.
+    res_m : float
+        Cell size, metres.
+    corr_m : float
+        Decorrelation distance d_corr of R(Δ) = exp(−Δ/d_corr), metres (Gudmundson 1991).
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (n, n)
+        Zero mean, unit (sample) variance; scale by σ in dB.
+    """
     white = rng.standard_normal((n, n), dtype=np.float32)
     spec = sfft.rfft2(white, workers=-1)  # float32 in → complex64: half the work of numpy.fft
     spec *= _spectral_filter(n, float(res_m), float(corr_m))
@@ -45,7 +62,24 @@ def gudmundson_field(rng: np.random.Generator, n: int, res_m: float, corr_m: flo
 
 
 def lattice_field(rng: np.random.Generator, shape: tuple[int, int], res_m: float, corr_m: float) -> np.ndarray:
-    """A Gudmundson field over a rectangular lattice (computed on the enclosing square)."""
+    """A Gudmundson field over a rectangular lattice (computed on the enclosing square).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Seeded generator.
+    shape : tuple of int
+        (rows, cols) of the lattice.
+    res_m : float
+        Cell size, metres.
+    corr_m : float
+        Decorrelation distance, metres (Gudmundson 1991).
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape ``shape``
+        Unit-variance field (either row order: the field is isotropic).
+    """
     n = int(max(shape))
     return gudmundson_field(rng, n, res_m, corr_m)[: shape[0], : shape[1]]
 
@@ -55,6 +89,29 @@ def radial_field(rng: np.random.Generator, bearing_deg: np.ndarray, d2d_m: np.nd
 
     Built on a polar grid (rays every ``across_deg``, steps of ``res_m``) and sampled
     at each cell's bearing and distance: one small random table and two index arrays.
+
+    AR(1) along each ray, i.e. exponential correlation exp(−Δ/along_m) (our construction on the
+    Gudmundson 1991 correlation, in polar coordinates; docs/GROUNDTRUTH.md).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The site's seeded generator.
+    bearing_deg : numpy.ndarray
+        Bearing of each cell from the site, degrees from north, clockwise.
+    d2d_m : numpy.ndarray, shape of ``bearing_deg``
+        Distance of each cell from the site, metres.
+    res_m : float
+        Radial step, metres.
+    along_m : float
+        Correlation length along a ray, metres.
+    across_deg : float
+        Angular spacing of independent rays, degrees.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape of ``bearing_deg``
+        Unit-variance field.
     """
     n_theta = max(int(round(360.0 / across_deg)), 4)
     n_r = int(np.ceil(float(d2d_m.max()) / res_m)) + 2
@@ -73,6 +130,27 @@ def terrain_field(rng: np.random.Generator, bearing_deg: np.ndarray, d2d_m: np.n
     The bearing part is a Fourier series whose coefficients follow the spectrum of a
     periodic squared-exponential kernel of length ``corr_deg`` (no wedge edges); it is
     tabulated on 0.1° steps and looked up per cell.
+
+    Our construction (docs/GROUNDTRUTH.md): a periodic Gaussian process in bearing times
+    1 − exp(−d/ramp_m); no terrain model is bundled.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The site's seeded generator.
+    bearing_deg : numpy.ndarray
+        Bearing of each cell from the site, degrees from north, clockwise.
+    d2d_m : numpy.ndarray, shape of ``bearing_deg``
+        Distance of each cell from the site, metres.
+    corr_deg : float
+        Angular length of the squared-exponential kernel, degrees.
+    ramp_m : float
+        Distance over which the effect grows, metres.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape of ``bearing_deg``
+        Zero near the site, unit variance far from it.
     """
     k = np.arange(1, 33)
     ell = np.radians(corr_deg)
