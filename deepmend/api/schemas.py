@@ -20,6 +20,7 @@ class ErrorBody(BaseModel):
 
 
 class ModelInfo(BaseModel):
+    """A registered model: its name (the ``model`` parameter), label, description and whether it can run here (e.g. weights present)."""
     name: str
     label: str
     description: str
@@ -27,6 +28,7 @@ class ModelInfo(BaseModel):
 
 
 class Catalog(_Open):
+    """The bundled countries, cities and operators, the models, the default scene and the data attribution."""
     countries: list[dict[str, Any]] = Field(..., description="code, name, crs, cities (name, source, operators (name, n_sites))")
     models: list[ModelInfo]
     default: dict[str, Any] = Field(..., description="country, city, operator, model")
@@ -40,6 +42,7 @@ class GeoJSON(_Open):
 
 
 class MapInfo(_Open):
+    """One base station's diffusion map: where to fetch it (PNG, .npy, GeoTIFF) and how to place it (WGS84 corners, CRS, shape; north up)."""
     site_id: str
     model: str
     corners: list[list[float]] = Field(..., description="[lon, lat] of the top-left, top-right, bottom-right, bottom-left corners")
@@ -73,6 +76,7 @@ class Scores(BaselineScores):
 
 
 class MetricsAnswer(BaseModel):
+    """One map's scores: vs the ground truth (KS, EMD in km, JS, TV), the baselines' scores, gains over them, r50/r90 (km) and the mass in the BS's Voronoi cell."""
     site_id: str
     model: str
     inference_ms: float | None
@@ -87,12 +91,14 @@ class MetricsAnswer(BaseModel):
 
 
 class FeatureInfo(BaseModel):
+    """One input channel of DeepMEND: its name, what it is, and the URL of its grey-scale PNG."""
     name: str
     description: str
     png: str
 
 
 class FeaturesAnswer(BaseModel):
+    """The input channels of DeepMEND for one base station, with the WGS84 corners of its window."""
     model: Literal["deepmend"]
     site_id: str
     features: list[FeatureInfo]
@@ -100,6 +106,7 @@ class FeaturesAnswer(BaseModel):
 
 
 class UploadAnswer(BaseModel):
+    """An accepted upload of sites: its id (use it as the city with ``country=upload``), its sites' count and operators, and what the reader did."""
     upload_id: str
     n_sites: int
     operators: list[str]
@@ -137,5 +144,6 @@ class JobOut(BaseModel):
 
 
 class JobsOut(BaseModel):
+    """Long computations of the server: the running ones and the last finished ones."""
     running: list[JobOut]
     finished: list[JobOut] = Field(description="the last finished jobs, newest first")

@@ -317,7 +317,10 @@ export interface components {
              */
             file: string;
         };
-        /** Catalog */
+        /**
+         * Catalog
+         * @description The bundled countries, cities and operators, the models, the default scene and the data attribution.
+         */
         Catalog: {
             /** Attribution */
             attribution: unknown;
@@ -351,7 +354,10 @@ export interface components {
              */
             error: string;
         };
-        /** FeatureInfo */
+        /**
+         * FeatureInfo
+         * @description One input channel of DeepMEND: its name, what it is, and the URL of its grey-scale PNG.
+         */
         FeatureInfo: {
             /** Description */
             description: string;
@@ -360,7 +366,10 @@ export interface components {
             /** Png */
             png: string;
         };
-        /** FeaturesAnswer */
+        /**
+         * FeaturesAnswer
+         * @description The input channels of DeepMEND for one base station, with the WGS84 corners of its window.
+         */
         FeaturesAnswer: {
             /** Corners */
             corners: number[][];
@@ -426,7 +435,10 @@ export interface components {
              */
             step?: string | null;
         };
-        /** JobsOut */
+        /**
+         * JobsOut
+         * @description Long computations of the server: the running ones and the last finished ones.
+         */
         JobsOut: {
             /**
              * Finished
@@ -436,7 +448,10 @@ export interface components {
             /** Running */
             running: components["schemas"]["JobOut"][];
         };
-        /** MapInfo */
+        /**
+         * MapInfo
+         * @description One base station's diffusion map: where to fetch it (PNG, .npy, GeoTIFF) and how to place it (WGS84 corners, CRS, shape; north up).
+         */
         MapInfo: {
             /** Cached */
             cached: boolean;
@@ -482,7 +497,10 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
-        /** MetricsAnswer */
+        /**
+         * MetricsAnswer
+         * @description One map's scores: vs the ground truth (KS, EMD in km, JS, TV), the baselines' scores, gains over them, r50/r90 (km) and the mass in the BS's Voronoi cell.
+         */
         MetricsAnswer: {
             /** Baselines */
             baselines: {
@@ -516,7 +534,10 @@ export interface components {
             site_id: string;
             vs_ground_truth: components["schemas"]["Scores"] | null;
         };
-        /** ModelInfo */
+        /**
+         * ModelInfo
+         * @description A registered model: its name (the ``model`` parameter), label, description and whether it can run here (e.g. weights present).
+         */
         ModelInfo: {
             /** Available */
             available: boolean;
@@ -541,7 +562,10 @@ export interface components {
             /** Tv */
             tv: number | null;
         };
-        /** UploadAnswer */
+        /**
+         * UploadAnswer
+         * @description An accepted upload of sites: its id (use it as the city with ``country=upload``), its sites' count and operators, and what the reader did.
+         */
         UploadAnswer: {
             /** City */
             city: string;
