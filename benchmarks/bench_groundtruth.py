@@ -2,6 +2,14 @@
 
     .venv/bin/python benchmarks/bench_groundtruth.py [--city Lyon] [--operators all] [--write]
     .venv/bin/python benchmarks/bench_groundtruth.py --gallery docs/img/groundtruth_gallery.png
+    .venv/bin/python benchmarks/bench_groundtruth.py --one-bs [--old /tmp/gt-old] [--cities FR/Lyon/Orange,...]
+
+``--one-bs``: the ground truth of ONE BS from a cold cache (scene + model + map, what a first
+click costs), per city, each in a fresh process (benchmarks/gt_one_bs.py) with an empty cache
+folder: this checkout, and with ``--old DIR`` an older checkout too (e.g. ``git worktree add
+/tmp/gt-old d711eda``, simulator version 2, which fitted the whole deployment first), old and
+new of a city back to back. Prints wall time and the process's CPU time (every thread): on a
+shared machine the CPU time ÷ 2 is the projection for 2 idle cores.
 
 Times every operator of the city cold (no cache): per-deployment fit + every target's
 map, in the worker processes the simulator uses; then one warm on-demand map (fit read
@@ -118,14 +126,50 @@ def gallery(out: str) -> None:
     print(f"wrote {out}")
 
 
+ONE_BS_CITIES = "FR/Lyon/Orange,FR/Orléans/Orange,FR/Marseille/Orange,FR/Paris/Orange,GB/Bristol/O2,IE/Dublin/mno_1"
+
+
+def one_bs(cities: list[str], old: str | None) -> None:
+    """Print a Markdown table: GT of one BS cold, old vs new, wall and CPU per city."""
+    import json
+    import subprocess
+    import tempfile
+
+    script = ROOT / "benchmarks" / "gt_one_bs.py"
+    print("| city | operator | sites | old wall (s) | old CPU (s) | new wall (s) | new CPU (s) | new CPU ÷ 2 (s) | CPU ratio | load avg |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for spec in cities:
+        row = {}
+        for tag, src in (("old", old), ("new", str(ROOT))):
+            if src is None:
+                continue
+            with tempfile.TemporaryDirectory(prefix="gt-one-bs-") as cache:
+                env = dict(os.environ, PYTHONPATH=src, DEEPMEND_CACHE_DIR=cache)
+                env.setdefault("DEEPMEND_DATA_DIR", str((ROOT / ".." / "shared" / "data").resolve()))
+                out = subprocess.run([sys.executable, str(script), spec], env=env, capture_output=True, text=True, check=True)
+                row[tag] = json.loads(out.stdout.strip().splitlines()[-1])
+        o, n = row.get("old"), row["new"]
+        country, city, op = spec.split("/")
+        cells = [city, op, f"{n['sites']:,}", f"{o['wall_s']:.1f}" if o else "–", f"{o['cpu_s']:.1f}" if o else "–",
+                 f"{n['wall_s']:.1f}", f"{n['cpu_s']:.1f}", f"{n['cpu_s'] / 2:.1f}", f"{o['cpu_s'] / n['cpu_s']:.1f}×" if o else "–",
+                 f"{os.getloadavg()[0]:.1f}"]
+        print("| " + " | ".join(cells) + " |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--one-bs", action="store_true", help="ground truth of one BS from a cold cache, per city (old vs new with --old)")
+    ap.add_argument("--old", help="an older checkout to compare with (--one-bs)")
+    ap.add_argument("--cities", default=ONE_BS_CITIES, help="--one-bs: comma-separated COUNTRY/City/Operator")
     ap.add_argument("--country", default="FR")
     ap.add_argument("--city", default="Lyon")
     ap.add_argument("--operators", default="all", help="comma-separated, or 'all'")
     ap.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
     ap.add_argument("--gallery", help="write the docs gallery PNG here instead of benchmarking")
     a = ap.parse_args()
+    if a.one_bs:
+        one_bs(a.cities.split(","), a.old)
+        return
     if a.gallery:
         gallery(a.gallery)
         return

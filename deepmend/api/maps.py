@@ -114,7 +114,12 @@ class Maps:
 
         if alpha is not None and math.isfinite(alpha) and abs(alpha) < 1e6:  # beyond: left to validate()
             alpha = round(round(float(alpha) / ALPHA_STEP) * ALPHA_STEP, 6)
-        return build_model(self.check_model(name), registry=self.registry, alpha=alpha)
+        est = build_model(self.check_model(name), registry=self.registry, alpha=alpha)
+        if "lazy" in est.get_params(deep=False):
+            # the ground truth: fit() only reads the disk cache; a cold map takes the per-BS path (seconds),
+            # and the whole deployment is fitted in the background afterwards (see complete_later)
+            est.set_params(lazy=True)
+        return est
 
     def model_key(self, spec: SceneSpec, name: str, est: DiffusionModel) -> tuple:
         return (spec.as_tuple(), name, est.cache_token())
@@ -191,7 +196,28 @@ class Maps:
             return dm
 
         dm, was_cached = self.maps.get(key, compute, self.wait_s)
+        self.complete_later(ref, name, est, fitted)
         return result(dm, was_cached)
+
+    def complete_later(self, ref: SceneSpec, name: str, est: DiffusionModel, fitted: DiffusionModel) -> bool:
+        """Start the whole-deployment fit of a lazily fitted model (the ground truth) in the fit pool; no request waits for it.
+
+        Until it is done every first map of the city takes the per-BS path; afterwards maps are
+        slices of the deployment's products (ms). Once per (scene, model) key (single flight);
+        False when there is nothing to do, it runs already, or the pool is full (the next map retries).
+        """
+        if getattr(fitted, "deployment_fitted", True):
+            return False
+
+        def complete():
+            from deepmend.api.jobs import JOBS
+
+            scene = self.scenes.scene(ref)
+            with JOBS.track("fit", name, ref.as_tuple(), f"simulating the ground truth of the rest of {ref.city} / {ref.operator} ({len(scene.deployment)} sites)"):
+                fitted.fit_deployment()
+            return True
+
+        return self.models.start(self.model_key(ref, name, est) + ("deployment",), complete)
 
     def ready(self, ref: SceneSpec, site_id: str, name: str) -> bool:
         """True when a model's map can be had without a (possibly minutes-long) fit."""

@@ -17,7 +17,7 @@ from deepmend.errors import InputError
 AREA_TYPES = ("urban", "suburban", "rural")
 
 #: Bumped whenever a change alters the maps, so old caches are not reused.
-SIMULATOR_VERSION = 2
+SIMULATOR_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,15 @@ class SimulatorConfig:
         −150 dBm is below LTE's −140 dBm reporting floor on purpose: the operator tools the
         targets come from keep the propagation tail, which is what makes real maps reach
         tens of km (calibrated; −128/−140 cut urban maps at 3–6 km).
+
+    reach_floor_dbm, reach_margin_sigma: a site's *reach* R_i (version 3): the largest distance
+        at which its strongest possible RSRP — max antenna gain, the lower of the LOS/NLOS
+        path losses, plus ``reach_margin_sigma`` × the combined σ of shadowing, streaks and
+        terrain — still reaches ``reach_floor_dbm``. A site's term enters the softmax
+        denominator of *other* sites' maps only within the square of half-side R_i around
+        it (its own map keeps its whole window and the ``rsrp_floor_dbm`` cut). The neglected
+        share of the denominator and its effect on the maps are measured in
+        docs/GROUNDTRUTH.md § Reach.
 
     Shadowing
     ---------
@@ -92,6 +101,8 @@ class SimulatorConfig:
     pathloss: str = "3gpp"
     los: str = "draw"
     rsrp_floor_dbm: float = -150.0
+    reach_floor_dbm: float = -110.0
+    reach_margin_sigma: float = 2.0
     shadow_sigma_db: float | None = None
     shadow_corr_m: float = 300.0
     streak_sigma_db: float = 6.0
@@ -119,6 +130,7 @@ class SimulatorConfig:
             ("los", self.los in ("draw", "expected")),
             ("prior", self.prior in ("population", "uniform")),
             ("temperature_db", self.temperature_db > 0),
+            ("reach_margin_sigma", self.reach_margin_sigma >= 0),
             ("sectors", 0 <= self.sectors <= 12),
             ("shadow_corr_m", self.shadow_corr_m > 0),
             ("streak_along_m", self.streak_along_m > 0),

@@ -1,17 +1,19 @@
 """Where users are: a prior P(ℓ) on the scene's lattice, zero outside the mask.
 
-The only public density is WorldPop 2020 at ~10 km (``popgrid_worldpop_10km_*.csv``;
-WorldPop, University of Southampton, CC BY 4.0 (WorldPop 2020)).
+The only public density is WorldPop 2020 at ~10 km (``popgrid_worldpop_10km_*.csv``).
 It is interpolated bilinearly to the 100 m cells (so no 10 km blocks show) and given
-settlement structure at the scales the 10 km grid cannot resolve (our construction,
-docs/GROUNDTRUTH.md, METHOD.md §4):
+settlement structure at the scales the 10 km grid cannot resolve:
 - around sites: operators build where demand is, so a kernel exp(−d/scale) around every
   site of the deployment (summed over the few nearest) marks towns and villages;
 - along roads: straight segments between Delaunay neighbours (a proxy for the road
   network that links settlements), rasterised and blurred to ``road_width``;
-- seeded log-normal noise with Gudmundson (1991) correlation (blocks, parks, fields).
+- seeded log-normal noise with Gudmundson correlation (blocks, parks, fields), on a
+  25.6 km torus tiled over absolute lattice indices.
 density(ℓ) = pop(ℓ)^γ · (1 + w_site·K_site(ℓ) + w_road·road(ℓ)) · exp(σ·g(ℓ) − σ²/2).
-All rasters are on the scene's lattice, rows northward (row 0 = south).
+
+Since simulator version 3 every part depends on the cell's position only, so the prior can
+be computed on one BS's window (the ground truth's per-BS path) or on the whole lattice
+(the whole-deployment fit) with the same values.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 import shapely
+from affine import Affine
 from rasterio import features
 from scipy.ndimage import gaussian_filter
 from scipy.interpolate import RegularGridInterpolator
@@ -29,12 +32,18 @@ from scipy.spatial import Delaunay
 from deepmend.config import data_dir
 from deepmend.data.crs import to_wgs84
 from deepmend.groundtruth.config import SimulatorConfig
-from deepmend.groundtruth.shadowing import lattice_field
+from deepmend.groundtruth.shadowing import gudmundson_field
 
 POPGRID = "popgrid_worldpop_10km_FR_GB_IE_BE.csv"
 STEP_DEG = 1.0 / 12.0
 #: Density (inhabitants / km²) where the population grid has no cell (sea, other countries).
 FALLBACK_DENSITY = 0.0
+#: Spacing (m) of the absolute grid of nodes the 10 km density is projected on, then interpolated from.
+NODE_M = 1000.0
+#: Period (cells) of the tiled settlement-noise torus: 25.6 km, ≫ its 400 m correlation.
+NOISE_PERIOD_CELLS = 256
+#: Blurred road raster value that counts as a full road (1); more (junctions, parallel roads) is clipped.
+ROAD_SATURATION = 1.0
 
 
 @lru_cache(maxsize=1)
@@ -53,120 +62,138 @@ def _popgrid() -> RegularGridInterpolator | None:
     return RegularGridInterpolator((lats, lons), grid, bounds_error=False, fill_value=FALLBACK_DENSITY)
 
 
-def population_density(scene) -> np.ndarray:
-    """WorldPop density (1/km²) bilinearly interpolated to every lattice cell (float32).
-
-    Projection to lon/lat is done on a 1 km sub-grid and interpolated (the 10 km
-    source makes that exact enough), which keeps it fast on large lattices.
-
-    Parameters
-    ----------
-    scene : Scene
-        The scene (its lattice and CRS).
-
-    Returns
-    -------
-    numpy.ndarray of float32, shape (ny, nx)
-        People per km², lattice order; all ones when the WorldPop file is not in the data
-        directory.
-    """
+def _block(scene, rows: slice | None, cols: slice | None) -> tuple[slice, slice, np.ndarray, np.ndarray]:
+    """(rows, cols, cell-centre x, cell-centre y) of a block of the scene's lattice (the whole lattice by default)."""
     lat = scene.lattice
+    rows = slice(0, lat.ny) if rows is None else slice(max(rows.start, 0), min(rows.stop, lat.ny))
+    cols = slice(0, lat.nx) if cols is None else slice(max(cols.start, 0), min(cols.stop, lat.nx))
+    return rows, cols, lat.xs[cols], lat.ys[rows]
+
+
+def _density_nodes(xn: np.ndarray, yn: np.ndarray, crs: str, interp) -> np.ndarray:
+    """WorldPop density at the nodes (yn × xn) of the absolute 1 km grid."""
+    gx, gy = np.meshgrid(xn, yn)
+    lon, la = to_wgs84(gx.ravel(), gy.ravel(), crs)
+    return interp(np.column_stack([la, lon])).reshape(gx.shape)
+
+
+def _bilinear_weights(v: np.ndarray, node0: float) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the node at or below each coordinate, weight of the next node) on the :data:`NODE_M` grid from ``node0``."""
+    t = (np.asarray(v, float) - node0) / NODE_M
+    k = np.floor(t).astype(np.int64)
+    return k, t - k
+
+
+def population_density(scene, rows: slice | None = None, cols: slice | None = None) -> np.ndarray:
+    """WorldPop density (1/km²) bilinearly interpolated to the cells of a block of the lattice (float32).
+
+    Projection to lon/lat is done on the nodes of an absolute :data:`NODE_M` grid (multiples
+    of 1 km in the scene's CRS) and interpolated bilinearly to the cells (the 10 km source
+    makes that exact enough): a cell's value depends on its position only, not on the block
+    or the lattice it is computed on. A deployment whose sites all lie where the grid has no
+    population (outside the covered countries) gets a uniform density.
+    """
+    rows, cols, xs, ys = _block(scene, rows, cols)
     interp = _popgrid()
-    if interp is None:
-        return np.ones(lat.shape, dtype=np.float32)
-    step = 10
-    xs, ys = lat.xs[::step], lat.ys[::step]
-    gx, gy = np.meshgrid(xs, ys)
-    lon, la = to_wgs84(gx.ravel(), gy.ravel(), lat.crs)
-    coarse = interp(np.column_stack([la, lon])).reshape(gx.shape)
-    fine = RegularGridInterpolator((ys, xs), coarse, bounds_error=False, fill_value=None)
-    gy2, gx2 = np.meshgrid(lat.ys, lat.xs, indexing="ij")
-    dens = fine(np.column_stack([gy2.ravel(), gx2.ravel()])).reshape(lat.shape)
-    if not np.any(dens > 0):  # a scene outside the covered countries: no information, uniform
-        return np.ones(lat.shape, dtype=np.float32)
+    if interp is None or not _covered(scene):
+        return np.ones((len(ys), len(xs)), dtype=np.float32)
+    x0 = np.floor(xs.min() / NODE_M) * NODE_M
+    y0 = np.floor(ys.min() / NODE_M) * NODE_M
+    xn = x0 + NODE_M * np.arange(int(np.floor((xs.max() - x0) / NODE_M)) + 2)
+    yn = y0 + NODE_M * np.arange(int(np.floor((ys.max() - y0) / NODE_M)) + 2)
+    coarse = _density_nodes(xn, yn, scene.crs, interp)
+    kx, wx = _bilinear_weights(xs, x0)
+    ky, wy = _bilinear_weights(ys, y0)
+    top = coarse[ky] * (1 - wy)[:, None] + coarse[ky + 1] * wy[:, None]  # (rows, x nodes)
+    dens = top[:, kx] * (1 - wx)[None, :] + top[:, kx + 1] * wx[None, :]
     return np.maximum(dens, 0.0).astype(np.float32)
 
 
-def site_kernel(scene, scale_m: float, k: int = 4) -> np.ndarray:
-    """Σ over the k nearest sites of exp(−d/scale): settlements around sites.
+def _covered(scene) -> bool:
+    """True when the population grid has people around at least one site of the deployment."""
+    cached = scene.__dict__.get("_pop_covered")
+    if cached is None:
+        dep = scene.deployment
+        x0, y0 = np.floor(dep.x / NODE_M) * NODE_M, np.floor(dep.y / NODE_M) * NODE_M
+        xx = np.concatenate([x0, x0 + NODE_M, x0, x0 + NODE_M])
+        yy = np.concatenate([y0, y0, y0 + NODE_M, y0 + NODE_M])
+        lon, la = to_wgs84(xx, yy, scene.crs)
+        cached = bool(np.any(_popgrid()(np.column_stack([la, lon])) > 0))
+        scene.__dict__["_pop_covered"] = cached
+    return cached
 
-    Parameters
-    ----------
-    scene : Scene
-        The scene.
-    scale_m : float
-        Kernel scale, metres.
-    k : int, default 4
-        Nearest sites summed (capped at the number of sites).
 
-    Returns
-    -------
-    numpy.ndarray of float32, shape (ny, nx)
-        In [0, k], lattice order.
-    """
-    d, _ = scene.knn(min(k, len(scene.deployment)))
+def site_kernel(scene, scale_m: float, k: int = 4, rows: slice | None = None, cols: slice | None = None) -> np.ndarray:
+    """Σ over the k nearest sites of exp(−d/scale) on a block of the lattice: settlements around sites."""
+    rows, cols, xs, ys = _block(scene, rows, cols)
+    gx, gy = np.meshgrid(xs, ys)
+    d, _ = scene.tree.query(np.column_stack([gx.ravel(), gy.ravel()]), k=min(k, len(scene.deployment)), workers=-1)
+    d = np.asarray(d, dtype=np.float32).reshape(len(ys), len(xs), -1)
     return np.exp(-d / np.float32(scale_m)).sum(axis=-1).astype(np.float32)
 
 
-def road_raster(scene, width_m: float, max_edge_m: float = 15_000.0) -> np.ndarray:
-    """Delaunay edges between neighbouring sites, rasterised and blurred, in [0, 1].
+def road_raster(scene, width_m: float, max_edge_m: float = 15_000.0, rows: slice | None = None, cols: slice | None = None) -> np.ndarray:
+    """Delaunay edges between neighbouring sites, rasterised and blurred, clipped to [0, 1], on a block of the lattice.
 
-    Parameters
-    ----------
-    scene : Scene
-        The scene (≥ 3 sites not all on one line: ``scipy.spatial.Delaunay``).
-    width_m : float
-        Road width; the Gaussian blur has σ = width/2.
-    max_edge_m : float, default 15 000
-        Longer Delaunay edges are not roads.
-
-    Returns
-    -------
-    numpy.ndarray of float32, shape (ny, nx)
-        Lattice order (row 0 = south), max 1 (all zero without edges).
+    The block is rasterised with a margin of 4 σ of the blur and cropped, so a cell's value
+    does not depend on the block; a cell on one straight road reads ≈ 0.5–0.9, junctions
+    saturate at :data:`ROAD_SATURATION`.
     """
-    xy = scene.deployment.xy
+    rows, cols, xs, ys = _block(scene, rows, cols)
     lat = scene.lattice
+    xy = scene.deployment.xy
+    sigma = max(width_m / lat.res / 2.0, 0.5)
+    pad = int(np.ceil(4.0 * sigma)) + 1
+    shape = (len(ys) + 2 * pad, len(xs) + 2 * pad)
+    if len(xy) < 3:
+        return np.zeros((len(ys), len(xs)), dtype=np.float32)
     tri = Delaunay(xy)
     e = np.vstack([tri.simplices[:, [0, 1]], tri.simplices[:, [1, 2]], tri.simplices[:, [2, 0]]])
     e = np.unique(np.sort(e, axis=1), axis=0)
     keep = np.hypot(*(xy[e[:, 0]] - xy[e[:, 1]]).T) <= max_edge_m
     lines = shapely.linestrings(np.stack([xy[e[keep, 0]], xy[e[keep, 1]]], axis=1))
     if len(lines) == 0:
-        return np.zeros(lat.shape, dtype=np.float32)
-    north_up = features.rasterize([(g, 1) for g in lines], out_shape=lat.shape, transform=lat.transform, fill=0, dtype="uint8", all_touched=True)
-    r = gaussian_filter(north_up[::-1].astype(np.float32), sigma=max(width_m / lat.res / 2.0, 0.5))
-    top = float(r.max())
-    return r / top if top > 0 else r
+        return np.zeros((len(ys), len(xs)), dtype=np.float32)
+    left = lat.x0 + (cols.start - pad) * lat.res
+    top = lat.y0 + (rows.stop + pad) * lat.res
+    transform = Affine(lat.res, 0.0, left, 0.0, -lat.res, top)
+    north_up = features.rasterize([(g, 1) for g in lines], out_shape=shape, transform=transform, fill=0, dtype="uint8", all_touched=True)
+    r = gaussian_filter(north_up[::-1].astype(np.float32), sigma=sigma, truncate=4.0)
+    r = r[pad : pad + len(ys), pad : pad + len(xs)]
+    return np.minimum(r / np.float32(ROAD_SATURATION), np.float32(1.0))
 
 
-def user_prior(scene, cfg: SimulatorConfig) -> np.ndarray:
-    """Unnormalised P(ℓ) on the lattice (float32), zero outside the mask.
+def user_prior(scene, cfg: SimulatorConfig, rows: slice | None = None, cols: slice | None = None) -> np.ndarray:
+    """Unnormalised P(ℓ) on a block of the scene's lattice (default: all of it), float32, zero outside the mask.
 
-    The density formula of the module docstring, or the mask itself with ``cfg.prior == "uniform"``.
-
-    Parameters
-    ----------
-    scene : Scene
-        The scene.
-    cfg : SimulatorConfig
-        ``prior``, ``population_exponent`` (γ), ``settlement_*`` and ``seed``.
-
-    Returns
-    -------
-    numpy.ndarray of float32, shape (ny, nx)
-        Lattice order (row 0 = south).
+    Every part is a function of the cell's position alone (absolute 1 km interpolation
+    nodes, padded road raster, a noise field anchored to absolute lattice indices), so a
+    BS's window computed alone equals the same window cut from the whole lattice: the
+    per-BS path of the ground truth needs only its window's prior.
     """
-    mask = scene.mask
+    rows, cols, xs, ys = _block(scene, rows, cols)
+    mask = scene.mask[rows, cols]
     if cfg.prior == "uniform":
         return mask.astype(np.float32)
-    rng = np.random.default_rng([cfg.seed, 0x9E0])
-    dens = population_density(scene) ** np.float32(cfg.population_exponent)
-    structure = 1.0 + cfg.settlement_site_weight * site_kernel(scene, cfg.settlement_site_scale_m)
-    structure += cfg.settlement_road_weight * road_raster(scene, cfg.settlement_road_width_m)
+    dens = population_density(scene, rows, cols) ** np.float32(cfg.population_exponent)
+    structure = 1.0 + cfg.settlement_site_weight * site_kernel(scene, cfg.settlement_site_scale_m, rows=rows, cols=cols)
+    structure += cfg.settlement_road_weight * road_raster(scene, cfg.settlement_road_width_m, rows=rows, cols=cols)
     out = dens * structure
     if cfg.settlement_noise_sigma > 0:
-        g = lattice_field(rng, out.shape, scene.lattice.res, cfg.settlement_noise_corr_m)
+        lat = scene.lattice
+        g = anchored_field(cfg.seed, lat.res, cfg.settlement_noise_corr_m, np.floor(ys / lat.res).astype(np.int64), np.floor(xs / lat.res).astype(np.int64))
         s = np.float32(cfg.settlement_noise_sigma)
         out *= np.exp(s * g - s * s / 2)
     return np.where(mask, out, 0.0).astype(np.float32)
+
+
+@lru_cache(maxsize=4)
+def _noise_torus(seed: int, res_m: float, corr_m: float) -> np.ndarray:
+    return gudmundson_field(np.random.default_rng([int(seed), 0x9E0]), NOISE_PERIOD_CELLS, res_m, corr_m)
+
+
+def anchored_field(seed: int, res_m: float, corr_m: float, row_idx: np.ndarray, col_idx: np.ndarray) -> np.ndarray:
+    """The settlement noise (a Gudmundson field on a :data:`NOISE_PERIOD_CELLS` torus, tiled) at absolute cell indices."""
+    t = _noise_torus(int(seed), float(res_m), float(corr_m))
+    n = t.shape[0]
+    return t[np.ix_(row_idx % n, col_idx % n)]
