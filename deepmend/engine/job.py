@@ -77,7 +77,14 @@ def _national_dataset(country: str, dataset: str | None):
 
 
 def open_country(country: str, operator: str, dataset: str | None = None) -> Job:
-    """Every site of ``operator`` in a bundled national file, masked by the country's land."""
+    """Every site of ``operator`` in a bundled national file, masked by the country's land.
+
+    Raises
+    ------
+    InputError
+        If the country has no bundled national file, or ``operator`` is not one of its operators
+        (listing the valid ones).
+    """
     from deepmend.data.catalog import _sites, country_region
 
     code, ds = _national_dataset(country, dataset)
@@ -107,7 +114,14 @@ def open_country(country: str, operator: str, dataset: str | None = None) -> Job
 
 def open_job(country: str | None, city: str | None, operator: str | None, sites: str | None = None,
              region: str | None = None, crs: str | None = None, dataset: str | None = None) -> Job:
-    """Resolve the CLI's scene options into a job: a catalog city, a whole country, or a user's files."""
+    """Resolve the CLI's scene options into a job: a catalog city, a whole country, or a user's files.
+
+    Raises
+    ------
+    InputError
+        If ``--region`` is given without ``--sites``, neither a catalog scene nor ``--sites`` is
+        given, or a name or file is refused by the catalog or the readers.
+    """
     if sites:
         from deepmend.data.readers import read_sites
         from deepmend.data.regions import read_region
