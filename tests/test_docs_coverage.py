@@ -45,7 +45,6 @@ NUMERICS_MODULES = (
     "deepmend/geolocate/estimators.py",
     "deepmend/geolocate/density.py",
     "deepmend/geolocate/priors.py",
-    "deepmend/geolocate/values.py",
     "deepmend/geolocate/maps.py",
 )
 # Modules of those packages that hold no formula (file layout, storage, the dataset index): checked as PUBLIC only.

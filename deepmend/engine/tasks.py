@@ -41,8 +41,8 @@ class ModelSpec:
 
         Raises
         ------
-        NotFoundError, ParameterError
-            For an unknown model name or bad parameters (from the registry).
+        NotFoundError, ParameterError, InputError
+            Unknown model, bad parameter value, unusable weights file (from the registry).
         """
         from deepmend.registry import make_model
 
