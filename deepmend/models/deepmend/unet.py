@@ -110,7 +110,7 @@ class UNet(nn.Module):
 
 
 def n_parameters(model: nn.Module) -> int:
-    """Number of trainable scalars of a torch module (all parameters, buffers excluded).
+    """Number of scalars in ``model.parameters()`` (BatchNorm running statistics, being buffers, excluded).
 
     Parameters
     ----------
