@@ -9,9 +9,10 @@ For each, read with :mod:`ast`:
   numpy ``Raises`` section (what the caller must handle is written down);
 * a class whose ``__init__`` takes parameters documents them in a ``Parameters`` section
   (or in ``__init__``'s docstring), unless it is a plain dataclass-like record;
-* in the numerics modules of :data:`NUMERICS`, public functions have ``Parameters`` and
-  ``Returns`` sections, and the module or the function names its published source
-  (a citation or METHOD.md §).
+* in the numerics modules of :data:`NUMERICS`, public functions have a ``Parameters`` section
+  (when they take an argument) and a ``Returns`` (or ``Yields``) section (unless annotated
+  ``-> None`` or returning nothing), and the module or the function names its published
+  source (a citation "(Author 2020)", "et al.", or METHOD.md §).
 
 Made to fail once by deleting the ``Raises`` section of ``deepmend.registry.model_class``
 and the docstring of ``deepmend.resources.once``: both were reported by name.
@@ -79,6 +80,27 @@ def _raises_named(fn: ast.AST) -> bool:
     return False
 
 
+def _takes_arguments(fn: ast.AST) -> bool:
+    """True when the function has a parameter (a numpy ``Parameters`` section then documents it)."""
+    a = fn.args
+    return bool(a.posonlyargs or a.args or a.kwonlyargs or a.vararg or a.kwarg)
+
+
+def _returns_value(fn: ast.AST) -> bool:
+    """True unless the function is annotated ``-> None`` or never returns or yields a value."""
+    if isinstance(fn.returns, ast.Constant) and fn.returns.value is None:
+        return False
+    stack = list(ast.iter_child_nodes(fn))
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(n, (ast.Yield, ast.YieldFrom)) or (isinstance(n, ast.Return) and n.value is not None):
+            return True
+        stack.extend(ast.iter_child_nodes(n))
+    return False
+
+
 def _section(doc: str, name: str) -> bool:
     return re.search(rf"^\s*{name}\s*\n\s*-{{3,}}", doc, flags=re.M) is not None
 
@@ -102,8 +124,8 @@ def problems(rel: str) -> list[str]:
         if _raises_named(fn) and not _section(doc, "Raises"):
             out.append(f"{name}: raises but has no 'Raises' section")
         if rel in NUMERICS and not owner:
-            for sec in ("Parameters", "Returns"):
-                if not _section(doc, sec):
+            for sec, needed in (("Parameters", _takes_arguments(fn)), ("Returns", _returns_value(fn))):
+                if needed and not (_section(doc, sec) or (sec == "Returns" and _section(doc, "Yields"))):
                     out.append(f"{name}: no '{sec}' section")
             if not (SOURCE.search(doc) or SOURCE.search(module_doc)):
                 out.append(f"{name}: names no published source")
