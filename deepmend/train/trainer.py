@@ -95,7 +95,12 @@ class TrainConfig:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, NumPy's global generator and torch (CPU and CUDA) with ``seed``."""
+    """Seed Python's ``random``, NumPy's global generator and torch (every device) with ``seed``.
+
+    Parameters
+    ----------
+    seed : int
+    """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
