@@ -4,7 +4,9 @@ The modules listed in :data:`PUBLIC` are the documented public API (docs/ARCHITE
 For each, read with :mod:`ast`:
 
 * every public function, class and method (name without a leading ``_``, ``__init__``
-  excepted: the class documents its parameters) has a docstring;
+  excepted: the class documents its parameters) has a docstring; click commands
+  (``@click.command``) are left out like the ``cli.py`` modules: their docstring is their
+  ``--help`` text;
 * a function or method that raises a named exception itself (``raise X(...)``) has a
   numpy ``Raises`` section (what the caller must handle is written down);
 * a class whose ``__init__`` takes parameters documents them in a ``Parameters`` section
@@ -80,6 +82,15 @@ def _raises_named(fn: ast.AST) -> bool:
     return False
 
 
+def _is_command(fn: ast.AST) -> bool:
+    """A click command outside a ``cli.py`` (``@click.command``): its docstring is its ``--help`` text."""
+    for d in fn.decorator_list:
+        target = d.func if isinstance(d, ast.Call) else d
+        if isinstance(target, ast.Attribute) and target.attr in ("command", "group"):
+            return True
+    return False
+
+
 def _takes_arguments(fn: ast.AST) -> bool:
     """True when the function has a parameter (a numpy ``Parameters`` section then documents it)."""
     a = fn.args
@@ -116,7 +127,7 @@ def problems(rel: str) -> list[str]:
     def check_fn(fn, owner: str = "") -> None:
         name = f"{rel}:{owner}{fn.name}"
         doc = ast.get_docstring(fn) or ""
-        if fn.name.startswith("_"):
+        if fn.name.startswith("_") or _is_command(fn):
             return
         if not doc:
             out.append(f"{name}: no docstring")
