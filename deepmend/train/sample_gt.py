@@ -1,5 +1,7 @@
 """A ground-truth dataset on a seeded *sample* of each scene's BSs (what the shipped model used).
 
+The maps are the simulator's (docs/GROUNDTRUTH.md, METHOD.md §4).
+
 ``deepmend groundtruth build`` simulates every BS of a scene; the student needs a few hundred
 per city, and on 2 cores the difference is tens of minutes. This writes the same layout
 (``index.json`` + one compact map per BS, :func:`save_compact`) for ``--n`` BSs per scene drawn
