@@ -1,7 +1,7 @@
-"""Operator-like ground truth P(ℓ|i) simulated from a deployment (issue 8).
+"""Operator-like ground truth P(ℓ|i) simulated from a deployment (issue 8; docs/GROUNDTRUTH.md, METHOD.md §4).
 
 For every site: sectors with the TR 36.814 pattern, a TR 38.901 / COST-231 Hata path
-loss by area type, LOS drawn from the 38.901 LOS probability, Gudmundson shadowing
+loss by area type, LOS drawn from the 38.901 LOS probability, Gudmundson (1991) shadowing
 plus a radial streak field → RSRP of each sector on the site's 600×600 window. A UE
 at ℓ attaches to site i with probability softmax_i(RSRP/T) over every heard sector;
 users are where the prior P(ℓ) says; P(ℓ|i) ∝ P(i|ℓ)·P(ℓ).
@@ -71,11 +71,45 @@ class SiteRadio:
 
 
 def site_rng(seed: int, site_id: str, stream: int = 0) -> np.random.Generator:
-    """Per-site generator: the same site gets the same draws whatever else is in the scene."""
+    """Per-site generator: the same site gets the same draws whatever else is in the scene.
+
+    Parameters
+    ----------
+    seed : int
+        The simulator's seed.
+    site_id : str
+        The site (hashed with CRC-32).
+    stream : int, default 0
+        Which of the site's independent streams (shadowing, LOS, heights …).
+
+    Returns
+    -------
+    numpy.random.Generator
+    """
     return np.random.default_rng([int(seed), zlib.crc32(str(site_id).encode()), stream])
 
 
 class GroundTruthSimulator(DiffusionModel):
+    """The simulated operator ground truth "GT1" (docs/GROUNDTRUTH.md, METHOD.md §4), registered as a model.
+
+    RSRP_is(ℓ) = P_tx − 10·log10(12·N_RB) + G_s(ℓ) − PL_i(ℓ) − X_i(ℓ) − Z_i(ℓ) − H_i(ℓ) with the
+    antenna pattern of 3GPP TR 36.814, the path loss of 3GPP TR 38.901 (UMa/UMi/RMa) or COST-231
+    Hata, Gudmundson (1991) shadowing, radial streaks and a directional terrain term; association
+    softmax(RSRP/T) over the heard sectors; P(ℓ|i) ∝ P(i|ℓ)·P(ℓ) with the WorldPop-based prior
+    (:mod:`deepmend.groundtruth.population`), on the BS's 600×600 window.
+
+    Parameters
+    ----------
+    config : SimulatorConfig, optional
+        The simulator's parameters (default ``SimulatorConfig()``).
+    use_cache : bool, default True
+        Read and write the whole-deployment products under ``cache_dir()/groundtruth/``.
+    n_jobs : int, optional
+        Threads for the fit and :meth:`predict_many` (default min(CPUs, 8)).
+    lazy : bool, default False
+        Do not fit the whole deployment: answer each map by the per-BS path (see the module
+        docstring) unless cached products exist.
+    """
     name = "groundtruth"
     label = "Ground truth (simulated)"
     description = "Simulated operator ground truth: sectors, 3GPP path loss, correlated shadowing with radial streaks, soft best-server association, population prior."
@@ -87,7 +121,13 @@ class GroundTruthSimulator(DiffusionModel):
         self.lazy = lazy
 
     def validate(self) -> "GroundTruthSimulator":
-        """``config`` must be a :class:`SimulatorConfig` (or None: the default one)."""
+        """``config`` must be a :class:`SimulatorConfig` (or None: the default one).
+
+        Raises
+        ------
+        InputError
+            If ``config`` is neither None nor a :class:`SimulatorConfig`.
+        """
         if self.config is not None and not isinstance(self.config, SimulatorConfig):
             raise InputError("config must be a SimulatorConfig", column="config", value=type(self.config).__name__)
         return self
@@ -381,6 +421,9 @@ class GroundTruthSimulator(DiffusionModel):
 
     # --- per-deployment work -----------------------------------------------
     def cache_key(self, scene: Scene) -> str:
+        """Digest of everything a fit depends on: site positions, ids, heights, azimuths, the lattice,
+        the mask and the configuration (24 hex digits; the cache file's name).
+        """
         dep, lat = scene.deployment, scene.lattice
         h = hashlib.sha256()
         for arr in (dep.x, dep.y, np.nan_to_num(dep.height_m, nan=-1.0)):
@@ -509,6 +552,16 @@ class GroundTruthSimulator(DiffusionModel):
         return self.association(i, den) * prior
 
     def predict(self, site: int | str) -> DiffusionMap:
+        """The map of ``site`` (:meth:`DiffusionModel.predict`), with the site's radio decisions in
+        ``meta["site"]`` and ``meta["per_bs_path"]`` (True when computed without the whole-deployment fit).
+
+        Raises
+        ------
+        NotFittedError
+            Before :meth:`fit`.
+        InputError
+            For an unknown site.
+        """
         m = super().predict(site)
         m.meta["site"] = self.site_radio(self.scene_.site_index(site)).as_dict()
         m.meta["per_bs_path"] = self.products_ is None
