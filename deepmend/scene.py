@@ -234,6 +234,46 @@ def _reproject(dep: Deployment, crs: str) -> Deployment:
     return replace(dep, x=np.asarray(x, float), y=np.asarray(y, float), crs=crs, _lonlat={})
 
 
+#: Side (cells) of the blocks :func:`nearest_labels` tests as a whole.
+NEAREST_BLOCK = 4
+
+
+def nearest_labels(tree: cKDTree, lat: Lattice, block: int = NEAREST_BLOCK) -> np.ndarray:
+    """Index of the nearest site of every cell centre of ``lat`` (int32, rows northward).
+
+    Exact: the same labels as querying every cell centre in ``tree``, computed block by block.
+    For a block of ``block``×``block`` cells with centre q, every cell centre c lies within
+    r = √2·(block − 1)/2·res of q; if the two nearest sites of q satisfy d₂ − d₁ > 2r, then
+    for every other site s, d(c, s) ≥ d₂ − r > d₁ + r ≥ d(c, s₁) (triangle inequality), so
+    s₁ is every cell's unique nearest site. Only the cells of the other blocks (those that
+    a Voronoi edge may cross) are queried one by one.
+    """
+    ny, nx = lat.shape
+    if tree.n == 1:
+        return np.zeros((ny, nx), dtype=np.int32)
+    by, bx = -(-ny // block), -(-nx // block)
+    half = block * lat.res / 2
+    qx = lat.x0 + np.arange(bx) * block * lat.res + half
+    qy = lat.y0 + np.arange(by) * block * lat.res + half
+    gx, gy = np.meshgrid(qx, qy)
+    d, i = tree.query(np.column_stack([gx.ravel(), gy.ravel()]), k=2)
+    r = np.sqrt(2.0) * (block - 1) / 2 * lat.res
+    pure = (d[:, 1] - d[:, 0]) > 2 * r + 1e-3  # 1 mm: far above the rounding of the distances
+    out = np.empty((by, block, bx, block), dtype=np.int32)
+    out[...] = i[:, 0].astype(np.int32).reshape(by, 1, bx, 1)
+    kb = np.flatnonzero(~pure)
+    if kb.size:
+        off = np.arange(block)
+        rows = (kb // bx)[:, None, None] * block + off[None, :, None]  # (K, block, 1)
+        cols = (kb % bx)[:, None, None] * block + off[None, None, :]  # (K, 1, block)
+        rows, cols = np.broadcast_arrays(rows, cols)
+        px = lat.x0 + (cols.ravel() + 0.5) * lat.res
+        py = lat.y0 + (rows.ravel() + 0.5) * lat.res
+        _, j = tree.query(np.column_stack([px, py]), k=1)
+        out.reshape(by * block, bx * block)[rows.ravel(), cols.ravel()] = j
+    return np.ascontiguousarray(out.reshape(by * block, bx * block)[:ny, :nx])
+
+
 class Scene:
     """Deployment + mask region + target sites, with lazily computed shared rasters.
 
@@ -450,8 +490,13 @@ class Scene:
 
     @cached_property
     def nearest(self) -> np.ndarray:
-        """Index of the nearest site for every lattice cell (int32): the Voronoi tessellation as a raster."""
-        return self.knn(1)[1][..., 0]
+        """Index of the nearest site for every lattice cell (int32): the Voronoi tessellation as a raster.
+
+        Identical to ``knn(1)``'s indices (see :func:`nearest_labels`), at a fraction of the cost."""
+        cache = self.__dict__.get("_knn", {})
+        if 1 in cache:
+            return cache[1][1][..., 0]
+        return nearest_labels(self.tree, self.lattice)
 
     @cached_property
     def nearest_distance(self) -> np.ndarray:

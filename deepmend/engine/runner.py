@@ -22,7 +22,7 @@ import numpy as np
 
 from deepmend.engine.executors import Executor, SerialExecutor
 from deepmend.engine.job import Job
-from deepmend.engine.store import MapStore
+from deepmend.engine.store import LAYOUT, MapStore
 from deepmend.engine.tasks import ModelSpec, TileResult, compute_tile
 from deepmend.engine.tiles import DEFAULT_MARGIN_M, DEFAULT_MAX_SITES, make_tiles
 
@@ -58,7 +58,7 @@ def settings_for(job: Job, spec: ModelSpec, floor: float, max_sites: int, margin
     from deepmend.grid.map_dir import deployment_digest, region_digest  # content hashes: a moved site or another region is a change
 
     return {"job": job.name, "crs": job.crs, "n_targets": int(len(job.targets)), "model": spec.as_dict(), "floor": float(floor),
-            "max_sites_per_tile": int(max_sites), "margin_m": float(margin_m), "layout": 2,
+            "max_sites_per_tile": int(max_sites), "margin_m": float(margin_m), "layout": LAYOUT,
             "deployment_sha256": deployment_digest(job.deployment), "region_sha256": region_digest(job.mask_region)}
 
 

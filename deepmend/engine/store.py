@@ -1,9 +1,10 @@
 """The batch engine's map store: one Zarr group, written by the workers, committed by the driver.
 
-Layout (format ``deepmend-map-store/2``; one row per target BS, rows in tile order)::
+Layout (format ``deepmend-map-store/3``; one row per target BS, rows in tile order)::
 
     out.zarr/zarr.json                 attrs: format, settings (model, floor, job, tiling), kind
-    out.zarr/site                      (site,) str       BS ids (the index coordinate)
+    out.zarr/site                      (site,) str       BS ids (the index coordinate), chunks of 1,024
+    out.zarr/site_hash                 (site,) uint64    a hash of each id (:func:`site_hash`): the lookup index
     out.zarr/left, bottom              (site,) float64   the BS's 600×600 window on the 100 m lattice (m, store CRS)
     out.zarr/tile                      (site,) int32     the BS's tile (index into the attribute ``tiles``)
     out.zarr/mask                      (site, row, col) bool      valid cells of the window
@@ -51,7 +52,20 @@ from deepmend.errors import InputError
 from deepmend.grid.lattice import WINDOW_CELLS
 from deepmend.io import atomic_path
 
-FORMAT = "deepmend-map-store/2"
+FORMAT = "deepmend-map-store/3"
+#: Formats this code reads (version 2 lacks ``site_hash``: its reader decodes every id).
+READABLE = ("deepmend-map-store/2", FORMAT)
+#: Store layout version, one of the settings: an older store is refused for resuming by name.
+LAYOUT = 3
+#: Rows per chunk of the ``site`` array: confirming one lookup decodes this many ids.
+SITE_CHUNK = 1024
+
+
+def site_hash(ids) -> np.ndarray:
+    """uint64 per BS id: the first 8 bytes of BLAKE2b of its UTF-8 text (stable across runs and machines)."""
+    from hashlib import blake2b
+
+    return np.array([int.from_bytes(blake2b(str(s).encode(), digest_size=8).digest(), "little") for s in ids], dtype=np.uint64)
 KINDS = ("map", "coarse")
 PER_BS = {"map": ("prob", "mask"), "coarse": ("coarse", "mask")}
 
@@ -64,18 +78,39 @@ def codec(level: int = 3):
 
 
 def open_array(root: str, name: str):
-    """One array of the store for writing (a worker's view; ``root`` is a path or an fsspec URL)."""
+    """One array of the store for writing (a worker's view; ``root`` is a path or an fsspec URL).
+
+    Chunks are written even when they equal the fill value (``write_empty_chunks``): a map is
+    never all zero, and zarr's test for it costs more CPU than compressing the chunk."""
     import zarr
 
-    return zarr.open_array(f"{str(root).rstrip('/')}/{name}", mode="r+")
+    return zarr.open_array(f"{str(root).rstrip('/')}/{name}", mode="r+").with_config({"write_empty_chunks": True})
 
 
-def write_rows(root: str, rows: Sequence[int], arrays: dict[str, np.ndarray]) -> None:
-    """Write per-BS chunks (row ``rows[k]`` ← ``arrays[name][k]``): what a worker does."""
-    for name, data in arrays.items():
-        arr = open_array(root, name)
-        for k, r in enumerate(rows):
-            arr[int(r)] = data[k]
+class RowWriter:
+    """What a worker writes with: the store's per-BS arrays, each opened once per task.
+
+    ``write(rows, arrays)`` stores ``arrays[name][k]`` in row ``rows[k]``; consecutive rows (a
+    tile's rows always are) go in one call per array, which zarr encodes chunk by chunk."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._arrays: dict = {}
+
+    def write(self, rows: Sequence[int], arrays: dict[str, np.ndarray]) -> None:
+        rows = [int(r) for r in rows]
+        if not rows:
+            return
+        run = rows == list(range(rows[0], rows[0] + len(rows)))
+        for name, data in arrays.items():
+            arr = self._arrays.get(name)
+            if arr is None:
+                arr = self._arrays[name] = open_array(self.root, name)
+            if run:
+                arr[rows[0] : rows[0] + len(rows)] = data
+            else:
+                for k, r in enumerate(rows):
+                    arr[r] = data[k]
 
 
 def remove_stale_temporaries(path: Path) -> int:
@@ -102,6 +137,7 @@ _CHANGES = {
     "job": "another scene",
     "crs": "another CRS",
     "n_targets": "another number of sites to map",
+    "layout": "a store made by another deepmend version (its layout)",
 }
 
 
@@ -169,8 +205,10 @@ class MapStore:
                 raise InputError(f"store was made with other settings: {what_changed(have, want, diff)}; resume with the same inputs and "
                                  "options, or use a new --store", file=str(self.path))
             remove_stale_temporaries(self.path)
-        if self.root.attrs.get("format") != FORMAT:
-            raise InputError(f"not a deepmend map store (format {self.root.attrs.get('format')!r}); stores of version 1 must be recomputed", file=str(self.path))
+        fmt = self.root.attrs.get("format")
+        if fmt not in READABLE or (settings is not None and fmt != FORMAT):
+            raise InputError(f"not a deepmend map store this version can {'read' if settings is None else 'resume'} (format {fmt!r}, expected {FORMAT!r}); "
+                             "recompute it in a new --store", file=str(self.path))
         if settings is not None:
             (self.path / "manifest").mkdir(exist_ok=True)
 
@@ -181,9 +219,12 @@ class MapStore:
         r = self.root
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # zarr: variable-length strings are not in the v3 core spec yet
-            a = r.create_array("site", shape=(n,), dtype=str, chunks=(max(n, 1),), dimension_names=("site",))
+            a = r.create_array("site", shape=(n,), dtype=str, chunks=(max(min(n, SITE_CHUNK), 1),), dimension_names=("site",))
+        h = r.create_array("site_hash", shape=(n,), dtype="u8", chunks=(max(n, 1),), dimension_names=("site",),
+                           attributes={"description": "first 8 bytes of BLAKE2b of the UTF-8 site id (deepmend.engine.store.site_hash): the lookup index"})
         if n:
             a[:] = np.asarray(sites, dtype=str)
+            h[:] = site_hash(sites)
         for name, data in (("left", left), ("bottom", bottom)):
             arr = r.create_array(name, shape=(n,), dtype="f8", chunks=(max(n, 1),), dimension_names=("site",), attributes={"units": "m"})
             if n:
@@ -228,7 +269,24 @@ class MapStore:
 
     @cached_property
     def row_of(self) -> dict[str, int]:
+        """Every id → its row (decodes every id: for bulk use; one lookup is :meth:`row`)."""
         return {s: k for k, s in enumerate(self.sites)}
+
+    @cached_property
+    def _hashes(self) -> np.ndarray | None:
+        return np.asarray(self.root["site_hash"][:]) if "site_hash" in self.root else None
+
+    def row(self, site_id: str) -> int | None:
+        """The row of ``site_id`` (None if absent) without decoding every id: candidates by
+        ``site_hash``, confirmed against their chunk of ``site``. Version 2 stores: :attr:`row_of`."""
+        sid = str(site_id)
+        if "row_of" in self.__dict__ or self._hashes is None:
+            return self.row_of.get(sid)
+        ids = self.root["site"]
+        for r in np.flatnonzero(self._hashes == site_hash([sid])[0]):
+            if str(ids[int(r)]) == sid:
+                return int(r)
+        return None
 
     # --- manifest ----------------------------------------------------------
     def done_tiles(self) -> set[str]:
@@ -276,14 +334,20 @@ class MapStore:
         from deepmend.grid.diffusion_map import DiffusionMap
         from deepmend.grid.lattice import Window
 
-        r = self.row_of.get(str(site_id))
+        reads = self.__dict__["_reads"] = self.__dict__.get("_reads", 0) + 1
+        if reads == 2:  # a reader kept open (the API): index every id and corner once, then each read is a dict look-up
+            self.row_of, self.corners  # noqa: B018
+        r = self.row(site_id)
         if r is None:
             raise InputError("site not in this store", file=str(self.path), column="site", value=str(site_id))
         if not self._row_done(r):
             raise InputError("site's tile is not finished in this store (resume the run)", file=str(self.path), column="site", value=str(site_id))
         prob, mask = self.dense([r])
-        left, bottom = self.corners
-        win = Window(str(self.root.attrs.get("crs") or self.settings["crs"]), float(left[r]), float(bottom[r]))
+        if "corners" in self.__dict__:
+            lb = (float(self.corners[0][r]), float(self.corners[1][r]))
+        else:  # one element each: a fresh reader decodes no more than it needs
+            lb = (float(self.root["left"][r]), float(self.root["bottom"][r]))
+        win = Window(str(self.root.attrs.get("crs") or self.settings["crs"]), *lb)
         return DiffusionMap(win, prob[0], mask[0], str(site_id), self.settings["model"]["name"], {"store": str(self.path)})
 
     def _row_done(self, r: int) -> bool:

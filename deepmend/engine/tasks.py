@@ -107,6 +107,21 @@ def sparsify(prob: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray, fl
     return idx, flat[idx], max(lost, 0.0)
 
 
+def apply_floor(prob: np.ndarray, floor: float) -> tuple[np.ndarray, int, float]:
+    """(map with the cells below ``floor``·max set to 0, cells kept, lost mass): :func:`sparsify`'s
+    cut as a dense map, for the store. A map with nothing below the floor (Voronoi's uniform
+    maps, any floor ≤ min/max) is returned as is, without a copy."""
+    top = float(prob.max()) if prob.size else 0.0
+    if floor <= 0 or top <= 0:
+        return prob, int(np.count_nonzero(prob)), 0.0
+    low = (prob < np.float32(floor * top)) & (prob > 0)
+    if not low.any():
+        return prob, int(np.count_nonzero(prob)), 0.0
+    lost = float(prob[low].sum(dtype=np.float64))
+    kept = np.where(low, np.float32(0), prob)
+    return kept, int(np.count_nonzero(kept)), lost
+
+
 def _sparse_result(tile_id, ids, left, bottom, idxs, probs, lost, t0, c0, t_fit, res, counts=None) -> TileResult:
     ptr = np.zeros(len(idxs) + 1, dtype=np.int64)
     ptr[1:] = np.cumsum([a.size for a in idxs])
@@ -130,7 +145,7 @@ def compute_tile(tile: Tile, spec: ModelSpec, floor: float, store: str | None = 
     ValueError
         If a store is given without exactly one row per target of the tile.
     """
-    from deepmend.engine.store import write_rows
+    from deepmend.engine.store import RowWriter
     from deepmend.scene import Scene
 
     t0, c0 = time.perf_counter(), time.process_time()
@@ -139,6 +154,7 @@ def compute_tile(tile: Tile, spec: ModelSpec, floor: float, store: str | None = 
     t_fit = time.perf_counter() - t0
     if store is not None and (rows is None or len(rows) != len(tile)):
         raise ValueError("a store needs one row per target")
+    writer = RowWriter(store) if store is not None else None
     ids = [str(s) for s in scene.deployment.site_ids[tile.targets]]
     wins = [scene.window(int(i)) for i in tile.targets]
     left, bottom = [w.left for w in wins], [w.bottom for w in wins]
@@ -151,16 +167,24 @@ def compute_tile(tile: Tile, spec: ModelSpec, floor: float, store: str | None = 
         chunk = targets[a : a + step]
         if coarse:  # DeepMEND: store the network's output; the 100 m map only if someone consumes it
             out, masks = model.coarse_batch(chunk)  # the scene's lattice order (rows northward)
-            write_rows(store, rows[a : a + len(chunk)], {"coarse": out[:, ::-1], "mask": masks[:, ::-1]})  # stored north-up
+            writer.write(rows[a : a + len(chunk)], {"coarse": out[:, ::-1], "mask": masks[:, ::-1]})  # stored north-up
             if not want_maps:
                 counts.extend([int(m.sum()) for m in masks])
                 lost.extend([0.0] * len(chunk))
                 continue
             dense = model.maps_from_coarse(out, masks, [scene.site_rc(i) for i in chunk])[:, ::-1]  # north-up
         else:
-            maps = list(model.predict_many(chunk))
-            dense = np.stack([m.prob for m in maps])
-            masks = np.stack([m.mask for m in maps])
+            dense, masks = model.predict_dense(chunk)  # north-up
+        if store is not None and not coarse and not want_maps:  # to the store only: dense maps, no index lists
+            for b in range(len(chunk)):
+                p = dense[b]
+                kept_b, n_kept, lo = apply_floor(p, floor)
+                if kept_b is not p:
+                    dense[b] = kept_b
+                counts.append(n_kept)
+                lost.append(lo)
+            writer.write(rows[a : a + len(chunk)], {"prob": dense, "mask": masks})
+            continue
         kept = np.empty_like(dense) if store is not None and not coarse else None
         for b, p in enumerate(dense):
             i, v, lo = sparsify(p, floor)
@@ -169,11 +193,10 @@ def compute_tile(tile: Tile, spec: ModelSpec, floor: float, store: str | None = 
             if kept is not None:
                 kept[b] = 0
                 kept[b].flat[i] = v
-            if want_maps or store is None:
-                idxs.append(i)
-                probs.append(v)
+            idxs.append(i)
+            probs.append(v)
         if kept is not None:
-            write_rows(store, rows[a : a + len(chunk)], {"prob": kept, "mask": masks})
+            writer.write(rows[a : a + len(chunk)], {"prob": kept, "mask": masks})
     if store is not None and not want_maps:
         return _sparse_result(tile.tile_id, ids, left, bottom, [], [], lost, t0, c0, t_fit, res, counts)
     return _sparse_result(tile.tile_id, ids, left, bottom, idxs, probs, lost, t0, c0, t_fit, res, counts if coarse else None)

@@ -145,6 +145,20 @@ class DiffusionModel(BaseEstimator, ABC):
             yield self.predict(s)
 
 
+    def predict_dense(self, sites: Iterable[int | str]) -> tuple[np.ndarray, np.ndarray]:
+        """The maps of ``sites`` as stacked arrays, for batch code that keeps no :class:`DiffusionMap`.
+
+        Returns
+        -------
+        (prob, mask)
+            float32 and bool arrays of shape (B, 600, 600), north-up (row 0 = north), each
+            ``prob[b]`` equal to ``predict(sites[b]).prob`` (models may compute them in a
+            batch; the default stacks :meth:`predict`).
+        """
+        maps = list(self.predict_many(sites))
+        return np.stack([m.prob for m in maps]), np.stack([m.mask for m in maps])
+
+
 def sample_sites(scene: Scene, n: int | None, seed: int = 0, available: np.ndarray | None = None) -> np.ndarray:
     """A seeded sample of ``n`` of the scene's targets (or of ``available``), sorted.
 

@@ -99,3 +99,53 @@ def test_export_geotiff_and_parquet(grid_job, tmp_path, capsys):
     # bad input: one line, exit 2
     assert main(["export", str(path), "--site", "nope", "--out", str(tmp_path / "x.tif")]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_one_bs_is_found_by_its_hash_without_decoding_every_id(grid_job, tmp_path, monkeypatch):
+    """A fresh reader finds a row through ``site_hash`` and one chunk of ``site``: the full id
+    list is never decoded; an unknown id (even one whose hash collides) is refused."""
+    from deepmend.engine import store as store_mod
+    from deepmend.errors import InputError
+
+    path = tmp_path / "v.zarr"
+    run_batch(grid_job, VOR, store=str(path), max_sites=4, progress=False)
+    monkeypatch.setattr(MapStore, "sites", property(lambda self: pytest.fail("decoded every id")))
+    store = MapStore(path)
+    rows = {sid: store.row(sid) for sid in map(str, grid_job.deployment.site_ids)}
+    assert sorted(rows.values()) == list(range(16))
+    assert store.read_map("S5").site_id == "S5"
+    assert store.row("S99") is None
+    with pytest.raises(InputError, match="not in this store"):
+        MapStore(path).read_map("S99")
+    real = store_mod.site_hash  # every id hashes alike: the chunk of ``site`` decides
+    monkeypatch.setattr(store_mod, "site_hash", lambda ids: np.zeros(len(list(ids)), np.uint64))
+    fresh = MapStore(path)
+    fresh.__dict__["_hashes"] = np.zeros(16, np.uint64)
+    assert fresh.row("S5") == rows["S5"] and fresh.row("S99") is None
+    assert real(["S5"])[0] == real(["S5"])[0] != real(["S6"])[0]
+    monkeypatch.undo()
+    kept = MapStore(path)  # a reader kept open indexes every id once, at its second read
+    kept.read_map("S1")
+    assert "row_of" not in kept.__dict__
+    assert kept.read_map("S2").site_id == "S2" and kept.row_of["S2"] == rows["S2"]
+
+
+def test_a_version_2_store_is_read_but_not_resumed(grid_job, tmp_path):
+    """Stores of the previous layout (no ``site_hash``) still read; resuming one says why it is refused."""
+    import zarr
+
+    from deepmend.errors import InputError
+
+    path = tmp_path / "old.zarr"
+    run_batch(grid_job, VOR, store=str(path), max_sites=4, progress=False)
+    want = MapStore(path).read_map("S3").prob
+    g = zarr.open_group(str(path), mode="a", use_consolidated=False)
+    del g["site_hash"]
+    settings = dict(g.attrs["settings"], layout=2)
+    g.attrs.update({"format": "deepmend-map-store/2", "settings": settings})
+    zarr.consolidate_metadata(str(path))
+    old = MapStore(path)
+    assert old._hashes is None
+    np.testing.assert_array_equal(old.read_map("S3").prob, want)
+    with pytest.raises(InputError, match=r"another deepmend version .*\(2 → 3\) \[layout\]"):
+        run_batch(grid_job, VOR, store=str(path), max_sites=4, progress=False)

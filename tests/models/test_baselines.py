@@ -90,3 +90,33 @@ def test_lyon_scene_voronoi_cells_partition_the_mask(lyon_scene):
     labels = lyon_scene.nearest[rs, cs][m.mask]
     assert (m.prob[m.mask] > 0).sum() == (labels == i).sum()
     assert len(np.unique(labels)) > 50
+
+
+@pytest.mark.parametrize("block", [2, 4, 7])
+def test_nearest_labels_equal_a_query_of_every_cell(lyon_scene, block):
+    """The block-wise nearest-site raster is exactly the per-cell KD-tree query (ties included:
+    sites on a regular grid put many cell centres at equal distances)."""
+    from scipy.spatial import cKDTree
+
+    from deepmend.grid.lattice import Lattice
+    from deepmend.scene import nearest_labels
+
+    rng = np.random.default_rng(3)
+    lat = Lattice("EPSG:2154", 800_000.0, 6_500_000.0, 203, 157)
+    grid = np.stack(np.meshgrid(np.arange(6) * 3_000.0 + 800_050.0, np.arange(5) * 3_000.0 + 6_500_050.0), -1).reshape(-1, 2)
+    clouds = [rng.uniform([800_000, 6_500_000], [820_300, 6_515_700], size=(n, 2)) for n in (1, 2, 40, 900)] + [grid]
+    for xy in clouds:
+        tree = cKDTree(xy)
+        gx, gy = np.meshgrid(lat.xs, lat.ys)
+        want = tree.query(np.column_stack([gx.ravel(), gy.ravel()]))[1].reshape(lat.shape)
+        assert np.array_equal(nearest_labels(tree, lat, block), want)
+    assert np.array_equal(lyon_scene.nearest, lyon_scene.knn(1)[1][..., 0])
+
+
+def test_voronoi_predict_dense_equals_predict(lyon_scene):
+    model = make_model("voronoi").fit(lyon_scene)
+    sites = [int(i) for i in lyon_scene.targets[::25]]
+    prob, mask = model.predict_dense(sites)
+    for b, i in enumerate(sites):
+        m = model.predict(i)
+        assert np.array_equal(prob[b], m.prob) and np.array_equal(mask[b], m.mask)
