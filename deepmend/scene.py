@@ -247,6 +247,20 @@ def nearest_labels(tree: cKDTree, lat: Lattice, block: int = NEAREST_BLOCK) -> n
     for every other site s, d(c, s) ≥ d₂ − r > d₁ + r ≥ d(c, s₁) (triangle inequality), so
     s₁ is every cell's unique nearest site. Only the cells of the other blocks (those that
     a Voronoi edge may cross) are queried one by one.
+
+    Parameters
+    ----------
+    tree : scipy.spatial.cKDTree
+        KD-tree of the deployment's sites (metres, the lattice's CRS).
+    lat : Lattice
+        The lattice.
+    block : int, default NEAREST_BLOCK
+        Side of the blocks tested at once, cells.
+
+    Returns
+    -------
+    numpy.ndarray of int32, shape (ny, nx)
+        Site index per cell, lattice order (row 0 = south): the Voronoi tessellation as a raster.
     """
     ny, nx = lat.shape
     if tree.n == 1:

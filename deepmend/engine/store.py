@@ -91,13 +91,28 @@ class RowWriter:
     """What a worker writes with: the store's per-BS arrays, each opened once per task.
 
     ``write(rows, arrays)`` stores ``arrays[name][k]`` in row ``rows[k]``; consecutive rows (a
-    tile's rows always are) go in one call per array, which zarr encodes chunk by chunk."""
+    tile's rows always are) go in one call per array, which zarr encodes chunk by chunk.
+
+    Parameters
+    ----------
+    root : str
+        Path of the store's Zarr group.
+    """
 
     def __init__(self, root: str) -> None:
         self.root = root
         self._arrays: dict = {}
 
     def write(self, rows: Sequence[int], arrays: dict[str, np.ndarray]) -> None:
+        """Store ``arrays[name][k]`` in row ``rows[k]`` of each per-BS array ``name`` (see the class docstring).
+
+        Parameters
+        ----------
+        rows : sequence of int
+            Store rows, one per BS.
+        arrays : dict of str to numpy.ndarray
+            Array name → values with ``len(rows)`` as first dimension (north-up windows).
+        """
         rows = [int(r) for r in rows]
         if not rows:
             return
