@@ -8,10 +8,16 @@ Starts ``deepmend serve --no-warmup`` on 127.0.0.1 with an EMPTY cache folder, t
   request; off by default because it starts VoronoiBoost's training in the background (the metrics
   say ``incomplete`` until it is done), which would load the machine during every later measurement;
   VoronoiBoost's first use is measured on its own at the end;
-* GT cold   — within that click, the ground truth's own request: the scene, the ground-truth fit
-  of the whole deployment (the per-BS window-only simulation is not done) and the map;
-* click warm — the same on a second site of the city (scene, fits and ONNX session in memory);
-  ratio = cold / warm, both measured in this run.
+* GT cold   — within that click, the ground truth's own request: the scene, that BS's ground truth (simulator
+  version 3's per-BS path: its window only) and the map;
+* click warm — the same on a second site of the city right after (scene and ONNX session in memory; the
+  ground truth of the whole city is still being fitted in the background, so this click takes the per-BS path
+  too);
+* city fit — how long after that the server's background fit of the city's ground truth ends (``/api/jobs``);
+* click fitted — a third site once the city is fitted (every map of the city from the fitted simulator);
+  ratio = cold / fitted, both measured in this run;
+* CPU cold — the server's CPU time (user + system, its worker processes included, psutil) spent during the
+  cold click: what the click costs whatever else the machine runs (the wall times depend on the machine's load).
 
 Then VoronoiBoost's first use (``GET /api/map?model=voronoiboost`` on Lyon: training on the default
 training scenes minus Lyon, their ground truths included) on the same server.
@@ -33,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 CITIES = "FR/Lyon/Orange,FR/Rennes/Orange,FR/Orléans/Orange,FR/Marseille/Orange,FR/Paris/Orange,GB/Bristol/O2,IE/Dublin/mno_1"
@@ -51,7 +58,19 @@ def _central_sites(base: str, scene: dict) -> list[str]:
     lon = sum(p["lon"] for p in props) / len(props)
     lat = sum(p["lat"] for p in props) / len(props)
     props.sort(key=lambda p: (p["lon"] - lon) ** 2 + (p["lat"] - lat) ** 2)
-    return [str(p["site_id"]) for p in props[:2]]
+    return [str(p["site_id"]) for p in props[:3]]
+
+
+def _wait_city_fit(base: str, scene: dict, timeout: float = 1800) -> float:
+    """Seconds until /api/jobs lists no running job of ``scene`` (the background ground-truth fit)."""
+    t0 = time.perf_counter()
+    key = (scene["country"], scene["city"], scene["operator"])
+    while time.perf_counter() - t0 < timeout:
+        running = httpx.get(f"{base}/api/jobs", timeout=60).json()["running"]
+        if not any((j["country"], j["city"], j["operator"]) == key for j in running):
+            break
+        time.sleep(0.5)
+    return time.perf_counter() - t0
 
 
 def _get(base: str, path: str, params: dict) -> tuple[float, dict]:
@@ -75,6 +94,18 @@ def _click(base: str, scene: dict, site: str, model: str, metrics: bool) -> tupl
             futs.append(pool.submit(_get, base, "/api/metrics", {**q, "model": model}))
         out = [f.result() for f in futs]
     return time.perf_counter() - t0, out[0][0], bool(metrics and out[2][1].get("incomplete"))
+
+
+def _cpu_s(proc: psutil.Process) -> float:
+    """CPU seconds (user + system) of the server and its live children so far."""
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
 
 
 def main() -> None:
@@ -103,16 +134,23 @@ def main() -> None:
             except httpx.HTTPError:
                 time.sleep(0.3)
         print(f"server start + catalog: {time.perf_counter() - t0:.1f} s (cache {cache})")
-        print("| city | operator | sites | GT of one BS, cold (s) | first click cold (s) | first click warm (s) | cold / warm |")
-        print("|---|---|---|---|---|---|---|")
+        server = psutil.Process(proc.pid)
+        print("| city | operator | sites | GT of one BS, cold (s) | first click cold (s) | CPU cold (s) | second click (s) "
+              "| city fit ends after (s) | click, city fitted (s) | cold / fitted |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for spec in args.cities.split(","):
             country, city, operator = spec.split("/")
             scene = {"country": country, "city": city, "operator": operator}
             sites = _central_sites(base, scene)
             n = len(httpx.get(f"{base}/api/sites", params=scene, timeout=TIMEOUT).json()["features"])
+            c0 = _cpu_s(server)
             cold, gt_cold, inc = _click(base, scene, sites[0], args.model, args.metrics)
+            cpu = _cpu_s(server) - c0
             warm, _, _ = _click(base, scene, sites[1], args.model, args.metrics)
-            print(f"| {city} | {operator} | {n} | {gt_cold:.1f} | {cold:.1f} | {warm:.2f} | {cold / warm:.0f}× |"
+            fit = _wait_city_fit(base, scene)
+            fitted, _, _ = _click(base, scene, sites[2], args.model, args.metrics)
+            print(f"| {city} | {operator} | {n} | {gt_cold:.1f} | {cold:.1f} | {cpu:.1f} | {warm:.2f} | {fit:.0f} | {fitted:.2f} "
+                  f"| {cold / fitted:.0f}× |"
                   + (" (metrics incomplete: a baseline still training)" if inc else ""), flush=True)
         if not args.no_voronoiboost:
             scene = {"country": "FR", "city": "Lyon", "operator": "Orange"}

@@ -30,11 +30,10 @@ def site_scenes(sites: str, region: str | None, crs: str | None, country: str | 
     """A user's site list as one scene per operator's network (``--operator`` keeps one); notes printed (docs/INPUTS.md)."""
     from deepmend.data.deployment import split_networks
     from deepmend.data.readers import read_sites
-    from deepmend.data.regions import read_region
-    from deepmend.scene import Scene
+    from deepmend.scene import Scene, resolve_region
 
     dep = read_sites(sites, crs=crs, country=country, operator=operator, id_column=id_column, strict=strict, audience="cli")
-    reg = read_region(region, dep.crs) if region else None
+    reg = resolve_region(region, dep.crs) if region else None
     scenes = [Scene.from_files(d, reg) for d in split_networks(dep).values()]
     _print_notes(n for sc in scenes for n in sc.notes)
     return scenes
@@ -102,7 +101,7 @@ def scene_options(f):
             click.option("--city", help="City of a bundled scene (see 'deepmend catalog')."),
             click.option("--operator", help="Operator of a bundled scene."),
             click.option("--sites", type=click.Path(dir_okay=False), help="Your own site list (CSV, Parquet, GeoJSON, GeoPackage, Shapefile …; docs/INPUTS.md)."),
-            click.option("--region", type=click.Path(dir_okay=False), help="Polygon(s) of valid cells for --sites (GeoJSON or any vector file, any CRS)."),
+            click.option("--region", help="Polygon(s) of valid cells for --sites: a vector file (GeoJSON, GeoPackage …, any CRS) or a bundled region (FR, GB, IE, BE, or CC/City)."),
             click.option("--crs", help="CRS of x/y columns in --sites: EPSG:n, WKT or PROJJSON (e.g. EPSG:2154)."),
         ]
     ):

@@ -51,6 +51,49 @@ SNAP_DISC_M = 200.0
 MAX_UPLOAD_EXTENT_KM = 200.0
 
 
+def bundled_region(name: str, crs: str) -> Region | None:
+    """A bundled region by name, or None when ``name`` names none: a country code (``FR``, ``GB``/``UK``,
+    ``IE``, ``BE``: the country's land, Natural Earth 1:10m) or ``CC/City`` (a catalog city's study area)."""
+    from deepmend.data.catalog import COUNTRIES, city_region, country_region
+
+    text = str(name).strip()
+    code = text.upper()
+    if code == "UK":
+        code = "GB"
+    if code in COUNTRIES:
+        return country_region(code).to_crs(crs)
+    if "/" in text and text.split("/", 1)[0].strip().upper() in set(COUNTRIES) | {"UK"}:
+        cc, city = (t.strip() for t in text.split("/", 1))
+        return city_region("GB" if cc.upper() == "UK" else cc.upper(), city).to_crs(crs)
+    return None
+
+
+def resolve_region(region, crs: str) -> Region:
+    """A region as a user gives it: a :class:`Region`, a vector file or GeoDataFrame (any CRS), or a
+    bundled name (:func:`bundled_region`: ``FR``, ``GB/London`` …), in ``crs``.
+
+    Raises
+    ------
+    InputError
+        An unreadable file, or a name that is neither a file nor a bundled region (listing the codes).
+    """
+    from pathlib import Path
+
+    from deepmend.data.catalog import COUNTRIES
+    from deepmend.data.regions import read_region
+
+    if isinstance(region, Region):
+        return region if region.crs == crs else region.to_crs(crs)
+    if isinstance(region, (str, Path)) and not Path(region).exists():
+        found = bundled_region(str(region), crs)
+        if found is not None:
+            return found
+        if isinstance(region, str) and "." not in Path(region).name:
+            raise InputError(f"no such region file, and not a bundled region: give a polygon file, a country code ({', '.join(COUNTRIES)}) "
+                             "or CC/City as in 'deepmend catalog'", file=str(region))
+    return read_region(region, crs)
+
+
 def validate_geometry(dep: Deployment) -> None:
     """Reject deployments that cannot be mapped at all (no site, or positions that are not numbers).
 
@@ -366,10 +409,12 @@ class Scene:
         return scene
 
     @classmethod
-    def from_files(cls, deployment: Deployment, region: Region | None = None, *, operator: str | None = None,
+    def from_files(cls, deployment: Deployment, region=None, *, operator: str | None = None,
                    several_networks: bool = False) -> "Scene":
         """A user's own sites: one operator's network, co-located sites merged (ids kept).
 
+        ``region`` is a :class:`Region`, a polygon file or GeoDataFrame (any CRS), or a bundled
+        name (``"FR"``, ``"GB/London"``: :func:`resolve_region`); None: the sites' hull + 30 km.
         Without a region, the valid area is the convex hull of the sites buffered by 30 km.
         With one, sites just outside it are snapped and sites far outside are neighbours
         only (:func:`place_in_region`).
@@ -407,6 +452,8 @@ class Scene:
                              file=dep.source or dep.name)
         dep = merge_colocated(dep)
         notes = list(deployment.notes)
+        if region is not None and not isinstance(region, Region):
+            region = resolve_region(region, dep.crs)
         if region is None:
             return cls(dep, _hull_region(dep), None, name=dep.name, notes=tuple(notes), auto_region=True)
         targets, mask_region, more = place_in_region(dep, region)

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, File, Query, Request, UploadFile
+from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -243,7 +243,8 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         except InputError as exc:
             raise NotFoundError(exc.message, column="country", value=country) from None
 
-    @app.get("/api/places", summary="Named places of a country for the basemap (GeoNames, population ≥ 15,000)", responses=schemas.ERRORS)
+    @app.get("/api/places", summary="Named places of a country for the basemap (GeoNames, population ≥ 15,000)",
+             response_model=schemas.PlacesAnswer, responses=schemas.ERRORS)
     def get_places(country: str = Country):
         from deepmend.data.catalog import places
 
@@ -264,14 +265,14 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
         return JSONResponse(population_cells(_country_code(country)), headers={"Cache-Control": MAP_CACHE_CONTROL})
 
     @app.get("/api/evaluation", summary="Each model's KS and EMD over the city's BSs (sorted: their CDFs), from the evaluation's cache",
-             responses=schemas.ERRORS)
+             response_model=schemas.EvaluationAnswer, responses=schemas.ERRORS)
     def get_evaluation(country: str = Country, city: str = City, operator: str = Operator):
         from deepmend.api.evaluation_view import city_errors, eval_roots
 
         ref = svc.resolve(country, city, operator)
         return city_errors(eval_roots(svc.cache_root), "/".join(ref.as_tuple()))
 
-    @app.get("/api/sites", summary="Sites of a scene (GeoJSON)", response_model=schemas.GeoJSON, responses=schemas.ERRORS)
+    @app.get("/api/sites", summary="Sites of a scene (GeoJSON)", response_model=schemas.SitesCollection, responses=schemas.ERRORS)
     @heavy
     def get_sites(country: str = Country, city: str = City, operator: str = Operator):
         return svc.sites_geojson(svc.resolve(country, city, operator))
@@ -372,9 +373,13 @@ def create_app(static_dir: str | Path | None = None, *, service: Service | None 
 
     @app.post("/api/uploads", summary="Upload a CSV site list (≤ 5 MB, ≤ 20,000 rows)", response_model=schemas.UploadAnswer,
               responses={413: {"model": schemas.ErrorBody, "description": "over 5 MB or 20,000 rows"}, **schemas.ERRORS})
-    def post_upload(request: Request, file: UploadFile = File(..., description="CSV with site_id, lat, lon[, operator, height_m, technology]")):
+    def post_upload(request: Request, file: UploadFile = File(..., description="CSV with site_id, lat, lon[, operator, height_m, technology]"),
+                    region_file: UploadFile | None = File(None, description="Optional GeoJSON polygon(s) of the study area (any CRS with a 'crs' member)"),
+                    region: str | None = Form(None, max_length=200, description="Optional bundled region instead: FR, GB, IE, BE, or country/city as in /api/catalog")):
         content = file.file.read(MAX_UPLOAD_BYTES + 1)
-        return svc.upload(content, file.filename, client=request.client.host if request.client else "")
+        region_content = region_file.file.read(MAX_UPLOAD_BYTES + 1) if region_file is not None else None
+        return svc.upload(content, file.filename, client=request.client.host if request.client else "", region_content=region_content,
+                          region_filename=region_file.filename if region_file is not None else None, region_name=region or None)
 
     @app.get("/api/{rest:path}", include_in_schema=False)
     def api_not_found(rest: str):

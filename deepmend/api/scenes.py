@@ -76,7 +76,8 @@ class Scenes:
                 dep = self.uploads.deployment(spec.city)
                 if spec.operator != "all":
                     dep = dep.subset(dep.operator == spec.operator)
-                return Scene.from_files(dep, None, several_networks=True)
+                # the upload's region, if one was given: snapping and neighbours as on the command line
+                return Scene.from_files(dep, self.uploads.region(spec.city, dep.crs, dep), several_networks=True)
             return Scene.from_catalog(spec.country, spec.city, spec.operator)
 
         return self.cache.get(spec.as_tuple(), build, self.wait_s)[0]

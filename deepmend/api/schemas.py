@@ -7,6 +7,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+#: a WGS84 position
+LonLat = tuple[float, float]
+#: a window's corners, [lon, lat] each: top-left, top-right, bottom-right, bottom-left
+Corners = tuple[LonLat, LonLat, LonLat, LonLat]
+
+
 class _Open(BaseModel):
     """Documents the listed fields; other fields (GeoJSON members, catalog details) pass through."""
 
@@ -20,19 +26,42 @@ class ErrorBody(BaseModel):
 
 
 class ModelInfo(BaseModel):
-    """A registered model: its name (the ``model`` parameter), label, description and whether it can run here (e.g. weights present)."""
     name: str
     label: str
     description: str
     available: bool
 
 
-class Catalog(_Open):
-    """The bundled countries, cities and operators, the models, the default scene and the data attribution."""
-    countries: list[dict[str, Any]] = Field(..., description="code, name, crs, cities (name, source, operators (name, n_sites))")
+class OperatorInfo(BaseModel):
+    name: str
+    n_sites: int
+
+
+class CityInfo(BaseModel):
+    name: str
+    source: str | None = Field(None, description="where the city's sites come from (or why there are none)")
+    operators: list[OperatorInfo] = Field(description="empty where no public site list is bundled (upload your own)")
+
+
+class CountryInfo(BaseModel):
+    code: str = Field(description="ISO 3166-1 alpha-2")
+    name: str
+    crs: str | None = Field(None, description="the country's metric CRS (its 100 m lattice)")
+    cities: list[CityInfo]
+
+
+class SceneDefault(BaseModel):
+    country: str
+    city: str
+    operator: str
+    model: str
+
+
+class Catalog(BaseModel):
+    countries: list[CountryInfo]
     models: list[ModelInfo]
-    default: dict[str, Any] = Field(..., description="country, city, operator, model")
-    attribution: Any
+    default: SceneDefault
+    attribution: str = Field(description="the data's sources and licences, to show with any map")
 
 
 class GeoJSON(_Open):
@@ -41,11 +70,68 @@ class GeoJSON(_Open):
     type: str
 
 
-class MapInfo(_Open):
-    """One base station's diffusion map: where to fetch it (PNG, .npy, GeoTIFF) and how to place it (WGS84 corners, CRS, shape; north up)."""
+class PointGeometry(BaseModel):
+    type: Literal["Point"]
+    coordinates: LonLat
+
+
+class SiteProperties(BaseModel):
+    """One site (co-located sites of one operator merged: ``members`` lists their ids)."""
+
+    site_id: str
+    operator: str
+    lat: float
+    lon: float
+    height_m: float | None = None
+    technology: str | None = None
+    members: list[str] | None = None
+
+
+class SiteFeature(BaseModel):
+    type: Literal["Feature"]
+    geometry: PointGeometry
+    properties: SiteProperties
+
+
+class SitesCollection(BaseModel):
+    """The sites of a scene, a GeoJSON FeatureCollection of points (WGS84)."""
+
+    type: Literal["FeatureCollection"]
+    features: list[SiteFeature]
+
+
+class Place(BaseModel):
+    name: str
+    lon: float
+    lat: float
+    population: int
+
+
+class PlacesAnswer(BaseModel):
+    country: str
+    places: list[Place] = Field(description="GeoNames cities on the country's land, most populous first")
+
+
+class ModelErrors(BaseModel):
+    ks: list[float] = Field(description="2-D KS of each evaluated BS, ascending (its empirical CDF)")
+    emd_km: list[float] = Field(description="EMD (km) of each evaluated BS, ascending")
+
+
+class EvaluationRun(BaseModel):
+    run: str
+    n_bs: int
+    models: dict[str, ModelErrors]
+
+
+class EvaluationAnswer(BaseModel):
+    scene: str = Field(description="COUNTRY/City/Operator")
+    runs: list[EvaluationRun] = Field(description="every cached evaluation that covered the scene (none: never evaluated)")
+
+
+class MapInfo(BaseModel):
     site_id: str
     model: str
-    corners: list[list[float]] = Field(..., description="[lon, lat] of the top-left, top-right, bottom-right, bottom-left corners")
+    corners: Corners = Field(..., description="[lon, lat] of the top-left, top-right, bottom-right, bottom-left corners")
     png: str
     npy: str
     geotiff: str
@@ -53,11 +139,11 @@ class MapInfo(_Open):
     vmin: float
     vmax: float
     colormap: str
-    shape: list[int]
+    shape: tuple[int, int]
     crs: str
     cached: bool
     params: dict[str, Any] | None = Field(None, description="the parameters that explain the map, e.g. {'alpha': 1.3}")
-    extent95: list[list[float]] | None = Field(
+    extent95: tuple[LonLat, LonLat] | None = Field(
         None, description="[[west, south], [east, north]]: the square around the BS holding 95 % of the map's mass (the panels open on it)")
 
 
@@ -76,7 +162,6 @@ class Scores(BaselineScores):
 
 
 class MetricsAnswer(BaseModel):
-    """One map's scores: vs the ground truth (KS, EMD in km, JS, TV), the baselines' scores, gains over them, r50/r90 (km) and the mass in the BS's Voronoi cell."""
     site_id: str
     model: str
     inference_ms: float | None
@@ -91,22 +176,19 @@ class MetricsAnswer(BaseModel):
 
 
 class FeatureInfo(BaseModel):
-    """One input channel of DeepMEND: its name, what it is, and the URL of its grey-scale PNG."""
     name: str
     description: str
     png: str
 
 
 class FeaturesAnswer(BaseModel):
-    """The input channels of DeepMEND for one base station, with the WGS84 corners of its window."""
     model: Literal["deepmend"]
     site_id: str
     features: list[FeatureInfo]
-    corners: list[list[float]]
+    corners: Corners
 
 
 class UploadAnswer(BaseModel):
-    """An accepted upload of sites: its id (use it as the city with ``country=upload``), its sites' count and operators, and what the reader did."""
     upload_id: str
     n_sites: int
     operators: list[str]
@@ -114,6 +196,8 @@ class UploadAnswer(BaseModel):
     city: str
     #: what the reader did on its own, one sentence each (e.g. rows without coordinates skipped; docs/INPUTS.md)
     notes: list[str] = []
+    #: the region kept with the list (a bundled name such as "FR", or the region file's name); null: 30 km around the sites
+    region: str | None = None
 
 
 #: The error answers every scene/model endpoint may give, for OpenAPI.
@@ -144,6 +228,5 @@ class JobOut(BaseModel):
 
 
 class JobsOut(BaseModel):
-    """Long computations of the server: the running ones and the last finished ones."""
     running: list[JobOut]
     finished: list[JobOut] = Field(description="the last finished jobs, newest first")

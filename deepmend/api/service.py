@@ -238,8 +238,9 @@ class Service:
     def feature_png(self, country: str, city: str, operator: str, site: str, name: str) -> bytes:
         return self._features.png(country, city, operator, site, name)
 
-    def upload(self, content: bytes, filename: str | None, client: str = "") -> dict:
-        return self.uploads.add(content, filename, client)
+    def upload(self, content: bytes, filename: str | None, client: str = "", *, region_content: bytes | None = None,
+               region_filename: str | None = None, region_name: str | None = None) -> dict:
+        return self.uploads.add(content, filename, client, region_content=region_content, region_filename=region_filename, region_name=region_name)
 
     # --- maintenance ----------------------------------------------------------
     def _caches(self) -> tuple[OnceLRU, ...]:

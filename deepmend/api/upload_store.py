@@ -46,7 +46,8 @@ MAX_SITE_ID_CHARS = 200
 #: is ever expanded.
 BINARY_SIGNATURES = {b"PK\x03\x04": "a zip archive (.zip/.npz/.xlsx)", b"\x1f\x8b": "gzip-compressed",
                      b"BZh": "bzip2-compressed", b"\xfd7zXZ\x00": "xz-compressed", b"\x28\xb5\x2f\xfd": "zstd-compressed",
-                     b"\x93NUMPY": "a NumPy .npy array"}
+                     b"\x93NUMPY": "a NumPy .npy array", b"SQLite format 3\x00": "a GeoPackage or another SQLite database",
+                     b"\x00\x00\x27\x0a": "a Shapefile's .shp alone (its attributes and CRS are in the .dbf and .prj beside it)"}
 
 
 def check_upload_content(content: bytes, shown: str) -> None:
@@ -59,8 +60,8 @@ def check_upload_content(content: bytes, shown: str) -> None:
     """
     for magic, what in BINARY_SIGNATURES.items():
         if content.startswith(magic):
-            raise UnsupportedUploadError(f"is {what}; the upload endpoint reads CSV text or Parquet (nothing was unpacked): "
-                                         "export the site list as CSV", file=shown)
+            raise UnsupportedUploadError(f"is {what}; the upload reads CSV or GeoJSON text, or Parquet (nothing was unpacked): "
+                                         "export the site list as CSV or GeoJSON", file=shown)
 
 
 def check_site_ids(site_ids, shown: str) -> None:
@@ -145,6 +146,10 @@ class UploadFiles:
     def path(self, upload_id: str) -> Path:
         return self.root / f"{upload_id}.csv"
 
+    def region_path(self, upload_id: str) -> Path:
+        """The upload's region (its sidecar, present only when one was given): kept and evicted with the site list."""
+        return self.root / f"{upload_id}.region.json"
+
     def __contains__(self, upload_id: str) -> bool:
         return self.path(upload_id).is_file()
 
@@ -166,8 +171,8 @@ class UploadFiles:
             if e is not None:
                 e.last_used = time.time()
 
-    def put(self, upload_id: str, src: Path, client: str) -> list[str]:
-        """Store ``src`` (moved) as ``upload_id`` for ``client``; returns the ids evicted to make room.
+    def put(self, upload_id: str, src: Path, client: str, region: Path | None = None) -> list[str]:
+        """Store ``src`` (moved) as ``upload_id`` for ``client`` (with its ``region`` sidecar, moved too); returns the ids evicted to make room.
 
         Raises
         ------
@@ -179,8 +184,12 @@ class UploadFiles:
             final = self.path(upload_id)
             existed = upload_id in self._entries and final.is_file()
             if not existed:
+                size = 0
+                if region is not None:  # the sidecar first: a stored list is never seen without its region
+                    os.replace(region, self.region_path(upload_id))
+                    size = self.region_path(upload_id).stat().st_size
                 os.replace(src, final)
-                self._entries[upload_id] = _Entry(final.stat().st_size, now)
+                self._entries[upload_id] = _Entry(final.stat().st_size + size, now)
             e = self._entries[upload_id]
             e.last_used = now
             had_owner = client in e.owners
@@ -201,12 +210,13 @@ class UploadFiles:
     # --- under the lock -------------------------------------------------------------------
     def _delete(self, upload_id: str) -> None:
         self._entries.pop(upload_id, None)
-        try:
-            self.path(upload_id).unlink()
-        except FileNotFoundError:
-            pass  # deleted already: gone either way
-        except OSError as exc:
-            log.warning("upload store: cannot delete %s: %s", upload_id, exc)
+        for path in (self.path(upload_id), self.region_path(upload_id)):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass  # deleted already (or never had a region): gone either way
+            except OSError as exc:
+                log.warning("upload store: cannot delete %s: %s", path.name, exc)
 
     def _release_over_quota(self, client: str, keep: str) -> list[str]:
         """Release ``client``'s least recently used uploads beyond its quota; delete those nobody else holds."""

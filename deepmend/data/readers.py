@@ -141,11 +141,15 @@ def _read_csv(data: bytes, label: str, raw: bool = False) -> _Table:
     text = _decode(data, label)
     sep = _sniff_sep(text)
     try:
+        # blank lines are kept as empty rows (skipped and reported by read_sites), so that row numbers are the file's lines
         df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[] if raw else MISSING,
-                         skipinitialspace=True, engine="python")
+                         skipinitialspace=True, engine="python", skip_blank_lines=raw)
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot be read as CSV ({first})", file=label) from None
+    if not raw and len(df):
+        filled = ~df.isna().all(axis=1).to_numpy()
+        df = df.iloc[: int(np.flatnonzero(filled)[-1]) + 1 if filled.any() else 0]  # blank lines at the end are no rows
     t = _Table(df, label, 2)
     if sep != ",":  # decimal comma ("45,7640") in numeric columns of a ';' or tab file
         t.df.attrs["decimal_comma"] = True
@@ -170,6 +174,11 @@ def _vector_table(gdf, label: str) -> _Table:
         raise InputError(f"feature is a {geom[i].geom_type}, expected Point features (sites)",
                          file=label, row=i + 1, column="geometry", value=geom[i].geom_type)
     pts = types == 0
+    if len(geom) and not pts.any():  # no feature has a geometry: coordinates in the properties (lat/lon or x/y), as attribute exports have them
+        props = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).reset_index(drop=True)
+        names = [str(c).replace("\ufeff", "").strip() for c in props.columns]
+        if (_find(names, "lat") and _find(names, "lon")) or (_find(names, "x") and _find(names, "y")):
+            return _Table(props, label, 1, "feature")
     x = np.full(len(geom), np.nan)
     y = np.full(len(geom), np.nan)
     x[pts], y[pts] = shapely.get_x(geom[pts]), shapely.get_y(geom[pts])
@@ -264,11 +273,24 @@ def _clean_columns(df: pd.DataFrame) -> list[str]:
     return cols
 
 
+def _norm(name: str) -> str:
+    """A column name as matched: case folded, a unit or CRS in brackets dropped, spaces, dots and dashes as '_'
+    (``"Site ID"`` → ``site_id``, ``"LATITUDE (WGS84)"`` → ``latitude``, ``"Long."`` → ``long``)."""
+    text = re.sub(r"[\(\[\{][^)\]\}]*[\)\]\}]", " ", str(name).replace("\ufeff", "").lower())
+    return re.sub(r"[\s.\-]+", "_", text).strip("_")
+
+
 def _find(columns: list[str], key: str) -> str | None:
     lower = {c.lower(): c for c in columns}
     for alias in ALIASES[key]:
         if alias in lower:
             return lower[alias]
+    normed: dict[str, str] = {}
+    for c in columns:
+        normed.setdefault(_norm(c), c)
+    for alias in ALIASES[key]:
+        if _norm(alias) in normed:
+            return normed[_norm(alias)]
     return None
 
 
@@ -279,16 +301,29 @@ def _is_missing(raw: pd.Series) -> np.ndarray:
     return missing
 
 
-def _numbers(t: _Table, col: str) -> tuple[np.ndarray, np.ndarray]:
-    """(values float64, missing bool); a present value that is not a number is refused naming its row."""
+def _numbers(t: _Table, col: str, degrees: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(values float64, missing bool); a present value that is not a number is refused naming its row.
+
+    A decimal comma ("45,7640") is read in ``;``/tab files, and in a ``,`` file where the cell is
+    quoted: always for degrees (``degrees=True``: lat/lon never carry thousands separators), else
+    unless exactly three digits follow the comma ("652,123": decimal comma or thousands separator?
+    refused as ambiguous).
+    """
     raw = t.df[col]
     missing = _is_missing(raw)
     if pd.api.types.is_numeric_dtype(raw.dtype):
         values = raw.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     else:
         text = raw.astype(object).where(~missing, None).map(lambda v: None if v is None else str(v).strip())
-        if t.df.attrs.get("decimal_comma"):
-            text = text.map(lambda v: v.replace(",", ".") if isinstance(v, str) and re.fullmatch(r"[-+]?\d+,\d*", v) else v)
+        comma = text.map(lambda v: isinstance(v, str) and re.fullmatch(r"[-+]?\d+,\d+", v) is not None).to_numpy(bool)
+        if comma.any() and not t.df.attrs.get("decimal_comma") and not degrees:
+            odd = np.flatnonzero(comma & text.map(lambda v: isinstance(v, str) and re.fullmatch(r"[-+]?\d+,\d{3}", v) is not None).to_numpy(bool))
+            if odd.size:
+                i = int(odd[0])
+                raise InputError("ambiguous number: a decimal comma or a thousands separator? write it without the comma, or with a decimal point",
+                                 file=t.label, row=i + t.offset, column=col, value=raw.iloc[i])
+        if comma.any():
+            text = text.where(~comma, text.map(lambda v: v.replace(",", ".") if isinstance(v, str) else v))
         values = pd.to_numeric(text, errors="coerce").to_numpy(float)
     bad = np.isnan(values) & ~missing
     if bad.any():
@@ -340,8 +375,8 @@ def _lonlat(t: _Table, cols: list[str], crs: str | None, audience: str) -> tuple
         return (*_to_lonlat(t, x, y, mx | my, np.full(len(df), src, dtype=object), "geometry"), src)
     c_lat, c_lon, c_x, c_y = (_find(cols, k) for k in ("lat", "lon", "x", "y"))
     if c_lat and c_lon:
-        lat, m1 = _numbers(t, c_lat)
-        lon, m2 = _numbers(t, c_lon)
+        lat, m1 = _numbers(t, c_lat, degrees=True)
+        lon, m2 = _numbers(t, c_lon, degrees=True)
         _check_range(t, lat, lon, c_lat, c_lon)
         return lon, lat, m1 | m2, None
     if not (c_x and c_y):
@@ -561,6 +596,10 @@ def read_sites(
     else:
         ops = np.full(len(t.df), str(operator) if operator else "unknown")
     keep = np.ones(len(t.df), dtype=bool)
+    blank = np.logical_and.reduce([_is_missing(t.df[c]) for c in cols]) if cols else keep & False
+    if blank.any():  # ",,,," lines a spreadsheet leaves at the end: nothing in them to read
+        notes.append(f"skipped {int(blank.sum())} empty row(s) ({t.row_word}s {_rows(t, np.flatnonzero(blank))})")
+        keep &= ~blank
     if operator and c_op:
         keep = _operator_rows(ops, str(operator))
         if not keep.any():
@@ -594,7 +633,12 @@ def read_sites(
         uniq, counts = np.unique(ids, return_counts=True)
         if (counts > 1).any():
             dup = uniq[counts > 1][0]
-            rows = idx[ids == dup][:2] + t.offset
+            two = np.flatnonzero(ids == dup)[:2]
+            rows = idx[two] + t.offset
+            if ops[two[0]] != ops[two[1]]:  # each operator numbered its own sites
+                raise InputError(f"duplicate site id: operators {ops[two[0]]} ({t.row_word} {rows[0]}) and {ops[two[1]]} ({t.row_word} {rows[1]}) "
+                                 "use the same id; ids must be unique in the list: prefix them with the operator, or keep one operator",
+                                 file=label, row=int(rows[1]), column=c_id, value=str(dup))
             raise InputError(f"duplicate site id ({t.row_word}s {rows[0]} and {rows[1]}); co-located antennas need their own ids",
                              file=label, row=int(rows[1]), column=c_id, value=str(dup))
     if country:

@@ -108,6 +108,8 @@ def read_polygons(path, *, name_field: str | None = None) -> dict[str, shapely.G
         except Exception as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise InputError(f"cannot be read as a vector file ({first})", file=label) from None
+        if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry is None:  # a table (CSV …): no geometry at all
+            raise InputError("has no geometry: a region is a polygon file (GeoJSON, GeoPackage, Shapefile …)", file=label)
     if len(gdf) == 0:
         raise InputError("region file has no features", file=label)
     if gdf.crs is None:

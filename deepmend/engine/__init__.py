@@ -8,9 +8,9 @@ or on a Dask distributed cluster; the workers write their tiles' rows of the Zar
 themselves and the driver only keeps the manifest (docs/SCALING.md).
 """
 
-from deepmend.engine.job import Job, open_job
+from deepmend.engine.job import Job, open_job, open_jobs
 from deepmend.engine.runner import BatchReport, run_batch
 from deepmend.engine.tasks import ModelSpec, TileResult, compute_tile
 from deepmend.engine.tiles import Tile, make_tiles
 
-__all__ = ["Job", "open_job", "BatchReport", "run_batch", "ModelSpec", "TileResult", "compute_tile", "Tile", "make_tiles"]
+__all__ = ["Job", "open_job", "open_jobs", "BatchReport", "run_batch", "ModelSpec", "TileResult", "compute_tile", "Tile", "make_tiles"]

@@ -57,7 +57,7 @@ def _spec(model_name: str, alpha: float | None, weights: str | None = None):
 def predict_batch(country, city, operator, sites, region, crs, dataset, model_name, alpha, weights, store, workers, scheduler, floor, max_sites) -> None:
     """``predict --all`` through the engine into a Zarr store."""
     from deepmend.engine.executors import Interrupted, interruptible, make_executor
-    from deepmend.engine.job import open_job
+    from deepmend.engine.job import network_stores, open_jobs
     from deepmend.engine.runner import run_batch
     from deepmend.engine.tiles import DEFAULT_MAX_SITES, DEFAULT_STORE_MAX_SITES
 
@@ -65,21 +65,25 @@ def predict_batch(country, city, operator, sites, region, crs, dataset, model_na
     if not store:
         raise InputError("a batch run needs --store OUT.zarr", column="--store")
     spec = _spec(model_name, alpha, weights)
-    job = open_job(country, city, operator, sites, region, crs, dataset)
-    if job.excluded:
-        click.echo(f"warning: {len(job.excluded)} site(s) excluded: e.g. " + "; ".join(f"{k}: {v}" for k, v in list(job.excluded.items())[:3]), err=True)
-    with interruptible():
-        ex = make_executor(workers, scheduler)
-        try:
-            rep = run_batch(job, spec, store=store, executor=ex, floor=floor, max_sites=max_sites or (DEFAULT_MAX_SITES if spec.name == "probabilistic" else DEFAULT_STORE_MAX_SITES))
-        except Interrupted as exc:
-            interruptible.mute()  # a second Ctrl-C must not interrupt the clean-up
-            ex.close(cancel=True)
-            _interrupted(exc, store)
-        else:
-            ex.close()
-    click.echo(f"{job.name}: {rep.n_sites} maps in {rep.n_tiles} tiles ({rep.tiles_resumed} tiles resumed, {rep.sites_computed} maps computed) "
-               f"in {rep.seconds:.1f} s; lost mass below the floor: max {rep.lost_max:.2e}, total {rep.lost_sum:.2e}; peak RSS {rep.peak_rss_mb:.0f} MiB; store {store}")
+    jobs = open_jobs(country, city, operator, sites, region, crs, dataset)  # a multi-operator --sites: one network (and store) each
+    for n in dict.fromkeys(n for job in jobs for n in job.notes):
+        click.echo(f"note: {n}", err=True)
+    for job, path in zip(jobs, network_stores(store, jobs)):
+        if job.excluded:
+            click.echo(f"warning: {len(job.excluded)} site(s) excluded: e.g. " + "; ".join(f"{k}: {v}" for k, v in list(job.excluded.items())[:3]), err=True)
+        with interruptible():
+            ex = make_executor(workers, scheduler)
+            try:
+                rep = run_batch(job, spec, store=path, executor=ex, floor=floor,
+                                max_sites=max_sites or (DEFAULT_MAX_SITES if spec.name == "probabilistic" else DEFAULT_STORE_MAX_SITES))
+            except Interrupted as exc:
+                interruptible.mute()  # a second Ctrl-C must not interrupt the clean-up
+                ex.close(cancel=True)
+                _interrupted(exc, store)
+            else:
+                ex.close()
+        click.echo(f"{job.name}: {rep.n_sites} maps in {rep.n_tiles} tiles ({rep.tiles_resumed} tiles resumed, {rep.sites_computed} maps computed) "
+                   f"in {rep.seconds:.1f} s; lost mass below the floor: max {rep.lost_max:.2e}, total {rep.lost_sum:.2e}; peak RSS {rep.peak_rss_mb:.0f} MiB; store {path}")
 
 
 @click.command()

@@ -38,6 +38,7 @@ class Job:
     mask_region: Region
     targets: np.ndarray
     excluded: dict = field(default_factory=dict)  # site id → reason
+    notes: tuple = ()  # what was done to a user's input (rows skipped, sites snapped …), one sentence each
 
     @property
     def crs(self) -> str:
@@ -77,14 +78,7 @@ def _national_dataset(country: str, dataset: str | None):
 
 
 def open_country(country: str, operator: str, dataset: str | None = None) -> Job:
-    """Every site of ``operator`` in a bundled national file, masked by the country's land.
-
-    Raises
-    ------
-    InputError
-        If the country has no bundled national file, or ``operator`` is not one of its operators
-        (listing the valid ones).
-    """
+    """Every site of ``operator`` in a bundled national file, masked by the country's land."""
     from deepmend.data.catalog import _sites, country_region
 
     code, ds = _national_dataset(country, dataset)
@@ -112,24 +106,73 @@ def open_country(country: str, operator: str, dataset: str | None = None) -> Job
     return Job(f"{code}/{ds.key}/{op}", dep, mask_region, np.flatnonzero(inside), excluded)
 
 
+def open_jobs(country: str | None, city: str | None, operator: str | None, sites: str | None = None,
+              region: str | None = None, crs: str | None = None, dataset: str | None = None) -> list[Job]:
+    """Like :func:`open_job`, but a user's multi-operator site list gives one job per operator's network
+    (each tessellated on its own, :func:`deepmend.data.deployment.split_networks`), in operator order.
+
+    ``sites`` is a path, a (Geo)DataFrame or a :class:`~deepmend.data.deployment.Deployment`;
+    ``region`` a path, a GeoDataFrame, a Region or a bundled name (:func:`deepmend.scene.resolve_region`).
+    """
+    if sites is not None and not (isinstance(sites, str) and not sites):
+        from deepmend.data.deployment import split_networks
+        from deepmend.data.readers import read_sites
+        from deepmend.scene import Scene, resolve_region
+
+        if isinstance(sites, Deployment):
+            dep = sites if operator is None else sites.subset(np.char.lower(sites.operator.astype(str)) == str(operator).lower())
+            if len(dep) == 0:
+                raise InputError(f"no site of operator {operator!r}; operators: {', '.join(sites.operators())}", column="operator", value=operator)
+        else:
+            dep = read_sites(sites, crs=crs, country=country, operator=operator, audience="cli")
+        reg = resolve_region(region, dep.crs) if region is not None else None
+        nets = split_networks(dep)
+        jobs = []
+        for op, net in nets.items():
+            scene = Scene.from_files(net, reg)
+            # "<list>/<operator>" whenever an operator is chosen or several are there: the same network, the same name (and store)
+            named = len(nets) > 1 or (operator is not None and op != "")
+            jobs.append(Job(f"{scene.name}/{op}" if named else scene.name, scene.deployment, scene.mask_region, scene.targets,
+                            notes=scene.notes))
+        return jobs
+    return [open_job(country, city, operator, sites, region, crs, dataset)]
+
+
+def network_stores(store, jobs) -> list:
+    """The store of each network: ``store`` itself for one network, else ``store/<operator>.zarr`` (a store holds one network's maps)."""
+    import re
+    from pathlib import Path
+
+    if store is None:
+        return [None] * len(jobs)
+    if len(jobs) == 1:
+        return [str(store)]
+    if (Path(store) / "zarr.json").exists():
+        raise InputError(f"is the map store of one network, and this list holds {len(jobs)} operators' networks "
+                         f"({', '.join(str(j.deployment.operator[0]) for j in jobs[:6] if len(j.deployment))}), each stored on its own "
+                         "under the --store folder: choose a new --store, or one operator", file=str(store))
+    out, seen = [], set()
+    for k, j in enumerate(jobs):
+        op = str(j.deployment.operator[0]) if len(j.deployment) else "network"
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", op).strip("._") or "network"
+        if slug.lower() in seen:  # two operators whose names clean alike
+            slug = f"{slug}_{k + 1}"
+        seen.add(slug.lower())
+        out.append(str(Path(store) / f"{slug}.zarr"))
+    return out
+
+
 def open_job(country: str | None, city: str | None, operator: str | None, sites: str | None = None,
              region: str | None = None, crs: str | None = None, dataset: str | None = None) -> Job:
-    """Resolve the CLI's scene options into a job: a catalog city, a whole country, or a user's files.
-
-    Raises
-    ------
-    InputError
-        If ``--region`` is given without ``--sites``, neither a catalog scene nor ``--sites`` is
-        given, or a name or file is refused by the catalog or the readers.
-    """
+    """Resolve the CLI's scene options into a job: a catalog city, a whole country, or a user's files
+    (one operator's network: a multi-operator list is refused, see :func:`open_jobs`)."""
     if sites:
         from deepmend.data.readers import read_sites
-        from deepmend.data.regions import read_region
-        from deepmend.scene import Scene
+        from deepmend.scene import Scene, resolve_region
 
         dep = read_sites(sites, crs=crs, country=country, operator=operator, audience="cli")
-        scene = Scene.from_files(dep, read_region(region, dep.crs) if region else None)
-        return Job(scene.name, scene.deployment, scene.mask_region, scene.targets)
+        scene = Scene.from_files(dep, resolve_region(region, dep.crs) if region else None)
+        return Job(scene.name, scene.deployment, scene.mask_region, scene.targets, notes=scene.notes)
     if region:
         raise InputError("--region goes with --sites (catalog scenes carry their own region)", column="--region", value=region)
     if not country or not operator:

@@ -57,9 +57,14 @@ def settings_for(job: Job, spec: ModelSpec, floor: float, max_sites: int, margin
     """What a store's maps depend on; a resumed run must match it."""
     from deepmend.grid.map_dir import deployment_digest, region_digest  # content hashes: a moved site or another region is a change
 
-    return {"job": job.name, "crs": job.crs, "n_targets": int(len(job.targets)), "model": spec.as_dict(), "floor": float(floor),
-            "max_sites_per_tile": int(max_sites), "margin_m": float(margin_m), "layout": LAYOUT,
-            "deployment_sha256": deployment_digest(job.deployment), "region_sha256": region_digest(job.mask_region)}
+    out = {"job": job.name, "crs": job.crs, "n_targets": int(len(job.targets)), "model": spec.as_dict(), "floor": float(floor),
+           "max_sites_per_tile": int(max_sites), "margin_m": float(margin_m), "layout": LAYOUT,
+           "deployment_sha256": deployment_digest(job.deployment), "region_sha256": region_digest(job.mask_region)}
+    if spec.name == "deepmend":  # the weights file may be replaced under the same name: its checksum decides
+        from deepmend.models.deepmend import declared_checksum
+
+        out["weights_sha256"] = declared_checksum(spec.params.get("weights"))
+    return out
 
 
 def open_store(path, job: Job, spec: ModelSpec, floor: float, max_sites: int, margin_m: float, tiles) -> MapStore:

@@ -146,6 +146,7 @@ def remove_stale_temporaries(path: Path) -> int:
 _CHANGES = {
     "deployment_sha256": "the sites changed (moved, added or removed)",
     "region_sha256": "the region changed",
+    "weights_sha256": "other DeepMEND weights",
     "model": "another model or other model parameters",
     "floor": "another --floor",
     "max_sites_per_tile": "another --max-sites-per-tile",
@@ -162,7 +163,14 @@ def what_changed(have: dict, want: dict, keys: Sequence[str]) -> str:
     out = []
     for k in keys:
         a, b = have.get(k), want.get(k)
-        detail = f" ({a} → {b})" if k not in ("deployment_sha256", "region_sha256") and len(f"{a}{b}") < 120 else ""
+        if k not in have:
+            out.append(f"{_CHANGES.get(k, k)}? (the store does not record it: made by an older version) [{k}]")
+            continue
+        if k == "model" and isinstance(a, dict) and isinstance(b, dict):  # "probabilistic {"alpha": 1.3} → probabilistic {"alpha": 2.0}"
+            a, b = (f"{m.get('name')} {json.dumps(m.get('params') or {}, sort_keys=True)}" for m in (a, b))
+        elif k == "weights_sha256":
+            a, b = str(a)[:12], str(b)[:12]
+        detail = f" ({a} → {b})" if k not in ("deployment_sha256", "region_sha256") and len(f"{a}{b}") < 160 else ""
         out.append(f"{_CHANGES.get(k, k)}{detail} [{k}]")
     return "; ".join(out)
 

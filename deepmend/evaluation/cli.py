@@ -61,6 +61,17 @@ def _truth_source(spec: str, seed: int):
     return f"dataset `{root}` (index.json scenes: {', '.join(index.get('scenes', {}))})", f"dataset:{root.resolve()}", factory
 
 
+def sharing_regressor(trained):
+    """A fresh :class:`VoronoiBoostModel` that uses ``trained``'s regressor (trained with ``.train()``
+    on the evaluation's training split) — not the shipped one, which ``fit`` loads for a model
+    whose ``source_`` is not "train"."""
+    from deepmend.models.voronoiboost import VoronoiBoostModel
+
+    model = VoronoiBoostModel()
+    model.regressor_, model.train_cities_, model.source_ = trained.regressor_, trained.train_cities_, trained.source_
+    return model
+
+
 @click.command()
 @click.option("--models", "models_opt", default="voronoi,probabilistic,voronoiboost,teacher,deepmend", show_default=True,
               help="Comma-separated model names (registered models; 'deepmend' is reported as pending until registered).")
@@ -149,9 +160,7 @@ def evaluate(models_opt, train_opt, test_opt, out, gt_opt, variant_opt, max_bs, 
         """One regressor, trained once on the training split, shared by the test scenes."""
         if "vb" not in shared:
             shared["vb"] = VoronoiBoostModel().train(train_res["features"], train_res["scales"], [s.city for s in split.train])
-        model = VoronoiBoostModel()
-        model.regressor_, model.train_cities_ = shared["vb"].regressor_, shared["vb"].train_cities_
-        return model
+        return sharing_regressor(shared["vb"])
 
     def factories(key: str, scene):
         f = {}

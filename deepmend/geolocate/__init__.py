@@ -8,6 +8,10 @@ engine (resumably when a ``store`` is given, locally or on Dask), gathered into 
 matrix (:mod:`deepmend.geolocate.maps`). Nothing is dropped silently: value rows whose site
 is not in the deployment, sites outside the selected area and target sites without a value
 are counted and listed in the report.
+
+Several operators (a multi-operator site list without ``--operator``): one job per network, each
+network's maps and estimator on their own (:func:`deepmend.geolocate.estimators.estimate_networks`),
+densities and totals summed; the totals table has one row per area, band and operator (``all`` first).
 """
 
 from __future__ import annotations
@@ -70,8 +74,13 @@ def geolocate(job, values: str | Path | ValueTable, spec, out: str | Path, *, po
 
     Parameters
     ----------
-    job : deepmend.engine.job.Job
-        Deployment, mask and target sites (in a metric CRS).
+    job : deepmend.engine.job.Job, or a list of them (one per operator's network, all in one CRS)
+        Deployment, mask and target sites (in a metric CRS). With several networks
+        (:func:`deepmend.engine.job.open_jobs` of a multi-operator site list) each site's values
+        are spread with its own network's maps, the estimator runs network by network
+        (:func:`deepmend.geolocate.estimators.estimate_networks`) and the densities are summed:
+        the raster's bands hold all operators together; the totals table has one row per area,
+        band and operator (``all`` first); the report lists each network.
     values : a value table path (CSV/Parquet) or a :class:`ValueTable`; ``value`` names its column(s).
     spec : deepmend.engine.tasks.ModelSpec, the model whose maps P(ℓ|i) are used.
     out : the density GeoTIFF (float32, one band per value column × time slot, devices per cell).
@@ -100,7 +109,7 @@ def geolocate(job, values: str | Path | ValueTable, spec, out: str | Path, *, po
     from deepmend.errors import InputError
     from deepmend.geolocate.areas import allocation_sd, area_totals, coverage
     from deepmend.geolocate.density import DensityRaster
-    from deepmend.geolocate.estimators import estimate
+    from deepmend.geolocate.estimators import estimate_networks
     from deepmend.geolocate.maps import MapCollector
     from deepmend.geolocate.priors import check_prior, prior_values
     from deepmend.grid.lattice import Lattice
@@ -123,8 +132,13 @@ def geolocate(job, values: str | Path | ValueTable, spec, out: str | Path, *, po
     check_writable_dir(out.parent)
     table = values if isinstance(values, ValueTable) else read_values(values, value)
     polys = read_polygons(polygons, name_field=polygon_field) if polygons else None
-    dep = job.deployment
-    m = match_values(table, job.id_index(), len(dep), job.targets, dep.site_ids)
+    jobs = list(job) if isinstance(job, (list, tuple)) else [job]
+    if len({j.crs for j in jobs}) != 1:
+        raise ValueError("the networks of one geolocation must share a CRS")
+    crs = jobs[0].crs
+    name = " + ".join(j.name for j in jobs)
+    net = _Networks(jobs)
+    m = match_values(table, net.id_index, net.n, net.targets, net.site_ids)
     warnings: list[str] = []
     if m.unknown_ids:
         warnings.append(f"{len(m.unknown_ids)} value row site id(s) not in the deployment (ignored), e.g. {', '.join(m.unknown_ids[:5])}")
@@ -135,19 +149,29 @@ def geolocate(job, values: str | Path | ValueTable, spec, out: str | Path, *, po
     matched = np.flatnonzero(m.has_value)
     if matched.size == 0:
         raise InputError("no value row matches a site of the selected deployment", file=table.source, column="site_id", value=str(table.site_ids[0]))
-    # with a store, maps of every target are kept (shared with 'predict --store' and other value tables)
-    run_job = job if store is not None else job.with_targets(matched)
-    lattice = Lattice.for_sites(job.crs, dep.x[matched], dep.y[matched])
-    ids = [str(dep.site_ids[i]) for i in matched]
+    lattice = Lattice.for_sites(crs, net.x[matched], net.y[matched])
+    ids = [str(net.site_ids[i]) for i in matched]
     v = m.weights[matched]  # (n, B)
+    groups = net.network[matched]
     coll = MapCollector(lattice, ids)
-    rep = run_batch(run_job, spec, store=str(store) if store is not None else None, executor=executor, floor=floor,
-                    max_sites=max_sites or DEFAULT_MAX_SITES, consumer=coll.add, progress=progress)
+    reps = []
+    from deepmend.engine.job import network_stores
+
+    stores = network_stores(store, jobs)
+    for k, j in enumerate(jobs):  # each operator's network on its own (tiles never mix networks)
+        local = matched[groups == k] - net.offsets[k]
+        if local.size == 0 and store is None:
+            continue
+        # with a store, maps of every target are kept (shared with 'predict --store' and other value tables)
+        run_job = j if store is not None else j.with_targets(local)
+        reps.append(run_batch(run_job, spec, store=stores[k], executor=executor, floor=floor,
+                              max_sites=max_sites or DEFAULT_MAX_SITES, consumer=coll.add, progress=progress))
+    rep = _merge_reports(reps)
     if coll.sites_added != matched.size:
         raise RuntimeError(f"{matched.size - coll.sites_added} matched sites got no map")
     maps = coll.matrix()
     pri, prior_label = prior_values(prior if estimator != "spread" else None, maps)
-    est = estimate(estimator, maps.P, v, pri, **({"tol": tol, "max_iter": max_iter} if estimator == "ml-em" else {}))
+    est = estimate_networks(estimator, maps.P, v, groups, pri, **({"tol": tol, "max_iter": max_iter} if estimator == "ml-em" else {}))
     if est.info.get("sites_with_zero_prior"):
         warnings.append(f"{est.info['sites_with_zero_prior']} site(s) have prior 0 over their whole map: their posterior uses a uniform prior")
     if estimator == "ml-em" and est.info["stopped"] == "max_iter":
@@ -156,7 +180,7 @@ def geolocate(job, values: str | Path | ValueTable, spec, out: str | Path, *, po
     raster = DensityRaster(lattice, table.n_slots, workdir=out.parent)
     try:
         raster.set_cells(maps.cells, est.density)
-        sums = raster.write_geotiff(out, labels, {"deepmend": json.dumps({"model": spec.as_dict(), "job": job.name, "floor": floor, "bands": labels,
+        sums = raster.write_geotiff(out, labels, {"deepmend": json.dumps({"model": spec.as_dict(), "job": name, "floor": floor, "bands": labels,
                                                                            "estimator": estimator, "prior": prior_label})})
     finally:
         raster.close()
@@ -164,7 +188,7 @@ def geolocate(job, values: str | Path | ValueTable, spec, out: str | Path, *, po
     outside = None
     area_report = None
     if polys is not None:
-        metric = {k: project(g, "EPSG:4326", job.crs) for k, g in polys.items()}
+        metric = {k: project(g, "EPSG:4326", crs) for k, g in polys.items()}
         cov = coverage(maps, metric)
         tot, outside = area_totals(est.density, cov)
         names = cov.names
@@ -172,8 +196,17 @@ def geolocate(job, values: str | Path | ValueTable, spec, out: str | Path, *, po
         sd = np.column_stack([allocation_sd(per_band[b], v[:, b]) for b in range(table.n_slots)])
         total_path = Path(totals) if totals is not None else out.with_suffix(".totals.csv")
         K, B = len(names), table.n_slots
-        _write_table(pd.DataFrame({"area_id": np.repeat(names, B), "band": np.tile(labels, K), "total": tot.ravel(), "sd": sd.ravel(),
-                                   "area_km2": np.repeat(cov.area_m2 / 1e6, B)}), total_path)
+        table_rows = pd.DataFrame({"area_id": np.repeat(names, B), "band": np.tile(labels, K), "total": tot.ravel(), "sd": sd.ravel(),
+                                   "area_km2": np.repeat(cov.area_m2 / 1e6, B)})
+        if len(jobs) > 1:  # one row per area, band and operator: all operators first, then each network's share
+            frames = [table_rows.assign(operator="all")]
+            for k, op in enumerate(net.operators):
+                g = groups == k
+                tot_k = np.column_stack([per_band[b][g].T @ v[g, b] for b in range(B)])
+                sd_k = np.column_stack([allocation_sd(per_band[b][g], v[g, b]) for b in range(B)])
+                frames.append(table_rows.assign(total=tot_k.ravel(), sd=sd_k.ravel(), operator=op))
+            table_rows = pd.concat(frames, ignore_index=True)[["area_id", "band", "operator", "total", "sd", "area_km2"]]
+        _write_table(table_rows, total_path)
         union_share = [_union_share(est, cov, b) for b in range(table.n_slots if estimator == "ml-em" else 1)]
         if site_areas is not None:
             site_path = Path(site_areas)
@@ -205,26 +238,63 @@ def geolocate(job, values: str | Path | ValueTable, spec, out: str | Path, *, po
     matched_total = v.sum(axis=0)
     lost = maps.lost @ v
     report = {
-        "model": spec.as_dict(), "job": job.name, "floor": floor, "bands": labels, "value_columns": list(table.columns), "crs": job.crs,
+        "model": spec.as_dict(), "job": name, "floor": floor, "bands": labels, "value_columns": list(table.columns), "crs": crs,
         "estimator": {**{k: val for k, val in est.info.items() if k != "loglik_trace"}, "prior": prior_label,
                       **({"loglik_trace": est.info["loglik_trace"][:50]} if "loglik_trace" in est.info else {})},
         "lattice": {"x0": lattice.x0, "y0": lattice.y0, "nx": lattice.nx, "ny": lattice.ny, "res": lattice.res},
         "counts": {"value_rows_sites": int(table.site_ids.size), "sites_matched": int(matched.size), "value_ids_merged_into_colocated_sites": m.merged_ids,
                    "value_ids_not_in_deployment": len(m.unknown_ids), "value_ids_outside_area": len(m.outside_ids),
-                   "sites_without_value": len(m.targets_without_value), "targets": int(len(job.targets)), "excluded_from_job": len(job.excluded),
+                   "sites_without_value": len(m.targets_without_value), "targets": int(len(net.targets)), "excluded_from_job": len(net.excluded),
                    "support_cells": int(maps.n_cells), "map_entries": int(maps.P.nnz)},
         "mass": {"values_total": value_total.tolist(), "values_matched": matched_total.tolist(), "raster_sum": sums.tolist(),
                  "lost_below_floor": lost.tolist(), "lost_below_floor_note": "map mass below --floor, put back pro rata over each map's kept cells",
                  "relative_error": (np.abs(sums - matched_total) / np.maximum(matched_total, 1e-300)).tolist(),
                  "outside_polygons": outside.tolist() if outside is not None else None},
         "areas": area_report,
+        "networks": [{"operator": op, "job": j.name, "sites_matched": int((groups == k).sum()), "values_matched": v[groups == k].sum(axis=0).tolist()}
+                     for k, (op, j) in enumerate(zip(net.operators, jobs))],
         "ids": {"not_in_deployment": m.unknown_ids[:LIST_LIMIT], "outside_area": m.outside_ids[:LIST_LIMIT],
-                "without_value": m.targets_without_value[:LIST_LIMIT], "excluded_from_job": dict(list(job.excluded.items())[:LIST_LIMIT])},
+                "without_value": m.targets_without_value[:LIST_LIMIT], "excluded_from_job": dict(list(net.excluded.items())[:LIST_LIMIT])},
         "batch": rep.as_dict(), "warnings": warnings,
     }
     with atomic_path(out.with_suffix(out.suffix + ".json")) as tmp:
         tmp.write_text(json.dumps(report, indent=2))
     return GeolocateResult(out, report, total_path, warnings, site_path)
+
+
+class _Networks:
+    """Several networks' jobs seen as one list of sites (index k of network g is ``offsets[g] + k``)."""
+
+    def __init__(self, jobs) -> None:
+        deps = [j.deployment for j in jobs]
+        self.offsets = np.cumsum([0] + [len(d) for d in deps])
+        self.n = int(self.offsets[-1])
+        self.site_ids = np.concatenate([d.site_ids.astype(str) for d in deps])
+        self.x = np.concatenate([d.x for d in deps])
+        self.y = np.concatenate([d.y for d in deps])
+        self.network = np.repeat(np.arange(len(jobs)), [len(d) for d in deps])
+        self.targets = np.concatenate([np.asarray(j.targets, dtype=int) + o for j, o in zip(jobs, self.offsets)])
+        self.operators = [", ".join(d.operators()) or j.name for d, j in zip(deps, jobs)]
+        self.excluded = {k: val for j in jobs for k, val in j.excluded.items()}
+        self.id_index: dict[str, int] = {}
+        for j, o in zip(jobs, self.offsets):
+            for s, i in j.id_index().items():
+                self.id_index.setdefault(s, int(i + o))
+
+
+def _merge_reports(reps):
+    """One batch report for several networks' runs: counts and times added, maxima kept."""
+    from deepmend.engine.runner import BatchReport
+
+    out = BatchReport()
+    for r in reps:
+        for k, val in r.as_dict().items():
+            if k in ("lost_max", "peak_rss_mb"):
+                setattr(out, k, max(getattr(out, k), val))
+            else:
+                setattr(out, k, getattr(out, k) + val)
+        out.computed_tiles.extend(r.computed_tiles)
+    return out
 
 
 def _union_share(est, cov, b: int) -> np.ndarray:

@@ -18,9 +18,9 @@ from deepmend.geolocate.estimators import ESTIMATORS
 @click.option("--value", "value_cols", help="Value column(s) to geolocate, comma-separated (one band each); required when several numeric columns are present.")
 @click.option("--country", help="Country code; alone (with --operator) = the whole country.")
 @click.option("--city", help="City of a bundled scene (see 'deepmend catalog').")
-@click.option("--operator", help="Operator of a bundled scene.")
-@click.option("--sites", type=click.Path(dir_okay=False), help="Your own site list (CSV, Parquet or GeoJSON).")
-@click.option("--region", type=click.Path(dir_okay=False), help="GeoJSON polygon of valid cells for --sites.")
+@click.option("--operator", help="Operator of a bundled scene; with --sites, keep that operator's sites (default: every operator's network, each on its own, summed).")
+@click.option("--sites", type=click.Path(dir_okay=False), help="Your own site list (CSV, Parquet, GeoJSON …; docs/INPUTS.md).")
+@click.option("--region", help="Polygon(s) of valid cells for --sites: a vector file (any CRS) or a bundled region (FR, GB, IE, BE, or CC/City).")
 @click.option("--crs", help="CRS of x/y columns in --sites (e.g. EPSG:2154).")
 @click.option("--model", "model_name", default="voronoi", show_default=True, help="voronoi | probabilistic | voronoiboost | deepmend")
 @click.option("--alpha", type=float, default=None, help="Exponent of the probabilistic model (default 1.3).")
@@ -30,7 +30,7 @@ from deepmend.geolocate.estimators import ESTIMATORS
 @click.option("--prior", help="uniform | population | RASTER.tif: prior of bayes, starting density of ml-em (default uniform).")
 @click.option("--tol", type=float, default=1e-6, show_default=True, help="ml-em: stop when the log-likelihood's relative change is below this.")
 @click.option("--max-iter", type=int, default=200, show_default=True, help="ml-em: at most this many EM steps.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Density GeoTIFF (one band per value column × time slot); a JSON report goes to OUT.json.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Density GeoTIFF (one band per value column × time slot, all operators summed); a JSON report goes to OUT.json.")
 @click.option("--polygons", type=click.Path(dir_okay=False), help="GeoJSON polygons (WGS84): exact area-weighted totals, overlaps counted in full.")
 @click.option("--polygon-field", help="Property naming each polygon (default: name).")
 @click.option("--totals", type=click.Path(dir_okay=False), help="Totals per polygon: .csv or .parquet (default OUT.totals.csv).")
@@ -41,16 +41,18 @@ def geolocate(values_path, value_cols, country, city, operator, sites, region, c
     """Estimate the density of per-BS values over space (100 m national lattice), totals per polygon, site → area table."""
     from deepmend.engine.cli import _interrupted
     from deepmend.engine.executors import Interrupted, interruptible, make_executor
-    from deepmend.engine.job import open_job
+    from deepmend.engine.job import open_jobs
     from deepmend.geolocate import geolocate as run_geolocate
 
     _check_floor(floor)
     spec = _spec(model_name, alpha, weights)
-    job = open_job(country, city, operator, sites, region, crs, dataset)
+    jobs = open_jobs(country, city, operator, sites, region, crs, dataset)  # a multi-operator --sites: one job per network
+    for n in dict.fromkeys(n for j in jobs for n in j.notes):
+        click.echo(f"note: {n}", err=True)
     with interruptible():  # SIGTERM/SIGINT: workers stopped, temporaries removed, exit 128 + signal (as predict --store)
         ex = make_executor(workers, scheduler)
         try:
-            res = run_geolocate(job, values_path, spec, out, polygons=polygons, polygon_field=polygon_field, totals=totals, store=store,
+            res = run_geolocate(jobs, values_path, spec, out, polygons=polygons, polygon_field=polygon_field, totals=totals, store=store,
                                 executor=ex, floor=floor, max_sites=max_sites, value=value_cols, estimator=estimator, prior=prior, tol=tol,
                                 max_iter=max_iter, site_areas=site_areas)
         except Interrupted as exc:

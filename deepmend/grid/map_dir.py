@@ -69,9 +69,11 @@ def region_digest(region) -> str:
     return hashlib.sha256(shapely.to_wkb(shapely.normalize(region.geometry), output_dimension=2)).hexdigest()
 
 
-def run_fingerprint(model_name: str, params: dict, scenes: Iterable) -> dict:
-    """What a directory (or store) of maps depends on: model, its parameters, and per network the
-    content hash of the deployment and of the region, with the sites' positions for the diff."""
+def run_fingerprint(model_name: str, params: dict, scenes: Iterable, token: str | None = None) -> dict:
+    """What a directory (or store) of maps depends on: model, its parameters, the model's
+    ``cache_token`` (its settings plus the checksum of any file it reads, e.g. DeepMEND's weights),
+    and per network the content hash of the deployment and of the region, with the sites'
+    positions for the diff."""
     nets = []
     for sc in scenes:
         dep = sc.deployment
@@ -80,7 +82,20 @@ def run_fingerprint(model_name: str, params: dict, scenes: Iterable) -> dict:
             "sites": {str(dep.site_ids[i]): [round(float(dep.x[i]), 1), round(float(dep.y[i]), 1)] for i in sc.targets} if len(dep) <= 50_000 else {},
             "crs": str(dep.crs),
         })
-    return {"version": 1, "model": str(model_name), "params": json.loads(json.dumps(params, default=str)), "networks": nets}
+    return {"version": 1, "model": str(model_name), "params": json.loads(json.dumps(params, default=str)), "token": token, "networks": nets}
+
+
+def _token_change(old: str | None, new: str | None) -> str | None:
+    """A phrase for a changed model token (None when equal, or when the old run predates tokens)."""
+    if old is None or new is None or old == new:
+        return None
+    try:
+        a, b = json.loads(old), json.loads(new)
+    except (TypeError, json.JSONDecodeError):
+        return "the model's settings changed"
+    if isinstance(a, dict) and isinstance(b, dict) and a.get("sha256") != b.get("sha256"):
+        return f"other weights (sha256 {str(a.get('sha256'))[:12]} → {str(b.get('sha256'))[:12]})"
+    return "the model's settings changed"
 
 
 def fingerprint_changes(old: dict, new: dict) -> list[str]:
@@ -90,6 +105,10 @@ def fingerprint_changes(old: dict, new: dict) -> list[str]:
         out.append(f"model {old.get('model')} → {new.get('model')}")
     elif old.get("params") != new.get("params"):
         out.append(f"parameters {json.dumps(old.get('params'), sort_keys=True)} → {json.dumps(new.get('params'), sort_keys=True)}")
+    else:
+        token = _token_change(old.get("token"), new.get("token"))
+        if token:
+            out.append(token)
     o_sites = {k: v for n in old.get("networks", []) for k, v in n.get("sites", {}).items()}
     n_sites = {k: v for n in new.get("networks", []) for k, v in n.get("sites", {}).items()}
     moved = sorted(k for k in o_sites.keys() & n_sites.keys() if np.hypot(o_sites[k][0] - n_sites[k][0], o_sites[k][1] - n_sites[k][1]) > 0.5)
@@ -168,7 +187,7 @@ def write_map_dir(model, scene, out_dir: Path, fmt: str = "npz", desc: str | Non
     """
     scenes = list(scene) if isinstance(scene, (list, tuple)) else [scene]
     check_writable_dir(out_dir)
-    fp = run_fingerprint(model.name, model.params(), scenes)
+    fp = run_fingerprint(model.name, model.params(), scenes, model.cache_token())
     check_resume(out_dir, fp)
     with atomic_path(out_dir / RUN_FILE) as tmp:
         Path(tmp).write_text(json.dumps(fp), encoding="utf-8")

@@ -46,52 +46,19 @@ SHARD_VERSION = 3  # 3: inputs from FeatureBuilder.coarse (network-grid features
 
 
 def scene_dir_name(key: str) -> str:
-    """The directory name of a dataset key (:func:`deepmend.groundtruth.dataset.scene_dir_name`).
-
-    Parameters
-    ----------
-    key : str
-        ``COUNTRY/City/Operator`` or ``…#wN``.
-
-    Returns
-    -------
-    str
-    """
     from deepmend.groundtruth.dataset import scene_dir_name as name
 
     return name(key)
 
 
 def catalog_key(key: str) -> tuple[str, str, str]:
-    """(country, city, operator) of a dataset key; ``SCENE#wN`` is world N of the randomised family.
-
-    Parameters
-    ----------
-    key : str
-        ``COUNTRY/City/Operator``, optionally followed by ``#wN``.
-
-    Returns
-    -------
-    tuple of str
-        (country, city, operator).
-    """
+    """(country, city, operator) of a dataset key; ``SCENE#wN`` is world N of the randomised family."""
     country, city, op = key.split("#")[0].split("/")
     return country, city, op
 
 
 def read_index(data: Path) -> dict:
-    """The index of a ground-truth dataset (:class:`deepmend.groundtruth.dataset.GroundTruthDataset`).
-
-    Parameters
-    ----------
-    data : Path
-        The dataset directory.
-
-    Returns
-    -------
-    dict
-        The parsed ``index.json`` (scenes, their directories and settings).
-    """
+    """The index of a ground-truth dataset (:class:`deepmend.groundtruth.dataset.GroundTruthDataset`)."""
     from deepmend.groundtruth.dataset import GroundTruthDataset
 
     return GroundTruthDataset(data).read()
@@ -105,28 +72,6 @@ def coarse_alpha_search(scene, i: int, truth_coarse: np.ndarray, alphas: np.ndar
     is ``factor``² cheaper in the KS and restricts quadrant origins to coarse-cell
     corners, so it can only pick a neighbouring α where two candidates are within the
     coarse-grid rounding of each other; the student is trained at that resolution anyway.
-
-    Parameters
-    ----------
-    scene : Scene
-        The scene.
-    i : int
-        Site index of the BS.
-    truth_coarse : numpy.ndarray, shape (S, S)
-        The ground truth summed to the coarse grid (lattice order, row 0 = south).
-    alphas : numpy.ndarray, shape (K,)
-        The α grid, ascending.
-    den : numpy.ndarray, shape (K, ny, nx)
-        The probabilistic normalisers for ``alphas`` (Traag et al. 2011).
-    factor : int
-        Fine cells per coarse cell side.
-
-    Returns
-    -------
-    best : int
-        Index of the chosen α (ties to the smaller α).
-    ks : float
-        Its coarse-grid 2-D KS to the truth.
     """
     from deepmend.metrics import ks2d_many
     from deepmend.models.probabilistic import weights_on_window
@@ -140,36 +85,13 @@ def coarse_alpha_search(scene, i: int, truth_coarse: np.ndarray, alphas: np.ndar
     return k, float(ks[k])
 
 
-def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequence[float], max_sites: int | None, seed: int) -> Path:
+def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequence[float], max_sites: int | None, seed: int, labels: bool = True) -> Path:
     """Write (or reuse) the student shard of one scene of the dataset; returns its path.
 
-    Parameters
-    ----------
-    data : Path
-        The ground-truth dataset directory.
-    key : str
-        The scene's dataset key.
-    entry : dict
-        The scene's entry of the index.
-    factor : int
-        Coarsening factor.
-    alphas : sequence of float
-        The teacher's α grid (METHOD.md §2).
-    max_sites : int or None
-        Seeded sample of BSs (None: all).
-    seed : int
-        Sampling seed.
-
-    Returns
-    -------
-    Path
-        ``<data>/student/<scene>_f<factor>.npz``.
-
-    Raises
-    ------
-    InputError
-        If the scene has no ground-truth maps.
-    """
+    ``labels=False`` skips the teacher's α search (most of the cost) for runs that train on the
+    ground truth itself (``--target gt``): the shard's ``teacher`` is then the ground truth and
+    ``alpha``/``ks_teacher`` are NaN; such a shard is its own cache entry (a soft-label run
+    rebuilds it with labels)."""
     from deepmend.log import progress as tqdm
 
     from deepmend.groundtruth.reader import OperatorMaps
@@ -179,6 +101,9 @@ def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequen
 
     out = data / "student" / f"{scene_dir_name(key)}_f{factor}.npz"
     meta = {"version": SHARD_VERSION, "factor": factor, "alphas": list(map(float, alphas)), "max_sites": max_sites, "seed": seed}
+    if not labels:
+        meta["teacher_labels"] = False
+        out = out.with_name(out.stem + "_gt.npz")
     if out.exists():
         try:
             with np.load(out, allow_pickle=False) as z:
@@ -194,7 +119,7 @@ def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequen
     if max_sites and len(sites) > max_sites:
         sites = sorted(np.random.default_rng(seed).choice(sites, size=max_sites, replace=False).tolist())
     a = np.sort(np.asarray(alphas, dtype=np.float64))
-    den = denominators(scene, a)
+    den = denominators(scene, a) if labels else None
     fb = FeatureBuilder(scene)
     s = 600 // factor
     n = len(sites)
@@ -206,9 +131,13 @@ def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequen
     for b, i in enumerate(tqdm(sites, desc=f"teacher labels {key}", unit="BS")):
         truth = gt_model.predict(i)
         gt_c[b] = block_sum(truth.lattice_prob, factor)
-        k, ks = coarse_alpha_search(scene, i, gt_c[b], a, den, factor)
-        alpha[b], ks_t[b] = a[k], ks
-        soft_c[b] = block_sum(candidate_maps(scene, i, a[k : k + 1], den[k : k + 1])[0], factor)
+        if labels:
+            k, ks = coarse_alpha_search(scene, i, gt_c[b], a, den, factor)
+            alpha[b], ks_t[b] = a[k], ks
+            soft_c[b] = block_sum(candidate_maps(scene, i, a[k : k + 1], den[k : k + 1])[0], factor)
+        else:
+            alpha[b] = ks_t[b] = np.nan
+            soft_c[b] = gt_c[b]
         x[b] = fb.coarse(i, factor)  # inputs computed on the network's grid, as at inference
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
@@ -220,16 +149,7 @@ def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequen
 
 @dataclass
 class Shards:
-    """Concatenated arrays of several scenes (see the module docstring for each array's shape).
-
-    Parameters
-    ----------
-    x : numpy.ndarray of float16, shape (N, 4, S, S)
-    teacher, gt : numpy.ndarray of float32, shape (N, S, S)
-    alpha, ks_teacher : numpy.ndarray of float32, shape (N,)
-    scene : numpy.ndarray of str, shape (N,)
-        The dataset key of each map.
-    """
+    """Concatenated arrays of several scenes."""
 
     x: np.ndarray
     teacher: np.ndarray
@@ -243,19 +163,6 @@ class Shards:
 
 
 def load_shards(paths: Sequence[Path], keys: Sequence[str]) -> Shards:
-    """Read and concatenate prepared shards.
-
-    Parameters
-    ----------
-    paths : sequence of Path
-        Shards written by :func:`prepare_scene`.
-    keys : sequence of str
-        Their scenes' dataset keys, in the same order.
-
-    Returns
-    -------
-    Shards
-    """
     parts = []
     for p, key in zip(paths, keys):
         with np.load(p, allow_pickle=False) as z:
@@ -268,22 +175,6 @@ class MapDataset(Dataset):
 
     ``crop``: side of a random square crop (coarse cells) or None for the whole window;
     the crop's target is renormalised so it stays a distribution over the crop.
-
-    The 8 symmetries of the square (dihedral group): the inputs are isotropic functions of
-    positions, so the task is equivariant to them.
-
-    Parameters
-    ----------
-    x : numpy.ndarray, shape (N, C, S, S)
-        Input channels.
-    target : numpy.ndarray, shape (N, S, S)
-        Target masses.
-    augment : bool, default True
-        Apply a random symmetry per item.
-    crop : int, optional
-        Side of a random crop.
-    seed : int, default 0
-        Seed of the augmentation generator.
     """
 
     def __init__(self, x: np.ndarray, target: np.ndarray, augment: bool = True, crop: int | None = None, seed: int = 0) -> None:

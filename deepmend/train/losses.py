@@ -23,11 +23,6 @@ each coarse cell, the mask channel):
 
 :func:`to_mass` turns the raw network output into coarse masses for either head, so the
 validation metric is computed the same way whatever the loss.
-
-Sources: the reference head is the reference code's (Martínez-Durive et al., SECON 2024);
-KL divergence (Kullback & Leibler 1951); 2-D KS (Peacock 1983; Fasano & Franceschini 1987,
-METHOD.md §3); sliced Wasserstein distance (Bonneel et al. 2015). Maps are (B, H, W) on the
-network's coarse grid, in the scene's lattice order (row 0 = south).
 """
 
 from __future__ import annotations
@@ -46,44 +41,14 @@ P_FLOOR = 1e-30
 
 
 def log_mass(z: torch.Tensor, frac: torch.Tensor) -> torch.Tensor:
-    """log q for the log-density head: log-softmax of z + log(frac) over valid cells (−inf elsewhere).
-
-    Parameters
-    ----------
-    z : torch.Tensor, shape (B, H, W)
-        Log-density per coarse cell.
-    frac : torch.Tensor, shape (B, H, W)
-        Valid fraction of each coarse cell, in [0, 1].
-
-    Returns
-    -------
-    torch.Tensor, shape (B, H, W)
-        log q, each map's q summing to 1 over cells with frac > 0.
-    """
+    """log q for the log-density head: log-softmax of z + log(frac) over valid cells (−inf elsewhere)."""
     logits = z + torch.log(frac.clamp_min(1e-12))
     logits = torch.where(frac > 0, logits, torch.full_like(logits, -1e30))
     return logits - torch.logsumexp(logits.flatten(1), dim=1)[:, None, None]
 
 
 def to_mass(out: torch.Tensor, frac: torch.Tensor, kind: str, factor: int) -> torch.Tensor:
-    """Coarse masses (sum 1 per map) from the raw output of either head.
-
-    Parameters
-    ----------
-    out : torch.Tensor, shape (B, H, W)
-        Raw network output.
-    frac : torch.Tensor, shape (B, H, W)
-        Valid fraction of each coarse cell.
-    kind : str
-        The head (:data:`~deepmend.models.deepmend.head.HEADS`).
-    factor : int
-        Fine cells per coarse cell side (unused by the log-density heads).
-
-    Returns
-    -------
-    torch.Tensor, shape (B, H, W)
-        Masses, each map summing to 1.
-    """
+    """Coarse masses (sum 1 per map) from the raw output of either head."""
     if kind == "reference":
         m = reference_prob(out) * frac
         return m / m.flatten(1).sum(1).clamp_min(1e-30)[:, None, None]
@@ -91,17 +56,7 @@ def to_mass(out: torch.Tensor, frac: torch.Tensor, kind: str, factor: int) -> to
 
 
 def ks2d_torch(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """Batched 2-D KS distance (same definition as :func:`deepmend.metrics.ks2d`), differentiable.
-
-    Parameters
-    ----------
-    p, q : torch.Tensor, shape (B, H, W)
-        Mass maps.
-
-    Returns
-    -------
-    torch.Tensor, shape (B,)
-    """
+    """Batched 2-D KS distance (same definition as :func:`deepmend.metrics.ks2d`), differentiable."""
     d = p - q
     c = torch.nn.functional.pad(d.cumsum(-2).cumsum(-1), (1, 0, 1, 0))
     rows = c[..., :, -1:]
@@ -127,23 +82,7 @@ def _slice_bins(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, int
 
 
 def sliced_w1(p: torch.Tensor, q: torch.Tensor, cell_km: float) -> torch.Tensor:
-    """Batched sliced Wasserstein-1 (km) between coarse mass maps (B, H, W) summing to 1.
-
-    The mean over 8 directions of the 1-D W1 of the projected masses (Bonneel et al. 2015): a lower
-    bound of the 2-D W1.
-
-    Parameters
-    ----------
-    p, q : torch.Tensor, shape (B, H, W)
-        Mass maps.
-    cell_km : float
-        Coarse cell side in km.
-
-    Returns
-    -------
-    torch.Tensor, shape (B,)
-        km.
-    """
+    """Batched sliced Wasserstein-1 (km) between coarse mass maps (B, H, W) summing to 1."""
     b, h, w = p.shape
     idx, nb = _slice_bins(h, w, p.device)
     d = (p - q).reshape(b, -1)
@@ -154,35 +93,15 @@ def sliced_w1(p: torch.Tensor, q: torch.Tensor, cell_km: float) -> torch.Tensor:
     return total * (cell_km / SLICES)
 
 
-def loss_fn(out: torch.Tensor, target: torch.Tensor, frac: torch.Tensor, kind: str, factor: int, ks_weight: float = 1.0, emd_weight: float = 0.1) -> torch.Tensor:
+def loss_fn(out: torch.Tensor, target: torch.Tensor, frac: torch.Tensor, kind: str, factor: int, ks_weight: float = 1.0, emd_weight: float = 0.1,
+            kl_weight: float = 1.0) -> torch.Tensor:
     """Mean loss over the batch. ``target`` is the coarse teacher mass (sums to 1).
 
-    Parameters
-    ----------
-    out : torch.Tensor, shape (B, H, W)
-        Raw network output.
-    target : torch.Tensor, shape (B, H, W)
-        Teacher (or ground-truth) coarse masses.
-    frac : torch.Tensor, shape (B, H, W)
-        Valid fraction of each coarse cell.
-    kind : {"reference", "kl", "kl+ks", "kl+ks+emd"}
-        The loss (see the module docstring).
-    factor : int
-        Fine cells per coarse cell side.
-    ks_weight : float, default 1.0
-        Weight of the KS term.
-    emd_weight : float, default 0.1
-        Weight of the sliced W1 term (per km).
-
-    Returns
-    -------
-    torch.Tensor
-        Scalar.
-
-    Raises
-    ------
-    ValueError
-        For an unknown ``kind``.
+    ``kl_weight`` scales the KL term of the distribution losses: KL(target ‖ q) is
+    mass-covering (a cell where the target has mass and q has little costs without bound),
+    so over a family of worlds it pulls q towards the *mixture* of their maps and its wide
+    tails; a small ``kl_weight`` with a large ``emd_weight`` trains towards the maps' W1
+    barycentre instead, which punishes mass by how far it is misplaced, as the EMD does.
     """
     if kind == "reference":
         density = target / (frac * factor**2).clamp_min(1e-12)
@@ -191,6 +110,7 @@ def loss_fn(out: torch.Tensor, target: torch.Tensor, frac: torch.Tensor, kind: s
         return ((out - y_star) ** 2)[valid].mean()
     lq = log_mass(out, frac)
     kl = (torch.xlogy(target, target) - torch.where(target > 0, target * lq, torch.zeros_like(lq))).flatten(1).sum(1)
+    kl = kl_weight * kl
     if kind == "kl":
         return kl.mean()
     if kind == "kl+ks":
@@ -202,16 +122,6 @@ def loss_fn(out: torch.Tensor, target: torch.Tensor, frac: torch.Tensor, kind: s
 
 
 def init_head_bias(kind: str) -> float:
-    """A sensible start for the head's bias: y ≈ 0.2 (p ≈ 1e-5) or z = 0.
-
-    Parameters
-    ----------
-    kind : str
-        The head.
-
-    Returns
-    -------
-    float
-    """
+    """A sensible start for the head's bias: y ≈ 0.2 (p ≈ 1e-5) or z = 0."""
     return 0.2 if kind == "reference" else 0.0
 

@@ -5,13 +5,16 @@ free port of 127.0.0.1 with an EMPTY cache folder, so that every first use is a 
 the app with its DEFAULT model (DeepMEND) through its ``data-testid`` hooks: page load, hover popup,
 first click (both panels and every metrics row filled, or visibly computing and then filled), the
 panels' fit / full-window views in step, model switch, compare, GeoTIFF download, features, upload,
-Belgium's upload flow, the layout at 1280×720 and 1920×1080, and Paris's first click (its time is
+Belgium's upload flow, the layout at 1280×720 and 1920×1080, the cursor readout and the difference view,
+the "cached" mark, Paris's markers clustered at the city's view, and Paris's first click (its time is
 printed, not asserted). The tests run in file order and share one page.
 
 Screenshots go to $DEEPMEND_SCREENSHOTS_DIR when set (``DEEPMEND_SCREENSHOTS_DIR=docs/img`` refreshes
 the README's app_*.png), else to a temporary folder: a test run never edits tracked files. Skipped,
-saying why, without web/dist or chromium. The journey is marked slow (cold ground-truth fits, VoronoiBoost's
-training and Paris: minutes on 2 cores); the Content-Security-Policy check at the end is quick.
+saying why, without web/dist or chromium. The journey is marked slow (cold ground truths, Paris, a small
+evaluation: about 2 minutes on 2 shared cores since simulator version 3 and the shipped VoronoiBoost); the
+Content-Security-Policy check at the end is quick. ``DEEPMEND_E2E_CACHE=DIR`` reuses a cache folder (warm runs
+while working on the app).
 """
 
 from __future__ import annotations
@@ -59,13 +62,15 @@ def server(tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (make browser installs Debian's chromium)")
     port = _free_port()
-    cache = tmp_path_factory.mktemp("cold-cache")
+    # DEEPMEND_E2E_CACHE=DIR reuses a cache folder (warm: for iterating on the app); the suite's runs leave it unset
+    cache = Path(os.environ["DEEPMEND_E2E_CACHE"]) if os.environ.get("DEEPMEND_E2E_CACHE") else tmp_path_factory.mktemp("cold-cache")
     exe = Path(sys.executable).with_name("deepmend")
     cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "deepmend.cli"]),
            "serve", "--host", "127.0.0.1", "--port", str(port), "--static", str(DIST), "--log-level", "warning"]
     log_path = cache / "server.log"
     log = open(log_path, "w")
     env = {**os.environ, "DEEPMEND_CACHE_DIR": str(cache)}
+    os.environ["DEEPMEND_E2E_SERVER_CACHE"] = str(cache)  # for the city view's evaluation run
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
@@ -82,7 +87,7 @@ def server(tmp_path_factory):
             if time.time() > deadline:
                 pytest.fail("deepmend serve did not answer within 120 s")
             time.sleep(0.3)
-        print(f"\n[e2e] server answering after {time.perf_counter() - t0:.1f} s (cold cache {cache})")
+        print(f"\n[e2e] server answering after {time.perf_counter() - t0:.1f} s (cache {cache})")
         yield base
     finally:
         proc.terminate()
@@ -156,6 +161,49 @@ def _panels_settled(page, timeout_s: float) -> None:
                  timeout_s)
 
 
+def _markers(page) -> dict:
+    """What the main map draws now: cluster discs, single markers, their sites, the zoom (MapLibre's rendered features)."""
+    _wait_js(page, "() => document.querySelector('[data-testid=main-map]').dataset.ready === 'true'"
+                   " && window.__deepmend.map.loaded() && !window.__deepmend.map.isMoving()", 120)
+    return page.evaluate("""() => {
+        const m = window.__deepmend.map;
+        const clusters = m.queryRenderedFeatures({layers: ['sites-cluster', 'sites-other-cluster']});
+        const points = m.queryRenderedFeatures({layers: ['sites-current', 'sites-other']});
+        return {clusters: clusters.length, points: points.length, zoom: m.getZoom(),
+                in_clusters: clusters.reduce((a, f) => a + f.properties.point_count, 0),
+                site_count: window.__deepmend.state().siteCount};
+    }""")
+
+
+def _cut(page) -> list[str]:
+    """What the page cuts: labels, table heads and selects wider than their box, the BS card's last row outside the
+    card or outside the visible part of the details panel."""
+    return page.evaluate("""() => {
+        const out = [];
+        for (const h of document.querySelectorAll('.panel-header h2, .metrics-table th, label, select, .attribution'))
+            if (h.offsetParent && getComputedStyle(h).display !== 'inline' && h.scrollWidth > h.clientWidth + 1)
+                out.push('cut: ' + h.textContent.slice(0, 80));
+        const card = document.querySelector('[data-testid=bs-details]');
+        if (card) {
+            const rows = card.querySelectorAll('tr, dt, dd, li, .row');
+            const last = rows[rows.length - 1];
+            if (last) {
+                const r = last.getBoundingClientRect(), c = card.getBoundingClientRect();
+                if (r.bottom > c.bottom + 1) out.push('BS card: last row outside the card: ' + last.textContent);
+                let p = last.parentElement;
+                while (p) {
+                    const s = getComputedStyle(p), b = p.getBoundingClientRect();
+                    if (['hidden', 'auto', 'scroll', 'clip'].includes(s.overflowY) && r.bottom > b.bottom + 1)
+                        out.push('BS card cut: ' + last.textContent);
+                    p = p.parentElement;
+                }
+                if (r.bottom > window.innerHeight + 1) out.push('BS card off-screen');
+            }
+        }
+        return out;
+    }""")
+
+
 def _no_errors(page) -> None:
     assert not page.errors, page.errors  # type: ignore[attr-defined]
     for tid in ("panel-groundtruth", "panel-model"):
@@ -175,6 +223,20 @@ def test_page_load_default_scene_and_hover_popup(server, site, page):
     st = page.evaluate("() => window.__deepmend.state()")
     assert (st["scene"]["country"], st["scene"]["city"], st["scene"]["operator"]) == ("FR", "Lyon", "Orange"), st
     assert st["model"] == DEFAULT_MODEL, st
+    # France lists each city once, Paris included, at least 30 of them
+    cities = page.evaluate("() => [...document.querySelectorAll('[data-testid=select-city] option')].map(o => o.value)")
+    assert len(cities) >= 30 and len(set(cities)) == len(cities) and "Paris" in cities, cities
+    # the offline basemap at the city's view: place names (GeoNames), the 1:10m coast and administrative areas
+    _wait_js(page, "() => [...document.querySelectorAll('.place-label')].some(e => e.textContent === 'Lyon')", 60)
+    _wait_js(page, "() => window.__deepmend.map.querySourceFeatures('detail').some(f => f.properties.kind === 'admin')"
+                   " && window.__deepmend.map.querySourceFeatures('detail').some(f => f.properties.kind === 'country')", 60)
+    # the optional population layer (WorldPop, what the simulator starts from)
+    page.get_by_test_id("toggle-population").check()
+    _wait_js(page, "() => window.__deepmend.map.getLayoutProperty('population-fill', 'visibility') === 'visible'"
+                   " && window.__deepmend.map.querySourceFeatures('population').length > 0", 60)
+    assert "≥ 1,000" in page.get_by_test_id("population-legend").inner_text()
+    _shot(page, "app_population.png")
+    page.get_by_test_id("toggle-population").uncheck()
     page.evaluate(f"() => window.__deepmend.map.jumpTo({{center: [{site['lon']}, {site['lat']}], zoom: 15}})")
     _wait_js(page, "() => window.__deepmend.map.loaded() && !window.__deepmend.map.isMoving()", 60)
     page.wait_for_timeout(500)
@@ -231,12 +293,41 @@ def test_first_click_fills_both_panels_and_every_metrics_row(server, site, page)
         _shot(page, "app_computing.png")
     t1 = time.perf_counter()
     _wait_js(page, f"() => {rows}.length > 0 && {rows}.every(r => r.dataset.state === 'filled')", COLD_TIMEOUT_S)
-    print(f"[e2e] every metrics row filled {time.perf_counter() - t1:.1f} s later (VoronoiBoost's first use, cold: "
-          f"training on the default scenes, their ground truths included)")
+    print(f"[e2e] every metrics row filled {time.perf_counter() - t1:.1f} s later")
     texts = page.evaluate(f"() => {rows}.map(r => r.innerText)")
     assert all("—" not in t.split("\t")[2] for t in texts), texts
     _no_errors(page)
     _shot(page, "app_site.png")
+
+
+@slow
+def test_city_view_shows_each_models_error_cdfs(server, page):
+    """The paper's headline: a real `deepmend evaluate` of 6 Lyon BSs into the server's cache (its ground truth
+    already fitted by the first click), then the city view draws each model's KS and EMD CDFs from it."""
+    cache = Path(os.environ["DEEPMEND_E2E_SERVER_CACHE"])
+    exe = Path(sys.executable).with_name("deepmend")
+    cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "deepmend.cli"]),
+           "evaluate", "--models", "voronoi,deepmend", "--train", "FR/Rennes/Orange", "--test", "FR/Lyon/Orange",
+           "--out", str(cache / "eval" / "e2e"), "--max-bs", "6"]
+    t0 = time.perf_counter()
+    run = subprocess.run(cmd, cwd=REPO, env={**os.environ, "DEEPMEND_CACHE_DIR": str(cache), "TQDM_DISABLE": "1"},
+                         capture_output=True, text=True, timeout=COLD_TIMEOUT_S)
+    assert run.returncode == 0, run.stderr[-2000:]
+    print(f"\n[e2e] deepmend evaluate, 6 Lyon BSs: {time.perf_counter() - t0:.1f} s")
+    page.get_by_test_id("toggle-city-view").click()
+    _wait_js(page, "() => (document.querySelector('[data-testid=city-view]') || {dataset: {}}).dataset.state === 'ready'", 60)
+    view = page.get_by_test_id("city-view")
+    assert "6 BSs" in view.inner_text(), view.inner_text()
+    curves = page.evaluate("() => [...document.querySelectorAll('[data-testid=city-view] path[data-model]')].map(p => p.dataset.model)")
+    assert sorted(curves) == sorted(["voronoi", "deepmend"] * 2), curves  # one KS and one EMD curve per model
+    cut = page.evaluate("""() => [...document.querySelectorAll('[data-testid=city-view] svg')].flatMap(svg => {
+        const b = svg.getBoundingClientRect();
+        return [...svg.querySelectorAll('text')].filter(t => { const r = t.getBoundingClientRect();
+            return r.left < b.left - 0.5 || r.right > b.right + 0.5; }).map(t => t.textContent); })""")
+    assert not cut, f"axis labels cut at the chart's edge: {cut}"
+    _shot(page, "app_city_view.png")
+    page.get_by_test_id("toggle-city-view").click()
+    _wait_js(page, "() => !document.querySelector('[data-testid=city-view]')", 10)
 
 
 @slow
@@ -254,11 +345,53 @@ def test_panels_open_on_the_fit_and_stay_in_step(page):
     page.wait_for_timeout(1200)
     wheeled = page.evaluate("() => [...document.querySelectorAll('.diffusion-panel')].map(p => Number(p.dataset.zoom))")
     assert wheeled[0] > full[0] + 0.2 and abs(wheeled[0] - wheeled[1]) < 1e-6, (full, wheeled)
+    # a drag on the model panel pans the ground truth's panel too
+    centers = "() => [...document.querySelectorAll('.diffusion-panel')].map(p => p.dataset.center)"
+    before = page.evaluate(centers)
+    box = page.get_by_test_id("panel-model").locator(".panel-map").bounding_box()
+    x, y = box["x"] + box["width"] / 3, box["y"] + box["height"] / 3
+    for _ in range(3):  # a press while the wheel's zoom still eases out may not start a drag: try again
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.wait_for_timeout(100)
+        page.mouse.move(x + 60, y + 40, steps=15)
+        page.mouse.up()
+        page.wait_for_timeout(600)
+        dragged = page.evaluate(centers)
+        if dragged[1] != before[1]:
+            break
+    assert dragged[0] != before[0] and len(set(dragged)) == 1, (before, dragged)
     page.get_by_test_id("panel-groundtruth-fit").click()
     page.wait_for_timeout(300)
     refit = page.evaluate("() => [...document.querySelectorAll('.diffusion-panel')].map(p => Number(p.dataset.zoom))")
     # back on the fit (panels of other sizes fit the same square at slightly different zooms)
     assert abs(refit[0] - refit[1]) < 1e-6 and abs(refit[0] - fitted[0]) < 0.75 and refit[0] > full[0] + 0.5, (fitted, full, refit)
+
+
+@slow
+def test_cursor_readout_and_difference_view(page):
+    """The cursor's P(ℓ|i), distance and cell under each panel; the model panel's difference view."""
+    box = page.get_by_test_id("panel-groundtruth").locator(".panel-map").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    readout = page.get_by_test_id("panel-groundtruth-readout")
+    for k in range(20):  # the first hover fetches the raw map; the value shows on a later move
+        page.mouse.move(cx + 6 + k % 3, cy + 4)
+        page.wait_for_timeout(250)
+        if readout.count() and "…" not in readout.inner_text():
+            break
+    text = readout.inner_text()
+    assert text.startswith("P(ℓ|i) = ") and "…" not in text and "km from the BS" in text and "cell row" in text, text
+    model_png = page.evaluate("() => document.querySelector('[data-testid=panel-model]').dataset.state")
+    assert model_png == "ready"
+    page.get_by_test_id("panel-model-diff").click()
+    page.get_by_test_id("diff-legend").wait_for(timeout=60_000)
+    _wait_js(page, "() => document.querySelector('[data-testid=panel-model]').dataset.state === 'ready'", 120)
+    assert page.get_by_test_id("panel-model-diff").get_attribute("aria-pressed") == "true"
+    assert "model − truth" in page.get_by_test_id("diff-legend").inner_text()
+    _shot(page, "app_difference.png")
+    page.get_by_test_id("panel-model-diff").click()
+    _wait_js(page, "() => !document.querySelector('[data-testid=diff-legend]')"
+                   " && document.querySelector('[data-testid=panel-model]').dataset.state === 'ready'", 60)
 
 
 @slow
@@ -271,6 +404,10 @@ def test_model_switch_compare_and_geotiff(server, site, page):
     page.get_by_test_id("select-model-b").select_option(DEFAULT_MODEL)
     _wait_js(page, "() => (document.querySelector('[data-testid=panel-model-b]') || {dataset: {}}).dataset.state === 'ready'", 300)
     _wait_js(page, "() => { const e = document.querySelector('[data-testid=metric-ks-b]'); return !!e && !['', '—'].includes(e.textContent); }", 300)
+    # the default model's map of this BS was computed at the first click: the second panel says "cached"
+    badge = page.get_by_test_id("panel-model-b-time")
+    assert badge.get_attribute("data-cached") == "true" and "cached" in badge.inner_text(), badge.inner_text()
+    print(f"\n[e2e] compare: {DEFAULT_MODEL} again shows {badge.inner_text()!r}")
     _no_errors(page)
     _shot(page, "app_compare.png")
     with page.expect_download(timeout=120_000) as dl:
@@ -299,27 +436,7 @@ def test_features(server, site, page):
 def test_nothing_truncated(page, width, height):
     page.set_viewport_size({"width": width, "height": height})
     page.wait_for_timeout(800)
-    cut = page.evaluate("""() => {
-        const out = [];
-        for (const h of document.querySelectorAll('.panel-header h2, .metrics-table th, label, select, .attribution'))
-            if (h.offsetParent && getComputedStyle(h).display !== 'inline' && h.scrollWidth > h.clientWidth + 1)
-                out.push('cut: ' + h.textContent.slice(0, 80));
-        const card = document.querySelector('[data-testid=bs-details]');
-        if (card) {
-            const rows = card.querySelectorAll('tr, dt, dd, li, .row');
-            const last = rows[rows.length - 1];
-            if (last) {
-                let p = last.parentElement, r = last.getBoundingClientRect();
-                while (p) {
-                    const s = getComputedStyle(p), b = p.getBoundingClientRect();
-                    if ((s.overflowY === 'hidden' || s.overflow === 'hidden') && r.bottom > b.bottom + 1) out.push('BS card cut: ' + last.textContent);
-                    p = p.parentElement;
-                }
-                if (r.bottom > window.innerHeight + 1 && document.scrollingElement.scrollHeight <= window.innerHeight) out.push('BS card off-screen');
-            }
-        }
-        return out;
-    }""")
+    cut = _cut(page)
     _shot(page, f"app_{width}x{height}.png")
     page.set_viewport_size({"width": 1600, "height": 1000})
     assert not cut, cut
@@ -341,13 +458,42 @@ def test_belgium_offers_the_upload_flow(server, page, tmp_path):
     page.get_by_test_id("select-country").select_option("BE")
     card = page.get_by_test_id("no-site-list")
     card.wait_for(timeout=30_000)
-    assert "No public site list is bundled" in card.inner_text()
+    assert "No public site list is bundled" in card.inner_text() and "Proximus" in card.inner_text()
+    assert page.get_by_test_id("select-operator").inner_text().strip() == "none bundled: upload yours"
     _shot(page, "app_belgium.png")
     csv = tmp_path / "brussels.csv"
     csv.write_text("site_id,lat,lon,operator\n" + "\n".join(
         f"B{k},{50.82 + 0.01 * (k // 4):.4f},{4.32 + 0.02 * (k % 4):.4f},Proximus" for k in range(16)) + "\n")
     page.get_by_test_id("upload-cta-input").set_input_files(str(csv))
     _wait_js(page, "() => { const s = window.__deepmend.state(); return s.scene.country === 'upload' && s.sitesLoaded && s.siteCount === 16; }", 120)
+
+
+@slow
+def test_paris_markers_cluster_at_low_zoom(server, page):
+    """Paris's ~2,000 markers of four operators: cluster discs at the city's view, every site drawn once zoomed in."""
+    page.goto(server + "/?country=FR&city=Paris&operator=Orange&model=" + DEFAULT_MODEL)
+    _wait_js(page, "() => window.__deepmend && window.__deepmend.state().sitesLoaded && window.__deepmend.state().siteCount > 500", 300)
+    seen = _markers(page)
+    print(f"\n[e2e] Paris at zoom {seen['zoom']:.1f}: {seen['clusters']} cluster discs ({seen['in_clusters']} sites) "
+          f"and {seen['points']} single markers for {seen['site_count']} sites")
+    assert seen["clusters"] > 0 and seen["clusters"] + seen["points"] < seen["site_count"] / 2, seen
+    _shot(page, "app_clusters.png")
+    # hovering a cluster says how many sites it holds; clicking it zooms in
+    disc = page.evaluate("""() => { const m = window.__deepmend.map;
+        const f = m.queryRenderedFeatures({layers: ['sites-cluster']}).sort((a, b) => b.properties.point_count - a.properties.point_count)[0];
+        const p = m.project(f.geometry.coordinates); return {x: p.x, y: p.y, n: f.properties.point_count}; }""")
+    box = page.get_by_test_id("main-map").bounding_box()
+    page.mouse.move(box["x"] + disc["x"] - 20, box["y"] + disc["y"] - 20)
+    page.mouse.move(box["x"] + disc["x"], box["y"] + disc["y"], steps=4)
+    popup = page.get_by_test_id("cluster-popup")
+    popup.wait_for(timeout=15_000)
+    assert popup.get_attribute("data-count") == str(disc["n"]), (popup.get_attribute("data-count"), disc)
+    z0 = seen["zoom"]
+    page.mouse.click(box["x"] + disc["x"], box["y"] + disc["y"])
+    _wait_js(page, f"() => window.__deepmend.map.getZoom() > {z0 + 0.5} && !window.__deepmend.map.isMoving()", 30)
+    page.evaluate("() => window.__deepmend.map.jumpTo({center: [2.3488, 48.8534], zoom: 14.5})")
+    close = _markers(page)
+    assert close["clusters"] == 0 and close["points"] > 0, close
 
 
 @slow
@@ -360,12 +506,26 @@ def test_paris_first_click_time_is_measured(server, page):
     best = min(feats, key=lambda f: (f["properties"]["lon"] - 2.3488) ** 2 + (f["properties"]["lat"] - 48.8534) ** 2)["properties"]
     t0 = time.perf_counter()
     page.evaluate(f"() => window.__deepmend.selectSite({str(best['site_id'])!r})")
-    _panels_settled(page, COLD_TIMEOUT_S)
+    seen_progress = False
+    deadline = time.time() + COLD_TIMEOUT_S
+    while time.time() < deadline:
+        if not seen_progress and page.get_by_test_id("panel-groundtruth-progress").count():
+            seen_progress = True
+            _shot(page, "app_progress.png")  # the waiting panel says what the server computes
+        if all(_state(page, t) in ("ready", "error", "unavailable") for t in ("panel-groundtruth", "panel-model")):
+            break
+        page.wait_for_timeout(250)
     waited = time.perf_counter() - t0
-    print(f"\n[e2e] Paris first click (cold, {DEFAULT_MODEL}, site {best['site_id']}): both panels after {waited:.1f} s")
+    print(f"\n[e2e] Paris first click (cold, {DEFAULT_MODEL}, site {best['site_id']}): both panels after {waited:.1f} s; "
+          f"progress shown while waiting: {seen_progress}")
     _no_errors(page)
     assert _state(page, "panel-groundtruth") == "ready" and _state(page, "panel-model") == "ready"
     _shot(page, "app_paris.png")
+    for w, h in ((1280, 720), (1920, 1080)):  # Paris's national ids are long: the BS card still shows its last row
+        page.set_viewport_size({"width": w, "height": h})
+        page.wait_for_timeout(500)
+        assert not _cut(page), (w, h, _cut(page))
+    page.set_viewport_size({"width": 1600, "height": 1000})
 
 
 def test_csp_lets_the_app_work_and_its_upload_pass(server, browser_ctx, tmp_path):
@@ -397,7 +557,6 @@ def test_csp_lets_the_app_work_and_its_upload_pass(server, browser_ctx, tmp_path
         _wait_js(pg, "() => window.__deepmend.state().scene && window.__deepmend.state().scene.country === 'upload'"
                      " && window.__deepmend.state().sitesLoaded", 60)
         _wait_js(pg, "() => window.__deepmend.map.loaded() && !window.__deepmend.map.isMoving()", 60)
-        pg.screenshot(path=str(IMG / "csp_upload.png"))
         violations = pg.evaluate("() => window.__csp")
         ctx.close()
     assert uploads == [200], uploads

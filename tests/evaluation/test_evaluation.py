@@ -150,3 +150,17 @@ def test_central_window_metrics_renormalise_the_crop():
     shifted = np.roll(pred, 30, axis=1)
     c = np.s_[100:500, 100:500]
     assert compare_maps(shifted, truth, emd_block=20)["ks_c40"] == ks2d(shifted[c] / shifted[c].sum(), truth[c] / truth[c].sum())
+
+
+def test_evaluation_voronoiboost_keeps_the_split_trained_regressor(small_scene):
+    """The evaluation trains VoronoiBoost on its training split and shares that regressor; fit()
+    must not swap in the shipped one (it did once: GT2 test EMD 4.61 → 6.67 km)."""
+    from deepmend.evaluation.cli import sharing_regressor
+    from deepmend.models.voronoiboost import TAUS, VoronoiBoostModel, compute_features
+
+    feats = compute_features(small_scene.deployment.xy)
+    rng = np.random.default_rng(0)
+    scales = np.exp(rng.normal(size=(len(feats), len(TAUS)))).cumsum(axis=1)
+    trained = VoronoiBoostModel().train(feats, scales, ["Elsewhere"] * len(feats))
+    model = sharing_regressor(trained).fit(small_scene)
+    assert model.regressor_ is trained.regressor_ and model.source_ == "train"

@@ -108,3 +108,73 @@ def test_unet_handles_sizes_not_multiple_of_its_depth():
     with torch.no_grad():
         assert net(torch.zeros(2, 4, 150, 150)).shape == (2, 150, 150)
         assert net(torch.zeros(1, 4, 37, 41)).shape == (1, 37, 41)
+
+
+def test_envelope_learns_a_smaller_support_radius_for_compact_targets(shards):
+    """A W1-weighted loss on maps far more compact than R0 pulls the per-BS radius R in, end to end."""
+    from deepmend.models.deepmend.unet import ENVELOPE_R0_KM
+
+    torch.manual_seed(0)
+    cfg = TrainConfig(loss="kl+ks+emd", base=4, levels=2, factor=FACTOR, envelope=True)
+    net = build_net(cfg)
+    x = torch.from_numpy(shards.x[:2].astype(np.float32))
+    n = x.shape[-1]
+    yy, xx = np.mgrid[:n, :n] - (n - 1) / 2
+    t = torch.from_numpy(np.exp(-(yy**2 + xx**2) / 2.0)[None].repeat(2, 0).astype(np.float32))  # ≈ 1 km wide
+    t = t * x[:, -1]
+    t = t / t.sum(dim=(1, 2), keepdim=True)
+
+    def radius() -> np.ndarray:
+        feats = x
+        for k, block in enumerate(net.down):
+            feats = block(torch.nn.functional.max_pool2d(feats, 2) if k else feats)
+        return net.support_radius_km(feats).detach().numpy()
+
+    net.eval()
+    np.testing.assert_allclose(radius(), ENVELOPE_R0_KM, rtol=1e-6)  # zero-initialised: R = R0
+    net.train()
+    opt = torch.optim.Adam(net.parameters(), lr=2e-2)
+    for _ in range(40):
+        loss = loss_fn(net(x), t, x[:, -1], cfg.loss, FACTOR, emd_weight=3.0, kl_weight=0.1)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    net.eval()
+    assert (radius() < 0.5 * ENVELOPE_R0_KM).all(), radius()
+
+
+def test_fine_tuning_starts_from_the_given_weights_and_adds_the_envelope(shards, tmp_path):
+    """--init-weights: every tensor of the source is loaded; with the envelope the output differs
+    only by the initial taper −(r/R0)², zero at the window centre."""
+    from deepmend.models.deepmend import load_weights
+    from deepmend.models.deepmend.unet import ENVELOPE_R0_KM
+
+    base = TrainConfig(epochs=1, batch_size=2, base=4, levels=2, factor=FACTOR, loss="kl+ks+emd")
+    train(shards, shards, tmp_path, base, progress=False)
+    src, _, _ = load_weights(tmp_path / "deepmend.json")
+    net = build_net(TrainConfig(**{**base.__dict__, "envelope": True, "init": str(tmp_path / "deepmend.json")})).eval()
+    x = torch.from_numpy(shards.x[:1].astype(np.float32))
+    with torch.no_grad():
+        d = (net(x) - src(x))[0].numpy()
+    n = d.shape[-1]
+    yy, xx = np.mgrid[:n, :n] - (n - 1) / 2
+    r_km = np.hypot(yy, xx) * 0.1 * FACTOR
+    np.testing.assert_allclose(d, -((r_km / ENVELOPE_R0_KM) ** 2), atol=1e-4)
+    from deepmend.train.trainer import param_groups
+
+    cfg = TrainConfig(**{**base.__dict__, "envelope": True})
+    groups = param_groups(net, cfg)
+    assert [len(g["params"]) for g in groups] == [len(list(net.parameters())) - 3, 3]  # radius weight + bias, β
+    assert groups[1]["lr"] == cfg.lr * cfg.envelope_lr_scale and groups[1]["weight_decay"] == 0.0
+    with pytest.raises(Exception, match="do not fit"):
+        build_net(TrainConfig(**{**base.__dict__, "base": 8, "init": str(tmp_path / "deepmend.json")}))
+
+
+def test_kl_weight_scales_only_the_kl_term(shards):
+    t = torch.from_numpy(shards.teacher[:2])
+    frac = torch.from_numpy(shards.x[:2, -1].astype(np.float32))
+    z = torch.zeros_like(t)
+    full = float(loss_fn(z, t, frac, "kl", FACTOR))
+    assert float(loss_fn(z, t, frac, "kl", FACTOR, kl_weight=0.25)) == pytest.approx(0.25 * full, rel=1e-6)
+    rest = float(loss_fn(z, t, frac, "kl+ks+emd", FACTOR, kl_weight=0.0))
+    assert rest > 0 and float(loss_fn(z, t, frac, "kl+ks+emd", FACTOR)) == pytest.approx(full + rest, rel=1e-5)

@@ -26,10 +26,37 @@ def test_build_then_train_with_parallel_labels(tmp_path, capsys):
     with np.load(data / "student" / shards[0]) as z:
         assert np.allclose(z["teacher"].sum(axis=(1, 2)), 1.0, atol=1e-4)
         assert z["x"].shape[1:] == (4, 60, 60)
+    # --target gt needs no teacher labels: its shard skips the α search and is cached apart
+    from deepmend.train.dataset import TEACHER_ALPHAS, prepare_scene, read_index
+
+    scenes = read_index(data)["scenes"]
+    key = sorted(scenes)[0]
+    path = prepare_scene(data, key, scenes[key], 10, TEACHER_ALPHAS, None, 0, labels=False)
+    assert path.name.endswith("_gt.npz") and path.name not in shards
+    with np.load(path) as z, np.load(data / "student" / path.name.replace("_gt.npz", ".npz")) as ref:
+        np.testing.assert_array_equal(z["teacher"], z["gt"])
+        np.testing.assert_array_equal(z["gt"], ref["gt"])
+        np.testing.assert_array_equal(z["x"], ref["x"])
+        assert np.isnan(z["alpha"]).all()
 
 
-@pytest.mark.parametrize("flag", ["--emd-weight", "--ks-weight", "--jobs"])
+@pytest.mark.parametrize("flag", ["--emd-weight", "--ks-weight", "--kl-weight", "--jobs"])
 def test_negative_weights_or_jobs_are_one_clear_error(tmp_path, capsys, flag):
     rc = main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"), flag, "-1"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.startswith("error:") and flag in err and "\n" not in err
+
+
+def test_envelope_with_random_crops_is_one_clear_error(tmp_path, capsys):
+    rc = main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"), "--envelope", "--crop", "30"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("error:") and "--crop" in err and "envelope" in err and "\n" not in err
+
+
+def test_train_worlds_must_be_integers(tmp_path, capsys):
+    from deepmend.groundtruth.dataset import FORMAT, GroundTruthDataset
+
+    GroundTruthDataset(tmp_path / "gt").write({"format": FORMAT, "scenes": {}})
+    rc = main(["train", "--data", str(tmp_path / "gt"), "--out", str(tmp_path / "run"), "--train-worlds", "1,two"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "--train-worlds" in err and "1,two" in err and "\n" not in err

@@ -1,5 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { Map as MapLibreMap } from 'maplibre-gl';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import { api, type Catalog, type UploadResult } from './api';
 import { jobsFor, useAsync } from './hooks';
 import { useSceneData } from './state/useSceneData';
@@ -9,8 +8,6 @@ import { findSite, type Site } from './map/sites';
 import {
   GROUND_TRUTH,
   attributionText,
-  cityOptions,
-  countryOptions,
   initialScene,
   modelLabel as labelOf,
   modelOptions,
@@ -29,34 +26,16 @@ import {
 } from './urls';
 import MainMap, { type Overlay } from './components/MainMap';
 import DiffusionPanel from './components/DiffusionPanel';
-import Select from './components/Select';
-import UploadButton from './components/UploadButton';
+import TopBar from './components/TopBar';
+import NoSiteList from './components/NoSiteList';
+import MapControls from './components/MapControls';
 import ErrorBanner from './components/ErrorBanner';
-import OperatorLegend from './components/OperatorLegend';
 import DetailsPanel from './components/DetailsPanel';
 import Spinner from './components/Spinner';
 import FeaturesGrid from './components/FeaturesGrid';
 import CityErrors from './components/CityErrors';
+import { useTestHandle } from './state/useTestHandle';
 
-
-export interface DeepmendTestHandle {
-  map: MapLibreMap | null;
-  selectSite: (siteId: string | number) => boolean;
-  state: () => {
-    scene: Scene | null;
-    model: string;
-    modelB: string;
-    selected: Selection | null;
-    sitesLoaded: boolean;
-    siteCount: number;
-  };
-}
-
-declare global {
-  interface Window {
-    __deepmend?: DeepmendTestHandle;
-  }
-}
 
 const initialQuery = parseAppQuery(window.location.search);
 
@@ -65,7 +44,7 @@ const GROUND_TRUTH_DOC = '/about/groundtruth';
 
 function placeholderUploads(): UploadResult[] {
   if (initialQuery.country !== UPLOAD_COUNTRY || !initialQuery.city) return [];
-  return [{ upload_id: initialQuery.city, n_sites: 0, operators: [], country: UPLOAD_COUNTRY, city: initialQuery.city }];
+  return [{ upload_id: initialQuery.city, n_sites: 0, operators: [], country: UPLOAD_COUNTRY, city: initialQuery.city, notes: [] }];
 }
 
 // The first requests start before React and the maps spin up: the catalog, then (through the
@@ -204,40 +183,9 @@ export default function App() {
   }, [isUpload, index, scene]);
 
   // handle for end-to-end tests
-  const mapRef = useRef<MapLibreMap | null>(null);
-  const latest = useRef({ index, scene, onSelectSite, model, modelB, selected, loading: sitesState.loading });
-  latest.current = { index, scene, onSelectSite, model, modelB, selected, loading: sitesState.loading };
-  if (!window.__deepmend) {
-    window.__deepmend = {
-      map: null,
-      selectSite: (siteId) => {
-        const { index: idx, scene: sc, onSelectSite: select } = latest.current;
-        if (!sc) return false;
-        const site = idx ? findSite(idx, siteId, sc.operator) : undefined;
-        if (site) {
-          select(site);
-          return true;
-        }
-        setSelected({ id: String(siteId), operator: sc.operator });
-        return false;
-      },
-      state: () => {
-        const l = latest.current;
-        return {
-          scene: l.scene,
-          model: l.model,
-          modelB: l.modelB,
-          selected: l.selected,
-          sitesLoaded: !!l.index && !l.loading,
-          siteCount: l.index?.sites.length ?? 0,
-        };
-      },
-    };
-  }
-  const onMap = useCallback((m: MapLibreMap | null) => {
-    mapRef.current = m;
-    if (window.__deepmend) window.__deepmend.map = m;
-  }, []);
+  const onMap = useTestHandle({
+    index, scene, onSelectSite, setSelected, model, modelB, selected, loading: sitesState.loading,
+  });
 
   const modelLabel = useCallback((name: string) => labelOf(catalog, name), [catalog]);
 
@@ -253,43 +201,17 @@ export default function App() {
 
   return (
     <div className="app">
-      <header className="topbar">
-        <div className="brand">
-          <span className="brand-name">DeepMEND</span>
-          <span className="brand-sub">spatial diffusion maps of base stations</span>
-        </div>
-        <nav className="selects">
-          <Select
-            testid="select-country"
-            label="Country"
-            value={scene?.country ?? ''}
-            options={catalog ? countryOptions(catalog, uploads) : []}
-            onChange={(country) => changeScene({ country, city: undefined, operator: undefined })}
-          />
-          <Select
-            testid="select-city"
-            label={isUpload ? 'Upload' : 'City'}
-            value={scene?.city ?? ''}
-            options={catalog && scene ? cityOptions(catalog, uploads, scene.country) : []}
-            onChange={(city) => changeScene({ city, operator: scene?.operator })}
-          />
-          <Select
-            testid="select-operator"
-            label="Operator"
-            value={scene?.operator ?? ''}
-            options={catalog && scene ? operatorOptions(catalog, uploads, scene.country, scene.city) : []}
-            onChange={(operator) => changeScene({ operator })}
-          />
-          <Select
-            testid="select-model"
-            label="Model"
-            value={model}
-            options={catalog ? modelOptions(catalog) : []}
-            onChange={setModel}
-          />
-        </nav>
-        <UploadButton onUploaded={onUploaded} onError={setError} />
-      </header>
+      <TopBar
+        catalog={catalog}
+        uploads={uploads}
+        scene={scene}
+        isUpload={isUpload}
+        model={model}
+        onScene={changeScene}
+        onModel={setModel}
+        onUploaded={onUploaded}
+        onError={setError}
+      />
       <ErrorBanner message={error} onDismiss={() => setError(null)} />
       {catalogState.loading && (
         <div className="app-loading">
@@ -313,69 +235,28 @@ export default function App() {
             onMap={onMap}
           >
             {noSiteList && scene && (
-              <div className="card no-site-list" data-testid="no-site-list">
-                <strong>No public site list is bundled for {scene.city}.</strong>
-                <p>
-                  Its outline is drawn on the map. Upload your operator&apos;s site list to compute maps here: a CSV
-                  with <code>site_id</code>, <code>lat</code>, <code>lon</code> and optionally <code>operator</code>,{' '}
-                  <code>height_m</code>, <code>technology</code>, <code>azimuths</code>.
-                </p>
-                <UploadButton id="upload-cta-input" label="Upload a site list (CSV)" onUploaded={onUploaded} onError={setError} />
-              </div>
-            )}
-            <div className="map-box">
-              {index && index.sites.length === 0 && !sitesState.loading && !noSiteList && (
-                <div className="map-note" data-testid="no-sites">No base stations for this scene.</div>
-              )}
-              <OperatorLegend
-                operators={operatorsOnMap}
-                current={isUpload ? null : (scene?.operator ?? null)}
-                onPick={isUpload ? undefined : (operator) => changeScene({ operator })}
+              <NoSiteList
+                city={scene.city}
+                country={catalog?.countries.find((c) => c.code === scene.country)?.name ?? scene.country}
+                onUploaded={onUploaded}
+                onError={setError}
               />
-              <label className="toggle" title="Draw the selected model's map on the main map">
-                <input
-                  type="checkbox"
-                  data-testid="toggle-overlay"
-                  checked={overlayOn}
-                  onChange={(e) => setOverlayOn(e.target.checked)}
-                />
-                Overlay {model ? modelLabel(model) : 'model'} map
-              </label>
-              {!isUpload && (
-                <label className="toggle" title="WorldPop 2020 inhabitants per km² (~10 km cells), the density the simulated ground truth starts from">
-                  <input
-                    type="checkbox"
-                    data-testid="toggle-population"
-                    checked={showPopulation}
-                    onChange={(e) => setShowPopulation(e.target.checked)}
-                  />
-                  Population (WorldPop 2020)
-                </label>
-              )}
-              {!isUpload && (
-                <button
-                  type="button"
-                  className="button city-view-toggle"
-                  data-testid="toggle-city-view"
-                  title="each model's KS and EMD over the city's BSs (CDFs), from the evaluation's cache"
-                  onClick={() => setShowCity((v) => !v)}
-                >
-                  City errors (CDF)
-                </button>
-              )}
-              {overlayOn && (
-                <input
-                  type="range"
-                  className="opacity-range"
-                  aria-label="Overlay opacity"
-                  min={0.1}
-                  max={1}
-                  step={0.05}
-                  value={overlayOpacity}
-                  onChange={(e) => setOverlayOpacity(Number(e.target.value))}
-                />
-              )}
-            </div>
+            )}
+            <MapControls
+              isUpload={isUpload}
+              operators={operatorsOnMap}
+              currentOperator={isUpload ? null : (scene?.operator ?? null)}
+              onOperator={isUpload ? undefined : (operator) => changeScene({ operator })}
+              noSites={!!index && index.sites.length === 0 && !sitesState.loading && !noSiteList}
+              modelLabel={model ? modelLabel(model) : 'model'}
+              overlayOn={overlayOn}
+              onOverlay={setOverlayOn}
+              overlayOpacity={overlayOpacity}
+              onOverlayOpacity={setOverlayOpacity}
+              population={showPopulation}
+              onPopulation={setShowPopulation}
+              onToggleCity={() => setShowCity((v) => !v)}
+            />
             {showCity && cityKey && (
               <CityErrors
                 scene={cityKey}

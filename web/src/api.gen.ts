@@ -316,32 +316,61 @@ export interface components {
              * @description CSV with site_id, lat, lon[, operator, height_m, technology]
              */
             file: string;
+            /**
+             * Region
+             * @description Optional bundled region instead: FR, GB, IE, BE, or country/city as in /api/catalog
+             */
+            region?: string | null;
+            /**
+             * Region File
+             * @description Optional GeoJSON polygon(s) of the study area (any CRS with a 'crs' member)
+             */
+            region_file?: string | null;
         };
-        /**
-         * Catalog
-         * @description The bundled countries, cities and operators, the models, the default scene and the data attribution.
-         */
+        /** Catalog */
         Catalog: {
-            /** Attribution */
-            attribution: unknown;
             /**
-             * Countries
-             * @description code, name, crs, cities (name, source, operators (name, n_sites))
+             * Attribution
+             * @description the data's sources and licences, to show with any map
              */
-            countries: {
-                [key: string]: unknown;
-            }[];
-            /**
-             * Default
-             * @description country, city, operator, model
-             */
-            default: {
-                [key: string]: unknown;
-            };
+            attribution: string;
+            /** Countries */
+            countries: components["schemas"]["CountryInfo"][];
+            default: components["schemas"]["SceneDefault"];
             /** Models */
             models: components["schemas"]["ModelInfo"][];
-        } & {
-            [key: string]: unknown;
+        };
+        /** CityInfo */
+        CityInfo: {
+            /** Name */
+            name: string;
+            /**
+             * Operators
+             * @description empty where no public site list is bundled (upload your own)
+             */
+            operators: components["schemas"]["OperatorInfo"][];
+            /**
+             * Source
+             * @description where the city's sites come from (or why there are none)
+             */
+            source?: string | null;
+        };
+        /** CountryInfo */
+        CountryInfo: {
+            /** Cities */
+            cities: components["schemas"]["CityInfo"][];
+            /**
+             * Code
+             * @description ISO 3166-1 alpha-2
+             */
+            code: string;
+            /**
+             * Crs
+             * @description the country's metric CRS (its 100 m lattice)
+             */
+            crs?: string | null;
+            /** Name */
+            name: string;
         };
         /**
          * ErrorBody
@@ -354,10 +383,31 @@ export interface components {
              */
             error: string;
         };
-        /**
-         * FeatureInfo
-         * @description One input channel of DeepMEND: its name, what it is, and the URL of its grey-scale PNG.
-         */
+        /** EvaluationAnswer */
+        EvaluationAnswer: {
+            /**
+             * Runs
+             * @description every cached evaluation that covered the scene (none: never evaluated)
+             */
+            runs: components["schemas"]["EvaluationRun"][];
+            /**
+             * Scene
+             * @description COUNTRY/City/Operator
+             */
+            scene: string;
+        };
+        /** EvaluationRun */
+        EvaluationRun: {
+            /** Models */
+            models: {
+                [key: string]: components["schemas"]["ModelErrors"];
+            };
+            /** N Bs */
+            n_bs: number;
+            /** Run */
+            run: string;
+        };
+        /** FeatureInfo */
         FeatureInfo: {
             /** Description */
             description: string;
@@ -366,13 +416,27 @@ export interface components {
             /** Png */
             png: string;
         };
-        /**
-         * FeaturesAnswer
-         * @description The input channels of DeepMEND for one base station, with the WGS84 corners of its window.
-         */
+        /** FeaturesAnswer */
         FeaturesAnswer: {
             /** Corners */
-            corners: number[][];
+            corners: [
+                [
+                    number,
+                    number
+                ],
+                [
+                    number,
+                    number
+                ],
+                [
+                    number,
+                    number
+                ],
+                [
+                    number,
+                    number
+                ]
+            ];
             /** Features */
             features: components["schemas"]["FeatureInfo"][];
             /**
@@ -435,10 +499,7 @@ export interface components {
              */
             step?: string | null;
         };
-        /**
-         * JobsOut
-         * @description Long computations of the server: the running ones and the last finished ones.
-         */
+        /** JobsOut */
         JobsOut: {
             /**
              * Finished
@@ -448,10 +509,7 @@ export interface components {
             /** Running */
             running: components["schemas"]["JobOut"][];
         };
-        /**
-         * MapInfo
-         * @description One base station's diffusion map: where to fetch it (PNG, .npy, GeoTIFF) and how to place it (WGS84 corners, CRS, shape; north up).
-         */
+        /** MapInfo */
         MapInfo: {
             /** Cached */
             cached: boolean;
@@ -461,14 +519,40 @@ export interface components {
              * Corners
              * @description [lon, lat] of the top-left, top-right, bottom-right, bottom-left corners
              */
-            corners: number[][];
+            corners: [
+                [
+                    number,
+                    number
+                ],
+                [
+                    number,
+                    number
+                ],
+                [
+                    number,
+                    number
+                ],
+                [
+                    number,
+                    number
+                ]
+            ];
             /** Crs */
             crs: string;
             /**
              * Extent95
              * @description [[west, south], [east, north]]: the square around the BS holding 95 % of the map's mass (the panels open on it)
              */
-            extent95?: number[][] | null;
+            extent95?: [
+                [
+                    number,
+                    number
+                ],
+                [
+                    number,
+                    number
+                ]
+            ] | null;
             /** Geotiff */
             geotiff: string;
             /** Inference Ms */
@@ -487,20 +571,18 @@ export interface components {
             /** Png */
             png: string;
             /** Shape */
-            shape: number[];
+            shape: [
+                number,
+                number
+            ];
             /** Site Id */
             site_id: string;
             /** Vmax */
             vmax: number;
             /** Vmin */
             vmin: number;
-        } & {
-            [key: string]: unknown;
         };
-        /**
-         * MetricsAnswer
-         * @description One map's scores: vs the ground truth (KS, EMD in km, JS, TV), the baselines' scores, gains over them, r50/r90 (km) and the mass in the BS's Voronoi cell.
-         */
+        /** MetricsAnswer */
         MetricsAnswer: {
             /** Baselines */
             baselines: {
@@ -534,10 +616,20 @@ export interface components {
             site_id: string;
             vs_ground_truth: components["schemas"]["Scores"] | null;
         };
-        /**
-         * ModelInfo
-         * @description A registered model: its name (the ``model`` parameter), label, description and whether it can run here (e.g. weights present).
-         */
+        /** ModelErrors */
+        ModelErrors: {
+            /**
+             * Emd Km
+             * @description EMD (km) of each evaluated BS, ascending
+             */
+            emd_km: number[];
+            /**
+             * Ks
+             * @description 2-D KS of each evaluated BS, ascending (its empirical CDF)
+             */
+            ks: number[];
+        };
+        /** ModelInfo */
         ModelInfo: {
             /** Available */
             available: boolean;
@@ -547,6 +639,58 @@ export interface components {
             label: string;
             /** Name */
             name: string;
+        };
+        /** OperatorInfo */
+        OperatorInfo: {
+            /** N Sites */
+            n_sites: number;
+            /** Name */
+            name: string;
+        };
+        /** Place */
+        Place: {
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /** Name */
+            name: string;
+            /** Population */
+            population: number;
+        };
+        /** PlacesAnswer */
+        PlacesAnswer: {
+            /** Country */
+            country: string;
+            /**
+             * Places
+             * @description GeoNames cities on the country's land, most populous first
+             */
+            places: components["schemas"]["Place"][];
+        };
+        /** PointGeometry */
+        PointGeometry: {
+            /** Coordinates */
+            coordinates: [
+                number,
+                number
+            ];
+            /**
+             * Type
+             * @constant
+             */
+            type: "Point";
+        };
+        /** SceneDefault */
+        SceneDefault: {
+            /** City */
+            city: string;
+            /** Country */
+            country: string;
+            /** Model */
+            model: string;
+            /** Operator */
+            operator: string;
         };
         /**
          * Scores
@@ -562,10 +706,50 @@ export interface components {
             /** Tv */
             tv: number | null;
         };
+        /** SiteFeature */
+        SiteFeature: {
+            geometry: components["schemas"]["PointGeometry"];
+            properties: components["schemas"]["SiteProperties"];
+            /**
+             * Type
+             * @constant
+             */
+            type: "Feature";
+        };
         /**
-         * UploadAnswer
-         * @description An accepted upload of sites: its id (use it as the city with ``country=upload``), its sites' count and operators, and what the reader did.
+         * SiteProperties
+         * @description One site (co-located sites of one operator merged: ``members`` lists their ids).
          */
+        SiteProperties: {
+            /** Height M */
+            height_m?: number | null;
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /** Members */
+            members?: string[] | null;
+            /** Operator */
+            operator: string;
+            /** Site Id */
+            site_id: string;
+            /** Technology */
+            technology?: string | null;
+        };
+        /**
+         * SitesCollection
+         * @description The sites of a scene, a GeoJSON FeatureCollection of points (WGS84).
+         */
+        SitesCollection: {
+            /** Features */
+            features: components["schemas"]["SiteFeature"][];
+            /**
+             * Type
+             * @constant
+             */
+            type: "FeatureCollection";
+        };
+        /** UploadAnswer */
         UploadAnswer: {
             /** City */
             city: string;
@@ -583,6 +767,8 @@ export interface components {
             notes: string[];
             /** Operators */
             operators: string[];
+            /** Region */
+            region?: string | null;
             /** Upload Id */
             upload_id: string;
         };
@@ -814,7 +1000,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["EvaluationAnswer"];
                 };
             };
             /** @description bad input (file content, parameter) */
@@ -1825,7 +2011,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["PlacesAnswer"];
                 };
             };
             /** @description bad input (file content, parameter) */
@@ -2116,7 +2302,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["GeoJSON"];
+                    "application/json": components["schemas"]["SitesCollection"];
                 };
             };
             /** @description bad input (file content, parameter) */

@@ -1,137 +1,38 @@
 // Typed client for the DeepMEND HTTP API (docs/API.md). All endpoints live under /api/ on the
 // same origin as this app. Errors are JSON `{"error": "..."}` with a 4xx status; they are
 // surfaced as `ApiError` whose message is the server's `error` text, verbatim.
-import type { FeatureCollection, Point, Geometry } from 'geojson';
+import type { FeatureCollection, Geometry } from 'geojson';
 import { apiUrl, sceneParams, siteParams, type Scene, type SiteQuery } from './urls';
 import type { components } from './api.gen';
 
-export type LonLat = [number, number];
+// Every answer's type comes from the server's OpenAPI schema (deepmend/api/schemas.py → `npm run gen:api`
+// → api.gen.ts; tests/api/test_openapi_types.py fails when it is stale): nothing here is copied by hand.
+type Schemas = components['schemas'];
 
-export interface OperatorInfo {
-  name: string;
-  n_sites: number;
-}
-
-export interface CityInfo {
-  name: string;
-  source?: string;
-  operators: OperatorInfo[];
-}
-
-export interface CountryInfo {
-  code: string;
-  name: string;
-  crs?: string;
-  cities: CityInfo[];
-}
-
-export interface ModelInfo {
-  name: string;
-  label: string;
-  description?: string;
-  available: boolean;
-}
-
-export interface SceneDefault {
-  country: string;
-  city: string;
-  operator: string;
-  model: string;
-}
-
-export interface Catalog {
-  countries: CountryInfo[];
-  models: ModelInfo[];
-  default?: Partial<SceneDefault>;
-  attribution?: string;
-}
-
-export interface SiteProperties {
-  site_id: string | number;
-  operator: string;
-  lat: number;
-  lon: number;
-  height_m: number | null;
-  technology: string | null;
-  members?: Array<string | number> | null;
-  [key: string]: unknown;
-}
-
-export type SitesCollection = FeatureCollection<Point, SiteProperties>;
-export type RegionCollection = FeatureCollection<Geometry>;
-
-export interface MapInfo {
-  site_id: string | number;
-  model: string;
-  /** top-left, top-right, bottom-right, bottom-left, as [lon, lat] */
-  corners: [LonLat, LonLat, LonLat, LonLat];
-  png: string;
-  npy: string;
-  geotiff: string;
-  inference_ms: number | null;
-  vmin: number;
-  vmax: number;
-  colormap: string;
-  shape: [number, number];
-  crs: string;
-  cached: boolean;
-  /** [[west, south], [east, north]]: the square around the BS holding 95 % of the map's mass */
-  extent95?: [LonLat, LonLat] | null;
-}
-
-export interface Scores {
-  ks?: number | null;
-  emd_km?: number | null;
-  js?: number | null;
-  tv?: number | null;
-  [key: string]: number | null | undefined;
-}
-
-export interface Metrics {
-  site_id: string | number;
-  model: string;
-  inference_ms: number | null;
-  ground_truth: boolean;
-  vs_ground_truth: Scores | null;
-  baselines: Record<string, Scores | null> | null;
-  gain_over: Record<string, Scores | null> | null;
-  r50_km?: number | null;
-  r90_km?: number | null;
-  mass_in_voronoi?: number | null;
-  /** true while a baseline is still being fitted (see /api/jobs): ask again later */
-  incomplete?: boolean;
-}
-
-// Types generated from the server's OpenAPI schema (npm run gen:api → api.gen.ts); the hand-written
-// interfaces above describe the answers that have no response model in the schema yet.
-export type JobInfo = components['schemas']['JobOut'];
-export type Jobs = components['schemas']['JobsOut'];
-
+export type LonLat = Schemas['PointGeometry']['coordinates'];
+export type OperatorInfo = Schemas['OperatorInfo'];
+export type CityInfo = Schemas['CityInfo'];
+export type CountryInfo = Schemas['CountryInfo'];
+export type ModelInfo = Schemas['ModelInfo'];
+export type SceneDefault = Schemas['SceneDefault'];
+export type Catalog = Schemas['Catalog'];
+export type SiteProperties = Schemas['SiteProperties'];
+export type SitesCollection = Schemas['SitesCollection'];
+/** GET /api/region, /api/outlines, /api/population: GeoJSON (WGS84) whose geometries are any of GeoJSON's */
+export type RegionCollection = Schemas['GeoJSON'] & FeatureCollection<Geometry>;
+export type MapInfo = Schemas['MapInfo'];
+export type Scores = Schemas['Scores'];
+export type BaselineScores = Schemas['BaselineScores'];
+export type Metrics = Schemas['MetricsAnswer'];
+export type JobInfo = Schemas['JobOut'];
+export type Jobs = Schemas['JobsOut'];
 /** GET /api/evaluation: per run, each model's sorted KS and EMD over the city's BSs (their CDFs). */
-export interface EvaluationView {
-  scene: string;
-  runs: { run: string; n_bs: number; models: Record<string, { ks: number[]; emd_km: number[] }> }[];
-}
-
-export interface FeatureChannel {
-  name: string;
-  description?: string;
-  png: string;
-}
-
-export interface FeaturesInfo {
-  model: string;
-  features: FeatureChannel[];
-  corners?: [LonLat, LonLat, LonLat, LonLat];
-}
-
-export interface UploadResult {
-  upload_id: string;
-  n_sites: number;
-  operators: string[];
-  country: string;
-  city: string;
-}
+export type EvaluationView = Schemas['EvaluationAnswer'];
+export type FeatureChannel = Schemas['FeatureInfo'];
+export type FeaturesInfo = Schemas['FeaturesAnswer'];
+export type UploadResult = Schemas['UploadAnswer'];
+export type Place = Schemas['Place'];
+export type PlacesAnswer = Schemas['PlacesAnswer'];
 
 export class ApiError extends Error {
   readonly status: number;

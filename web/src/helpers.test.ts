@@ -77,11 +77,11 @@ describe('URL builders', () => {
     expect(mapUrl({ ...scene, site: 'A 1', model: 'deepmend' })).toBe(
       '/api/map?country=FR&city=Lyon&operator=Orange&site=A+1&model=deepmend',
     );
-    expect(metricsUrl({ ...scene, site: 42, model: 'voronoi', alpha: 2 })).toBe(
+    expect(metricsUrl({ ...scene, site: '42', model: 'voronoi', alpha: 2 })).toBe(
       '/api/metrics?country=FR&city=Lyon&operator=Orange&site=42&model=voronoi',
     );
-    expect(mapUrl({ ...scene, site: 42, model: 'probabilistic', alpha: 1.5 })).toContain('&alpha=1.5');
-    expect(featuresUrl({ ...scene, site: 7 })).toBe('/api/features?country=FR&city=Lyon&operator=Orange&site=7');
+    expect(mapUrl({ ...scene, site: '42', model: 'probabilistic', alpha: 1.5 })).toContain('&alpha=1.5');
+    expect(featuresUrl({ ...scene, site: '7' })).toBe('/api/features?country=FR&city=Lyon&operator=Orange&site=7');
     expect(apiUrl('/x', { a: undefined, b: null, c: '', d: 0, e: Number.NaN })).toBe('/x?d=0');
   });
   it('round-trips the page query string', () => {
@@ -186,5 +186,16 @@ describe('place labels', () => {
   it('drops the smaller of two overlapping labels', () => {
     const px = (p: { lon: number; lat: number }): [number, number] => [p.lon * 1000, -p.lat * 1000];
     expect(declutter(places.slice(1), px).map((p) => p.name)).toEqual(['Lyon', 'Bron']);
+  });
+});
+
+describe('population layer classes', () => {
+  it('labels each class and paints the same steps', async () => {
+    const { POPULATION_CLASSES, populationFill, populationLabels } = await import('./map/population');
+    expect(populationLabels()).toEqual(['< 10', '10–50', '50–200', '200–1,000', '≥ 1,000']);
+    expect(populationFill()).toEqual([
+      'step', ['get', 'density_per_km2'], '#440154', 10, '#3b528b', 50, '#21918c', 200, '#5ec962', 1000, '#fde725',
+    ]);
+    expect(POPULATION_CLASSES).toHaveLength(5);
   });
 });

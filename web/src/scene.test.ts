@@ -10,7 +10,7 @@ import {
   pickModel,
   resolveScene,
 } from './scene';
-import { findSite, indexSites } from './map/sites';
+import { clusterColor, findSite, indexSites, splitSites } from './map/sites';
 
 const catalog: Catalog = {
   countries: [
@@ -32,18 +32,19 @@ const catalog: Catalog = {
     { code: 'UK', name: 'United Kingdom', cities: [{ name: 'London', operators: [{ name: 'EE', n_sites: 10 }] }] },
   ],
   models: [
-    { name: 'voronoi', label: 'Voronoi', available: true },
-    { name: 'deepmend', label: 'DeepMEND', available: false },
-    { name: 'groundtruth', label: 'Ground truth', available: true },
+    { name: 'voronoi', label: 'Voronoi', available: true, description: '' },
+    { name: 'deepmend', label: 'DeepMEND', available: false, description: '' },
+    { name: 'groundtruth', label: 'Ground truth', available: true, description: '' },
   ],
   default: { country: 'FR', city: 'Lyon', operator: 'Orange', model: 'deepmend' },
+  attribution: '',
 };
 
 describe('scene choice', () => {
   it('starts on the catalog default and falls back to the first available model', () => {
     expect(initialScene(catalog, [], {})).toEqual({ country: 'FR', city: 'Lyon', operator: 'Orange' });
     expect(pickModel(catalog, 'deepmend')).toBe('voronoi');
-    expect(pickModel({ ...catalog, models: [{ name: 'deepmend', label: 'D', available: true }] }, 'deepmend')).toBe(
+    expect(pickModel({ ...catalog, models: [{ name: 'deepmend', label: 'D', available: true, description: '' }] }, 'deepmend')).toBe(
       'deepmend',
     );
   });
@@ -60,7 +61,7 @@ describe('scene choice', () => {
     });
   });
   it('lists upload scenes with an "all" operator', () => {
-    const uploads = [{ upload_id: 'u1', n_sites: 3, operators: ['A', 'B'], country: 'upload', city: 'u1' }];
+    const uploads = [{ upload_id: 'u1', n_sites: 3, operators: ['A', 'B'], country: 'upload' as const, city: 'u1', notes: [] }];
     const s = resolveScene(catalog, uploads, { country: 'upload', city: 'u1', operator: 'all' });
     expect(s).toEqual({ country: 'upload', city: 'u1', operator: 'all' });
     expect(operatorOptions(catalog, uploads, 'upload', 'u1').map((o) => o.value)).toEqual(['all', 'A', 'B']);
@@ -83,7 +84,7 @@ describe('scene choice', () => {
 });
 
 describe('site index', () => {
-  const fc = (operator: string, ids: Array<string | number>): SitesCollection => ({
+  const fc = (operator: string, ids: string[]): SitesCollection => ({
     type: 'FeatureCollection',
     features: ids.map((id, i) => ({
       type: 'Feature',
@@ -92,14 +93,26 @@ describe('site index', () => {
     })),
   });
   it('gives numeric feature ids and finds sites by id, preferring an operator', () => {
-    const idx = indexSites([fc('Orange', ['a', 'b']), fc('Free', ['a', 7])]);
+    const idx = indexSites([fc('Orange', ['a', 'b']), fc('Free', ['a', '7'])]);
     expect(idx.sites.map((s) => s.fid)).toEqual([0, 1, 2, 3]);
     expect(idx.collection.features.map((f) => f.id)).toEqual([0, 1, 2, 3]);
     expect(idx.operators).toEqual(['Orange', 'Free']);
     expect(findSite(idx, 'a', 'Free')?.fid).toBe(2);
     expect(findSite(idx, 'a', 'Orange')?.fid).toBe(0);
-    expect(findSite(idx, 7)?.operator).toBe('Free');
+    expect(findSite(idx, '7')?.operator).toBe('Free');
     expect(findSite(idx, 'zzz')).toBeUndefined();
     expect(idx.sites[0].color).toBe('#E69F00');
+  });
+  it('splits the sites between the chosen operator\'s clustered source and the others\'', () => {
+    const idx = indexSites([fc('Orange', ['a', 'b']), fc('Free', ['a', '7', 'c'])]);
+    const { current, other } = splitSites(idx, 'Free');
+    expect(current.features.map((f) => f.id)).toEqual([2, 3, 4]);
+    expect(other.features.map((f) => f.id)).toEqual([0, 1]);
+    const all = splitSites(idx, null); // an upload: every operator is "current"
+    expect(all.current.features).toHaveLength(5);
+    expect(all.other.features).toHaveLength(0);
+    expect(splitSites(null, 'Free').current.features).toHaveLength(0);
+    expect(clusterColor('Orange')).toBe('#E69F00');
+    expect(clusterColor(null)).not.toBe('#E69F00');
   });
 });

@@ -33,7 +33,7 @@ export function cityOptions(catalog: Catalog, uploads: UploadResult[], country: 
     }));
   }
   const c = findCountry(catalog, country);
-  return (c?.cities ?? []).map((city) => ({ value: city.name, label: city.name, title: city.source }));
+  return (c?.cities ?? []).map((city) => ({ value: city.name, label: city.name, title: city.source ?? undefined }));
 }
 
 export function operatorOptions(catalog: Catalog, uploads: UploadResult[], country: string, city: string): Option[] {

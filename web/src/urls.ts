@@ -1,16 +1,11 @@
 // Pure URL builders for the API (docs/API.md) and the app's own shareable query string.
+import type { paths } from './api.gen';
 
-export interface Scene {
-  country: string;
-  city: string;
-  operator: string;
-}
-
-export interface SiteQuery extends Scene {
-  site: string | number;
-  model?: string;
-  alpha?: number | null;
-}
+/** A scene: the query of GET /api/sites (from the OpenAPI schema). */
+export type Scene = paths['/api/sites']['get']['parameters']['query'];
+type MapQuery = paths['/api/map']['get']['parameters']['query'];
+/** One BS of a scene with a model: the query of GET /api/map (model optional where the endpoint has none). */
+export type SiteQuery = Omit<MapQuery, 'model'> & Partial<Pick<MapQuery, 'model'>>;
 
 export type Params = Record<string, string | number | boolean | null | undefined>;
 

@@ -44,8 +44,9 @@ function CdfChart({ title, series }: { title: string; series: { name: string; co
           {p}
         </text>
       ))}
-      {ticks.map((t) => (
-        <text key={t} x={x(t)} y={H - PAD.b + 12} className="cdf-tick" textAnchor="middle">
+      {ticks.map((t, i) => (
+        // the last label ends at the frame's edge (centred, it was cut by the chart's border)
+        <text key={t} x={x(t)} y={H - PAD.b + 12} className="cdf-tick" textAnchor={i === ticks.length - 1 ? 'end' : 'middle'}>
           {fmt(t, 2)}
         </text>
       ))}

@@ -106,7 +106,12 @@ export default function DiffusionPanel(props: Props) {
     map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
     map.on('move', () => {
       syncFrom(map);
-      if (section.current) section.current.dataset.zoom = map.getZoom().toFixed(4); // read by the e2e tests
+      if (section.current) {
+        // read by the e2e tests
+        section.current.dataset.zoom = map.getZoom().toFixed(4);
+        const c = map.getCenter();
+        section.current.dataset.center = `${c.lng.toFixed(6)},${c.lat.toFixed(6)}`;
+      }
     });
     whenStyleReady(map, () => {
       map.addSource(REGION_SOURCE, { type: 'geojson', data: EMPTY });

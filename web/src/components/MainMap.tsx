@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { GeoJSONSource, ImageSource, Map as MapLibreMap, MapMouseEvent, Popup } from 'maplibre-gl';
 import maplibregl from '../map/maplibre';
 import { attachPlaces } from '../map/places';
+import { populationFill } from '../map/population';
 import { attachCountry, attachWorld, baseStyle, currentTileUrl, whenStyleReady } from '../map/basemap';
 import { bboxOf, padBBox, type BBox } from '../map/geo';
 import {
@@ -10,13 +11,19 @@ import {
   REGION_FILL_LAYER,
   REGION_LINE_LAYER,
   REGION_SOURCE,
-  SITE_SELECTED_LAYER,
+  CLUSTER_LAYERS,
+  OTHER_SITES_SOURCE,
+  SELECTED_SOURCE,
+  SITES_CLUSTER_LAYER,
   SITES_CURRENT_LAYER,
   SITES_OTHER_LAYER,
   SITES_SOURCE,
-  currentFilter,
-  selectedFilter,
+  clusterColor,
+  isCurrentSite,
+  selectedCollection,
   siteLayers,
+  sitesSourceSpec,
+  splitSites,
   type Site,
   type SiteIndex,
 } from '../map/sites';
@@ -52,6 +59,15 @@ interface Props {
 
 const EMPTY = { type: 'FeatureCollection' as const, features: [] };
 const PICK_TOLERANCE_PX = 4;
+
+function clusterPopupContent(count: number): HTMLElement {
+  const root = document.createElement('div');
+  root.className = 'site-popup';
+  root.setAttribute('data-testid', 'cluster-popup');
+  root.setAttribute('data-count', String(count));
+  root.textContent = `${count.toLocaleString('en')} base stations here — click to zoom in`;
+  return root;
+}
 
 function popupContent(site: Site): HTMLElement {
   const root = document.createElement('div');
@@ -138,14 +154,19 @@ export default function MainMap(props: Props) {
       className: 'site-popup-container',
     });
     let hoveredFid: number | null = null;
+    let hoveredSource = SITES_SOURCE;
 
-    const setHover = (fid: number | null) => {
+    const setHover = (site: Site | null) => {
+      const fid = site?.fid ?? null;
       if (hoveredFid === fid) return;
-      if (hoveredFid !== null && map.getSource(SITES_SOURCE)) {
-        map.setFeatureState({ source: SITES_SOURCE, id: hoveredFid }, { hover: false });
+      if (hoveredFid !== null && map.getSource(hoveredSource)) {
+        map.setFeatureState({ source: hoveredSource, id: hoveredFid }, { hover: false });
       }
       hoveredFid = fid;
-      if (fid !== null) map.setFeatureState({ source: SITES_SOURCE, id: fid }, { hover: true });
+      if (site) {
+        hoveredSource = isCurrentSite(site, propsRef.current.currentOperator) ? SITES_SOURCE : OTHER_SITES_SOURCE;
+        map.setFeatureState({ source: hoveredSource, id: site.fid }, { hover: true });
+      }
     };
 
     /** the site under the pointer: the chosen operator first, then the nearest one */
@@ -176,17 +197,38 @@ export default function MainMap(props: Props) {
       return null;
     };
 
+    /** the cluster disc under the pointer, if any */
+    const pickCluster = (e: MapMouseEvent) => {
+      if (!map.getLayer(SITES_CLUSTER_LAYER)) return null;
+      const feats = map.queryRenderedFeatures(e.point, { layers: CLUSTER_LAYERS });
+      return feats.length ? feats[0] : null; // the chosen operator's disc first (drawn on top)
+    };
+    let hoveredCluster: number | null = null;
+
     map.on('mousemove', (e: MapMouseEvent) => {
       const site = pick(e);
       if (!site) {
         setHover(null);
+        const cluster = pickCluster(e);
+        if (cluster) {
+          map.getCanvas().style.cursor = 'zoom-in';
+          const id = Number(cluster.properties?.cluster_id);
+          if (hoveredCluster !== id || !popup.isOpen()) {
+            hoveredCluster = id;
+            const [lon, lat] = (cluster.geometry as GeoJSON.Point).coordinates;
+            popup.setLngLat([lon, lat]).setDOMContent(clusterPopupContent(Number(cluster.properties?.point_count))).addTo(map);
+          }
+          return;
+        }
+        hoveredCluster = null;
         popup.remove();
         map.getCanvas().style.cursor = '';
         return;
       }
+      hoveredCluster = null;
       map.getCanvas().style.cursor = 'pointer';
       if (hoveredFid !== site.fid || !popup.isOpen()) {
-        setHover(site.fid);
+        setHover(site);
         popup.setLngLat([site.lon, site.lat]).setDOMContent(popupContent(site)).addTo(map);
       }
     });
@@ -196,7 +238,19 @@ export default function MainMap(props: Props) {
     });
     map.on('click', (e: MapMouseEvent) => {
       const site = pick(e);
-      if (site) propsRef.current.onSelect(site);
+      if (site) {
+        propsRef.current.onSelect(site);
+        return;
+      }
+      // a cluster: zoom in until it splits
+      const cluster = pickCluster(e);
+      if (!cluster) return;
+      const src = map.getSource(cluster.source) as GeoJSONSource;
+      const center = (cluster.geometry as GeoJSON.Point).coordinates as [number, number];
+      src
+        .getClusterExpansionZoom(Number(cluster.properties?.cluster_id))
+        .then((zoom) => map.easeTo({ center, zoom: Math.max(zoom, map.getZoom() + 1) }))
+        .catch(() => map.easeTo({ center, zoom: map.getZoom() + 2 }));
     });
 
     // the style is inline: sources can be added as soon as it is parsed, before the basemap renders
@@ -209,8 +263,7 @@ export default function MainMap(props: Props) {
         source: POP_SOURCE,
         layout: { visibility: 'none' },
         paint: {
-          // viridis-like steps of inhabitants per km² (colour-blind safe, light = dense)
-          'fill-color': ['step', ['get', 'density_per_km2'], '#440154', 10, '#3b528b', 50, '#21918c', 200, '#5ec962', 1000, '#fde725'],
+          'fill-color': populationFill(),
           'fill-opacity': 0.45,
         },
       });
@@ -227,7 +280,9 @@ export default function MainMap(props: Props) {
         source: REGION_SOURCE,
         paint: { 'line-color': '#9fd3ff', 'line-width': 1.6, 'line-opacity': 0.9 },
       });
-      map.addSource(SITES_SOURCE, { type: 'geojson', data: EMPTY });
+      map.addSource(OTHER_SITES_SOURCE, sitesSourceSpec(EMPTY));
+      map.addSource(SITES_SOURCE, sitesSourceSpec(EMPTY));
+      map.addSource(SELECTED_SOURCE, { type: 'geojson', data: EMPTY });
       for (const layer of siteLayers(propsRef.current.currentOperator)) map.addLayer(layer);
       setReady(true);
     };
@@ -287,24 +342,22 @@ export default function MainMap(props: Props) {
   useEffect(() => {
     const map = mapRef.current;
     if (!ready || !map) return;
-    map.removeFeatureState({ source: SITES_SOURCE }); // ids are reassigned with each new index
-    (map.getSource(SITES_SOURCE) as GeoJSONSource).setData(index?.collection ?? EMPTY);
+    // ids are reassigned with each new index
+    map.removeFeatureState({ source: SITES_SOURCE });
+    map.removeFeatureState({ source: OTHER_SITES_SOURCE });
+    const { current, other } = splitSites(index, currentOperator);
+    (map.getSource(SITES_SOURCE) as GeoJSONSource).setData(current);
+    (map.getSource(OTHER_SITES_SOURCE) as GeoJSONSource).setData(other);
+    map.setPaintProperty(SITES_CLUSTER_LAYER, 'circle-color', clusterColor(currentOperator));
     settleAfterIdle(map);
-  }, [ready, index]);
+  }, [ready, index, currentOperator]);
 
   useEffect(() => {
     const map = mapRef.current;
     if (!ready || !map) return;
-    const f = currentFilter(currentOperator);
-    map.setFilter(SITES_CURRENT_LAYER, f);
-    map.setFilter(SITES_OTHER_LAYER, ['!', f]);
-  }, [ready, currentOperator]);
-
-  useEffect(() => {
-    const map = mapRef.current;
-    if (!ready || !map) return;
-    map.setFilter(SITE_SELECTED_LAYER, selectedFilter(selectedFid));
-  }, [ready, selectedFid]);
+    const site = selectedFid === null ? null : index?.byFid.get(selectedFid);
+    (map.getSource(SELECTED_SOURCE) as GeoJSONSource).setData(selectedCollection(site));
+  }, [ready, selectedFid, index]);
 
   useEffect(() => {
     const map = mapRef.current;

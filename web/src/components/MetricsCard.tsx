@@ -1,4 +1,4 @@
-import type { JobInfo, MapInfo, Metrics, Scores } from '../api';
+import type { BaselineScores, JobInfo, MapInfo, Metrics } from '../api';
 import type { AsyncState } from '../hooks';
 import { fmt, fmtGain, fmtMs, relativeGain } from '../format';
 import Spinner from './Spinner';
@@ -15,7 +15,7 @@ interface Props {
   jobs?: JobInfo[];
 }
 
-const val = (s: Scores | null | undefined, k: string): number | null => {
+const val = (s: BaselineScores | null | undefined, k: keyof BaselineScores): number | null => {
   const v = s ? s[k] : null;
   return typeof v === 'number' ? v : null;
 };
@@ -41,7 +41,7 @@ export default function MetricsCard({ model, modelB, metricsA, metricsB, infoA, 
   const vsA = a?.vs_ground_truth ?? null;
   const vsB = b?.vs_ground_truth ?? null;
   const gains = a?.gain_over ?? {};
-  const gain = (name: string, k: 'ks' | 'emd_km', other: Scores | null): number | null => {
+  const gain = (name: string, k: 'ks' | 'emd_km', other: BaselineScores | null): number | null => {
     const g = gains[name];
     if (g && typeof g[k] === 'number') return g[k] as number;
     return relativeGain(val(vsA, k), val(other, k));

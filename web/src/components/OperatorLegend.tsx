@@ -23,6 +23,10 @@ export default function OperatorLegend({ operators, current, onPick }: Props) {
           <span className="op-count">{o.count}</span>
         </li>
       ))}
+      <li className="cluster-hint" data-testid="cluster-hint" title="MapLibre clusters nearby markers at low zoom">
+        <span className="op-dot cluster-dot" />
+        <span className="op-name">several sites: hover for how many, click to zoom in</span>
+      </li>
     </ul>
   );
 }

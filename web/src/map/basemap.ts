@@ -23,7 +23,10 @@ const outlineCache = new Map<string, Promise<FeatureCollection<Geometry>>>();
 export function attachCountry(map: import('maplibre-gl').Map, code: string | null | undefined): void {
   const name = code ? WORLD_NAMES[code] : undefined;
   whenStyleReady(map, () => {
+    // the 1:50m land of the scene's country, fill and coast, gives way to its 1:10m outline
+    // (otherwise the coarse coast cuts across Dublin Bay as a straight line)
     map.setFilter('land-fill', name ? ['!=', ['get', 'name'], name] : null);
+    map.setFilter('land-outline', name ? ['!=', ['get', 'name'], name] : null);
     if (!name) (map.getSource('detail') as import('maplibre-gl').GeoJSONSource | undefined)?.setData(EMPTY);
   });
   if (!code || !name) return;
@@ -40,7 +43,10 @@ export function attachCountry(map: import('maplibre-gl').Map, code: string | nul
     whenStyleReady(map, () => (map.getSource('detail') as import('maplibre-gl').GeoJSONSource | undefined)?.setData(fc)),
   ).catch((e) => {
     console.warn('basemap outlines', e);
-    whenStyleReady(map, () => map.setFilter('land-fill', null));
+    whenStyleReady(map, () => {
+      map.setFilter('land-fill', null);
+      map.setFilter('land-outline', null);
+    });
   });
 }
 
@@ -121,6 +127,13 @@ export function baseStyle(opts: { tileUrl?: string | null; tileAttribution?: str
         source: 'detail',
         filter: ['==', ['get', 'kind'], 'admin'],
         paint: { 'line-color': COLORS.admin, 'line-width': 0.6 },
+      },
+      {
+        id: 'detail-coast',
+        type: 'line',
+        source: 'detail',
+        filter: ['==', ['get', 'kind'], 'country'],
+        paint: { 'line-color': COLORS.landOutline, 'line-width': 0.8 },
       },
       {
         id: 'land-outline',

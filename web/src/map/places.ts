@@ -2,13 +2,9 @@
 // style has no glyphs for MapLibre's text layers. Fewer, larger places at low zoom.
 import type { Map as MapLibreMap, Marker } from 'maplibre-gl';
 import maplibregl from './maplibre';
+import type { Place, PlacesAnswer } from '../api';
 
-export interface Place {
-  name: string;
-  lon: number;
-  lat: number;
-  population: number;
-}
+export type { Place };
 
 /** Smallest population labelled at a zoom level. */
 export function minPopulation(zoom: number): number {
@@ -48,7 +44,7 @@ function loadPlaces(country: string): Promise<Place[]> {
   let p = cache.get(country);
   if (!p) {
     p = fetch(`/api/places?country=${encodeURIComponent(country)}`)
-      .then((r) => (r.ok ? (r.json() as Promise<{ places: Place[] }>) : { places: [] }))
+      .then((r): Promise<Pick<PlacesAnswer, 'places'>> => (r.ok ? r.json() : Promise.resolve({ places: [] })))
       .then((b) => b.places);
     cache.set(country, p);
     p.catch(() => cache.delete(country));

@@ -1,14 +1,44 @@
-// Base-station layers of the main map: one GeoJSON source, numeric feature ids (so that
-// feature-state works whatever the site ids look like), a colour per operator.
+// Base-station layers of the main map: two clustered GeoJSON sources (the chosen operator's sites,
+// the other operators' sites), numeric feature ids (so that feature-state works whatever the site ids
+// look like), a colour per operator.
 import type { Feature, FeatureCollection, Point } from 'geojson';
 import type { ExpressionSpecification, LayerSpecification } from 'maplibre-gl';
 import type { SiteProperties, SitesCollection } from '../api';
 import { operatorColor } from '../palette';
 
+/** the chosen operator's sites (every site of an upload) */
 export const SITES_SOURCE = 'sites';
+/** the other operators' sites of the city, drawn dimmed below */
+export const OTHER_SITES_SOURCE = 'sites-others';
 export const SITES_OTHER_LAYER = 'sites-other';
 export const SITES_CURRENT_LAYER = 'sites-current';
 export const SITE_SELECTED_LAYER = 'site-selected';
+/** the selected site alone (unclustered: its ring shows at every zoom) */
+export const SELECTED_SOURCE = 'site-selected';
+/** cluster discs of the chosen operator (its colour) and of the others (grey, dimmed) */
+export const SITES_CLUSTER_LAYER = 'sites-cluster';
+export const SITES_OTHER_CLUSTER_LAYER = 'sites-other-cluster';
+export const CLUSTER_LAYERS = [SITES_CLUSTER_LAYER, SITES_OTHER_CLUSTER_LAYER];
+const NEUTRAL = '#dbe4ee';
+/**
+ * Markers closer than this on screen merge into one cluster disc (MapLibre's GeoJSON source
+ * clustering, supercluster) up to CLUSTER_MAX_ZOOM; beyond it every site is drawn. Small enough that
+ * a city's fitted view keeps most of its separate sites, large enough that Paris's ~5,600 markers of
+ * four operators do not pile into one blob.
+ */
+export const CLUSTER_RADIUS_PX = 14;
+export const CLUSTER_MAX_ZOOM = 13;
+
+/** The sites' GeoJSON source: clustered at low zoom. */
+export function sitesSourceSpec(data: FeatureCollection<Point>) {
+  return {
+    type: 'geojson' as const,
+    data,
+    cluster: true,
+    clusterRadius: CLUSTER_RADIUS_PX,
+    clusterMaxZoom: CLUSTER_MAX_ZOOM,
+  };
+}
 export const REGION_SOURCE = 'region';
 export const REGION_FILL_LAYER = 'region-fill';
 export const REGION_LINE_LAYER = 'region-line';
@@ -55,7 +85,7 @@ export function indexSites(collections: SitesCollection[]): SiteIndex {
       const lon = num(p.lon) ?? gx;
       const lat = num(p.lat) ?? gy;
       const operator = String(p.operator ?? '');
-      const siteId = p.site_id ?? (f.id as string | number | undefined) ?? sites.length;
+      const siteId = p.site_id ?? String(sites.length);
       const key = siteKey(operator, siteId);
       if (byKey.has(key)) continue;
       const fid = sites.length;
@@ -112,16 +142,39 @@ function radius(small: number, big: number, hoverBoost: number): ExpressionSpeci
   ];
 }
 
-/** Layers for the sites: other operators below (dimmed), the chosen operator on top, then the selection ring. */
+const isCluster: ExpressionSpecification = ['has', 'point_count'];
+const clusterRadius: ExpressionSpecification = ['interpolate', ['linear'], ['sqrt', ['get', 'point_count']], 1.4, 6, 4, 10, 10, 17];
+
+/** The colour of the chosen operator's cluster discs (a neutral one for uploads, which show every operator). */
+export function clusterColor(currentOperator: string | null): string {
+  return currentOperator === null ? NEUTRAL : operatorColor(currentOperator);
+}
+
+/**
+ * Layers for the sites: the other operators below (dimmed grey discs, dimmed markers), the chosen
+ * operator on top (discs in its colour, markers), then the selection ring.
+ */
 export function siteLayers(currentOperator: string | null): LayerSpecification[] {
-  const isCurrent: ExpressionSpecification =
-    currentOperator === null ? ['boolean', true] : ['==', ['get', 'operator'], currentOperator];
   return [
+    {
+      id: SITES_OTHER_CLUSTER_LAYER,
+      type: 'circle',
+      source: OTHER_SITES_SOURCE,
+      filter: isCluster,
+      paint: {
+        'circle-color': NEUTRAL,
+        'circle-opacity': 0.35,
+        'circle-radius': clusterRadius,
+        'circle-stroke-color': '#0b1620',
+        'circle-stroke-width': 0.8,
+        'circle-stroke-opacity': 0.6,
+      },
+    },
     {
       id: SITES_OTHER_LAYER,
       type: 'circle',
-      source: SITES_SOURCE,
-      filter: ['!', isCurrent],
+      source: OTHER_SITES_SOURCE,
+      filter: ['!', isCluster],
       paint: {
         'circle-color': ['get', 'color'],
         'circle-radius': radius(1.8, 6, 2.5),
@@ -132,10 +185,24 @@ export function siteLayers(currentOperator: string | null): LayerSpecification[]
       },
     },
     {
+      id: SITES_CLUSTER_LAYER,
+      type: 'circle',
+      source: SITES_SOURCE,
+      filter: isCluster,
+      paint: {
+        'circle-color': clusterColor(currentOperator),
+        'circle-opacity': 0.75,
+        'circle-radius': clusterRadius,
+        // a white ring tells a disc of several sites from a single marker (dark ring)
+        'circle-stroke-color': '#ffffff',
+        'circle-stroke-width': 1.5,
+      },
+    },
+    {
       id: SITES_CURRENT_LAYER,
       type: 'circle',
       source: SITES_SOURCE,
-      filter: isCurrent,
+      filter: ['!', isCluster],
       paint: {
         'circle-color': ['get', 'color'],
         'circle-radius': radius(2.6, 8, 3),
@@ -147,8 +214,7 @@ export function siteLayers(currentOperator: string | null): LayerSpecification[]
     {
       id: SITE_SELECTED_LAYER,
       type: 'circle',
-      source: SITES_SOURCE,
-      filter: ['==', ['id'], -1],
+      source: SELECTED_SOURCE,
       paint: {
         'circle-color': ['get', 'color'],
         'circle-radius': ['interpolate', ['linear'], ['zoom'], 4, 6, 15, 13],
@@ -159,10 +225,30 @@ export function siteLayers(currentOperator: string | null): LayerSpecification[]
   ];
 }
 
-export function currentFilter(currentOperator: string | null): ExpressionSpecification {
-  return currentOperator === null ? ['boolean', true] : ['==', ['get', 'operator'], currentOperator];
+/** Whether a site belongs to the chosen operator's source (every site when the operator is null). */
+export function isCurrentSite(site: Pick<Site, 'operator'>, currentOperator: string | null): boolean {
+  return currentOperator === null || site.operator === currentOperator;
 }
 
-export function selectedFilter(fid: number | null): ExpressionSpecification {
-  return ['==', ['id'], fid ?? -1];
+/** The index's features split between the chosen operator's source and the others' source. */
+export function splitSites(
+  index: SiteIndex | null,
+  currentOperator: string | null,
+): { current: FeatureCollection<Point>; other: FeatureCollection<Point> } {
+  const current: Feature<Point>[] = [];
+  const other: Feature<Point>[] = [];
+  for (const f of index?.collection.features ?? []) {
+    (isCurrentSite({ operator: String(f.properties?.operator ?? '') }, currentOperator) ? current : other).push(f);
+  }
+  return { current: { type: 'FeatureCollection', features: current }, other: { type: 'FeatureCollection', features: other } };
+}
+
+/** The selected site as a one-feature collection (empty when none). */
+export function selectedCollection(site: Site | null | undefined): FeatureCollection<Point> {
+  return {
+    type: 'FeatureCollection',
+    features: site
+      ? [{ type: 'Feature', id: site.fid, geometry: { type: 'Point', coordinates: [site.lon, site.lat] }, properties: { color: site.color } }]
+      : [],
+  };
 }

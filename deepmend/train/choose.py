@@ -1,0 +1,129 @@
+"""Choose between trained weights on a validation city, against a ground truth computed once.
+
+``deepmend evaluate`` recomputes the ground-truth map of every BS whenever a model is added to
+an evaluation directory; choosing among several training runs on the second ground truth
+(issue 19: the default is chosen by GT2 on the validation city, never on a test city) would
+pay the simulator again for every run. This computes the truth maps of the evaluation's own
+seeded BS sample (:func:`deepmend.models.base.sample_sites`, same seed → same BSs as
+``deepmend evaluate --max-bs``) once, keeps them in ``--cache`` (compact maps, keyed by the
+truth's configuration digest), and scores every weights file exactly as the evaluation does
+(:func:`deepmend.evaluation.runner.compare_maps`: KS and EMD on the full 60 km window and on
+the central 40 km), plus Voronoi as the baseline and r90 on the central 40 km
+(:func:`deepmend.groundtruth.stats.map_stats`). Prints a Markdown table; the score is the mean
+per-BS gain over Voronoi in KS plus that in EMD (the quantity the targets are stated in)::
+
+    python -m deepmend.train.choose --truth sim2 --scene FR/Nantes/SFR --max-bs 20 \\
+        --weights v4=deepmend/weights/deepmend.json --weights env=.cache/student/runs/env/deepmend.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def truth_model(name: str):
+    """(fitted-later model, configuration digest) of ground truth ``sim1`` (GT1) or ``sim2`` (GT2)."""
+    if name == "sim2":
+        from deepmend.groundtruth.sim2 import Sim2Config, SignalDominanceSimulator
+
+        cfg = Sim2Config()
+        return SignalDominanceSimulator(cfg), cfg.digest()
+    from deepmend.groundtruth.config import SimulatorConfig
+    from deepmend.groundtruth.simulator import GroundTruthSimulator
+
+    cfg1 = SimulatorConfig()
+    return GroundTruthSimulator(cfg1), cfg1.digest()
+
+
+def truth_maps(scene, key: str, sites, name: str, cache: Path) -> list:
+    """The ground-truth maps of ``sites`` (computed once, then read from ``cache``)."""
+    from deepmend.grid.map_dir import safe_name
+    from deepmend.groundtruth.storage import load_compact, save_compact
+
+    model, digest = truth_model(name)
+    d = cache / safe_name(key) / f"{name}_{digest[:16]}"
+    d.mkdir(parents=True, exist_ok=True)
+    out, fitted = [], False
+    for i in sites:
+        p = d / f"{safe_name(str(scene.deployment.site_ids[int(i)]))}.npz"
+        if not p.exists():
+            if not fitted:
+                model.fit(scene)
+                fitted = True
+            save_compact(model.predict(int(i)), p, floor=0.0)
+        out.append(load_compact(p))
+    return out
+
+
+def score(scene, key: str, truth: list, sites, models: dict) -> dict:
+    """Per model: per-BS metric records (KS, EMD on both windows, r90, area)."""
+    from deepmend.evaluation.runner import area_types, compare_maps
+    from deepmend.groundtruth.stats import map_stats
+
+    areas = area_types(scene)
+    rows: dict[str, list[dict]] = {}
+    for name, model in models.items():
+        for t, i in zip(truth, sites):
+            m = model.predict(int(i))
+            rec = compare_maps(m.prob, t.prob)
+            rec["r90_km"] = map_stats(m, scene, int(i)).values["r90_km"]
+            rec["area"] = str(areas[int(i)])
+            rows.setdefault(name, []).append(rec)
+    return rows
+
+
+def table(rows: dict, base: str = "voronoi") -> str:
+    def gain(name: str, k: str) -> np.ndarray:
+        b = np.array([r[k] for r in rows[base]])
+        m = np.array([r[k] for r in rows[name]])
+        ok = b > 0
+        return (b[ok] - m[ok]) / b[ok]
+
+    lines = ["| weights | KS 60 km | EMD 60 km | KS 40 km | EMD 40 km | KS gain (mean / median) | EMD gain (mean / median) | score | r90 median km |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        mean = lambda k: float(np.nanmean([x[k] for x in r]))  # noqa: E731
+        if name == base:
+            g = "– | – | –"
+        else:
+            gk, ge = gain(name, "ks"), gain(name, "emd_km")
+            g = f"{100 * gk.mean():+.1f} % / {100 * np.median(gk):+.1f} % | {100 * ge.mean():+.1f} % / {100 * np.median(ge):+.1f} % | {gk.mean() + ge.mean():+.2f}"
+        lines.append(f"| {name} | {mean('ks'):.3f} | {mean('emd_km'):.2f} | {mean('ks_c40'):.3f} | {mean('emd_km_c40'):.2f} | {g} | "
+                     f"{np.median([x['r90_km'] for x in r]):.1f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    from deepmend.evaluation.splits import parse_specs
+    from deepmend.models.base import sample_sites
+    from deepmend.models.deepmend import DeepMENDModel
+    from deepmend.models.voronoi import VoronoiModel
+    from deepmend.scene import Scene
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--truth", choices=("sim1", "sim2"), default="sim2")
+    ap.add_argument("--scene", default="FR/Nantes/SFR", help="Validation scene (never a test city).")
+    ap.add_argument("--max-bs", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache", type=Path, default=Path(".cache/student/choose"))
+    ap.add_argument("--weights", action="append", default=[], help="NAME=WEIGHTS.json (repeatable)")
+    ap.add_argument("--json", type=Path, default=None, help="Also write the per-BS records here.")
+    args = ap.parse_args()
+    spec = parse_specs(args.scene, "--scene")[0]
+    scene = Scene.from_catalog(*spec.as_tuple())
+    sites = sample_sites(scene, args.max_bs, args.seed)
+    truth = truth_maps(scene, spec.key, sites, args.truth, args.cache)
+    models = {"voronoi": VoronoiModel().fit(scene), **{n: DeepMENDModel(w).fit(scene) for n, w in (s.split("=", 1) for s in args.weights)}}
+    rows = score(scene, spec.key, truth, sites, models)
+    print(f"{args.truth} on {spec.key}, {len(sites)} BSs (seed {args.seed})")
+    print(table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()
