@@ -53,7 +53,19 @@ MAX_UPLOAD_EXTENT_KM = 200.0
 
 def bundled_region(name: str, crs: str) -> Region | None:
     """A bundled region by name, or None when ``name`` names none: a country code (``FR``, ``GB``/``UK``,
-    ``IE``, ``BE``: the country's land, Natural Earth 1:10m) or ``CC/City`` (a catalog city's study area)."""
+    ``IE``, ``BE``: the country's land, Natural Earth 1:10m) or ``CC/City`` (a catalog city's study area).
+
+    Parameters
+    ----------
+    name : str
+        ``CC`` or ``CC/City`` (case- and accent-insensitive).
+    crs : str
+        The metric CRS of the region returned.
+
+    Returns
+    -------
+    Region or None
+    """
     from deepmend.data.catalog import COUNTRIES, city_region, country_region
 
     text = str(name).strip()
@@ -76,6 +88,17 @@ def resolve_region(region, crs: str) -> Region:
     ------
     InputError
         An unreadable file, or a name that is neither a file nor a bundled region (listing the codes).
+
+    Parameters
+    ----------
+    region : Region, str, Path or geopandas.GeoDataFrame
+        The region as given.
+    crs : str
+        The metric CRS of the region returned.
+
+    Returns
+    -------
+    Region
     """
     from pathlib import Path
 

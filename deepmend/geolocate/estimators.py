@@ -272,6 +272,9 @@ def estimate_networks(name: str, P: sp.csr_matrix, v: np.ndarray, network: np.nd
     on that network's support and their densities add up (for ``spread`` this equals one
     estimate over all sites; ``bayes`` and ``ml-em`` differ).
 
+    The estimators of the module docstring (Tennekes & Gootzen 2022; Ricciato & Coluccia 2020),
+    run per network.
+
     Parameters
     ----------
     P : (n, m) CSR maps of every site of every network.

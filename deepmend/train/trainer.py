@@ -161,7 +161,20 @@ def lr_factor(step: int, total: int, warmup: float = 0.05) -> float:
 
 
 def param_groups(net: UNet, cfg: TrainConfig) -> list[dict]:
-    """The network's parameters; the envelope's (support radius, exponent) in a group of their own."""
+    """The network's parameters; the envelope's (support radius, exponent) in a group of their own.
+
+    Parameters
+    ----------
+    net : UNet
+        The network.
+    cfg : TrainConfig
+        ``lr`` and ``envelope_lr_scale`` (the envelope's group has no weight decay).
+
+    Returns
+    -------
+    list of dict
+        AdamW parameter groups (Loshchilov & Hutter 2019).
+    """
     env = [p for n, p in net.named_parameters() if n.startswith("radius.") or n == "beta_raw"]
     rest = [p for n, p in net.named_parameters() if not (n.startswith("radius.") or n == "beta_raw")]
     groups = [{"params": rest}]
@@ -180,6 +193,12 @@ def build_net(cfg: TrainConfig) -> UNet:
     Returns
     -------
     UNet
+
+    Raises
+    ------
+    InputError
+        If ``cfg.init`` names weights of an incompatible head or whose tensors do not fit the
+        architecture.
     """
     net = UNet(cfg.arch())
     with torch.no_grad():
