@@ -515,6 +515,15 @@ def test_paris_markers_cluster_at_low_zoom(server, page):
     print(f"\n[e2e] Paris at zoom {seen['zoom']:.1f}: {seen['clusters']} cluster discs ({seen['in_clusters']} sites) "
           f"and {seen['points']} single markers for {seen['site_count']} sites")
     assert seen["clusters"] > 0 and seen["clusters"] + seen["points"] < seen["site_count"] / 2, seen
+    # each visible disc of the chosen operator carries its count (HTML labels: the offline style has no glyphs)
+    counts = """() => { const m = window.__deepmend.map;
+        const want = m.queryRenderedFeatures({layers: ['sites-cluster']}).map(f => f.properties.point_count);
+        const got = [...document.querySelectorAll('[data-testid=cluster-count]')].map(e => e.textContent);
+        return {want: want.sort((a, b) => a - b), got: got.sort()}; }"""
+    _wait_js(page, f"() => {{ const c = ({counts})(); return c.want.length > 0 && c.want.length === c.got.length; }}", 30)
+    c = page.evaluate(counts)
+    label = lambda n: str(n) if n < 1000 else (f"{n / 1000:.1f}k" if n < 10_000 else f"{round(n / 1000)}k")  # noqa: E731
+    assert sorted(label(n) for n in c["want"]) == c["got"], c
     _shot(page, "app_clusters.png")
     # hovering a cluster says how many sites it holds; clicking it zooms in
     disc = page.evaluate("""() => { const m = window.__deepmend.map;
