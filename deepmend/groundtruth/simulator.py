@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 from scipy.special import ndtr
@@ -87,6 +88,27 @@ def site_rng(seed: int, site_id: str, stream: int = 0) -> np.random.Generator:
     numpy.random.Generator
     """
     return np.random.default_rng([int(seed), zlib.crc32(str(site_id).encode()), stream])
+
+
+#: A progress hook: ``progress(done, total)`` with counts of sites (see :meth:`GroundTruthSimulator.fit_deployment`).
+Progress = Callable[[int, int], None]
+
+
+class _Counter:
+    """Counts sites done across worker threads and calls ``progress(done, total)`` per batch (~1 % of ``total``)."""
+
+    def __init__(self, total: int, progress: Progress) -> None:
+        self.total, self.progress = int(total), progress
+        self.step = max(1, self.total // 100)
+        self.n = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            self.n += 1
+            n = self.n
+        if n % self.step == 0 or n == self.total:
+            self.progress(n, self.total)
 
 
 class GroundTruthSimulator(DiffusionModel):
@@ -357,8 +379,10 @@ class GroundTruthSimulator(DiffusionModel):
         return int(round((win.bottom - lat.y0) / lat.res)), int(round((win.left - lat.x0) / lat.res))
 
     def _sites_on(self, sites: list[int], exact: set[int], r0: int, r1: int, c0: int, c1: int,
-                  rn: np.ndarray, cn: np.ndarray, rw: tuple, cw: tuple) -> tuple[np.ndarray, np.ndarray]:
-        """(Σ of the sites' mean fields on the block's nodes, Σ of (term − mean field) on their supports ∩ block), float64."""
+                  rn: np.ndarray, cn: np.ndarray, rw: tuple, cw: tuple, done: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(Σ of the sites' mean fields on the block's nodes, Σ of (term − mean field) on their supports ∩ block), float64.
+
+        ``done`` is called once per site added (progress counting)."""
         nodes = np.zeros((rn.size, cn.size))
         out = np.zeros((r1 - r0, c1 - c0))
         sup = self._supports()
@@ -366,6 +390,8 @@ class GroundTruthSimulator(DiffusionModel):
         for j in sites:
             m = self.mean_term(j, rn, cn)
             nodes += m
+            if done is not None:
+                done()
             if j not in exact:
                 continue
             a, b = max(sup[j, 0], r0), min(sup[j, 1], r1)
@@ -387,8 +413,11 @@ class GroundTruthSimulator(DiffusionModel):
             out += self.mean_term(j, rn, cn)
         return out
 
-    def _denominator_block(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+    def _denominator_block(self, r0: int, r1: int, c0: int, c1: int, progress: Progress | None = None) -> np.ndarray:
         """D on a block of the lattice (float32, 0 off the mask).
+
+        ``progress(done, total)`` (optional) is called as the sites are added, after each batch
+        of about 1 % of them (and once at the end), from the worker threads.
 
         D = Σ_j m_j + Σ_j (t_j − m_j)·1(S_j): every site by its mean field m_j (1 km nodes,
         bilinear; the sites whose window meets the block), and by its exact term t_j on its
@@ -413,7 +442,8 @@ class GroundTruthSimulator(DiffusionModel):
         todo = sorted({int(j) for j in near} | exact, key=lambda j: -int((sup[j, 1] - sup[j, 0]) * (sup[j, 3] - sup[j, 2])) if j in exact else 0)
         chunks = [todo[k :: self.n_jobs_] for k in range(self.n_jobs_)]  # big supports first: balanced threads
         rn, cn, rw, cw = self._nodes(r0, r1, c0, c1)
-        parts = self._map(lambda ch: self._sites_on(ch, exact, r0, r1, c0, c1, rn, cn, rw, cw), [ch for ch in chunks if ch])
+        done = _Counter(len(todo), progress) if progress is not None else None
+        parts = self._map(lambda ch: self._sites_on(ch, exact, r0, r1, c0, c1, rn, cn, rw, cw, done), [ch for ch in chunks if ch])
         den = self._interp(np.sum([p[0] for p in parts], axis=0), rw, cw) if parts else np.zeros((r1 - r0, c1 - c0))
         for p in parts:
             den += p[1]
@@ -470,8 +500,14 @@ class GroundTruthSimulator(DiffusionModel):
         """True when D and the prior of the whole deployment are at hand (maps are then slices, ms)."""
         return getattr(self, "products_", None) is not None
 
-    def fit_deployment(self) -> "GroundTruthSimulator":
+    def fit_deployment(self, progress: Progress | None = None) -> "GroundTruthSimulator":
         """Compute (or read from the disk cache) D and the prior on the whole lattice; returns ``self``.
+
+        ``progress`` : callable ``(done, total) -> None``, optional
+            Called per batch of sites added to D (about 1 % of the deployment's sites a batch,
+            from the worker threads; ``done == total`` last). A plain callable: the caller decides
+            where progress goes (a bar, an API job). Not called when the result comes from the
+            disk cache or from a concurrent fit of the same deployment.
 
         Concurrent calls for the same deployment in one process compute it once
         (:data:`deepmend.resources.FLIGHTS`). A lazy model (``lazy=True``) answers maps by the
@@ -481,19 +517,19 @@ class GroundTruthSimulator(DiffusionModel):
         if self.products_ is not None:
             return self
         t0 = time.perf_counter()
-        (den, prior, from_disk), shared = FLIGHTS.run(("groundtruth-fit", self.key_, self.use_cache), self._denominator)
+        (den, prior, from_disk), shared = FLIGHTS.run(("groundtruth-fit", self.key_, self.use_cache), lambda: self._denominator(progress))
         self.products_ = (den, prior)
         self.fit_seconds_, self.from_cache_ = time.perf_counter() - t0, from_disk or shared
         return self
 
-    def _denominator(self) -> tuple[np.ndarray, np.ndarray, bool]:
+    def _denominator(self, progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
         """(D on the lattice, user prior, read from the disk cache?) of the fitted scene."""
         cached = self._read_cache()
         if cached is not None:
             return cached[0], cached[1], True
         scene = self.scene_
         prior = user_prior(scene, self.config_)
-        den = self._denominator_block(0, scene.lattice.ny, 0, scene.lattice.nx)
+        den = self._denominator_block(0, scene.lattice.ny, 0, scene.lattice.nx, progress)
         if self.use_cache:
             path = self._cache_path()
             path.parent.mkdir(parents=True, exist_ok=True)
