@@ -72,7 +72,13 @@ def data_dir() -> Path:
 
 
 def require_data_dir() -> Path:
-    """:func:`data_dir`, or an :class:`InputError` naming it when it is not a directory."""
+    """:func:`data_dir`, or an :class:`InputError` naming it when it is not a directory.
+
+    Raises
+    ------
+    InputError
+        If the data directory (``DEEPMEND_DATA_DIR`` or the default) is not a directory.
+    """
     how, d = data_dirs()[0]
     if not d.is_dir():
         raise InputError(f"data directory not found ({how}); {HOW_TO_POINT}", file=str(d))
@@ -86,7 +92,13 @@ def find_data(relative: str | Path) -> Path | None:
 
 
 def data_file(relative: str | Path) -> Path:
-    """``data_dir()/relative``, or an :class:`InputError` saying where it looked and how to point to the data."""
+    """``data_dir()/relative``, or an :class:`InputError` saying where it looked and how to point to the data.
+
+    Raises
+    ------
+    InputError
+        If the file does not exist under the data directory.
+    """
     p = find_data(relative)
     if p is None:
         how, d = data_dirs()[0]

@@ -28,7 +28,13 @@ def file_mode() -> int:
 
 
 def check_writable_dir(directory: str | Path) -> None:
-    """Create ``directory`` if needed; fail early, naming it, when outputs cannot be written there."""
+    """Create ``directory`` if needed; fail early, naming it, when outputs cannot be written there.
+
+    Raises
+    ------
+    InputError
+        If a file of that name exists, the directory cannot be created, or it is not writable.
+    """
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise InputError("cannot create output directory (a file of that name exists)", file=str(directory))
@@ -49,6 +55,12 @@ def atomic_path(path: str | Path, keep_suffix: bool = False) -> Iterator[Path]:
 
     A crash, an exception or a full disk leaves ``path`` untouched and removes the
     temporary file, so readers never see a partial output.
+
+    Raises
+    ------
+    InputError
+        If the directory is not writable, or creating, writing or renaming the temporary
+        file fails (``OSError``: full disk, permissions), naming ``path``.
     """
     path = Path(path)
     check_writable_dir(path.parent)

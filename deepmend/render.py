@@ -1,7 +1,10 @@
 """Pictures of maps: the published figures' style, ``jet`` on log10 P from 1e-9 to 1e-2.
 
 One colour scale everywhere (API PNGs, docs figures, the web legend) so that maps of
-different models can be compared by eye.
+different models can be compared by eye; it is the scale of the maps published by
+Martínez-Durive et al. (SECON 2024). Every picture is north-up (row 0 = north), as
+``DiffusionMap.prob``; arrays in the scene's lattice order (row 0 = south) are flipped
+here (:func:`grey`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,27 @@ from deepmend.grid.diffusion_map import COLORMAP, VMAX, VMIN  # noqa: F401 - one
 
 
 def rgba(prob: np.ndarray, valid: np.ndarray | None = None, vmin: float = VMIN, vmax: float = VMAX, cmap: str = COLORMAP) -> np.ndarray:
-    """uint8 RGBA of a north-up map (``DiffusionMap.prob``); zero or masked cells transparent."""
+    """uint8 RGBA of a north-up map (``DiffusionMap.prob``); zero or masked cells transparent.
+
+    t = (log10 clip(P, vmin, vmax) − log10 vmin)/(log10 vmax − log10 vmin), drawn with
+    ``cmap``'s 256-entry lookup table.
+
+    Parameters
+    ----------
+    prob : numpy.ndarray, shape (H, W)
+        Probabilities per cell, north-up.
+    valid : numpy.ndarray of bool, shape (H, W), optional
+        Cells to draw; others are transparent.
+    vmin, vmax : float, default 1e-9, 1e-2
+        Ends of the log scale (probability per 100 m cell).
+    cmap : str, default "jet"
+        Matplotlib colormap name.
+
+    Returns
+    -------
+    numpy.ndarray of uint8, shape (H, W, 4)
+        RGBA, north-up; alpha 0 where P = 0 or not ``valid``.
+    """
     p = np.asarray(prob, dtype=np.float64)
     lo, hi = np.log10(vmin), np.log10(vmax)
     with np.errstate(divide="ignore"):
@@ -35,12 +58,30 @@ DIFF_COLORMAP = "RdBu_r"
 
 def diff_rgba(model: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = None,
               linthresh: float = DIFF_LINTHRESH, vmax: float = VMAX, cmap: str = DIFF_COLORMAP) -> np.ndarray:
-    """uint8 RGBA of ``model − truth`` on a diverging, symmetric-log scale (north-up in and out, as ``DiffusionMap.prob``).
+    """uint8 RGBA of ``model − truth`` on a diverging, symmetric-log scale (north-up in and out).
 
     Red: the model puts more probability there than the ground truth; blue: less; white: the two
     agree within ``linthresh``. t = sign(d)·(log10|d| − log10 linthresh)/(log10 vmax − log10 linthresh),
-    clipped to [−1, 1] and drawn at (t + 1)/2 of ``cmap``. Cells where both maps are zero, or outside
-    ``valid``, are transparent. Both arrays are (n, n) probability maps of the same window.
+    clipped to [−1, 1] and drawn at (t + 1)/2 of ``cmap`` (the symmetric-log scale of
+    matplotlib's ``SymLogNorm``, standard definition).
+
+    Parameters
+    ----------
+    model, truth : numpy.ndarray, shape (n, n)
+        Probability maps of the same window, north-up (``DiffusionMap.prob``).
+    valid : numpy.ndarray of bool, shape (n, n), optional
+        Cells to draw.
+    linthresh : float, default 1e-7
+        Differences below this (P per 100 m cell) are white.
+    vmax : float, default 1e-2
+        Difference drawn at full colour.
+    cmap : str, default "RdBu_r"
+        Diverging matplotlib colormap.
+
+    Returns
+    -------
+    numpy.ndarray of uint8, shape (n, n, 4)
+        RGBA; transparent where both maps are zero or outside ``valid``.
     """
     a, b = np.asarray(model, dtype=np.float64), np.asarray(truth, dtype=np.float64)
     d = a - b
@@ -58,7 +99,20 @@ def diff_rgba(model: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = N
 
 
 def grey(values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-    """uint8 RGBA grey scale of a feature channel (scene lattice order, rows northward), min–max scaled over valid cells, north-up out."""
+    """uint8 RGBA grey scale of a feature channel, min–max scaled over valid cells, north-up out.
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (H, W)
+        One channel in the scene's lattice order (rows northward, row 0 = south).
+    valid : numpy.ndarray of bool, shape (H, W), optional
+        Cells to scale over and draw (default: the finite ones), same order.
+
+    Returns
+    -------
+    numpy.ndarray of uint8, shape (H, W, 4)
+        Grey RGBA flipped north-up (row 0 = north); alpha 0 outside ``valid``.
+    """
     v = np.asarray(values, dtype=np.float64)
     m = np.isfinite(v) if valid is None else valid & np.isfinite(v)
     lo, hi = (float(v[m].min()), float(v[m].max())) if m.any() else (0.0, 1.0)
@@ -69,13 +123,44 @@ def grey(values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
 
 
 def png_bytes(img: np.ndarray) -> bytes:
+    """Encode an RGBA image as PNG (Pillow, zlib level 3: fast enough for the API's per-request tiles).
+
+    Parameters
+    ----------
+    img : numpy.ndarray of uint8, shape (H, W, 4)
+        North-up RGBA, e.g. from :func:`rgba`.
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+    """
     buf = io.BytesIO()
     Image.fromarray(img, mode="RGBA").save(buf, format="PNG", optimize=False, compress_level=3)
     return buf.getvalue()
 
 
 def figure(maps: list, titles: list[str], path: str, suptitle: str = "") -> None:
-    """A row of maps on one log colour scale with a shared colour bar, written atomically (PNG)."""
+    """A row of maps on one log colour scale with a shared colour bar, written atomically (PNG).
+
+    Axes are km east/north of the BS (north up, the BS at the origin); cells outside the mask
+    are light grey.
+
+    Parameters
+    ----------
+    maps : list of DiffusionMap
+        North-up maps, one panel each.
+    titles : list of str
+        One title per panel.
+    path : str
+        The PNG file written.
+    suptitle : str, optional
+        Title of the whole figure.
+
+    Returns
+    -------
+    None
+    """
     import matplotlib
 
     matplotlib.use("Agg")

@@ -2,7 +2,13 @@
 
 Models never loop over BSs to build their inputs: the lattice, the region mask, the
 KD-tree and the nearest-site labels are computed here once per deployment and sliced
-per BS, which is what makes a map cost milliseconds instead of seconds.
+per BS, which is what makes a map cost milliseconds instead of seconds (METHOD.md §1:
+the national 100 m lattice of the reference code; §2: co-located sites merged).
+
+Orientation: the scene's rasters (:attr:`Scene.mask`, :attr:`Scene.nearest`,
+:meth:`Scene.knn`) are in lattice order, rows running northward (row 0 = south);
+``DiffusionMap.from_lattice`` turns a window of them north-up. Coordinates are metres in
+the deployment's metric CRS (METHOD.md §1).
 """
 
 from __future__ import annotations
@@ -47,7 +53,19 @@ MAX_UPLOAD_EXTENT_KM = 200.0
 
 def bundled_region(name: str, crs: str) -> Region | None:
     """A bundled region by name, or None when ``name`` names none: a country code (``FR``, ``GB``/``UK``,
-    ``IE``, ``BE``: the country's land, Natural Earth 1:10m) or ``CC/City`` (a catalog city's study area)."""
+    ``IE``, ``BE``: the country's land, Natural Earth 1:10m) or ``CC/City`` (a catalog city's study area).
+
+    Parameters
+    ----------
+    name : str
+        ``CC`` or ``CC/City`` (case- and accent-insensitive).
+    crs : str
+        The metric CRS of the region returned.
+
+    Returns
+    -------
+    Region or None
+    """
     from deepmend.data.catalog import COUNTRIES, city_region, country_region
 
     text = str(name).strip()
@@ -70,6 +88,17 @@ def resolve_region(region, crs: str) -> Region:
     ------
     InputError
         An unreadable file, or a name that is neither a file nor a bundled region (listing the codes).
+
+    Parameters
+    ----------
+    region : Region, str, Path or geopandas.GeoDataFrame
+        The region as given.
+    crs : str
+        The metric CRS of the region returned.
+
+    Returns
+    -------
+    Region
     """
     from pathlib import Path
 
@@ -89,7 +118,22 @@ def resolve_region(region, crs: str) -> Region:
 
 
 def validate_geometry(dep: Deployment) -> None:
-    """Reject deployments that cannot be mapped at all (no site, or positions that are not numbers)."""
+    """Reject deployments that cannot be mapped at all (no site, or positions that are not numbers).
+
+    Parameters
+    ----------
+    dep : Deployment
+        The sites, in their metric CRS.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    InputError
+        If the deployment has no site or a non-finite x/y.
+    """
     if len(dep) == 0:
         raise InputError("no sites", file=dep.source or dep.name)
     if not (np.isfinite(dep.x).all() and np.isfinite(dep.y).all()):
@@ -97,14 +141,44 @@ def validate_geometry(dep: Deployment) -> None:
 
 
 def extent_km(dep: Deployment) -> float:
-    """Longest side of the sites' bounding box (km, in the deployment's metric CRS)."""
+    """Longest side of the sites' bounding box (km, in the deployment's metric CRS).
+
+    Parameters
+    ----------
+    dep : Deployment
+        The sites (x, y in metres).
+
+    Returns
+    -------
+    float
+        max(ptp(x), ptp(y)) / 1000; 0 for an empty deployment.
+    """
     if len(dep) == 0:
         return 0.0
     return float(max(np.ptp(dep.x), np.ptp(dep.y)) / 1000.0)
 
 
 def check_extent(dep: Deployment, limit_km: float = MAX_UPLOAD_EXTENT_KM, *, where: str | None = None) -> None:
-    """Refuse a deployment wider than ``limit_km`` before any per-cell work (an upload's cost limit)."""
+    """Refuse a deployment wider than ``limit_km`` before any per-cell work (an upload's cost limit).
+
+    Parameters
+    ----------
+    dep : Deployment
+        The sites.
+    limit_km : float, default MAX_UPLOAD_EXTENT_KM (200 km)
+        Largest bounding-box side accepted.
+    where : str, optional
+        The file named in the error (default the deployment's source or name).
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    InputError
+        If :func:`extent_km` exceeds ``limit_km``; names the site farthest from the median.
+    """
     span = extent_km(dep)
     if span > limit_km:
         far = int(np.argmax(np.hypot(dep.x - np.median(dep.x), dep.y - np.median(dep.y))))
@@ -126,8 +200,29 @@ def place_in_region(dep: Deployment, region: Region) -> tuple[np.ndarray, Region
     Sites inside are targets; sites up to :data:`SNAP_M` outside (a coarse coastline) are
     targets too, with a disc of :data:`SNAP_DISC_M` added to the valid area so their own
     cell is valid (the distance is reported); sites farther out are neighbours only: they
-    shape the border cells, and get no map. No site inside: refused (saying when lat/lon
-    look swapped).
+    shape the border cells, and get no map.
+
+    Parameters
+    ----------
+    dep : Deployment
+        The sites, in their metric CRS.
+    region : Region
+        The valid area (reprojected to ``dep.crs`` if needed).
+
+    Returns
+    -------
+    targets : numpy.ndarray of int, shape (n_targets,)
+        Sorted indices into ``dep``.
+    region : Region
+        The region, grown by the snapped sites' discs.
+    notes : list of str
+        One sentence per adjustment (snapped sites, neighbour-only sites).
+
+    Raises
+    ------
+    InputError
+        If no site lies in (or within :data:`SNAP_M` of) the region, saying when the lat and
+        lon columns look swapped.
     """
     region = region if region.crs == dep.crs else region.to_crs(dep.crs)
     inside = shapely.contains_xy(region.metric, dep.x, dep.y)
@@ -161,7 +256,27 @@ def place_in_region(dep: Deployment, region: Region) -> tuple[np.ndarray, Region
 
 
 def check_inside(dep: Deployment, region: Region, targets: np.ndarray) -> None:
-    """Every target site must lie in its region; say so clearly when lat/lon look swapped."""
+    """Every target site must lie in its region; say so clearly when lat/lon look swapped.
+
+    Parameters
+    ----------
+    dep : Deployment
+        The sites.
+    region : Region
+        The mask region, in ``dep.crs``.
+    targets : numpy.ndarray of int
+        Indices of the target sites.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    InputError
+        If a target lies outside the region (naming the first such site), or most do and
+        they would lie inside with lat and lon swapped.
+    """
     inside = shapely.contains_xy(region.metric, dep.x[targets], dep.y[targets])
     if inside.all():
         return
@@ -198,6 +313,20 @@ def nearest_labels(tree: cKDTree, lat: Lattice, block: int = NEAREST_BLOCK) -> n
     for every other site s, d(c, s) ≥ d₂ − r > d₁ + r ≥ d(c, s₁) (triangle inequality), so
     s₁ is every cell's unique nearest site. Only the cells of the other blocks (those that
     a Voronoi edge may cross) are queried one by one.
+
+    Parameters
+    ----------
+    tree : scipy.spatial.cKDTree
+        KD-tree of the deployment's sites (metres, the lattice's CRS).
+    lat : Lattice
+        The lattice.
+    block : int, default NEAREST_BLOCK
+        Side of the blocks tested at once, cells.
+
+    Returns
+    -------
+    numpy.ndarray of int32, shape (ny, nx)
+        Site index per cell, lattice order (row 0 = south): the Voronoi tessellation as a raster.
     """
     ny, nx = lat.shape
     if tree.n == 1:
@@ -231,13 +360,37 @@ class Scene:
     One scene is one operator's network on one lattice. A deployment wider than
     :data:`MAX_PART_SIDE_M` is mapped part by part (:meth:`parts`, :meth:`part_for`), so
     the cost of a map never depends on how far apart the sites of the list are.
+
+    Parameters
+    ----------
+    deployment : Deployment
+        The operator's sites in a metric CRS (co-located sites already merged).
+    mask_region : Region
+        The valid area (land inside the region of interest); reprojected to the
+        deployment's CRS.
+    targets : numpy.ndarray of int, optional
+        Indices of the sites that get a map; default all.
+    name : str, optional
+        Display name (default the deployment's).
+    strict : bool, default True
+        Reject target sites outside the mask region (a user's file); bundled scenes pass
+        ``False`` because real coastal sites may sit just off a coarse coastline — their maps
+        then fall back to the nearest valid cells.
+    notes : tuple of str
+        What was done to the user's input (skipped rows, snapped sites …).
+    auto_region : bool, default False
+        True when the region is the sites' buffered hull rather than the user's.
+
+    Raises
+    ------
+    InputError
+        From :func:`validate_geometry`, when no target is left, or (``strict``) from
+        :func:`check_inside`.
     """
 
     def __init__(self, deployment: Deployment, mask_region: Region, targets: np.ndarray | None = None, *, name: str = "", strict: bool = True,
                  notes: tuple[str, ...] = (), auto_region: bool = False) -> None:
-        """``strict`` rejects target sites outside the mask region (a user's file); bundled
-        scenes pass ``strict=False`` because real coastal sites may sit just off a coarse
-        coastline — their maps then fall back to the nearest valid cells."""
+        """Store the deployment, region and targets; see the class docstring."""
         validate_geometry(deployment)
         if mask_region.crs != deployment.crs:
             mask_region = mask_region.to_crs(deployment.crs)
@@ -256,6 +409,23 @@ class Scene:
 
     @classmethod
     def from_catalog(cls, country: str, city: str, operator: str) -> "Scene":
+        """A bundled scene: the operator's sites within 90 km of the city and the city's region.
+
+        Parameters
+        ----------
+        country, city, operator : str
+            Catalog names (accent- and case-insensitive, resolved by ``data.catalog``).
+
+        Returns
+        -------
+        Scene
+            Non-strict (coastal sites kept), with :attr:`scenario` set.
+
+        Raises
+        ------
+        InputError
+            If a name is not in the catalog, naming the valid ones (from ``open_scenario``).
+        """
         sc = open_scenario(country, city, operator)
         scene = cls(sc.deployment, sc.mask_region, sc.targets, name=f"{sc.country}/{sc.city}/{sc.operator}", strict=False)
         scene.scenario = sc
@@ -270,9 +440,29 @@ class Scene:
         name (``"FR"``, ``"GB/London"``: :func:`resolve_region`); None: the sites' hull + 30 km.
         Without a region, the valid area is the convex hull of the sites buffered by 30 km.
         With one, sites just outside it are snapped and sites far outside are neighbours
-        only (:func:`place_in_region`). A deployment of several operators is refused unless
-        ``operator`` picks one (``several_networks=True`` keeps them all, for listing only:
-        models must be fitted per network, see :func:`deepmend.data.deployment.split_networks`).
+        only (:func:`place_in_region`).
+
+        Parameters
+        ----------
+        deployment : Deployment
+            The sites as read (any number of operators).
+        region : Region, optional
+            The valid area.
+        operator : str, optional
+            Keep only this operator's sites (case-insensitive).
+        several_networks : bool, default False
+            Keep several operators (for listing only: models must be fitted per network, see
+            :func:`deepmend.data.deployment.split_networks`).
+
+        Returns
+        -------
+        Scene
+
+        Raises
+        ------
+        InputError
+            If ``operator`` matches no site, the list holds several operators and none was
+            chosen, or from :func:`place_in_region`.
         """
         dep = deployment
         if operator is not None:
@@ -375,6 +565,13 @@ class Scene:
 
     @cached_property
     def lattice(self) -> Lattice:
+        """The lattice holding every target's window (lattice order, row 0 = south).
+
+        Raises
+        ------
+        InputError
+            If it would exceed :data:`MAX_LATTICE_CELLS` (map the scene part by part instead).
+        """
         t = self.targets
         lat = Lattice.for_sites(self.crs, self.deployment.x[t], self.deployment.y[t])
         if lat.nx * lat.ny > MAX_LATTICE_CELLS:
@@ -419,6 +616,13 @@ class Scene:
 
     # --- per-BS helpers -----------------------------------------------------
     def site_index(self, site: int | str) -> int:
+        """Index of a site given by index or by id.
+
+        Raises
+        ------
+        InputError
+            If an integer index is out of range, or an id is unknown (``Deployment.index_of``).
+        """
         if isinstance(site, (int, np.integer)):
             if not 0 <= int(site) < len(self.deployment):
                 raise InputError(f"site index out of range 0..{len(self.deployment) - 1}", column="site", value=int(site))

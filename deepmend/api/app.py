@@ -104,6 +104,20 @@ def _env_threads() -> int:
 
 
 def find_static_dir(static_dir: str | Path | None) -> Path | None:
+    """The built web app's directory (the one holding ``index.html``), or None.
+
+    Parameters
+    ----------
+    static_dir : str or Path, optional
+        An explicit directory (``deepmend serve --static-dir``); used only if it holds
+        ``index.html``. Without it: ``DEEPMEND_STATIC_DIR``, then the package's ``static/``,
+        then the checkout's ``web/dist``.
+
+    Returns
+    -------
+    Path or None
+        None when no built web app is found (the API then serves a short HTML page instead).
+    """
     if static_dir is not None:
         p = Path(static_dir)
         return p if (p / "index.html").is_file() else None

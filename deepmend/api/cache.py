@@ -29,6 +29,13 @@ class MapDiskCache:
     eviction (oldest mtime first, down to 90 % of ``max_bytes``) is least-recently-used.
     A file that vanishes or fails to load (evicted by another process, truncated disk)
     counts as a miss. Safe with several threads and several processes on one directory.
+
+    Parameters
+    ----------
+    root : Path
+        The cache directory (``cache_dir()/maps``); created on first write.
+    max_bytes : int
+        Size above which the least recently used files are evicted.
     """
 
     def __init__(self, root: Path, max_bytes: int) -> None:
@@ -42,10 +49,16 @@ class MapDiskCache:
         return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
     def path(self, key: str) -> Path:
+        """The file of ``key``: ``root/<first two hex digits>/<sha256>.npz``."""
         h = self.digest(key)
         return self.root / h[:2] / f"{h}.npz"
 
     def get(self, key: str) -> DiffusionMap | None:
+        """The map cached under ``key`` (north-up ``DiffusionMap``), or None on a miss.
+
+        A missing, evicted, unreadable or foreign file (its header's ``cache_key`` differs) is a
+        miss, never an error; a hit touches the file's mtime (LRU).
+        """
         path = self.path(key)
         try:
             dm = DiffusionMap.load(path)
@@ -62,6 +75,10 @@ class MapDiskCache:
         return dm
 
     def put(self, key: str, dm: DiffusionMap) -> None:
+        """Store ``dm`` under ``key`` atomically, then evict down to 90 % of ``max_bytes`` if over.
+
+        A failed write (full or read-only disk) is logged and ignored: the request still answers.
+        """
         path = self.path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

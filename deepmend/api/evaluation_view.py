@@ -29,6 +29,7 @@ def _runs(roots: list[Path]) -> list[Path]:
 
 
 def eval_roots(cache_root: Path) -> list[Path]:
+    """Evaluation directories to read: ``DEEPMEND_EVAL_DIR`` (``os.pathsep``-separated), else ``cache_root/eval``."""
     env = os.environ.get("DEEPMEND_EVAL_DIR", "")
     return [Path(p) for p in env.split(os.pathsep) if p.strip()] or [Path(cache_root) / "eval"]
 

@@ -21,7 +21,19 @@ FEATURES = (
 
 
 class Features:
-    """Feature lists and grey-scale PNGs of the channels (METHOD.md §2 inputs), cached."""
+    """Feature lists and grey-scale PNGs of the channels (METHOD.md §2 inputs), cached.
+
+    Parameters
+    ----------
+    scenes : Scenes
+        The service's scene resolver and cache.
+    pngs : OnceLRU
+        Cache of rendered channel PNGs (single flight per key).
+    channels : OnceLRU
+        Cache of channel arrays per BS.
+    builders : OnceLRU
+        Cache of DeepMEND's ``FeatureBuilder`` per scene.
+    """
 
     def __init__(self, scenes: Scenes, pngs: OnceLRU, channels: OnceLRU, builders: OnceLRU) -> None:
         self.scenes, self.pngs, self.channels, self.builders = scenes, pngs, channels, builders

@@ -7,7 +7,8 @@ running ones (and the last finished ones) so that the panel that waits can say w
 Progress comes from the computation's own progress bars: in the server process, :func:`capture_tqdm`
 replaces ``tqdm.tqdm`` by a bar that writes nothing to the terminal (the server's log stays a log)
 and reports ``n / total`` to the job of the thread that created it. A computation without a bar
-reports its elapsed time only (``fraction`` is ``None``).
+reports its elapsed time only (``fraction`` is ``None``). Numerics that take a progress callable
+instead of a bar (the ground-truth simulator's whole-city fit) get :meth:`Job.progress`.
 """
 
 from __future__ import annotations
@@ -39,7 +40,17 @@ class Job:
     step: str | None = None
     error: str | None = None
 
+    def progress(self, done: int, total: int) -> None:
+        """A progress hook for numerics that take a plain callable (e.g. the ground-truth simulator's
+        :meth:`~deepmend.groundtruth.simulator.GroundTruthSimulator.fit_deployment`): ``done`` of ``total`` sites."""
+        if total > 0:
+            self.fraction = done / total
+            self.step = f"sites {done}/{total}"
+
     def as_dict(self) -> dict:
+        """The job as ``/api/jobs`` answers it (``JobOut``): id, kind, model, scene, label, step,
+        fraction in [0, 1] (or None), elapsed seconds, done and error.
+        """
         end = self.finished if self.finished is not None else time.time()
         return {
             "id": self.id, "kind": self.kind, "model": self.model,
@@ -85,6 +96,7 @@ class JobRegistry:
         return getattr(self._local, "job", None)
 
     def snapshot(self) -> dict:
+        """``{"running": [...], "finished": [...]}`` of :meth:`Job.as_dict`, finished newest first (``JobsOut``)."""
         with self._lock:
             running = [j.as_dict() for j in self._running.values()]
             finished = [j.as_dict() for j in reversed(self._finished)]
@@ -168,8 +180,8 @@ def warm_up(service, scene: dict[str, str], models: tuple[str, ...], registry: J
             try:
                 m = service.fitted(ref, name)
                 if not getattr(m, "deployment_fitted", True):  # the ground truth: the whole city now, not per BS
-                    with registry.track("warmup", name, ref.as_tuple(), f"simulating the ground truth of {ref.city} / {ref.operator}"):
-                        m.fit_deployment()
+                    with registry.track("warmup", name, ref.as_tuple(), f"simulating the ground truth of {ref.city} / {ref.operator}") as job:
+                        m.fit_deployment(progress=job.progress)
             except Exception as exc:  # noqa: BLE001 - logged; the request that needs it reports it
                 log.warning("warm-up of %s on %s/%s/%s failed: %s", name, *ref.as_tuple(), exc)
         log.info("warm-up of %s/%s/%s done", *ref.as_tuple())

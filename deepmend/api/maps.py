@@ -213,8 +213,8 @@ class Maps:
             from deepmend.api.jobs import JOBS
 
             scene = self.scenes.scene(ref)
-            with JOBS.track("fit", name, ref.as_tuple(), f"simulating the ground truth of the rest of {ref.city} / {ref.operator} ({len(scene.deployment)} sites)"):
-                fitted.fit_deployment()
+            with JOBS.track("fit", name, ref.as_tuple(), f"simulating the ground truth of the rest of {ref.city} / {ref.operator} ({len(scene.deployment)} sites)") as job:
+                fitted.fit_deployment(progress=job.progress)
             return True
 
         return self.models.start(self.model_key(ref, name, est) + ("deployment",), complete)

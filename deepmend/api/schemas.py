@@ -26,6 +26,7 @@ class ErrorBody(BaseModel):
 
 
 class ModelInfo(BaseModel):
+    """A registered model: its name (the ``model`` parameter), label, description and whether it can run here (e.g. weights present)."""
     name: str
     label: str
     description: str
@@ -33,17 +34,20 @@ class ModelInfo(BaseModel):
 
 
 class OperatorInfo(BaseModel):
+    """An operator of a city and the number of its bundled sites."""
     name: str
     n_sites: int
 
 
 class CityInfo(BaseModel):
+    """A catalog city: its name, the source of its sites and its operators."""
     name: str
     source: str | None = Field(None, description="where the city's sites come from (or why there are none)")
     operators: list[OperatorInfo] = Field(description="empty where no public site list is bundled (upload your own)")
 
 
 class CountryInfo(BaseModel):
+    """A catalog country: ISO code, name, metric CRS and its cities."""
     code: str = Field(description="ISO 3166-1 alpha-2")
     name: str
     crs: str | None = Field(None, description="the country's metric CRS (its 100 m lattice)")
@@ -51,6 +55,7 @@ class CountryInfo(BaseModel):
 
 
 class SceneDefault(BaseModel):
+    """The scene and model the web app opens on."""
     country: str
     city: str
     operator: str
@@ -58,6 +63,7 @@ class SceneDefault(BaseModel):
 
 
 class Catalog(BaseModel):
+    """The bundled countries, cities and operators, the models, the default scene and the data attribution."""
     countries: list[CountryInfo]
     models: list[ModelInfo]
     default: SceneDefault
@@ -71,6 +77,7 @@ class GeoJSON(_Open):
 
 
 class PointGeometry(BaseModel):
+    """A GeoJSON Point, [lon, lat] in WGS84."""
     type: Literal["Point"]
     coordinates: LonLat
 
@@ -88,6 +95,7 @@ class SiteProperties(BaseModel):
 
 
 class SiteFeature(BaseModel):
+    """One site as a GeoJSON Feature (WGS84)."""
     type: Literal["Feature"]
     geometry: PointGeometry
     properties: SiteProperties
@@ -101,6 +109,7 @@ class SitesCollection(BaseModel):
 
 
 class Place(BaseModel):
+    """A named place of the basemap (GeoNames): name, WGS84 position, population."""
     name: str
     lon: float
     lat: float
@@ -108,27 +117,32 @@ class Place(BaseModel):
 
 
 class PlacesAnswer(BaseModel):
+    """The named places of a country for the basemap."""
     country: str
     places: list[Place] = Field(description="GeoNames cities on the country's land, most populous first")
 
 
 class ModelErrors(BaseModel):
+    """One model's per-BS errors of an evaluation, each list sorted ascending (KS; EMD in km)."""
     ks: list[float] = Field(description="2-D KS of each evaluated BS, ascending (its empirical CDF)")
     emd_km: list[float] = Field(description="EMD (km) of each evaluated BS, ascending")
 
 
 class EvaluationRun(BaseModel):
+    """One cached evaluation of a scene: its directory name, the number of BSs and each model's errors."""
     run: str
     n_bs: int
     models: dict[str, ModelErrors]
 
 
 class EvaluationAnswer(BaseModel):
+    """The evaluations that covered a scene: per model, the per-BS KS and EMD (their CDFs)."""
     scene: str = Field(description="COUNTRY/City/Operator")
     runs: list[EvaluationRun] = Field(description="every cached evaluation that covered the scene (none: never evaluated)")
 
 
 class MapInfo(BaseModel):
+    """One base station's diffusion map: where to fetch it (PNG, .npy, GeoTIFF) and how to place it (WGS84 corners, CRS, shape; north up)."""
     site_id: str
     model: str
     corners: Corners = Field(..., description="[lon, lat] of the top-left, top-right, bottom-right, bottom-left corners")
@@ -162,6 +176,7 @@ class Scores(BaselineScores):
 
 
 class MetricsAnswer(BaseModel):
+    """One map's scores: vs the ground truth (KS, EMD in km, JS, TV), the baselines' scores, gains over them, r50/r90 (km) and the mass in the BS's Voronoi cell."""
     site_id: str
     model: str
     inference_ms: float | None
@@ -176,12 +191,14 @@ class MetricsAnswer(BaseModel):
 
 
 class FeatureInfo(BaseModel):
+    """One input channel of DeepMEND: its name, what it is, and the URL of its grey-scale PNG."""
     name: str
     description: str
     png: str
 
 
 class FeaturesAnswer(BaseModel):
+    """The input channels of DeepMEND for one base station, with the WGS84 corners of its window."""
     model: Literal["deepmend"]
     site_id: str
     features: list[FeatureInfo]
@@ -189,6 +206,7 @@ class FeaturesAnswer(BaseModel):
 
 
 class UploadAnswer(BaseModel):
+    """An accepted upload of sites: its id (use it as the city with ``country=upload``), its sites' count and operators, and what the reader did."""
     upload_id: str
     n_sites: int
     operators: list[str]
@@ -228,5 +246,6 @@ class JobOut(BaseModel):
 
 
 class JobsOut(BaseModel):
+    """Long computations of the server: the running ones and the last finished ones."""
     running: list[JobOut]
     finished: list[JobOut] = Field(description="the last finished jobs, newest first")

@@ -73,6 +73,7 @@ class BodyTooLarge(Exception):
 
 
 def env_list(name: str) -> list[str]:
+    """The comma-separated values of environment variable ``name``, stripped, empty ones dropped."""
     return [v.strip() for v in os.environ.get(name, "").split(",") if v.strip()]
 
 
@@ -91,6 +92,10 @@ def normalise_host(value: str) -> str:
 
 
 def json_body(status: int, message: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """Headers and body of a JSON error answer ``{"error": message}`` sent by the guard itself.
+
+    ``status`` is the HTTP status the caller sends with them; it is not part of the body.
+    """
     body = json.dumps({"error": message}).encode()
     return [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())], body
 
@@ -121,6 +126,7 @@ class Guard:
 
     # --- checks -------------------------------------------------------------------------
     def host_allowed(self, host: str | None) -> bool:
+        """Whether the ``Host`` header names an allowed host (``*`` allows any; no header: refused)."""
         if "*" in self.allowed_hosts:
             return True
         return host is not None and normalise_host(host) in self.allowed_hosts

@@ -65,7 +65,20 @@ def check_upload_content(content: bytes, shown: str) -> None:
 
 
 def check_site_ids(site_ids, shown: str) -> None:
-    """Refuse site ids longer than :data:`MAX_SITE_ID_CHARS` (they could never be requested)."""
+    """Refuse site ids longer than :data:`MAX_SITE_ID_CHARS` (they could never be requested).
+
+    Parameters
+    ----------
+    site_ids : iterable
+        The upload's site ids.
+    shown : str
+        The file name shown in errors.
+
+    Raises
+    ------
+    InputError
+        On the first id longer than :data:`MAX_SITE_ID_CHARS` characters.
+    """
     for sid in site_ids:
         if len(str(sid)) > MAX_SITE_ID_CHARS:
             raise InputError(f"a site id of {len(str(sid)):,} characters, the limit is {MAX_SITE_ID_CHARS}", file=shown,
@@ -79,7 +92,13 @@ class UnsupportedUploadError(InputError):
 
 
 class StoreFullError(BusyError):
-    """The upload store is full of other clients' uploads in use (HTTP 503, retry after a minute)."""
+    """The upload store is full of other clients' uploads in use (HTTP 503, retry after a minute).
+
+    Parameters
+    ----------
+    message : str
+        The error line; ``Retry-After`` is 60 s.
+    """
 
     def __init__(self, message: str) -> None:
         super().__init__(message, retry_after=60)
@@ -135,10 +154,12 @@ class UploadFiles:
         return self.path(upload_id).is_file()
 
     def ids(self) -> list[str]:
+        """The stored upload ids, sorted."""
         with self._lock:
             return sorted(self._entries)
 
     def owners(self, upload_id: str) -> set[str]:
+        """The clients (IP addresses) that uploaded ``upload_id``; empty when it is not stored."""
         with self._lock:
             e = self._entries.get(upload_id)
             return set(e.owners) if e else set()

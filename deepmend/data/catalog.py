@@ -41,6 +41,27 @@ from deepmend.errors import InputError
 
 @dataclass(frozen=True)
 class Dataset:
+    """One bundled site list: its file, country, scope and the areas file that names its cities.
+
+    Parameters
+    ----------
+    key : str
+        Identifier used by the catalog entries.
+    country : str
+        ISO code (FR, GB, IE, BE).
+    file : str
+        Site CSV, relative to the data directory.
+    scope : {"city", "national"}
+        A city's sites (the mask is the city's area) or a whole country's.
+    areas_file, areas_field : str
+        Vector file of the city areas and its name field.
+    city_suffix : str
+        Appended to city names so that each catalog city is unique (e.g. " (2018)").
+    label : str
+        Source shown to users.
+    listed : bool, default True
+        False: resolvable under its names, but not listed (no duplicate cities).
+    """
     key: str
     country: str
     file: str
@@ -54,6 +75,7 @@ class Dataset:
 
 @dataclass(frozen=True)
 class Country:
+    """A country of the catalog: ISO code, name, 1:10m boundary file and metric CRS (METHOD.md §1)."""
     code: str
     name: str
     boundary: str
@@ -126,6 +148,15 @@ def _sites(file: str, country: str) -> Deployment:
 
 @lru_cache(maxsize=8)
 def country_region(code: str) -> Region:
+    """The country's land (Natural Earth 1:10m outline) as a :class:`Region` in its metric CRS.
+
+    Raises
+    ------
+    KeyError
+        For a code not in :data:`COUNTRIES` (callers resolve names first).
+    InputError
+        If the boundary file is missing from the data directory or unreadable.
+    """
     c = COUNTRIES[code]
     geom = shapely.union_all(list(read_polygons(data_file(f"boundaries/{c.boundary}")).values()))
     return Region(c.name, geom, project(geom, "EPSG:4326", c.crs), c.crs)
@@ -284,7 +315,13 @@ def find_country(country: str) -> dict:
 
 
 def find_city(country: str, city: str) -> tuple[dict, dict]:
-    """The catalog entries of a country and city (names folded by :func:`fold`), or an error listing the valid ones."""
+    """The catalog entries of a country and city (names folded by :func:`fold`), or an error listing the valid ones.
+
+    Raises
+    ------
+    InputError
+        If the country or the city is not in the catalog (listing the valid ones).
+    """
     centry = find_country(country)
     city_match = [c for c in (*centry["cities"], *_unlisted(centry["code"])) if fold(c["name"]) == fold(city)]
     if not city_match:
@@ -293,7 +330,13 @@ def find_city(country: str, city: str) -> tuple[dict, dict]:
 
 
 def find_operator(city_entry: dict, operator: str) -> str:
-    """The catalog name of ``operator`` in a city entry (folded comparison), or an error listing the valid ones."""
+    """The catalog name of ``operator`` in a city entry (folded comparison), or an error listing the valid ones.
+
+    Raises
+    ------
+    InputError
+        If the city has no bundled sites, or the operator is not one of its operators.
+    """
     if not city_entry["operators"]:
         raise InputError(f"no bundled sites for {city_entry['name']} ({city_entry['source']})", column="city", value=city_entry["name"])
     match = [o["name"] for o in city_entry["operators"] if fold(o["name"]) == fold(operator)]
@@ -315,6 +358,13 @@ def resolve(country: str, city: str, operator: str) -> tuple[str, str, str]:
 
 
 def city_region(country: str, city: str) -> Region:
+    """A catalog city's area (communes, LADs, postal districts … of its data set) as a :class:`Region`.
+
+    Raises
+    ------
+    InputError
+        If the country or city is unknown, or the areas file is missing or unreadable.
+    """
     centry, cty = find_city(country, city)
     code = centry["code"]
     if cty["dataset"] is None:
@@ -359,6 +409,11 @@ def places(code: str, min_population: int = 15000) -> tuple[dict, ...]:
     """Named places of a country for the basemap: GeoNames cities of ≥ ``min_population`` on its land.
 
     Each is ``{"name", "lon", "lat", "population"}`` (WGS84), most populous first.
+
+    Raises
+    ------
+    InputError
+        If ``code`` is not a catalog country.
     """
     if code not in COUNTRIES:
         raise InputError(f"unknown country; valid: {', '.join(COUNTRIES)}", column="country", value=code)
@@ -378,7 +433,13 @@ def places(code: str, min_population: int = 15000) -> tuple[dict, ...]:
 @lru_cache(maxsize=8)
 def outlines(code: str) -> dict:
     """GeoJSON (WGS84) for the basemap of a country: its 1:10m outline (``kind`` "country", a coast
-    fit for a city) and the bundled administrative areas (``kind`` "admin": communes, LADs, postal districts)."""
+    fit for a city) and the bundled administrative areas (``kind`` "admin": communes, LADs, postal districts).
+
+    Raises
+    ------
+    InputError
+        If ``code`` is not a catalog country.
+    """
     if code not in COUNTRIES:
         raise InputError(f"unknown country; valid: {', '.join(COUNTRIES)}", column="country", value=code)
     feats = [{"type": "Feature", "properties": {"kind": "country", "name": COUNTRIES[code].name},
@@ -399,6 +460,11 @@ def population_cells(code: str) -> dict:
 
     The optional population layer of the basemap (the simulator's user prior is built from it). Cells
     without a WorldPop value (empty in the grid file) are left out.
+
+    Raises
+    ------
+    InputError
+        If ``code`` is not a catalog country.
     """
     import pandas as pd
 

@@ -69,7 +69,13 @@ class Deployment:
         return self._lonlat["v"]
 
     def index_of(self, site_id: str) -> int:
-        """Position of a site by its id or by any id merged into it."""
+        """Position of a site by its id or by any id merged into it.
+
+        Raises
+        ------
+        InputError
+            If no site has that id (the message lists a few valid ones).
+        """
         hits = np.flatnonzero(self.site_ids == str(site_id))
         if hits.size:
             return int(hits[0])

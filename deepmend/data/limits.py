@@ -31,6 +31,9 @@ class InputTooLargeError(InputError):
 
 
 def max_decompressed_bytes() -> int:
+    """The largest decompressed size accepted from an archive, in bytes: ``DEEPMEND_MAX_DECOMPRESSED_MB``
+    (a non-integer value is ignored) or the default, at least 1 MB.
+    """
     try:
         mb = int(os.environ.get("DEEPMEND_MAX_DECOMPRESSED_MB", DEFAULT_MAX_DECOMPRESSED_MB))
     except ValueError:

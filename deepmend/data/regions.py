@@ -32,6 +32,7 @@ class Region:
         return Region(self.name, self.geometry, project(self.geometry, "EPSG:4326", crs), crs)
 
     def intersection(self, other: "Region", name: str | None = None) -> "Region":
+        """The part of this region inside ``other`` (reprojected to this region's CRS), named ``name`` (default ``"<this> ∩ <other>"``)."""
         other = other if other.crs == self.crs else other.to_crs(self.crs)
         return Region(name or f"{self.name} ∩ {other.name}", self.geometry.intersection(other.geometry), self.metric.intersection(other.metric), self.crs)
 
@@ -49,7 +50,14 @@ def project(geom: shapely.Geometry, src: str, dst: str) -> shapely.Geometry:
 def check_geojson_crs(data: bytes, label: str) -> list:
     """Validate a GeoJSON document's ``crs`` member before GDAL sees it (a name is parsed by
     PROJ, a link names a file); returns the features' ``id`` members (GDAL turns integer ids
-    into its FID, which cannot be told from a row number)."""
+    into its FID, which cannot be told from a row number).
+
+    Raises
+    ------
+    InputError
+        If the bytes are not JSON, not a GeoJSON object, carry a ``crs`` member other than an
+        EPSG name (or an unknown one), or ``features`` is not a list.
+    """
     try:
         doc = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -73,7 +81,15 @@ def check_geojson_crs(data: bytes, label: str) -> list:
 
 def read_polygons(path, *, name_field: str | None = None) -> dict[str, shapely.Geometry]:
     """Every polygon feature of a vector file (GeoJSON in any CRS, GeoPackage, Shapefile, …) or
-    GeoDataFrame, by name, in WGS84, validated (geopandas/pyogrio)."""
+    GeoDataFrame, by name, in WGS84, validated (geopandas/pyogrio).
+
+    Raises
+    ------
+    InputError
+        If the file is missing, a directory, not a readable vector file, or has no features;
+        or a feature is not a (Multi)Polygon or its coordinates are not longitude/latitude
+        (naming the file and the feature's row).
+    """
     import geopandas as gpd
 
     if isinstance(path, gpd.GeoDataFrame):
@@ -123,7 +139,13 @@ def read_polygons(path, *, name_field: str | None = None) -> dict[str, shapely.G
 
 
 def read_region(path, crs: str, name: str | None = None) -> Region:
-    """A user's region: the union of all polygons of a vector file or GeoDataFrame (any CRS)."""
+    """A user's region: the union of all polygons of a vector file or GeoDataFrame (any CRS).
+
+    Raises
+    ------
+    InputError
+        From :func:`read_polygons`, or if the union of the polygons has no area.
+    """
     polys = read_polygons(path)
     geom = shapely.union_all(list(polys.values()))
     if geom.is_empty or geom.area == 0:

@@ -21,6 +21,12 @@ from deepmend.errors import InputError
 
 
 class Executor(Protocol):
+    """What the runner needs of an executor: ``workers`` (its parallelism), ``imap_unordered`` and ``close``.
+
+    ``imap_unordered(fn, args_list)`` yields ``fn(*args)`` for each tuple as results finish,
+    with at most ``in_flight`` tasks submitted at a time; ``close(cancel)`` waits for the
+    workers, or stops them now with ``cancel=True``.
+    """
     workers: int
 
     def imap_unordered(self, fn: Callable[..., Any], args_list: Sequence[tuple]) -> Iterator[Any]: ...
@@ -34,10 +40,12 @@ class SerialExecutor:
     workers = 1
 
     def imap_unordered(self, fn: Callable[..., Any], args_list: Sequence[tuple]) -> Iterator[Any]:
+        """``fn(*args)`` for each tuple, in order, in the calling process; a task's exception propagates at once."""
         for args in args_list:
             yield fn(*args)
 
     def close(self, cancel: bool = False) -> None:
+        """Nothing to release."""
         pass
 
 
@@ -93,7 +101,15 @@ def _bounded(submit: Callable[[tuple], Any], args_list: Sequence[tuple], in_flig
 
 
 class ProcessExecutor:
-    """A local pool of ``workers`` processes (spawned: safe with threads and torch in the parent)."""
+    """A local pool of ``workers`` processes (spawned: safe with threads and torch in the parent).
+
+    Parameters
+    ----------
+    workers : int, default 2
+        Worker processes (≥ 1); each runs one BLAS/torch thread.
+    in_flight : int, optional
+        Tasks submitted at a time (default twice the workers).
+    """
 
     def __init__(self, workers: int = 2, in_flight: int | None = None) -> None:
         self.workers = max(1, int(workers))
@@ -101,6 +117,11 @@ class ProcessExecutor:
         self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
 
     def imap_unordered(self, fn: Callable[..., Any], args_list: Sequence[tuple]) -> Iterator[Any]:
+        """Results of ``fn(*args)`` as the workers finish them, at most ``in_flight`` submitted at a time.
+
+        A task's exception is raised here after the results already yielded; the queued tasks
+        are cancelled when the iterator closes.
+        """
         def wait_any(p: set) -> tuple[set, set]:
             done, rest = wait(p, return_when=FIRST_COMPLETED)
             return set(done), set(rest)
@@ -125,7 +146,22 @@ class ProcessExecutor:
 
 
 class DaskExecutor:
-    """The same tasks on a Dask distributed cluster (an address, or a ``Client`` passed in)."""
+    """The same tasks on a Dask distributed cluster (an address, or a ``Client`` passed in).
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:port``); ignored when ``client`` is given.
+    client : distributed.Client, optional
+        A client to use (not closed by :meth:`close`).
+    in_flight : int, optional
+        Tasks submitted at a time (default twice the cluster's threads).
+
+    Raises
+    ------
+    InputError
+        If the scheduler cannot be reached within 20 s (column ``--scheduler``).
+    """
 
     def __init__(self, scheduler: str | None = None, client=None, in_flight: int | None = None) -> None:
         from distributed import Client
@@ -143,6 +179,9 @@ class DaskExecutor:
         self.in_flight = in_flight or 2 * self.workers
 
     def imap_unordered(self, fn: Callable[..., Any], args_list: Sequence[tuple]) -> Iterator[Any]:
+        """Results of ``fn(*args)`` from the cluster as they finish (``pure=False``: every task runs), at
+        most ``in_flight`` submitted at a time; each future is released once its result is read.
+        """
         from distributed import wait as dwait
 
         def wait_any(p: set) -> tuple[set, set]:
@@ -164,7 +203,13 @@ class DaskExecutor:
 
 
 class Interrupted(Exception):
-    """SIGTERM or SIGINT during a run (raised in the main thread by :func:`interruptible`)."""
+    """SIGTERM or SIGINT during a run (raised in the main thread by :func:`interruptible`).
+
+    Parameters
+    ----------
+    signum : int
+        The signal received; the message is its name (``SIGTERM``, ``SIGINT``).
+    """
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
@@ -200,13 +245,31 @@ class interruptible:
 
 
 def threading_main() -> bool:
+    """True in the main thread, the only one where signal handlers can be installed."""
     import threading
 
     return threading.current_thread() is threading.main_thread()
 
 
 def make_executor(workers: int | None = None, scheduler: str | None = None) -> Executor:
-    """Dask when a scheduler address is given; else ``workers`` local processes (0 = in-process)."""
+    """Dask when a scheduler address is given; else ``workers`` local processes (0 = in-process).
+
+    Parameters
+    ----------
+    workers : int, optional
+        Local worker processes (default min(2, CPUs)); 0 runs in-process.
+    scheduler : str, optional
+        A Dask scheduler address; takes precedence over ``workers``.
+
+    Returns
+    -------
+    Executor
+
+    Raises
+    ------
+    InputError
+        If ``workers`` < 0, or the scheduler cannot be reached.
+    """
     if scheduler:
         return DaskExecutor(scheduler)
     n = min(2, os.cpu_count() or 1) if workers is None else int(workers)

@@ -81,7 +81,14 @@ def _national_dataset(country: str, dataset: str | None):
 
 
 def open_country(country: str, operator: str, dataset: str | None = None) -> Job:
-    """Every site of ``operator`` in a bundled national file, masked by the country's land."""
+    """Every site of ``operator`` in a bundled national file, masked by the country's land.
+
+    Raises
+    ------
+    InputError
+        If the country has no bundled national file, or ``operator`` is not one of its operators
+        (listing the valid ones).
+    """
     from deepmend.data.catalog import _sites, country_region
 
     code, ds = _national_dataset(country, dataset)
@@ -116,6 +123,11 @@ def open_jobs(country: str | None, city: str | None, operator: str | None, sites
 
     ``sites`` is a path, a (Geo)DataFrame or a :class:`~deepmend.data.deployment.Deployment`;
     ``region`` a path, a GeoDataFrame, a Region or a bundled name (:func:`deepmend.scene.resolve_region`).
+
+    Raises
+    ------
+    InputError
+        If ``operator`` names no operator of the user's list, or as :func:`open_job`.
     """
     if sites is not None and not (isinstance(sites, str) and not sites):
         from deepmend.data.deployment import split_networks
@@ -179,7 +191,13 @@ def check_one_area(job: Job) -> None:
 
 
 def network_stores(store, jobs) -> list:
-    """The store of each network: ``store`` itself for one network, else ``store/<operator>.zarr`` (a store holds one network's maps)."""
+    """The store of each network: ``store`` itself for one network, else ``store/<operator>.zarr`` (a store holds one network's maps).
+
+    Raises
+    ------
+    InputError
+        If ``store`` is already the map store of one network while the list holds several.
+    """
     import re
     from pathlib import Path
 
@@ -205,7 +223,14 @@ def network_stores(store, jobs) -> list:
 def open_job(country: str | None, city: str | None, operator: str | None, sites: str | None = None,
              region: str | None = None, crs: str | None = None, dataset: str | None = None) -> Job:
     """Resolve the CLI's scene options into a job: a catalog city, a whole country, or a user's files
-    (one operator's network: a multi-operator list is refused, see :func:`open_jobs`)."""
+    (one operator's network: a multi-operator list is refused, see :func:`open_jobs`).
+
+    Raises
+    ------
+    InputError
+        If ``--region`` is given without ``--sites``, neither a catalog scene nor ``--sites`` is
+        given, or a name or file is refused by the catalog or the readers.
+    """
     if sites:
         from deepmend.data.readers import read_sites
         from deepmend.scene import Scene, resolve_region

@@ -47,6 +47,7 @@ class BatchReport:
     computed_tiles: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
+        """The report as a JSON-ready dict (without the list of computed tiles)."""
         d = dict(self.__dict__)
         d.pop("computed_tiles")
         return d

@@ -91,13 +91,28 @@ class RowWriter:
     """What a worker writes with: the store's per-BS arrays, each opened once per task.
 
     ``write(rows, arrays)`` stores ``arrays[name][k]`` in row ``rows[k]``; consecutive rows (a
-    tile's rows always are) go in one call per array, which zarr encodes chunk by chunk."""
+    tile's rows always are) go in one call per array, which zarr encodes chunk by chunk.
+
+    Parameters
+    ----------
+    root : str
+        Path of the store's Zarr group.
+    """
 
     def __init__(self, root: str) -> None:
         self.root = root
         self._arrays: dict = {}
 
     def write(self, rows: Sequence[int], arrays: dict[str, np.ndarray]) -> None:
+        """Store ``arrays[name][k]`` in row ``rows[k]`` of each per-BS array ``name`` (see the class docstring).
+
+        Parameters
+        ----------
+        rows : sequence of int
+            Store rows, one per BS.
+        arrays : dict of str to numpy.ndarray
+            Array name → values with ``len(rows)`` as first dimension (north-up windows).
+        """
         rows = [int(r) for r in rows]
         if not rows:
             return
@@ -157,12 +172,40 @@ def what_changed(have: dict, want: dict, keys: Sequence[str]) -> str:
 
 
 class MapStore:
-    """The store's driver side (create, manifest, summaries) and its reader."""
+    """The store's driver side (create, manifest, summaries) and its reader.
+
+    Parameters
+    ----------
+    path : str or Path
+        The Zarr group (``out.zarr``).
+    settings : dict, optional
+        The run's settings (model, floor, job, tiling). Without them the store is opened
+        read-only; with them it is created, or checked to match (a resumed run).
+    sites : sequence of str, optional
+        The target BSs' ids in row (tile) order, when creating.
+    left, bottom : numpy.ndarray of float64, shape (n_sites,), optional
+        Each BS's window corner (m, store CRS), when creating.
+    kind : {"map", "coarse"}, default "map"
+        What is stored per BS (see the module docstring).
+    post : dict, optional
+        Post-processing settings of kind "coarse" (to recompute the 100 m maps).
+    tiles : sequence of (str, int), optional
+        Tile ids and their sizes, when creating.
+    aliases : dict, optional
+        Member id of a merged co-located antenna → its stored site's id, when creating
+        (:meth:`row`, ``export --site`` accept either).
+
+    Raises
+    ------
+    InputError
+        If ``path`` exists and is not a map store, is missing (read-only), was made with other
+        settings, or is of another format version.
+    """
 
     def __init__(self, path: str | Path, settings: dict | None = None, *, sites: Sequence[str] | None = None,
                  left: np.ndarray | None = None, bottom: np.ndarray | None = None, kind: str = "map", post: dict | None = None,
                  tiles: Sequence[tuple[str, int]] = (), aliases: dict | None = None) -> None:
-        """Open ``path``; with ``settings`` (and the run's ``sites`` in row order), create it or check it matches."""
+        """Open or create the store; see the class docstring."""
         import zarr
 
         self.path = Path(path)
@@ -279,6 +322,7 @@ class MapStore:
 
     # --- manifest ----------------------------------------------------------
     def done_tiles(self) -> set[str]:
+        """Ids of the committed tiles (those with a manifest entry): what a resumed run skips."""
         d = self.path / "manifest"
         return {p.stem for p in d.glob("*.json") if not p.name.startswith(".")} if d.exists() else set()
 
@@ -312,7 +356,13 @@ class MapStore:
         return np.ascontiguousarray(maps[:, ::-1]), masks
 
     def read_map(self, site_id: str):
-        """One BS's map as a :class:`DiffusionMap` (recomputed exactly for kind "coarse")."""
+        """One BS's map as a :class:`DiffusionMap` (recomputed exactly for kind "coarse").
+
+        Raises
+        ------
+        InputError
+            If the site is not in the store or its tile is not committed yet.
+        """
         from deepmend.grid.diffusion_map import DiffusionMap
         from deepmend.grid.lattice import Window
 
@@ -364,6 +414,7 @@ class MapStore:
                           np.asarray(lost, float), e.get("seconds", 0.0), e.get("fit_seconds", 0.0), e.get("size", WINDOW_CELLS), e.get("res", 100.0), e.get("cpu_seconds", 0.0))
 
     def iter_tiles(self) -> Iterator[TileResult]:
+        """The committed tiles' results, by tile id."""
         for tid in sorted(self.done_tiles()):
             yield self.read(tid)
 

@@ -37,6 +37,13 @@ class ModelSpec:
     params: dict = field(default_factory=dict)
 
     def build(self):
+        """The model, built, validated and prepared by the registry (``registry.make_model``), in the worker.
+
+        Raises
+        ------
+        NotFoundError, ParameterError, InputError
+            Unknown model, bad parameter value, unusable weights file (from the registry).
+        """
         from deepmend.registry import make_model
 
         return make_model(self.name, **self.params)
@@ -78,6 +85,7 @@ class TileResult:
         return len(self.site_ids)
 
     def entries(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(flat cell indices, probabilities) of BS ``k``: its CSR slice, indices ascending in its north-up window."""
         a, b = int(self.ptr[k]), int(self.ptr[k + 1])
         return self.idx[a:b], self.prob[a:b]
 
@@ -130,7 +138,13 @@ def compute_tile(tile: Tile, spec: ModelSpec, floor: float, store: str | None = 
                  want_maps: bool = True) -> TileResult:
     """Fit the model on the tile's Scene; write its targets' maps to ``store`` rows ``rows`` and/or return them sparse.
 
-    ``want_maps`` = False (with a store) returns counts and lost mass only: the maps stay in the store."""
+    ``want_maps`` = False (with a store) returns counts and lost mass only: the maps stay in the store.
+
+    Raises
+    ------
+    ValueError
+        If a store is given without exactly one row per target of the tile.
+    """
     from deepmend.engine.store import RowWriter
     from deepmend.scene import Scene
 

@@ -2,9 +2,11 @@
 
 Why tiles: a Scene computes its mask and nearest-site rasters over the lattice that
 covers all of its targets' windows; for France that is ~1e8 cells per raster. A tile's
-Scene covers only its targets' windows (tile + 30 km each side).
+Scene covers only its targets' windows (tile + 30 km each side) on the national 100 m
+lattice (METHOD.md §1).
 
-Tiles come from a quadtree over the target positions, split until a tile holds at most
+Tiles come from a region quadtree (standard definition: a box split into four equal
+quadrants, recursively) over the target positions, split until a tile holds at most
 ``max_sites`` targets (dense cities get small tiles, the countryside large ones), so
 every task costs about the same. The split is deterministic, so tile ids are stable
 across runs and a store can be resumed.
@@ -89,7 +91,23 @@ def _clip_region(region: Region, lattice: Lattice) -> Region:
 
 
 def make_tiles(job: Job, *, max_sites: int = DEFAULT_MAX_SITES, margin_m: float = DEFAULT_MARGIN_M) -> list[Tile]:
-    """The job's targets as tiles, in a deterministic order."""
+    """The job's targets as tiles, in a deterministic order.
+
+    Parameters
+    ----------
+    job : Job
+        The deployment, its targets and mask region (metres, the job's metric CRS).
+    max_sites : int, default DEFAULT_MAX_SITES
+        Most targets per tile (≥ 1).
+    margin_m : float, default DEFAULT_MARGIN_M (90 km)
+        Sites within this distance of a tile's box join its deployment (see the module docstring).
+
+    Returns
+    -------
+    list of Tile
+        Each with its id, box (x0, x1, y0, y1), sub-deployment, target indices into it, and the
+        mask region clipped to its lattice; empty when the job has no target.
+    """
     dep = job.deployment
     t = np.asarray(job.targets, dtype=int)
     if t.size == 0:

@@ -20,6 +20,14 @@ REAL_R90_KM = (7.7, 14.8)
 
 
 def main() -> None:
+    """Command-line entry (``python -m deepmend.evaluation.radii``): print the Markdown table of the
+    module docstring.
+
+    Reads ``--test`` scenes, the seeded BS sample (``--max-bs``, ``--seed``), student weights
+    (``--weights NAME=FILE``, repeatable) and optionally both simulated truths (``--truths``); r50 and
+    r90 are :func:`deepmend.groundtruth.stats.map_stats`' radii of mass on the central 40 km, in km.
+    Bad arguments exit through argparse (code 2); a bad scene name raises ``InputError``.
+    """
     from deepmend.evaluation.runner import area_types, sample_sites
     from deepmend.evaluation.splits import parse_specs
     from deepmend.groundtruth.stats import map_stats

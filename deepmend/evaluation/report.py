@@ -19,11 +19,38 @@ GALLERY_ORDER = ("groundtruth", "voronoi", "voronoiboost", "probabilistic", "tea
 
 
 def results_frame(records: list[dict]) -> pd.DataFrame:
+    """Per-BS evaluation records as one long table, one row per (BS, model).
+
+    Parameters
+    ----------
+    records : list of dict
+        Records of ``load_results``: ``scene``, ``site_id``, ``area`` and ``metrics`` (model → scores).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``scene``, ``site_id``, ``area``, ``model`` and every score of ``METRICS`` (KS,
+        EMD in km, …; NaN where a model lacks one).
+    """
     rows = [{"scene": r["scene"], "site_id": r["site_id"], "area": r["area"], "model": m, **v} for r in records for m, v in r["metrics"].items()]
     return pd.DataFrame(rows, columns=["scene", "site_id", "area", "model", *METRICS])
 
 
 def summary_table(df: pd.DataFrame, models: list[str]) -> pd.DataFrame:
+    """Mean and median of every score per model, with the number of BSs.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        :func:`results_frame` output.
+    models : list of str
+        Models in the order wanted (absent ones are skipped).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: model; columns ``<score>_mean``, ``<score>_median`` and ``n_bs``.
+    """
     g = df.groupby("model")[list(METRICS)].agg(["mean", "median"])
     g.columns = [f"{m}_{s}" for m, s in g.columns]
     g["n_bs"] = df.groupby("model").size()
@@ -63,6 +90,19 @@ def _pct(x: float) -> str:
 
 
 def plot_ks_cdf(df: pd.DataFrame, models: list[str], labels: dict, path: Path) -> None:
+    """Write the empirical CDF of the per-BS 2-D KS distance to the ground truth, one step curve per model (PNG).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        :func:`results_frame` output.
+    models : list of str
+        Models to draw.
+    labels : dict
+        Model name → legend label.
+    path : Path
+        The PNG written.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -84,6 +124,19 @@ def plot_ks_cdf(df: pd.DataFrame, models: list[str], labels: dict, path: Path) -
 
 
 def plot_alpha_hist(alphas: np.ndarray, grid: list[float], train_alpha: float | None, path: Path) -> None:
+    """Write the histogram of the teacher's per-BS α on the test split over the α grid (PNG).
+
+    Parameters
+    ----------
+    alphas : numpy.ndarray, shape (n_bs,)
+        The α chosen per BS (values of ``grid``).
+    grid : list of float
+        The teacher's α grid (METHOD.md §2).
+    train_alpha : float, optional
+        The single α fitted on the training split, marked when it is on the grid.
+    path : Path
+        The PNG written.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -104,6 +157,24 @@ def plot_alpha_hist(alphas: np.ndarray, grid: list[float], train_alpha: float | 
 
 
 def render_gallery(out: Path, labels: dict, fig_dir: Path, scenes: list[str] = ()) -> list[Path]:
+    """Draw the gallery: for each stored BS, its ground truth next to every model's map (PNGs).
+
+    Parameters
+    ----------
+    out : Path
+        The evaluation directory (maps under ``out/gallery/<scene>/<site>/<model>.npz``).
+    labels : dict
+        Model name → panel title.
+    fig_dir : Path
+        Where the PNGs go (``gallery_<scene>_<site>.png``).
+    scenes : list of str, optional
+        Scene keys, to title each figure with the scene's name rather than its file-safe form.
+
+    Returns
+    -------
+    list of Path
+        The figures written (BSs without a ground truth or a second map are skipped).
+    """
     from deepmend.evaluation.runner import safe
     from deepmend.groundtruth.reader import read_map
     from deepmend.render import figure

@@ -62,6 +62,7 @@ def compare_maps(pred: np.ndarray, truth: np.ndarray, emd_block: int = 10) -> di
 
 
 def safe(s: str) -> str:
+    """File-safe form of a scene key or site id (:func:`deepmend.grid.map_dir.safe_name`)."""
     from deepmend.grid.map_dir import safe_name
 
     return safe_name(s)
@@ -89,7 +90,13 @@ def _load(path: Path) -> dict | None:
 
 
 def run_scene(job: SceneJob, out: Path, emd_block: int, bar=None) -> list[dict]:
-    """Evaluate every model on every BS of ``job``; cached BS results are reused, models fitted only if needed."""
+    """Evaluate every model on every BS of ``job``; cached BS results are reused, models fitted only if needed.
+
+    Raises
+    ------
+    InputError
+        If a model returns a map on another window than the ground truth's for a BS.
+    """
     from deepmend.groundtruth.storage import save_compact
 
     bs_dir = out / "bs" / safe(job.key)

@@ -23,6 +23,20 @@ def resolve(country: str, city: str, operator: str) -> SceneSpec:
     """Canonical catalog names (accent/case-insensitive: 'FR/Orleans/orange' → 'FR/Orléans/Orange').
 
     The catalog's one resolver (:func:`deepmend.data.catalog.resolve`), as a :class:`SceneSpec`.
+
+    Parameters
+    ----------
+    country, city, operator : str
+        Names as typed.
+
+    Returns
+    -------
+    SceneSpec
+
+    Raises
+    ------
+    InputError
+        If a name is not in the catalog (from the catalog's resolver).
     """
     from deepmend.data.catalog import resolve as resolve_names
 
@@ -30,7 +44,28 @@ def resolve(country: str, city: str, operator: str) -> SceneSpec:
 
 
 def parse_specs(text: str, option: str = "--test", check_catalog: bool = True) -> list[SceneSpec]:
-    """'FR/Lyon/Orange,FR/Nantes/Orange' → specs (resolved against the catalog)."""
+    """'FR/Lyon/Orange,FR/Nantes/Orange' → specs (resolved against the catalog).
+
+    Parameters
+    ----------
+    text : str
+        Comma-separated ``COUNTRY/CITY/OPERATOR`` scenes.
+    option : str, default "--test"
+        The option named in errors.
+    check_catalog : bool, default True
+        Resolve each name against the catalog (False: keep them as typed).
+
+    Returns
+    -------
+    list of SceneSpec
+        In the order given.
+
+    Raises
+    ------
+    InputError
+        If a part is not three non-empty names, a scene is listed twice, none is given, or
+        (``check_catalog``) a name is not in the catalog.
+    """
     out: list[SceneSpec] = []
     for part in (p.strip() for p in str(text).split(",") if p.strip()):
         bits = [b.strip() for b in part.split("/")]
@@ -47,6 +82,20 @@ def parse_specs(text: str, option: str = "--test", check_catalog: bool = True) -
 
 @dataclass(frozen=True)
 class Split:
+    """Training and test scenes, checked on construction (:func:`check_split`).
+
+    Parameters
+    ----------
+    train, test : tuple of SceneSpec
+        The two sides.
+    cross_operator : bool, default False
+        Split by operator rather than by city (see the module docstring).
+
+    Raises
+    ------
+    InputError
+        If the split is empty on the test side or leaks a city (or a scene) into the test side.
+    """
     train: tuple[SceneSpec, ...]
     test: tuple[SceneSpec, ...]
     cross_operator: bool = False
@@ -55,12 +104,31 @@ class Split:
         check_split(self.train, self.test, self.cross_operator)
 
     def describe(self) -> str:
+        """One line for reports: both sides and the rule the split was checked with."""
         rule = "by operator (a city may appear on both sides with different operators)" if self.cross_operator else "by city (no city on both sides, whatever the operator)"
         return f"train: {', '.join(s.key for s in self.train)}; test: {', '.join(s.key for s in self.test)}; split {rule}"
 
 
 def check_split(train, test, cross_operator: bool = False) -> None:
-    """InputError if a test scene shares its city with a training scene (see module docstring)."""
+    """Check that no test scene shares its city with a training scene (see module docstring).
+
+    Parameters
+    ----------
+    train, test : iterable of SceneSpec
+        The two sides.
+    cross_operator : bool, default False
+        Allow a city on both sides when the operators differ.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    InputError
+        If ``test`` is empty, a test scene's city is a training city (strict rule), or the
+        same city and operator appear on both sides (``cross_operator``).
+    """
     train, test = list(train), list(test)
     if not test:
         raise InputError("the test split is empty", column="--test")

@@ -34,6 +34,10 @@ OUTSIDE = "__outside__"
 
 @dataclass
 class GeolocateResult:
+    """What ``geolocate`` wrote: the density raster ``out``, its report (estimator, totals, lost mass,
+    convergence), the per-area totals table and the site → area weights table (when areas were
+    given), and the warnings it printed.
+    """
     out: Path
     report: dict
     totals: Path | None = None

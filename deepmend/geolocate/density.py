@@ -18,7 +18,18 @@ BLOCK_ROWS = 1024
 
 
 class DensityRaster:
-    """A (B, ny, nx) float64 raster on ``lattice`` (rows northward), disk-backed."""
+    """A (B, ny, nx) float64 raster on ``lattice`` (rows northward), disk-backed.
+
+    Parameters
+    ----------
+    lattice : Lattice
+        The output lattice (metres, its CRS; rows northward, row 0 = south).
+    n_slots : int
+        Bands B (value columns × time slots).
+    workdir : str or Path, optional
+        Where the memory-mapped accumulator lives (a temporary directory inside it; default
+        the system's temporary directory).
+    """
 
     def __init__(self, lattice: Lattice, n_slots: int, workdir: str | Path | None = None) -> None:
         self.lattice = lattice
@@ -27,6 +38,7 @@ class DensityRaster:
         self.data = np.lib.format.open_memmap(Path(self._tmp.name) / "acc.npy", mode="w+", dtype=np.float64, shape=(n_slots, lattice.ny, lattice.nx))
 
     def close(self) -> None:
+        """Release the memory map and delete its temporary directory."""
         del self.data
         self._tmp.cleanup()
 

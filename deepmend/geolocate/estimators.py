@@ -69,7 +69,20 @@ class Estimate:
 
 
 def association(P: sp.csr_matrix) -> sp.csr_matrix:
-    """A = P(i|ℓ) = P(ℓ|i) / Σ_k P(ℓ|k) (uniform prior over sites); columns sum to 1 on the support."""
+    """A = P(i|ℓ) = P(ℓ|i) / Σ_k P(ℓ|k) (uniform prior over sites); columns sum to 1 on the support.
+
+    Bayes' rule with a uniform prior over sites, as in the module docstring (Tennekes & Gootzen 2022).
+
+    Parameters
+    ----------
+    P : scipy.sparse.csr_matrix, shape (n, m)
+        Diffusion maps P(ℓ|i) of the ``n`` sites on the ``m`` support cells (rows sum to ≤ 1).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, shape (n, m)
+        A[i, ℓ]; zero columns stay zero (cells no map reaches).
+    """
     col = np.asarray(P.sum(axis=0)).ravel()
     inv = np.divide(1.0, col, out=np.zeros_like(col), where=col > 0)
     return sp.csr_matrix(P @ sp.diags(inv))
@@ -82,7 +95,22 @@ def _row_normalise(M: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
 
 
 def spread(P: sp.csr_matrix, v: np.ndarray) -> Estimate:
-    """u = Pᵀ·v with the maps renormalised to sum to 1 (mass below the engine's floor is put back pro rata)."""
+    """u = Pᵀ·v with the maps renormalised to sum to 1 (mass below the engine's floor is put back pro rata).
+
+    Q = P: each BS's count spread with its own map, the usual "diffusion" estimator (standard definition).
+
+    Parameters
+    ----------
+    P : scipy.sparse.csr_matrix, shape (n, m)
+        Diffusion maps P(ℓ|i) of the ``n`` sites on the ``m`` support cells (rows sum to ≤ 1).
+    v : numpy.ndarray, shape (n, B)
+        Counts per site and band.
+
+    Returns
+    -------
+    Estimate
+        u (m, B) in devices per 100 m cell, total conserved.
+    """
     Q, _ = _row_normalise(P)
     return Estimate(np.asarray(Q.T @ v), lambda C, b: sp.csr_matrix(Q @ C), {"estimator": "spread"})
 
@@ -91,6 +119,20 @@ def bayes(P: sp.csr_matrix, v: np.ndarray, prior: np.ndarray) -> Estimate:
     """Posterior maps Q ∝ P(i|ℓ)·π(ℓ) (Tennekes & Gootzen 2022), then u = Qᵀ·v.
 
     A site whose whole footprint has prior 0 keeps the uniform-prior posterior (reported).
+
+    Parameters
+    ----------
+    P : scipy.sparse.csr_matrix, shape (n, m)
+        Diffusion maps P(ℓ|i) of the ``n`` sites on the ``m`` support cells (rows sum to ≤ 1).
+    v : numpy.ndarray, shape (n, B)
+        Counts per site and band.
+    prior : numpy.ndarray, shape (m,)
+        Spatial prior π(ℓ) ≥ 0 on the support cells.
+
+    Returns
+    -------
+    Estimate
+        u (m, B); ``info["sites_with_zero_prior"]`` counts the fallbacks.
     """
     A = association(P)
     Q, z = _row_normalise(sp.csr_matrix(A @ sp.diags(prior)))
@@ -105,7 +147,21 @@ def bayes(P: sp.csr_matrix, v: np.ndarray, prior: np.ndarray) -> Estimate:
 
 
 def poisson_loglik(v: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    """Σ_i v_i·log λ_i − λ_i − log v_i! per band (0·log 0 = 0; v > 0 where λ = 0 gives −inf)."""
+    """Σ_i v_i·log λ_i − λ_i − log v_i! per band (0·log 0 = 0; v > 0 where λ = 0 gives −inf).
+
+    The Poisson log-likelihood of the ML-EM estimator (Ricciato & Coluccia 2020).
+
+    Parameters
+    ----------
+    v : numpy.ndarray, shape (n, B)
+        Counts.
+    lam : numpy.ndarray, shape (n, B)
+        Expected counts λ = A·u.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (B,)
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         term = np.where(v > 0, v * np.log(lam), 0.0)
     return (term - lam - gammaln(v + 1.0)).sum(axis=0)
@@ -171,7 +227,32 @@ def ml_em(P: sp.csr_matrix, v: np.ndarray, prior: np.ndarray, *, tol: float = 1e
 
 
 def estimate(name: str, P: sp.csr_matrix, v: np.ndarray, prior: np.ndarray | None = None, **kw) -> Estimate:
-    """Dispatch by name (``spread``, ``ml-em``, ``bayes``); ``prior`` defaults to uniform."""
+    """Dispatch by name (``spread``, ``ml-em``, ``bayes``); ``prior`` defaults to uniform.
+
+    Sources per estimator in the module docstring (Tennekes & Gootzen 2022; Ricciato & Coluccia 2020).
+
+    Parameters
+    ----------
+    name : {"spread", "ml-em", "bayes"}
+        The estimator.
+    P : scipy.sparse.csr_matrix, shape (n, m)
+        Diffusion maps P(ℓ|i) of the ``n`` sites on the ``m`` support cells (rows sum to ≤ 1).
+    v : numpy.ndarray, shape (n, B)
+        Counts per site and band.
+    prior : numpy.ndarray, shape (m,), optional
+        Spatial prior (default uniform).
+    **kw
+        ``tol``, ``max_iter``, ``min_iter`` of ``ml-em``.
+
+    Returns
+    -------
+    Estimate
+
+    Raises
+    ------
+    ValueError
+        For an unknown estimator name.
+    """
     prior = np.ones(P.shape[1]) if prior is None else prior
     if name == "spread":
         return spread(P, v)
@@ -190,6 +271,9 @@ def estimate_networks(name: str, P: sp.csr_matrix, v: np.ndarray, network: np.nd
     a distribution over the sites of *one* network, so the estimators run network by network
     on that network's support and their densities add up (for ``spread`` this equals one
     estimate over all sites; ``bayes`` and ``ml-em`` differ).
+
+    The estimators of the module docstring (Tennekes & Gootzen 2022; Ricciato & Coluccia 2020),
+    run per network.
 
     Parameters
     ----------

@@ -69,7 +69,15 @@ class SiteMaps:
 
 
 class MapCollector:
-    """A ``run_batch`` consumer that keeps the maps of the sites in ``order`` (site id → row)."""
+    """A ``run_batch`` consumer that keeps the maps of the sites in ``order`` (site id → row).
+
+    Parameters
+    ----------
+    lattice : Lattice
+        The density lattice every map is placed on.
+    site_ids : list of str
+        The sites to keep, in row order of the final matrix.
+    """
 
     def __init__(self, lattice: Lattice, site_ids: list[str]) -> None:
         self.lattice = lattice
@@ -86,7 +94,13 @@ class MapCollector:
         return int(self.seen.sum())
 
     def add(self, res: TileResult) -> None:
-        """Place a tile's maps on the lattice (vectorised over the tile's entries)."""
+        """Place a tile's maps on the lattice (vectorised over the tile's entries).
+
+        Raises
+        ------
+        ValueError
+            If a window of the tile reaches outside the density lattice.
+        """
         ks = [k for k, s in enumerate(res.site_ids) if s in self.row_of]
         if not ks:
             return

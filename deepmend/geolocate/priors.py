@@ -1,5 +1,8 @@
 """Spatial priors π(ℓ) for the ``bayes`` and ``ml-em`` estimators, on the support cells.
 
+The prior is the π(ℓ) of Tennekes & Gootzen (2022)'s Bayesian location estimate and the
+starting point of the EM of Ricciato & Coluccia (2020) (see :mod:`deepmend.geolocate.estimators`).
+
 - ``uniform``: π = 1 on every support cell.
 - ``population``: WorldPop 2020 density (~10 km, ``popgrid_worldpop_10km_FR_GB_IE_BE.csv``)
   interpolated bilinearly to the cell centres (the same layer the ground-truth simulator's
@@ -21,7 +24,23 @@ PRIORS = ("uniform", "population")
 
 
 def check_prior(name: str | Path | None) -> None:
-    """Refuse a bad prior before any map is computed: unknown name, missing or unreadable raster, no CRS."""
+    """Refuse a bad prior before any map is computed: unknown name, missing or unreadable raster, no CRS.
+
+    Parameters
+    ----------
+    name : str or Path or None
+        ``uniform`` (also None), ``population``, or a raster file.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    InputError
+        If the name is neither a prior nor an existing file, the raster cannot be read, or it
+        has no CRS.
+    """
     if name is None or str(name) in PRIORS:
         return
     path = Path(name)
@@ -39,7 +58,28 @@ def check_prior(name: str | Path | None) -> None:
 
 
 def prior_values(name: str | Path | None, maps: SiteMaps) -> tuple[np.ndarray, str]:
-    """π on the support cells (m,) float64 ≥ 0, and a label for the report."""
+    """π on the support cells (m,) float64 ≥ 0, and a label for the report.
+
+    Parameters
+    ----------
+    name : str or Path or None
+        ``uniform`` (also None), ``population``, or a raster file.
+    maps : SiteMaps
+        The collected maps: their support cells and lattice.
+
+    Returns
+    -------
+    values : numpy.ndarray of float64, shape (m,)
+        π on the support cells, ≥ 0.
+    label : str
+        The prior's name for the report.
+
+    Raises
+    ------
+    InputError
+        If the prior is unknown, the population layer is not installed, or the raster cannot
+        be read.
+    """
     if name is None or str(name) == "uniform":
         return np.ones(maps.n_cells), "uniform"
     if str(name) == "population":

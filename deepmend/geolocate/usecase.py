@@ -43,6 +43,10 @@ MODELS = ("voronoi", "probabilistic", "deepmend")
 
 @dataclass
 class City:
+    """One city of the use case: its scene (deployment and lattice), the evaluated square ``box`` and
+    the ``outer`` square with its margin (metres, Lambert-93), their rows/cols on the scene's
+    lattice, and ``u``, the people per 100 m cell in the outer box (rows northward, row 0 = south).
+    """
     scene: object  # deepmend.scene.Scene: deployment D, mask = the outer box, lattice
     box: tuple[float, float, float, float]  # the evaluated square (Lambert-93 m)
     outer: tuple[float, float, float, float]  # square + margin: where people live and sites are

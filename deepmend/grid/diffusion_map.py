@@ -1,4 +1,4 @@
-"""A diffusion map P(ℓ|i): a window, float32 probabilities and the mask of valid cells.
+"""A diffusion map P(ℓ|i): a window, float32 probabilities and the mask of valid cells (METHOD.md §1, §6).
 
 One orientation everywhere: ``prob[0]`` is the **northern** row and ``prob[:, 0]`` the
 western column, so ``window.transform`` (north-up, as GeoTIFF, rasterio and rioxarray use
@@ -37,7 +37,21 @@ UNITS = "probability per cell"
 
 
 def north_up_from_header(header: dict, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-    """``arrays`` turned north-up when ``header`` is of a format older than 2 (rows northward)."""
+    """``arrays`` turned north-up when ``header`` is of a format older than 2 (rows northward).
+
+    Parameters
+    ----------
+    header : dict
+        The map file's JSON header; a missing or non-dict header counts as version 1.
+    *arrays : numpy.ndarray, shape (H, W)
+        Arrays read from the file (probabilities, mask), in the file's row order.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The same arrays, north-up (row 0 = north): flipped (contiguous copies) for
+        format version 1, unchanged for version ≥ 2.
+    """
     version = int(header.get("version", 1)) if isinstance(header, dict) else 1
     return tuple(np.ascontiguousarray(a[::-1]) if version < 2 else a for a in arrays)
 
@@ -137,7 +151,23 @@ class DiffusionMap:
 
     # --- files -------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write to ``.npz`` or ``.tif``/``.tiff`` by the suffix, atomically."""
+        """Write to ``.npz`` or ``.tif``/``.tiff`` by the suffix, atomically (METHOD.md §6).
+
+        Parameters
+        ----------
+        path : str or Path
+            Target file; its suffix chooses the format.
+
+        Returns
+        -------
+        Path
+            ``path``.
+
+        Raises
+        ------
+        InputError
+            If the suffix is neither ``.npz`` nor ``.tif``/``.tiff``.
+        """
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix == ".npz":
@@ -180,6 +210,24 @@ class DiffusionMap:
 
     @classmethod
     def load(cls, path: str | Path) -> "DiffusionMap":
+        """Read a map written by :meth:`save` (``.npz`` of format 1 or 2, or GeoTIFF), north-up.
+
+        Parameters
+        ----------
+        path : str or Path
+            The file; its suffix chooses the reader.
+
+        Returns
+        -------
+        DiffusionMap
+            The map, validated (shape, mask bits, finite non-negative values).
+
+        Raises
+        ------
+        InputError
+            If the file is missing, has another suffix, or is not a readable diffusion map
+            (any reader error is turned into one naming the file).
+        """
         path = Path(path)
         if not path.exists():
             raise InputError("map file not found", file=str(path))
@@ -250,6 +298,18 @@ class DiffusionMap:
 def load_map(path: str | Path) -> DiffusionMap:
     """Read a map written by deepmend (``.npz`` or GeoTIFF) as a north-up :class:`DiffusionMap`.
 
+    Format of METHOD.md §6; a version-1 ``.npz`` (rows northward) is turned north-up.
+
+    Parameters
+    ----------
+    path : str or Path
+        The map file.
+
+    Returns
+    -------
+    DiffusionMap
+        ``prob`` and ``mask`` of shape (size, size), row 0 = north.
+
     Raises
     ------
     InputError
@@ -262,7 +322,22 @@ def finalize(prob: np.ndarray, mask: np.ndarray, fallback_rc: tuple[int, int] | 
     """Zero outside the mask and normalise to 1; an all-zero map gets its mass at ``fallback_rc``.
 
     The fallback (the valid cell nearest the BS) keeps every BS's map a probability even
-    when its Voronoi cell holds no cell centre or lies at sea.
+    when its Voronoi cell holds no cell centre or lies at sea (METHOD.md §1).
+
+    Parameters
+    ----------
+    prob : numpy.ndarray, shape (H, W)
+        Unnormalised non-negative weights, in any row order.
+    mask : numpy.ndarray of bool, shape (H, W)
+        Valid cells, same row order.
+    fallback_rc : tuple of int, optional
+        (row, col) of the BS in the same row order; without it an all-zero map stays zero.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (H, W)
+        P(ℓ|i): zero outside ``mask``, summing to 1 over it (or all zero when the mask is
+        empty or no fallback was given).
     """
     p = np.where(mask, prob, 0).astype(np.float32, copy=False)
     total = float(p.sum(dtype=np.float64))

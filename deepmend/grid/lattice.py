@@ -38,6 +38,24 @@ class Window:
 
     @classmethod
     def around(cls, x: float, y: float, crs: str, size: int = WINDOW_CELLS, res: float = RES_M) -> "Window":
+        """The window of a BS at (x, y): south-west corner ``floor((x − half)/res)·res`` (METHOD.md §1).
+
+        Parameters
+        ----------
+        x, y : float
+            The BS's position in ``crs`` (metres).
+        crs : str
+            The country's metric CRS (e.g. ``"EPSG:2154"``).
+        size : int, default 600
+            Cells per side.
+        res : float, default 100.0
+            Cell size in metres.
+
+        Returns
+        -------
+        Window
+            Aligned to the national lattice, so every window of a country shares its cells.
+        """
         half = size * res / 2
         return cls(crs, float(np.floor((x - half) / res) * res), float(np.floor((y - half) / res) * res), size, res)
 
@@ -116,7 +134,23 @@ class Lattice:
         return Window.around(x, y, self.crs, res=self.res)
 
     def slices(self, win: Window) -> tuple[slice, slice]:
-        """Row and column slices of ``win`` in this lattice (the window must lie inside)."""
+        """Row and column slices of ``win`` in this lattice (lattice order: row 0 = south).
+
+        Parameters
+        ----------
+        win : Window
+            A window of the same CRS and resolution, lying inside the lattice.
+
+        Returns
+        -------
+        tuple of slice
+            ``(rows, cols)``, each ``win.size`` long.
+
+        Raises
+        ------
+        ValueError
+            If the window lies (partly) outside the lattice.
+        """
         c0 = int(round((win.left - self.x0) / self.res))
         r0 = int(round((win.bottom - self.y0) / self.res))
         if c0 < 0 or r0 < 0 or c0 + win.size > self.nx or r0 + win.size > self.ny:

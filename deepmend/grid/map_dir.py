@@ -144,6 +144,18 @@ def check_resume(out_dir: Path, fingerprint: dict) -> None:
 
     A directory with map files but no fingerprint (an older version, or foreign files) is
     checked through the maps' own headers: another model is refused too.
+
+    Parameters
+    ----------
+    out_dir : Path
+        The output directory (may be empty).
+    fingerprint : dict
+        :func:`run_fingerprint` of the run about to write.
+
+    Raises
+    ------
+    InputError
+        If ``out_dir`` holds maps of another model, parameters, deployment or region.
     """
     run = out_dir / RUN_FILE
     if run.exists():

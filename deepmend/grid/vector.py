@@ -37,7 +37,14 @@ def voronoi_cells(scene, sites: Iterable[int | str] | None = None):
     """Voronoi cells of ``sites`` (default: the scene's targets), clipped to the scene's region.
 
     The tessellation uses every site of the deployment (co-located sites merged), so a
-    target's cell is the same as the one the Voronoi model rasterises.
+    target's cell is the same as the one the Voronoi model rasterises (METHOD.md §2, §6).
+
+    Parameters
+    ----------
+    scene : deepmend.scene.Scene
+        The fitted-on scene (deployment in its metric CRS, region).
+    sites : iterable of int or str, optional
+        Site indices or ids; default the scene's targets.
 
     Returns
     -------
@@ -123,7 +130,22 @@ def coverage_contours(maps, taus: Sequence[float] = DEFAULT_TAUS):
 
 
 def inspire_code(north: np.ndarray, east: np.ndarray, res_m: int = INSPIRE_RES_M) -> np.ndarray:
-    """INSPIRE cell codes ``CRS3035RES{res}mN{north}E{east}`` from lower-left corners (metres, EPSG:3035)."""
+    """INSPIRE cell codes ``CRS3035RES{res}mN{north}E{east}`` from lower-left corners.
+
+    Code layout of the INSPIRE Data Specification on Geographical Grid Systems (D2.8.I.2, 2014).
+
+    Parameters
+    ----------
+    north, east : numpy.ndarray of int, shape (n,)
+        Northing and easting of each cell's lower-left corner, metres in EPSG:3035.
+    res_m : int, default 100
+        Grid resolution in metres.
+
+    Returns
+    -------
+    numpy.ndarray of str, shape (n,)
+        The codes, e.g. ``CRS3035RES100mN2540300E3926100``.
+    """
     n = np.asarray(north, dtype=np.int64).astype(str)
     e = np.asarray(east, dtype=np.int64).astype(str)
     return np.char.add(np.char.add(np.char.add(f"CRS3035RES{res_m}mN", n), "E"), e)
@@ -135,6 +157,14 @@ def inspire_table(maps, floor: float = 0.0):
     Each map cell's probability goes wholly to the INSPIRE cell holding its centre
     (reprojected with pyproj), so every BS's ``p`` still sums to 1; only cells with
     ``p > floor`` are listed. One row per (site, INSPIRE cell), sorted by site then code.
+    The layout of Eurostat's multi-MNO methodology (Eurostat 2021, see the module docstring).
+
+    Parameters
+    ----------
+    maps : iterable of DiffusionMap
+        North-up maps, one BS each, in any metric CRS.
+    floor : float, default 0.0
+        Cells with ``p <= floor`` are left out.
 
     Returns
     -------
@@ -168,8 +198,28 @@ def inspire_table(maps, floor: float = 0.0):
 
 
 def write_vector(gdf, path: str | Path) -> Path:
-    """Write a GeoDataFrame by suffix: ``.gpkg`` (GeoPackage), ``.geojson`` (RFC 7946, reprojected
-    to WGS84), ``.parquet`` (GeoParquet); atomically. Raises InputError on another suffix."""
+    """Write a GeoDataFrame by suffix, atomically, with geopandas/pyogrio.
+
+    ``.gpkg`` (GeoPackage, layer named after the file), ``.geojson`` (RFC 7946, reprojected
+    to WGS84), ``.parquet`` (GeoParquet, CRS kept).
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        The features, in their metric CRS.
+    path : str or Path
+        Target file.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    InputError
+        If the suffix is not one of ``.gpkg``, ``.geojson``, ``.parquet``.
+    """
     path = Path(path)
     kind = VECTOR_SUFFIXES.get(path.suffix.lower())
     if kind is None:
@@ -186,7 +236,25 @@ def write_vector(gdf, path: str | Path) -> Path:
 
 
 def write_table(df, path: str | Path) -> Path:
-    """Write a table as Parquet (``.parquet``) or CSV (``.csv``), atomically."""
+    """Write a table as Parquet (``.parquet``) or CSV (``.csv``), atomically.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table (e.g. :func:`inspire_table`).
+    path : str or Path
+        Target file.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    InputError
+        If the suffix is neither ``.parquet`` nor ``.csv``.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".csv"):

@@ -157,7 +157,13 @@ class SimulatorConfig:
         return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
     def with_(self, **changes) -> "SimulatorConfig":
-        """A copy with some parameters changed (unknown names are an InputError)."""
+        """A copy with some parameters changed (unknown names are an InputError).
+
+        Raises
+        ------
+        InputError
+            If a name is not a field of the configuration.
+        """
         names = {f.name for f in fields(self)}
         bad = sorted(set(changes) - names)
         if bad:

@@ -4,7 +4,7 @@ Models, as published:
 - 3GPP TR 38.901 v17 Table 7.4.1-1 (UMa, UMi-Street Canyon, RMa; LOS and NLOS) and
   Table 7.4.2-1 (LOS probability). Used beyond their 5 km / 10 km validity range by
   plain extrapolation (documented): far cells only need the right order of magnitude.
-- COST-231 Hata (COST Action 231 final report, 1999, §4.4.1) with the Okumura–Hata
+- COST-231 Hata (COST Action 231 final report, §4.4.1, 1999) with the Okumura–Hata
   suburban and open-area corrections.
 All distances in metres, frequencies in GHz, heights in metres; float32 in, float32 out.
 """
@@ -25,7 +25,22 @@ def _lg(x: np.ndarray) -> np.ndarray:
 
 
 def uma(d2d: np.ndarray, h_bs: float, h_ut: float, fc: float) -> tuple[np.ndarray, np.ndarray]:
-    """38.901 UMa: (PL_LOS, PL_NLOS)."""
+    """3GPP TR 38.901 v17 Table 7.4.1-1 UMa path loss: (PL_LOS, PL_NLOS) in dB.
+
+    Parameters
+    ----------
+    d2d : numpy.ndarray of float32
+        Horizontal BS–UE distances in metres (any shape, e.g. a 600×600 window).
+    h_bs, h_ut : float
+        Antenna and UE heights in metres.
+    fc : float
+        Carrier frequency in GHz.
+
+    Returns
+    -------
+    pl_los, pl_nlos : numpy.ndarray of float32, shape of ``d2d``
+        dB; NLOS is max(PL_LOS, PL'_NLOS) as the table defines it.
+    """
     d3d = np.sqrt(d2d * d2d + F32((h_bs - h_ut) ** 2))
     d_bp = 4.0 * (h_bs - 1.0) * (h_ut - 1.0) * fc * 1e9 / C
     pl1 = 28.0 + 22.0 * _lg(d3d) + 20.0 * np.log10(fc)
@@ -36,7 +51,22 @@ def uma(d2d: np.ndarray, h_bs: float, h_ut: float, fc: float) -> tuple[np.ndarra
 
 
 def umi(d2d: np.ndarray, h_bs: float, h_ut: float, fc: float) -> tuple[np.ndarray, np.ndarray]:
-    """38.901 UMi-Street Canyon: (PL_LOS, PL_NLOS)."""
+    """3GPP TR 38.901 v17 Table 7.4.1-1 UMi-Street Canyon path loss: (PL_LOS, PL_NLOS) in dB.
+
+    Parameters
+    ----------
+    d2d : numpy.ndarray of float32
+        Horizontal BS–UE distances in metres (any shape, e.g. a 600×600 window).
+    h_bs, h_ut : float
+        Antenna and UE heights in metres.
+    fc : float
+        Carrier frequency in GHz.
+
+    Returns
+    -------
+    pl_los, pl_nlos : numpy.ndarray of float32, shape of ``d2d``
+        dB.
+    """
     d3d = np.sqrt(d2d * d2d + F32((h_bs - h_ut) ** 2))
     d_bp = 4.0 * (h_bs - 1.0) * (h_ut - 1.0) * fc * 1e9 / C
     pl1 = 32.4 + 21.0 * _lg(d3d) + 20.0 * np.log10(fc)
@@ -47,7 +77,26 @@ def umi(d2d: np.ndarray, h_bs: float, h_ut: float, fc: float) -> tuple[np.ndarra
 
 
 def rma(d2d: np.ndarray, h_bs: float, h_ut: float, fc: float, h_bld: float = 5.0, w_street: float = 20.0) -> tuple[np.ndarray, np.ndarray]:
-    """38.901 RMa (average building height 5 m, street width 20 m): (PL_LOS, PL_NLOS)."""
+    """3GPP TR 38.901 v17 Table 7.4.1-1 RMa path loss: (PL_LOS, PL_NLOS) in dB.
+
+    Parameters
+    ----------
+    d2d : numpy.ndarray of float32
+        Horizontal BS–UE distances in metres (any shape, e.g. a 600×600 window).
+    h_bs, h_ut : float
+        Antenna and UE heights in metres.
+    fc : float
+        Carrier frequency in GHz.
+    h_bld : float, default 5.0
+        Average building height, metres.
+    w_street : float, default 20.0
+        Average street width, metres.
+
+    Returns
+    -------
+    pl_los, pl_nlos : numpy.ndarray of float32, shape of ``d2d``
+        dB.
+    """
     d3d = np.sqrt(d2d * d2d + F32((h_bs - h_ut) ** 2))
     d_bp = 2.0 * np.pi * h_bs * h_ut * fc * 1e9 / C
 
@@ -63,7 +112,27 @@ def rma(d2d: np.ndarray, h_bs: float, h_ut: float, fc: float, h_bld: float = 5.0
 
 
 def cost231_hata(d2d: np.ndarray, h_bs: float, h_ut: float, fc: float, area: str) -> np.ndarray:
-    """COST-231 Hata median loss; ``area`` urban (metropolitan C = 3 dB), suburban or rural (open)."""
+    """COST-231 Hata median path loss in dB (COST Action 231 final report, §4.4.1, 1999).
+
+    ``area`` "urban" adds the metropolitan correction C = 3 dB; "suburban" and "rural" apply
+    the Okumura–Hata suburban and open-area corrections. Distances below 20 m are clamped.
+
+    Parameters
+    ----------
+    d2d : numpy.ndarray of float32
+        Horizontal BS–UE distances in metres (any shape, e.g. a 600×600 window).
+    h_bs, h_ut : float
+        Antenna and UE heights in metres.
+    fc : float
+        Carrier frequency in GHz.
+    area : {"urban", "suburban", "rural"}
+        Area type of the site.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape of ``d2d``
+        dB.
+    """
     f = fc * 1000.0
     lf = np.log10(f)
     a_hm = (1.1 * lf - 0.7) * h_ut - (1.56 * lf - 0.8)
@@ -79,7 +148,22 @@ def cost231_hata(d2d: np.ndarray, h_bs: float, h_ut: float, fc: float, area: str
 
 
 def los_probability(d2d: np.ndarray, scenario: str, h_ut: float = 1.5) -> np.ndarray:
-    """38.901 Table 7.4.2-1 LOS probability (outdoor UE, h_UT ≤ 13 m)."""
+    """LOS probability of 3GPP TR 38.901 Table 7.4.2-1 (outdoor UE, h_UT ≤ 13 m).
+
+    Parameters
+    ----------
+    d2d : numpy.ndarray of float32
+        Horizontal distances, metres (clamped to ≥ 1 m).
+    scenario : {"UMa", "UMi", "RMa", "Hata"}
+        The model the site follows.
+    h_ut : float, default 1.5
+        UE height, metres.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape of ``d2d``
+        P_LOS in [0, 1].
+    """
     d = np.maximum(d2d, F32(1.0))
     if scenario == "UMa":
         p = 18.0 / d + np.exp(-d / 63.0) * (1.0 - 18.0 / d)
@@ -93,7 +177,25 @@ def los_probability(d2d: np.ndarray, scenario: str, h_ut: float = 1.5) -> np.nda
 
 
 def scenario_for(area: str, h_bs: float, model: str) -> str:
-    """Which published model a site follows: by area type, and UMi for low urban masts."""
+    """Which published model a site follows: by area type, and UMi for low urban masts (docs/GROUNDTRUTH.md).
+
+    Urban → 3GPP TR 38.901 UMa (UMi when the mast is ≤ 12 m), suburban → COST-231 Hata,
+    rural → RMa; ``model="hata"`` → Hata everywhere.
+
+    Parameters
+    ----------
+    area : {"urban", "suburban", "rural"}
+        Area type of the site.
+    h_bs : float
+        Antenna height, metres.
+    model : str
+        The simulator's ``pathloss`` setting ("3gpp" or "hata").
+
+    Returns
+    -------
+    str
+        "UMa", "UMi", "RMa" or "Hata".
+    """
     if model == "hata":
         return "Hata"
     if area == "urban":
@@ -104,7 +206,26 @@ def scenario_for(area: str, h_bs: float, model: str) -> str:
 
 
 def pathloss(d2d: np.ndarray, scenario: str, area: str, h_bs: float, h_ut: float, fc: float) -> tuple[np.ndarray, np.ndarray]:
-    """(PL_LOS, PL_NLOS) of a scenario; Hata returns its median twice."""
+    """(PL_LOS, PL_NLOS) in dB of a scenario (3GPP TR 38.901 v17; COST-231 Hata, 1999); Hata returns its median twice.
+
+    Parameters
+    ----------
+    d2d : numpy.ndarray of float32
+        Horizontal BS–UE distances in metres (any shape, e.g. a 600×600 window).
+    scenario : {"UMa", "UMi", "RMa", "Hata"}
+        From :func:`scenario_for`.
+    area : str
+        Area type (Hata's correction).
+    h_bs, h_ut : float
+        Antenna and UE heights in metres.
+    fc : float
+        Carrier frequency in GHz.
+
+    Returns
+    -------
+    pl_los, pl_nlos : numpy.ndarray of float32, shape of ``d2d``
+        dB.
+    """
     if scenario == "UMa":
         return uma(d2d, h_bs, h_ut, fc)
     if scenario == "UMi":

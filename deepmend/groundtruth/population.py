@@ -1,19 +1,22 @@
 """Where users are: a prior P(ℓ) on the scene's lattice, zero outside the mask.
 
-The only public density is WorldPop 2020 at ~10 km (``popgrid_worldpop_10km_*.csv``).
+The only public density is WorldPop 2020 at ~10 km (``popgrid_worldpop_10km_*.csv``;
+WorldPop, University of Southampton, CC BY 4.0 (WorldPop 2020)).
 It is interpolated bilinearly to the 100 m cells (so no 10 km blocks show) and given
-settlement structure at the scales the 10 km grid cannot resolve:
+settlement structure at the scales the 10 km grid cannot resolve (our construction,
+docs/GROUNDTRUTH.md, METHOD.md §4):
 - around sites: operators build where demand is, so a kernel exp(−d/scale) around every
   site of the deployment (summed over the few nearest) marks towns and villages;
 - along roads: straight segments between Delaunay neighbours (a proxy for the road
   network that links settlements), rasterised and blurred to ``road_width``;
-- seeded log-normal noise with Gudmundson correlation (blocks, parks, fields), on a
+- seeded log-normal noise with Gudmundson (1991) correlation (blocks, parks, fields), on a
   25.6 km torus tiled over absolute lattice indices.
 density(ℓ) = pop(ℓ)^γ · (1 + w_site·K_site(ℓ) + w_road·road(ℓ)) · exp(σ·g(ℓ) − σ²/2).
 
 Since simulator version 3 every part depends on the cell's position only, so the prior can
 be computed on one BS's window (the ground truth's per-BS path) or on the whole lattice
-(the whole-deployment fit) with the same values.
+(the whole-deployment fit) with the same values. Blocks are in the scene's lattice order
+(rows northward, row 0 = south), metres in its metric CRS.
 """
 
 from __future__ import annotations
@@ -92,6 +95,19 @@ def population_density(scene, rows: slice | None = None, cols: slice | None = No
     makes that exact enough): a cell's value depends on its position only, not on the block
     or the lattice it is computed on. A deployment whose sites all lie where the grid has no
     population (outside the covered countries) gets a uniform density.
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene (its lattice and CRS).
+    rows, cols : slice, optional
+        The block of the lattice (clipped to it; default the whole lattice).
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (len(rows), len(cols))
+        People per km², lattice order; all ones when the WorldPop file is not in the data
+        directory or the sites lie outside it.
     """
     rows, cols, xs, ys = _block(scene, rows, cols)
     interp = _popgrid()
@@ -124,7 +140,24 @@ def _covered(scene) -> bool:
 
 
 def site_kernel(scene, scale_m: float, k: int = 4, rows: slice | None = None, cols: slice | None = None) -> np.ndarray:
-    """Σ over the k nearest sites of exp(−d/scale) on a block of the lattice: settlements around sites."""
+    """Σ over the k nearest sites of exp(−d/scale) on a block of the lattice: settlements around sites.
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene.
+    scale_m : float
+        Kernel scale, metres.
+    k : int, default 4
+        Nearest sites summed (capped at the number of sites).
+    rows, cols : slice, optional
+        The block of the lattice (clipped to it; default the whole lattice).
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (len(rows), len(cols))
+        In [0, k], lattice order.
+    """
     rows, cols, xs, ys = _block(scene, rows, cols)
     gx, gy = np.meshgrid(xs, ys)
     d, _ = scene.tree.query(np.column_stack([gx.ravel(), gy.ravel()]), k=min(k, len(scene.deployment)), workers=-1)
@@ -138,6 +171,22 @@ def road_raster(scene, width_m: float, max_edge_m: float = 15_000.0, rows: slice
     The block is rasterised with a margin of 4 σ of the blur and cropped, so a cell's value
     does not depend on the block; a cell on one straight road reads ≈ 0.5–0.9, junctions
     saturate at :data:`ROAD_SATURATION`.
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene (fewer than 3 sites: no road).
+    width_m : float
+        Road width; the Gaussian blur has σ = width/2.
+    max_edge_m : float, default 15 000
+        Longer Delaunay edges are not roads.
+    rows, cols : slice, optional
+        The block of the lattice (clipped to it; default the whole lattice).
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (len(rows), len(cols))
+        In [0, 1], lattice order.
     """
     rows, cols, xs, ys = _block(scene, rows, cols)
     lat = scene.lattice
@@ -170,6 +219,21 @@ def user_prior(scene, cfg: SimulatorConfig, rows: slice | None = None, cols: sli
     nodes, padded road raster, a noise field anchored to absolute lattice indices), so a
     BS's window computed alone equals the same window cut from the whole lattice: the
     per-BS path of the ground truth needs only its window's prior.
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene.
+    cfg : SimulatorConfig
+        ``prior`` ("uniform" gives the mask itself), ``population_exponent`` (γ), ``settlement_*``
+        and ``seed``.
+    rows, cols : slice, optional
+        The block of the lattice (clipped to it; default the whole lattice).
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (len(rows), len(cols))
+        Lattice order (row 0 = south).
     """
     rows, cols, xs, ys = _block(scene, rows, cols)
     mask = scene.mask[rows, cols]
@@ -193,7 +257,24 @@ def _noise_torus(seed: int, res_m: float, corr_m: float) -> np.ndarray:
 
 
 def anchored_field(seed: int, res_m: float, corr_m: float, row_idx: np.ndarray, col_idx: np.ndarray) -> np.ndarray:
-    """The settlement noise (a Gudmundson field on a :data:`NOISE_PERIOD_CELLS` torus, tiled) at absolute cell indices."""
+    """The settlement noise (a Gudmundson field on a :data:`NOISE_PERIOD_CELLS` torus, tiled) at absolute cell indices.
+
+    Parameters
+    ----------
+    seed : int
+        The simulator's seed.
+    res_m : float
+        Cell size, metres.
+    corr_m : float
+        Decorrelation distance (Gudmundson 1991), metres.
+    row_idx, col_idx : numpy.ndarray of int
+        Absolute lattice indices (floor of coordinate / res) of the rows and columns.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (len(row_idx), len(col_idx))
+        Unit-variance field.
+    """
     t = _noise_torus(int(seed), float(res_m), float(corr_m))
     n = t.shape[0]
     return t[np.ix_(row_idx % n, col_idx % n)]

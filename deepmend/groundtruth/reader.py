@@ -92,7 +92,28 @@ def _load_npz(path: Path) -> DiffusionMap:
 
 
 def read_map(path: str | Path, crs: str | None = None, window: Window | None = None) -> DiffusionMap:
-    """Load and validate one operator map; ``crs``/``window``: what the scene expects."""
+    """Load and validate one operator map (``.npz`` or GeoTIFF, METHOD.md §4, §6) as a north-up map.
+
+    Parameters
+    ----------
+    path : str or Path
+        The map file.
+    crs : str, optional
+        The scene's CRS; the map's must equal it.
+    window : Window, optional
+        The BS's window in the scene; the map's must equal it.
+
+    Returns
+    -------
+    DiffusionMap
+        North-up (row 0 = north), validated.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or unreadable, not a 600×600 grid of 100 m cells, in another
+        CRS, or on another window than the BS's.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError("map file not found", file=str(path))
@@ -113,7 +134,24 @@ def read_map(path: str | Path, crs: str | None = None, window: Window | None = N
 
 
 def index_directory(directory: str | Path) -> dict[str, Path]:
-    """site id (or file stem) → file, from ``index.csv`` when present, else from file names."""
+    """site id (or file stem) → file, from ``index.csv`` when present, else from file names.
+
+    Parameters
+    ----------
+    directory : str or Path
+        A directory of per-BS maps (``.npz``/``.tif``), optionally with ``index.csv``
+        (columns ``site_id,file``).
+
+    Returns
+    -------
+    dict of str to Path
+
+    Raises
+    ------
+    InputError
+        If the directory does not exist, ``index.csv`` lacks its columns, or names a file
+        that is not ``.npz``/``.tif`` (naming the row).
+    """
     d = Path(directory)
     if not d.is_dir():
         raise InputError("operator map directory not found", file=str(d))
@@ -137,7 +175,18 @@ def index_directory(directory: str | Path) -> dict[str, Path]:
 
 
 class OperatorMaps(DiffusionModel):
-    """Real (or previously built) ground truth read from a directory, served per BS."""
+    """Real (or previously built) ground truth read from a directory, served per BS.
+
+    Parameters
+    ----------
+    directory : str or Path
+        The maps' directory (see :func:`index_directory`); read at :meth:`fit`.
+
+    Raises
+    ------
+    InputError
+        At fit when the directory holds no map, and at predict for a site without one.
+    """
 
     name = "operator"
     label = "Operator maps"
@@ -155,6 +204,7 @@ class OperatorMaps(DiffusionModel):
             raise InputError("no .npz or .tif maps in the directory", file=str(self.directory))
 
     def path_of(self, i: int) -> Path | None:
+        """The map file of site ``i`` (by its id or any id merged into it), or None."""
         dep = self.scene_.deployment
         for sid in (str(dep.site_ids[i]), *dep.members[i]):
             for key in (sid, _safe(sid)):

@@ -42,13 +42,42 @@ FIELD_PERIOD_CELLS = 128
 
 
 def torus_tile(table: np.ndarray, row_idx: np.ndarray, col_idx: np.ndarray) -> np.ndarray:
-    """``table`` (n, n) tiled periodically, read at integer cell offsets (rows × cols)."""
+    """``table`` (n, n) tiled periodically, read at integer cell offsets (rows × cols).
+
+    Parameters
+    ----------
+    table : numpy.ndarray, shape (n, n)
+        One period of a field.
+    row_idx, col_idx : numpy.ndarray of int
+        Cell offsets (any integers; taken modulo n).
+
+    Returns
+    -------
+    numpy.ndarray, shape (len(row_idx), len(col_idx))
+    """
     n = table.shape[0]
     return table[np.ix_(row_idx % n, col_idx % n)]
 
 
 def gudmundson_field(rng: np.random.Generator, n: int, res_m: float, corr_m: float) -> np.ndarray:
-    """Unit-variance Gaussian field with R(Δ) = exp(−Δ/corr_m), float32 (n, n)."""
+    """Unit-variance Gaussian field with R(Δ) = exp(−Δ/corr_m), float32 (n, n).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The site's seeded generator.
+    n : int
+        Side of the square (periodic) field, cells.
+    res_m : float
+        Cell size, metres.
+    corr_m : float
+        Decorrelation distance d_corr of R(Δ) = exp(−Δ/d_corr), metres (Gudmundson 1991).
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (n, n)
+        Zero mean, unit (sample) variance; scale by σ in dB.
+    """
     white = rng.standard_normal((n, n), dtype=np.float32)
     workers = -1 if n > 256 else 1  # a small torus: threads cost more than they save
     spec = sfft.rfft2(white, workers=workers)  # float32 in → complex64: half the work of numpy.fft
@@ -66,6 +95,29 @@ def radial_field(rng: np.random.Generator, bearing_deg: np.ndarray, d2d_m: np.nd
     The table is drawn radius step by radius step (rows of rays) and filtered causally
     outward, so its first k steps do not depend on how far it goes: any part of a site's
     window gets the values the whole window would (the draw must be the generator's last).
+
+    AR(1) along each ray, i.e. exponential correlation exp(−Δ/along_m) (our construction on the
+    Gudmundson 1991 correlation, in polar coordinates; docs/GROUNDTRUTH.md).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The site's seeded generator.
+    bearing_deg : numpy.ndarray
+        Bearing of each cell from the site, degrees from north, clockwise.
+    d2d_m : numpy.ndarray, shape of ``bearing_deg``
+        Distance of each cell from the site, metres.
+    res_m : float
+        Radial step, metres.
+    along_m : float
+        Correlation length along a ray, metres.
+    across_deg : float
+        Angular spacing of independent rays, degrees.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape of ``bearing_deg``
+        Unit-variance field.
     """
     n_theta = max(int(round(360.0 / across_deg)), 4)
     n_r = int(np.ceil(float(d2d_m.max()) / res_m)) + 2
@@ -92,6 +144,27 @@ def terrain_field(rng: np.random.Generator, bearing_deg: np.ndarray, d2d_m: np.n
     The bearing part is a Fourier series whose coefficients follow the spectrum of a
     periodic squared-exponential kernel of length ``corr_deg`` (no wedge edges); it is
     tabulated on 0.1° steps and looked up per cell.
+
+    Our construction (docs/GROUNDTRUTH.md): a periodic Gaussian process in bearing times
+    1 − exp(−d/ramp_m); no terrain model is bundled.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The site's seeded generator.
+    bearing_deg : numpy.ndarray
+        Bearing of each cell from the site, degrees from north, clockwise.
+    d2d_m : numpy.ndarray, shape of ``bearing_deg``
+        Distance of each cell from the site, metres.
+    corr_deg : float
+        Angular length of the squared-exponential kernel, degrees.
+    ramp_m : float
+        Distance over which the effect grows, metres.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape of ``bearing_deg``
+        Zero near the site, unit variance far from it.
     """
     cos_t, sin_t, k = _fourier_basis()
     ell = np.radians(corr_deg)

@@ -131,6 +131,7 @@ class Sim2Config:
                 raise InputError("invalid sim2 parameter", column=name, value=getattr(self, name))
 
     def as_dict(self) -> dict:
+        """The parameters as JSON-ready values, with the model name and ``SIM2_VERSION`` (what a map's header records)."""
         d = json.loads(json.dumps(asdict(self)))
         d["version"] = SIM2_VERSION
         d["model"] = "sim2"
@@ -140,6 +141,13 @@ class Sim2Config:
         return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
     def with_(self, **changes) -> "Sim2Config":
+        """A copy with some parameters changed.
+
+        Raises
+        ------
+        InputError
+            If a name is not a field of the configuration.
+        """
         names = {f.name for f in fields(self)}
         bad = sorted(set(changes) - names)
         if bad:
@@ -157,7 +165,30 @@ def _truncnorm(rng: np.random.Generator, size, lim: float) -> np.ndarray:
 
 
 def erceg_pathloss(d_m: np.ndarray, h_bs: float, h_ut: float, f_ghz: float, terrain: str, x: float) -> np.ndarray:
-    """Erceg et al. (1999) median path loss (dB, float32) at distances ``d_m`` (m); ``x`` the γ deviate."""
+    """Erceg et al. (1999) median path loss (dB, float32) at distances ``d_m`` (m); ``x`` the γ deviate.
+
+    PL = 20·log10(4π d0/λ) + 10·γ·log10(d/d0) + ΔPL_f + ΔPL_h for d ≥ d0 = 100 m, free space
+    below; γ = a − b·h_b + c/h_b + x·σ_γ (Erceg et al., IEEE JSAC 17(7), 1999; frequency and
+    height corrections of IEEE 802.16.3c-01/29r4).
+
+    Parameters
+    ----------
+    d_m : numpy.ndarray
+        Distances, metres (clamped to ≥ 1 m).
+    h_bs, h_ut : float
+        Antenna and UE heights, metres (Erceg's model is fitted for h_b 10–80 m).
+    f_ghz : float
+        Carrier frequency, GHz.
+    terrain : {"A", "B", "C"}
+        Erceg terrain category (urban, suburban, rural).
+    x : float
+        Standard-normal deviate of γ (truncated by the caller).
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape of ``d_m``
+        dB.
+    """
     a, b, c, s_g, _, _ = ERCEG[terrain]
     lam = 0.299792458 / f_ghz
     d0 = 100.0
@@ -170,20 +201,66 @@ def erceg_pathloss(d_m: np.ndarray, h_bs: float, h_ut: float, f_ghz: float, terr
 
 
 def raised_cosine_db(phi_deg: np.ndarray, beamwidth_deg: float, front_back_db: float) -> np.ndarray:
-    """10·log10 of the raised-cosine sector pattern (0 dB on boresight, −3 dB at ±beamwidth/2)."""
+    """10·log10 of the raised-cosine sector pattern (0 dB on boresight, −3 dB at ±beamwidth/2).
+
+    g(φ) = max(((1 + cos φ)/2)^n, 10^{−FB/10}), n set so that g = ½ at ±beamwidth/2 (a standard
+    analytic sector pattern; docs/GROUNDTRUTH.md, METHOD.md §4).
+
+    Parameters
+    ----------
+    phi_deg : numpy.ndarray
+        Angle off boresight, degrees.
+    beamwidth_deg : float
+        3 dB beamwidth, degrees.
+    front_back_db : float
+        Floor of the pattern, dB below boresight.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape of ``phi_deg``
+        dB, ≤ 0.
+    """
     n = np.log(0.5) / np.log((1.0 + np.cos(np.radians(beamwidth_deg / 2.0))) / 2.0)
     g = ((1.0 + np.cos(np.radians(phi_deg))) / 2.0) ** n
     return (10.0 * np.log10(np.maximum(g, 10.0 ** (-front_back_db / 10.0)))).astype(F32)
 
 
 def gaussian_field(rng: np.random.Generator, shape: tuple[int, int], res_m: float, corr_m: float) -> np.ndarray:
-    """Unit-variance field with a Gaussian correlation (white noise through a Gaussian filter)."""
+    """Unit-variance field with a Gaussian correlation (white noise through a Gaussian filter).
+
+    Erceg et al. (1999)'s shadowing term, with a Gaussian spatial correlation of ``corr_m``.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The site's seeded generator.
+    shape : tuple of int
+        Field shape (rows, cols).
+    res_m : float
+        Cell size, metres.
+    corr_m : float
+        Correlation length (σ of the Gaussian filter), metres.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape ``shape``
+        Zero mean, unit (sample) variance (wrap-around edges).
+    """
     f = gaussian_filter(rng.standard_normal(shape).astype(F32), sigma=max(corr_m / res_m, 0.5), mode="wrap")
     return (f / (float(f.std()) or 1.0)).astype(F32)
 
 
 class SignalDominanceSimulator(DiffusionModel):
-    """Second, independent ground truth (see the module docstring); used only for evaluation."""
+    """Second, independent ground truth (see the module docstring); used only for evaluation.
+
+    Parameters
+    ----------
+    config : Sim2Config, optional
+        The model's parameters (default ``Sim2Config()``).
+    use_cache : bool, default True
+        Keep per-deployment rasters under ``cache_dir()/groundtruth2/`` (keyed by
+        :meth:`cache_key`).
+    """
 
     name = "groundtruth2"
     label = "Ground truth 2 (Erceg, signal dominance)"
@@ -204,6 +281,10 @@ class SignalDominanceSimulator(DiffusionModel):
         return np.where(dens >= cfg.urban_sites_per_km2, 0, np.where(dens >= cfg.suburban_sites_per_km2, 1, 2))
 
     def site_radio(self, i: int) -> dict:
+        """The seeded radio draws of site ``i``: area type, antenna height (m, from the data clipped to
+        10–80 m, else drawn in the area's range), sector azimuths (degrees from north), per-sector
+        γ deviates and the site's shadowing σ (dB).
+        """
         cfg, dep = self.config, self.scene_.deployment
         area = int(self.areas_[i])
         rng = _rng(cfg.seed, dep.site_ids[i], 1)
@@ -288,6 +369,9 @@ class SignalDominanceSimulator(DiffusionModel):
         return np.where(scene.mask, dens * (F32(cfg.builtup_floor) + b), 0.0).astype(F32)
 
     def cache_key(self, scene: Scene) -> str:
+        """Digest of everything a fit depends on: site positions, ids, heights, azimuths, the lattice,
+        the mask and the configuration (24 hex digits).
+        """
         dep, lat = scene.deployment, scene.lattice
         h = hashlib.sha256()
         for arr in (dep.x, dep.y, np.nan_to_num(dep.height_m, nan=-1.0)):
@@ -357,6 +441,16 @@ class SignalDominanceSimulator(DiffusionModel):
         return self.association(i) * self.prior_[rs, cs]
 
     def predict(self, site):
+        """The map of ``site`` (:meth:`DiffusionModel.predict`), with the site's radio draws in
+        ``meta["site"]``.
+
+        Raises
+        ------
+        NotFittedError
+            Before :meth:`fit`.
+        InputError
+            For an unknown site.
+        """
         m = super().predict(site)
         r = self.site_radio(self.scene_.site_index(site))
         m.meta["site"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in r.items()}

@@ -1,7 +1,7 @@
-"""Operator-like ground truth P(ℓ|i) simulated from a deployment (issue 8).
+"""Operator-like ground truth P(ℓ|i) simulated from a deployment (issue 8; docs/GROUNDTRUTH.md, METHOD.md §4).
 
 For every site: sectors with the TR 36.814 pattern, a TR 38.901 / COST-231 Hata path
-loss by area type, LOS drawn from the 38.901 LOS probability, Gudmundson shadowing
+loss by area type, LOS drawn from the 38.901 LOS probability, Gudmundson (1991) shadowing
 plus a radial streak field → RSRP of each sector on the site's 600×600 window. A UE
 at ℓ attaches to site i with probability softmax_i(RSRP/T) over every heard sector;
 users are where the prior P(ℓ) says; P(ℓ|i) ∝ P(i|ℓ)·P(ℓ).
@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 from scipy.special import ndtr
@@ -71,11 +72,66 @@ class SiteRadio:
 
 
 def site_rng(seed: int, site_id: str, stream: int = 0) -> np.random.Generator:
-    """Per-site generator: the same site gets the same draws whatever else is in the scene."""
+    """Per-site generator: the same site gets the same draws whatever else is in the scene.
+
+    Parameters
+    ----------
+    seed : int
+        The simulator's seed.
+    site_id : str
+        The site (hashed with CRC-32).
+    stream : int, default 0
+        Which of the site's independent streams (shadowing, LOS, heights …).
+
+    Returns
+    -------
+    numpy.random.Generator
+    """
     return np.random.default_rng([int(seed), zlib.crc32(str(site_id).encode()), stream])
 
 
+#: A progress hook: ``progress(done, total)`` with counts of sites (see :meth:`GroundTruthSimulator.fit_deployment`).
+Progress = Callable[[int, int], None]
+
+
+class _Counter:
+    """Counts sites done across worker threads and calls ``progress(done, total)`` per batch (~1 % of ``total``)."""
+
+    def __init__(self, total: int, progress: Progress) -> None:
+        self.total, self.progress = int(total), progress
+        self.step = max(1, self.total // 100)
+        self.n = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            self.n += 1
+            n = self.n
+        if n % self.step == 0 or n == self.total:
+            self.progress(n, self.total)
+
+
 class GroundTruthSimulator(DiffusionModel):
+    """The simulated operator ground truth "GT1" (docs/GROUNDTRUTH.md, METHOD.md §4), registered as a model.
+
+    RSRP_is(ℓ) = P_tx − 10·log10(12·N_RB) + G_s(ℓ) − PL_i(ℓ) − X_i(ℓ) − Z_i(ℓ) − H_i(ℓ) with the
+    antenna pattern of 3GPP TR 36.814, the path loss of 3GPP TR 38.901 (UMa/UMi/RMa) or COST-231
+    Hata, Gudmundson (1991) shadowing, radial streaks and a directional terrain term; association
+    softmax(RSRP/T) over the heard sectors; P(ℓ|i) ∝ P(i|ℓ)·P(ℓ) with the WorldPop-based prior
+    (:mod:`deepmend.groundtruth.population`), on the BS's 600×600 window.
+
+    Parameters
+    ----------
+    config : SimulatorConfig, optional
+        The simulator's parameters (default ``SimulatorConfig()``).
+    use_cache : bool, default True
+        Read and write the whole-deployment products under ``cache_dir()/groundtruth/``.
+    n_jobs : int, optional
+        Threads for the fit and :meth:`predict_many` (default min(CPUs, 8)).
+    lazy : bool, default False
+        Do not fit the whole deployment: answer each map by the per-BS path (see the module
+        docstring) unless cached products exist.
+    """
     name = "groundtruth"
     label = "Ground truth (simulated)"
     description = "Simulated operator ground truth: sectors, 3GPP path loss, correlated shadowing with radial streaks, soft best-server association, population prior."
@@ -87,7 +143,13 @@ class GroundTruthSimulator(DiffusionModel):
         self.lazy = lazy
 
     def validate(self) -> "GroundTruthSimulator":
-        """``config`` must be a :class:`SimulatorConfig` (or None: the default one)."""
+        """``config`` must be a :class:`SimulatorConfig` (or None: the default one).
+
+        Raises
+        ------
+        InputError
+            If ``config`` is neither None nor a :class:`SimulatorConfig`.
+        """
         if self.config is not None and not isinstance(self.config, SimulatorConfig):
             raise InputError("config must be a SimulatorConfig", column="config", value=type(self.config).__name__)
         return self
@@ -317,8 +379,10 @@ class GroundTruthSimulator(DiffusionModel):
         return int(round((win.bottom - lat.y0) / lat.res)), int(round((win.left - lat.x0) / lat.res))
 
     def _sites_on(self, sites: list[int], exact: set[int], r0: int, r1: int, c0: int, c1: int,
-                  rn: np.ndarray, cn: np.ndarray, rw: tuple, cw: tuple) -> tuple[np.ndarray, np.ndarray]:
-        """(Σ of the sites' mean fields on the block's nodes, Σ of (term − mean field) on their supports ∩ block), float64."""
+                  rn: np.ndarray, cn: np.ndarray, rw: tuple, cw: tuple, done: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(Σ of the sites' mean fields on the block's nodes, Σ of (term − mean field) on their supports ∩ block), float64.
+
+        ``done`` is called once per site added (progress counting)."""
         nodes = np.zeros((rn.size, cn.size))
         out = np.zeros((r1 - r0, c1 - c0))
         sup = self._supports()
@@ -326,6 +390,8 @@ class GroundTruthSimulator(DiffusionModel):
         for j in sites:
             m = self.mean_term(j, rn, cn)
             nodes += m
+            if done is not None:
+                done()
             if j not in exact:
                 continue
             a, b = max(sup[j, 0], r0), min(sup[j, 1], r1)
@@ -347,8 +413,11 @@ class GroundTruthSimulator(DiffusionModel):
             out += self.mean_term(j, rn, cn)
         return out
 
-    def _denominator_block(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+    def _denominator_block(self, r0: int, r1: int, c0: int, c1: int, progress: Progress | None = None) -> np.ndarray:
         """D on a block of the lattice (float32, 0 off the mask).
+
+        ``progress(done, total)`` (optional) is called as the sites are added, after each batch
+        of about 1 % of them (and once at the end), from the worker threads.
 
         D = Σ_j m_j + Σ_j (t_j − m_j)·1(S_j): every site by its mean field m_j (1 km nodes,
         bilinear; the sites whose window meets the block), and by its exact term t_j on its
@@ -373,7 +442,8 @@ class GroundTruthSimulator(DiffusionModel):
         todo = sorted({int(j) for j in near} | exact, key=lambda j: -int((sup[j, 1] - sup[j, 0]) * (sup[j, 3] - sup[j, 2])) if j in exact else 0)
         chunks = [todo[k :: self.n_jobs_] for k in range(self.n_jobs_)]  # big supports first: balanced threads
         rn, cn, rw, cw = self._nodes(r0, r1, c0, c1)
-        parts = self._map(lambda ch: self._sites_on(ch, exact, r0, r1, c0, c1, rn, cn, rw, cw), [ch for ch in chunks if ch])
+        done = _Counter(len(todo), progress) if progress is not None else None
+        parts = self._map(lambda ch: self._sites_on(ch, exact, r0, r1, c0, c1, rn, cn, rw, cw, done), [ch for ch in chunks if ch])
         den = self._interp(np.sum([p[0] for p in parts], axis=0), rw, cw) if parts else np.zeros((r1 - r0, c1 - c0))
         for p in parts:
             den += p[1]
@@ -381,6 +451,9 @@ class GroundTruthSimulator(DiffusionModel):
 
     # --- per-deployment work -----------------------------------------------
     def cache_key(self, scene: Scene) -> str:
+        """Digest of everything a fit depends on: site positions, ids, heights, azimuths, the lattice,
+        the mask and the configuration (24 hex digits; the cache file's name).
+        """
         dep, lat = scene.deployment, scene.lattice
         h = hashlib.sha256()
         for arr in (dep.x, dep.y, np.nan_to_num(dep.height_m, nan=-1.0)):
@@ -427,8 +500,14 @@ class GroundTruthSimulator(DiffusionModel):
         """True when D and the prior of the whole deployment are at hand (maps are then slices, ms)."""
         return getattr(self, "products_", None) is not None
 
-    def fit_deployment(self) -> "GroundTruthSimulator":
+    def fit_deployment(self, progress: Progress | None = None) -> "GroundTruthSimulator":
         """Compute (or read from the disk cache) D and the prior on the whole lattice; returns ``self``.
+
+        ``progress`` : callable ``(done, total) -> None``, optional
+            Called per batch of sites added to D (about 1 % of the deployment's sites a batch,
+            from the worker threads; ``done == total`` last). A plain callable: the caller decides
+            where progress goes (a bar, an API job). Not called when the result comes from the
+            disk cache or from a concurrent fit of the same deployment.
 
         Concurrent calls for the same deployment in one process compute it once
         (:data:`deepmend.resources.FLIGHTS`). A lazy model (``lazy=True``) answers maps by the
@@ -438,19 +517,19 @@ class GroundTruthSimulator(DiffusionModel):
         if self.products_ is not None:
             return self
         t0 = time.perf_counter()
-        (den, prior, from_disk), shared = FLIGHTS.run(("groundtruth-fit", self.key_, self.use_cache), self._denominator)
+        (den, prior, from_disk), shared = FLIGHTS.run(("groundtruth-fit", self.key_, self.use_cache), lambda: self._denominator(progress))
         self.products_ = (den, prior)
         self.fit_seconds_, self.from_cache_ = time.perf_counter() - t0, from_disk or shared
         return self
 
-    def _denominator(self) -> tuple[np.ndarray, np.ndarray, bool]:
+    def _denominator(self, progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
         """(D on the lattice, user prior, read from the disk cache?) of the fitted scene."""
         cached = self._read_cache()
         if cached is not None:
             return cached[0], cached[1], True
         scene = self.scene_
         prior = user_prior(scene, self.config_)
-        den = self._denominator_block(0, scene.lattice.ny, 0, scene.lattice.nx)
+        den = self._denominator_block(0, scene.lattice.ny, 0, scene.lattice.nx, progress)
         if self.use_cache:
             path = self._cache_path()
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -509,6 +588,16 @@ class GroundTruthSimulator(DiffusionModel):
         return self.association(i, den) * prior
 
     def predict(self, site: int | str) -> DiffusionMap:
+        """The map of ``site`` (:meth:`DiffusionModel.predict`), with the site's radio decisions in
+        ``meta["site"]`` and ``meta["per_bs_path"]`` (True when computed without the whole-deployment fit).
+
+        Raises
+        ------
+        NotFittedError
+            Before :meth:`fit`.
+        InputError
+            For an unknown site.
+        """
         m = super().predict(site)
         m.meta["site"] = self.site_radio(self.scene_.site_index(site)).as_dict()
         m.meta["per_bs_path"] = self.products_ is None

@@ -1,7 +1,11 @@
 """Realism report: how simulated (or real) ground truth compares with the published targets.
 
-Every figure is computed like the targets of issue 8: on the central 40 km × 40 km of
-the BS's window (the part the authors' figures show), with the mass renormalised there.
+Every figure is computed like the targets of issue 8 (:data:`TARGETS`: three real BSs of a
+French operator, METHOD.md §4, docs/GROUNDTRUTH.md): on the central 40 km × 40 km of the
+BS's window (the part the authors' figures show), with the mass renormalised there. The
+statistics are those of :mod:`deepmend.metrics` (METHOD.md §3: radii of mass, mass in the
+Voronoi cell, anisotropy, 2-D KS of Peacock 1983 / Fasano & Franceschini 1987), and the
+best-fit α is that of the probabilistic model of Traag et al. (2011).
 """
 
 from __future__ import annotations
@@ -24,6 +28,17 @@ COLUMNS = ("r50_km", "r90_km", "mass_in_voronoi", "frac_above_1e-7_peak", "aniso
 
 @dataclass
 class MapStats:
+    """The realism figures of one map.
+
+    Parameters
+    ----------
+    site_id : str
+        The BS.
+    area : str
+        Its area type ("urban", "suburban", "rural" or "" when unknown).
+    values : dict
+        :data:`COLUMNS` → value (radii in km, masses and KS as fractions, anisotropy ≥ 1).
+    """
     site_id: str
     area: str
     values: dict
@@ -36,7 +51,25 @@ def _crop_norm(p: np.ndarray) -> np.ndarray:
 
 
 def map_stats(m: DiffusionMap, scene: Scene, i: int, area: str = "") -> MapStats:
-    """The realism figures of one map of ``scene``'s site ``i``."""
+    """The realism figures of one map of ``scene``'s site ``i``.
+
+    Parameters
+    ----------
+    m : DiffusionMap
+        A north-up map of site ``i`` (its lattice-order view is used, like the scene's arrays).
+    scene : Scene
+        The scene the map belongs to.
+    i : int
+        Site index.
+    area : str, optional
+        Area type recorded with the figures.
+
+    Returns
+    -------
+    MapStats
+        r50/r90 (km) about the BS, mass in its Voronoi cell, fraction of cells above 1e-7 of
+        the peak, anisotropy and KS to the Voronoi map, all on the central 40 km.
+    """
     from deepmend.metrics import anisotropy, ks2d, mass_inside, radii_of_mass
 
     w = m.window
@@ -62,7 +95,22 @@ def map_stats(m: DiffusionMap, scene: Scene, i: int, area: str = "") -> MapStats
 
 
 def best_alpha(maps: list[tuple[DiffusionMap, int]], scene: Scene, alphas: tuple[float, ...] = ALPHAS) -> list[dict]:
-    """Per map, the probabilistic model's KS to it for each α (cropped like the targets)."""
+    """Per map, the probabilistic model's KS to it for each α (cropped like the targets).
+
+    Parameters
+    ----------
+    maps : list of (DiffusionMap, int)
+        Maps and their site indices in ``scene``.
+    scene : Scene
+        The scene.
+    alphas : tuple of float, default ALPHAS
+        The α tried.
+
+    Returns
+    -------
+    list of dict
+        Per map: ``site_id``, the best ``alpha``, its ``ks`` and ``ks_by_alpha``.
+    """
     from deepmend.metrics import ks2d
     from deepmend.models.probabilistic import denominators, weights_on_window
 
@@ -84,7 +132,22 @@ def _fmt(v: np.ndarray) -> str:
 
 
 def report(stats: list[MapStats], alpha_fits: list[dict] | None = None, title: str = "") -> str:
-    """Markdown: median [p10–p90] per area type and overall, then the targets."""
+    """Markdown: median [p10–p90] per area type and overall, then the targets.
+
+    Parameters
+    ----------
+    stats : list of MapStats
+        One per map.
+    alpha_fits : list of dict, optional
+        :func:`best_alpha` output, summarised after the table.
+    title : str, optional
+        Heading of the section.
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
     lines = [f"### {title}" if title else "", "", "| area | n | " + " | ".join(COLUMNS) + " |", "|---|---|" + "---|" * len(COLUMNS)]
     groups = {}
     for s in stats:
@@ -131,6 +194,16 @@ def coverage_report(worlds: dict[str, tuple[list[MapStats], list[dict] | None]])
     maps of that type), the 10th–90th percentile over all maps, whether each of the three real
     BSs' values lies inside that percentile band, and whether the band meets the target range.
     The best-fit probabilistic α is checked against the published α ≈ 1.3.
+
+    Parameters
+    ----------
+    worlds : dict of str to (list of MapStats, list of dict or None)
+        As above.
+
+    Returns
+    -------
+    str
+        Markdown table, one row per (area type, statistic).
     """
     cols = [*TARGET_RANGES, "best_alpha"]
     real = {c: [t[k] for t in TARGETS] for k, c in enumerate(("", "r50_km", "r90_km", "mass_in_voronoi", "ks_to_voronoi", "anisotropy")) if c}

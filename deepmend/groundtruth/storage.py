@@ -45,6 +45,7 @@ def save_compact(m: DiffusionMap, path: str | Path, floor: float = DEFAULT_FLOOR
 
 
 def is_compact(path: str | Path) -> bool:
+    """Whether ``path`` is a readable ``.npz`` holding the compact arrays (``index``, ``values``, ``mask_bits``, ``header``); never raises."""
     try:
         with np.load(path, allow_pickle=False) as z:
             return COMPACT_KEYS <= set(z.files)
@@ -53,7 +54,13 @@ def is_compact(path: str | Path) -> bool:
 
 
 def read_header(path: str | Path) -> dict:
-    """The JSON header of a standard or compact ``.npz`` map (cheap: no arrays decoded)."""
+    """The JSON header of a standard or compact ``.npz`` map (cheap: no arrays decoded).
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read as an ``.npz`` with a JSON header.
+    """
     try:
         with np.load(path, allow_pickle=False) as z:
             return json.loads(str(z["header"]))
@@ -62,7 +69,14 @@ def read_header(path: str | Path) -> dict:
 
 
 def load_compact(path: str | Path) -> DiffusionMap:
-    """A compact map back as a dense DiffusionMap (renormalised; validated)."""
+    """A compact map back as a dense DiffusionMap (renormalised; validated).
+
+    Raises
+    ------
+    InputError
+        If an array is missing, the file is unreadable, the sparse indices fall outside the
+        window, or the values are NaN, infinite or negative.
+    """
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as z:

@@ -25,10 +25,29 @@ def _kl_to_mixture(a: NDArray[np.float64], m: NDArray[np.float64]) -> float:
 
 
 def jensen_shannon(p: ArrayLike, q: ArrayLike) -> float:
-    """Jensen–Shannon divergence in bits: ½KL(P‖M) + ½KL(Q‖M), M = (P+Q)/2.
+    """Jensen–Shannon divergence in bits: ½KL(P‖M) + ½KL(Q‖M), M = (P+Q)/2 (Lin 1991).
 
     Base-2 logarithms put it in [0, 1] (1 exactly for disjoint supports).  This
-    is the divergence, not the JS *distance* (its square root).
+    is the divergence, not the JS *distance* (its square root). Source: J. Lin,
+    "Divergence measures based on the Shannon entropy", IEEE Trans. Inf. Theory
+    37(1), 1991.
+
+    Parameters
+    ----------
+    p, q : array_like, shape (H, W)
+        Two maps on the same grid, each summing to 1 (used as given, not
+        renormalised); row order irrelevant as long as both share it.
+
+    Returns
+    -------
+    float
+        The divergence in bits, clipped to [0, 1].
+
+    Raises
+    ------
+    ValueError
+        From the input checks: a map that is not 2-D, holds non-finite values, or
+        the two shapes differ.
     """
     pa = as_map(p, "p")
     qa = as_map(q, "q")
@@ -39,8 +58,27 @@ def jensen_shannon(p: ArrayLike, q: ArrayLike) -> float:
 
 
 def total_variation(p: ArrayLike, q: ArrayLike) -> float:
-    """Total variation ½Σ|P − Q|: the largest difference in probability the two
-    maps can assign to any set of cells; in [0, 1]."""
+    """Total variation distance ½Σ|P − Q| (standard definition).
+
+    The largest difference in probability the two maps can assign to any set of
+    cells; in [0, 1] for two probability maps.
+
+    Parameters
+    ----------
+    p, q : array_like, shape (H, W)
+        Two maps on the same grid (used as given, not renormalised).
+
+    Returns
+    -------
+    float
+        ½ Σ over cells of |p − q| (dimensionless).
+
+    Raises
+    ------
+    ValueError
+        From the input checks: a map that is not 2-D, holds non-finite values, or
+        the two shapes differ.
+    """
     pa = as_map(p, "p")
     qa = as_map(q, "q")
     same_shape(pa, qa, "p", "q")

@@ -53,11 +53,30 @@ def _ks_from_diff(d: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def ks2d(p: ArrayLike, q: ArrayLike) -> float:
-    """2-D KS distance: max over grid corners and their 4 quadrants of
-    |mass_P(quadrant) − mass_Q(quadrant)|.
+    """2-D Kolmogorov–Smirnov distance (Peacock 1983; Fasano & Franceschini 1987).
 
-    Accumulates in float64 so that near-ties between candidate maps (the teacher
-    picks the α with the smallest KS) are not decided by float32 rounding.
+    The maximum over grid corners and their 4 quadrants of
+    |mass_P(quadrant) − mass_Q(quadrant)|. Accumulates in float64 so that
+    near-ties between candidate maps (the teacher picks the α with the smallest KS)
+    are not decided by float32 rounding. This is the KS of Martínez-Durive et al.
+    (SECON 2024), METHOD.md §3.
+
+    Parameters
+    ----------
+    p, q : array_like, shape (H, W)
+        Two maps on the same grid and in the same row order (taken as given, not
+        renormalised).
+
+    Returns
+    -------
+    float
+        The statistic; in [0, 1] for two probability maps.
+
+    Raises
+    ------
+    ValueError
+        From the input checks: a map that is not 2-D, holds non-finite values, or
+        the two shapes differ.
     """
     pa = as_map(p, "p")
     qa = as_map(q, "q")
@@ -66,12 +85,30 @@ def ks2d(p: ArrayLike, q: ArrayLike) -> float:
 
 
 def ks2d_many(ps: ArrayLike, q: ArrayLike) -> NDArray[np.float64]:
-    """KS distance of each map of the stack ``ps`` (K, H, W) to the map ``q``.
+    """KS distance of each map of the stack ``ps`` to the map ``q``.
 
     The teacher evaluates one ground-truth map against K candidate maps (one per
     α); doing it as one stacked cumulative sum avoids K Python round trips while
-    the chunking keeps memory bounded for large K.  Returns shape (K,), equal to
-    ``[ks2d(p, q) for p in ps]``.
+    the chunking keeps memory bounded for large K. Same statistic as :func:`ks2d`
+    (Peacock 1983; Fasano & Franceschini 1987).
+
+    Parameters
+    ----------
+    ps : array_like, shape (K, H, W)
+        The candidate maps.
+    q : array_like, shape (H, W)
+        The reference map, same grid and row order.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (K,)
+        Equal to ``[ks2d(p, q) for p in ps]``.
+
+    Raises
+    ------
+    ValueError
+        If ``ps`` is not (K, H, W) with ``q``'s (H, W), or either holds non-finite
+        values.
     """
     qa = as_map(q, "q")
     stack = np.asarray(ps)

@@ -160,10 +160,28 @@ class DiffusionModel(BaseEstimator, ABC):
 
 
 def sample_sites(scene: Scene, n: int | None, seed: int = 0, available: np.ndarray | None = None) -> np.ndarray:
-    """A seeded sample of ``n`` of the scene's targets (or of ``available``), sorted; all when ``n`` is None or ≥ their number.
+    """A seeded sample of ``n`` of the scene's targets (or of ``available``), sorted.
 
-    The one sampling of sites used by training (VoronoiBoost tables, teacher labels) and
-    evaluation, so a given ``seed`` picks the same base stations everywhere.
+    Simple random sampling without replacement (standard definition) from
+    ``numpy.random.default_rng(seed)``: the one sampling of sites used by training
+    (VoronoiBoost tables, teacher labels) and evaluation, so a given ``seed`` picks the same
+    base stations everywhere.
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene whose targets are sampled.
+    n : int or None
+        Sample size; None, or ≥ the number of candidates, returns them all.
+    seed : int, default 0
+        Seed of the generator.
+    available : numpy.ndarray of int, optional
+        Candidate site indices (default ``scene.targets``).
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (min(n, n_candidates),)
+        Site indices, ascending.
     """
     t = np.asarray(scene.targets if available is None else available, dtype=int)
     if n is None or t.size <= n:

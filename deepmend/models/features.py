@@ -43,7 +43,26 @@ CHANNELS: tuple[str, ...] = ("near1", "near2", "mean5", "mask")
 
 
 def block_mean(a: np.ndarray, factor: int) -> np.ndarray:
-    """Mean over ``factor``×``factor`` blocks of the last two axes (sizes must divide)."""
+    """Mean over ``factor``×``factor`` blocks of the last two axes (sizes must divide).
+
+    Used to average the 100 m channels to the network's 400 m grid (METHOD.md §2).
+
+    Parameters
+    ----------
+    a : numpy.ndarray, shape (..., H, W)
+        Stack of rasters (either row order; kept).
+    factor : int
+        Block side in cells; 1 returns ``a`` itself.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., H/factor, W/factor)
+
+    Raises
+    ------
+    ValueError
+        If ``factor`` does not divide H and W.
+    """
     if factor == 1:
         return a
     *lead, h, w = a.shape
@@ -53,7 +72,21 @@ def block_mean(a: np.ndarray, factor: int) -> np.ndarray:
 
 
 def block_sum(a: np.ndarray, factor: int) -> np.ndarray:
-    """Sum over ``factor``×``factor`` blocks of the last two axes (mass-preserving coarsening)."""
+    """Sum over ``factor``×``factor`` blocks of the last two axes (mass-preserving coarsening).
+
+    Parameters
+    ----------
+    a : numpy.ndarray, shape (..., H, W)
+        Stack of rasters; ``factor`` must divide H and W (not checked: callers pass 600×600
+        windows and a divisor).
+    factor : int
+        Block side in cells; 1 returns ``a`` itself.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., H/factor, W/factor)
+        Same total per leading index as ``a``.
+    """
     if factor == 1:
         return a
     *lead, h, w = a.shape
@@ -65,6 +98,12 @@ class FeatureBuilder:
 
     ``near`` holds (d1, d2, mean(d1..d5)) + 1 m on the whole lattice as float32 (3, ny, nx):
     contiguous per channel so that a window slice is three cheap 2-D views.
+
+    Parameters
+    ----------
+    scene : Scene
+        The fitted-on scene; its 5-nearest-site query (``Scene.knn(5)``) is computed here,
+        once, on the whole lattice (rows northward, row 0 = south).
     """
 
     def __init__(self, scene: Scene) -> None:
@@ -127,7 +166,13 @@ class FeatureBuilder:
         """Channels float32 (4, 600/f, 600/f) of BS ``i`` computed on the network's grid.
 
         ``factor`` = 1 is :meth:`window`'s channels. Rows northward, block (R, C) covering
-        100 m cells [fR, fR + f) × [fC, fC + f) of the window."""
+        100 m cells [fR, fR + f) × [fC, fC + f) of the window.
+
+        Raises
+        ------
+        ValueError
+            If ``factor`` does not divide 600.
+        """
         if factor == 1:
             return self.window(i)[0]
         if 600 % factor:
@@ -161,7 +206,25 @@ class FeatureBuilder:
         return x, masks
 
 def brute_force_channels(scene: Scene, i: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Reference-style channels at chosen window cells by explicit KD-tree queries (tests only)."""
+    """Reference-style channels at chosen window cells by explicit KD-tree queries (tests only).
+
+    The definition of the module docstring (the authors' reference inputs, METHOD.md §2)
+    evaluated cell by cell, against which the sliced rasters are tested.
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene.
+    i : int
+        Site index of the BS.
+    rows, cols : numpy.ndarray of int, shape (n,)
+        Cells of BS ``i``'s window, lattice order (row 0 = south).
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (4, n)
+        [1 − exp(−d1/d0), 1 − exp(−d2/d0), 1 − exp(−mean(d1..d5)/d0)] × mask, and the mask.
+    """
     win = scene.window(i)
     xs, ys = win.centers()
     px, py = xs[cols], ys[rows]

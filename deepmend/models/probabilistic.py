@@ -58,10 +58,25 @@ def _log_dmin(scene: Scene, rs: slice = slice(None), cs: slice = slice(None)) ->
 
 
 def denominators(scene: Scene, alphas: np.ndarray, chunk: int = 64) -> np.ndarray:
-    """Σ_j (d_min(ℓ)/d(ℓ,j))^α on the valid lattice cells for each α: (len(alphas), ny, nx), 0 off-mask.
+    """Σ_j (d_min(ℓ)/d(ℓ,j))^α on the valid lattice cells for each α (Traag et al. 2011, METHOD.md §2).
 
     Computed in the log domain (d^−α = exp(−α·ln d)) so that several α share one
     distance computation; cells × sites are processed in chunks to bound memory.
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene (lattice, mask, sites in metres of its metric CRS).
+    alphas : array_like of float, shape (K,)
+        Exponents α > 0.
+    chunk : int, default 64
+        Sites per vectorised block.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (K, ny, nx)
+        The normalisers in lattice order (row 0 = south), 0 off the mask; each ≥ 1 on it
+        (the nearest site contributes 1).
     """
     alphas = np.atleast_1d(np.asarray(alphas, dtype=np.float64))
     lat = scene.lattice
@@ -84,10 +99,29 @@ def denominators(scene: Scene, alphas: np.ndarray, chunk: int = 64) -> np.ndarra
 
 
 def denominators_fast(scene: Scene, alpha: float, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(Σ_j (d_min/d_j)^α on the lattice, 0 off-mask; relative error bound ε per cell) — see the module docstring.
+    """The normaliser of :func:`denominators` for one α, with a relative error bound per cell.
 
-    Same quantity and layout as ``denominators(scene, [alpha])[0]``; cost O(cells·K + FFT)
-    instead of O(cells·sites)."""
+    Exact over the K nearest sites, the far field by FFT convolution of the site density
+    with the kernel d^−α (see the module docstring for the bound). Same quantity and layout
+    as ``denominators(scene, [alpha])[0]``; cost O(cells·K + FFT) instead of O(cells·sites).
+    The formula is Traag et al. (2011), METHOD.md §2.
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene.
+    alpha : float
+        Exponent α > 0.
+    k : int, optional
+        Nearest sites summed exactly (default ``FAST_K``; capped at the number of sites).
+
+    Returns
+    -------
+    denominator : numpy.ndarray of float64, shape (ny, nx)
+        Σ_j (d_min/d_j)^α in lattice order, 0 off the mask.
+    bound : numpy.ndarray of float64
+        Relative error bound ε per valid cell.
+    """
     from scipy import fft
 
     lat = scene.lattice
@@ -139,6 +173,19 @@ def denominators_fast(scene: Scene, alpha: float, k: int | None = None) -> tuple
 MAX_ALPHA = 1e6
 
 class ProbabilisticModel(DiffusionModel):
+    """Probabilistic "soft Voronoi" model of Traag et al. (2011): P(i|ℓ) ∝ d(ℓ,i)^−α, then Bayes.
+
+    P(ℓ|i) ∝ P(i|ℓ) with a uniform prior over valid cells (METHOD.md §2); α → ∞ gives
+    Voronoi, a small α spreads far. α = 1.3 is the default.
+
+    Parameters
+    ----------
+    alpha : float, default 1.3
+        The exponent α > 0.
+    normaliser : {"exact", "fast"}, default "exact"
+        "exact" sums every cell × every site; "fast" uses :func:`denominators_fast`
+        (bounded relative error, for country-scale batches).
+    """
     name = "probabilistic"
     label = "Probabilistic (Traag)"
     description = "Soft Voronoi: P(i|ℓ) ∝ distance^−α normalised over all base stations, then Bayes with a uniform prior."
@@ -150,7 +197,13 @@ class ProbabilisticModel(DiffusionModel):
         self.normaliser = normaliser
 
     def validate(self) -> "ProbabilisticModel":
-        """α must be a finite positive number (:class:`~deepmend.errors.ParameterError` otherwise)."""
+        """α must be a finite positive number (:class:`~deepmend.errors.ParameterError` otherwise).
+
+        Raises
+        ------
+        ParameterError
+            If α is not a finite positive number or the normaliser is unknown.
+        """
         try:
             ok = np.isfinite(float(self.alpha)) and float(self.alpha) > 0
             big = ok and float(self.alpha) > MAX_ALPHA
@@ -181,7 +234,24 @@ class ProbabilisticModel(DiffusionModel):
 
 
 def weights_on_window(scene: Scene, i: int, alphas: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """P(i|ℓ) on BS i's window for each α (array (K, 600, 600), 0 where the denominator is 0)."""
+    """P(i|ℓ) = (d_min/d_i)^α / Σ_j (d_min/d_j)^α on BS i's window for each α (Traag et al. 2011).
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene.
+    i : int
+        Site index of the BS.
+    alphas : numpy.ndarray of float, shape (K,)
+        Exponents, in the order of ``denominator``'s first axis.
+    denominator : numpy.ndarray, shape (K, ny, nx)
+        :func:`denominators` of the scene for those α.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (K, 600, 600)
+        P(i|ℓ) in lattice order (row 0 = south), 0 where the denominator is 0 (off the mask).
+    """
     win = scene.window(i)
     rs, cs = scene.slices(i)
     xs, ys = win.centers()

@@ -36,10 +36,27 @@ TEACHER_ALPHAS: tuple[float, ...] = tuple(float(a) for a in np.unique(np.round(n
 
 
 def candidate_maps(scene: Scene, i: int, alphas: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """The probabilistic maps of BS ``i`` for every α at once: (K, 600, 600) float32, each summing to 1.
+    """The probabilistic maps of BS ``i`` for every α at once, each summing to 1.
 
     Same arithmetic as ``ProbabilisticModel.predict`` (weights × uniform prior on the
-    mask, then normalised), so a map made with an α of the grid is reproduced bit for bit.
+    mask, then normalised), so a map made with an α of the grid is reproduced bit for bit
+    (Traag et al. 2011; METHOD.md §2).
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene.
+    i : int
+        Site index of the BS.
+    alphas : numpy.ndarray of float, shape (K,)
+        The α grid.
+    den : numpy.ndarray, shape (K, ny, nx)
+        :func:`~deepmend.models.probabilistic.denominators` for ``alphas``.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (K, 600, 600)
+        P(ℓ|i) per α, lattice order (row 0 = south).
     """
     rs, cs = scene.slices(i)
     mask = scene.mask[rs, cs]
@@ -49,7 +66,32 @@ def candidate_maps(scene: Scene, i: int, alphas: np.ndarray, den: np.ndarray) ->
 
 
 def search_alpha(scene: Scene, i: int, truth: np.ndarray, alphas: np.ndarray, den: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-    """Index of the best α for BS ``i``, the KS of every α (K,), and the candidate maps (K, 600, 600)."""
+    """The α of the grid whose map is closest to ``truth`` in 2-D KS (Peacock 1983; METHOD.md §2, §3).
+
+    Ties (KS equal to 1e-12) go to the smaller α, the wider map.
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene.
+    i : int
+        Site index of the BS.
+    truth : numpy.ndarray, shape (600, 600)
+        The ground-truth map, lattice order (row 0 = south).
+    alphas : numpy.ndarray of float, shape (K,)
+        The α grid, ascending.
+    den : numpy.ndarray, shape (K, ny, nx)
+        The normalisers for ``alphas``.
+
+    Returns
+    -------
+    best : int
+        Index of the chosen α.
+    ks : numpy.ndarray of float64, shape (K,)
+        KS of every α.
+    maps : numpy.ndarray of float32, shape (K, 600, 600)
+        The candidate maps.
+    """
     maps = candidate_maps(scene, i, alphas, den)
     ks = ks2d_many(maps, truth)
     best = int(np.flatnonzero(ks <= ks.min() + 1e-12)[0])  # ties → smallest α (alphas sorted ascending)
@@ -80,7 +122,15 @@ class TeacherModel(DiffusionModel):
         self.alphas = alphas
 
     def validate(self) -> "TeacherModel":
-        """The α grid must hold positive finite numbers; a ground-truth model must be given."""
+        """The α grid must hold positive finite numbers; a ground-truth model must be given.
+
+        Raises
+        ------
+        ParameterError
+            If the α grid is empty or holds a non-finite or non-positive value.
+        InputError
+            If no ground-truth model was given.
+        """
         try:
             a = np.asarray(self.alphas, dtype=np.float64)
         except (TypeError, ValueError):
@@ -123,6 +173,15 @@ class TeacherModel(DiffusionModel):
         return weights_on_window(self.scene_, i, self.alphas_[k : k + 1], self.denominators_[k : k + 1])[0]
 
     def predict(self, site: int | str) -> DiffusionMap:
+        """The map of the chosen α, with ``meta["params"] = {"alpha": α, "ks_to_truth": KS}``.
+
+        Raises
+        ------
+        NotFittedError
+            Before :meth:`fit` (from :meth:`DiffusionModel.predict`).
+        InputError
+            For an unknown site.
+        """
         m = super().predict(site)
         i = self.scene_.site_index(site)
         m.meta["params"] = {"alpha": self.chosen_[i][0], "ks_to_truth": self.chosen_[i][1]}

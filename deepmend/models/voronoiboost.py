@@ -93,7 +93,27 @@ HYPERPARAMETERS = {"max_iter": 300, "learning_rate": 0.05, "max_leaf_nodes": 15,
 
 # --- the gauge of the (capped) Voronoi cell on a window -------------------------
 def cell_gauge(scene: Scene, i: int, neighbours: np.ndarray, cap_m: float = CELL_CAP_M) -> np.ndarray:
-    """g(ℓ) on BS i's window (float32 600×600): the smallest scale of i's cell that contains ℓ."""
+    """g(ℓ) on BS i's window: the smallest scale of i's cell that contains ℓ (see the module docstring).
+
+    g(ℓ) = max( max_j 2(x_j − b)·(ℓ − b)/|x_j − b|², |ℓ − b|/R ), the gauge of the convex cell
+    (Voronoi cell ∩ disc of radius R) about the BS b (Martínez-Durive et al. 2022; METHOD.md §2).
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene (positions in metres of its metric CRS).
+    i : int
+        Site index of the BS.
+    neighbours : numpy.ndarray of int
+        Its Delaunay neighbours (their bisectors bound the cell).
+    cap_m : float, default CELL_CAP_M (30 km)
+        Radius R of the capping disc, metres.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (600, 600)
+        The gauge (dimensionless scale) per cell centre, lattice order (row 0 = south).
+    """
     win = scene.window(i)
     xs, ys = win.centers()
     bx, by = float(scene.deployment.x[i]), float(scene.deployment.y[i])
@@ -109,7 +129,25 @@ def cell_gauge(scene: Scene, i: int, neighbours: np.ndarray, cap_m: float = CELL
 
 
 def optimal_scales(gauge: np.ndarray, truth: np.ndarray, taus: Sequence[float] = TAUS) -> np.ndarray:
-    """Smallest scale s with Σ_{g ≤ s} P ≥ τ for each τ (P = ground-truth map on the window)."""
+    """Smallest scale s with Σ_{g ≤ s} P ≥ τ for each τ: the regression targets (Martínez-Durive et al. 2022).
+
+    One sort + cumulative sum, exact on the grid; the map is renormalised over its positive
+    cells; scales are floored at ``MIN_SCALE``.
+
+    Parameters
+    ----------
+    gauge : numpy.ndarray, shape (600, 600)
+        :func:`cell_gauge` of the BS.
+    truth : numpy.ndarray, shape (600, 600)
+        The ground-truth map on the window, same row order as ``gauge``.
+    taus : sequence of float, default TAUS
+        Mass fractions, ascending.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (len(taus),)
+        The scales s_τ, non-decreasing.
+    """
     g = gauge.ravel()
     p = truth.ravel().astype(np.float64)
     keep = p > 0
@@ -121,7 +159,28 @@ def optimal_scales(gauge: np.ndarray, truth: np.ndarray, taus: Sequence[float] =
 
 
 def ring_map(gauge: np.ndarray, mask: np.ndarray, scales: np.ndarray, taus: Sequence[float] = TAUS) -> np.ndarray:
-    """Mass τ_k − τ_{k−1} uniform over ring k (valid cells), the rest 1 − τ_K outside; float32, sums to 1 on the mask."""
+    """The VoronoiBoost map: mass τ_k − τ_{k−1} uniform over ring k (valid cells), the rest 1 − τ_K outside.
+
+    Rings are thresholds of the gauge (Martínez-Durive et al. 2022; our choices where the paper
+    is silent in METHOD.md §2). Scales are made non-decreasing first; a ring with no valid cell
+    passes its mass outward (to the last non-empty ring if nothing outward is valid).
+
+    Parameters
+    ----------
+    gauge : numpy.ndarray, shape (600, 600)
+        :func:`cell_gauge` of the BS.
+    mask : numpy.ndarray of bool, shape (600, 600)
+        Valid cells, same row order.
+    scales : numpy.ndarray, shape (len(taus),)
+        s_τ per τ.
+    taus : sequence of float, default TAUS
+        Mass fractions, ascending.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (600, 600)
+        P(ℓ|i), zero off the mask, summing to 1 on it.
+    """
     s = np.maximum.accumulate(np.asarray(scales, dtype=np.float64))
     masses = np.diff(np.concatenate([[0.0], np.asarray(taus, dtype=np.float64), [1.0]]))
     ring = np.searchsorted(s, gauge, side="left")  # 0 … K (K = outside the largest cell)
@@ -147,7 +206,26 @@ def _neighbour_lists(xy: np.ndarray) -> list[np.ndarray]:
 
 
 def training_rows(scene: Scene, truth_model: DiffusionModel, sites: Iterable[int], features: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(features (n, F), optimal scales (n, len(TAUS))) of ``sites`` from a fitted ground-truth model."""
+    """Features and optimal scales of ``sites`` from a fitted ground-truth model (Martínez-Durive et al. 2022).
+
+    Parameters
+    ----------
+    scene : Scene
+        The training scene.
+    truth_model : DiffusionModel
+        A ground-truth model fitted on ``scene``.
+    sites : iterable of int
+        Site indices.
+    features : numpy.ndarray, shape (n_sites, F), optional
+        Precomputed :func:`compute_features` of the whole deployment.
+
+    Returns
+    -------
+    features : numpy.ndarray, shape (n, F)
+        Rows of ``sites``.
+    scales : numpy.ndarray, shape (n, len(TAUS))
+        :func:`optimal_scales` per site.
+    """
     sites = np.asarray(list(sites), dtype=int)
     feats = compute_features(scene.deployment.xy) if features is None else features
     nbrs = _neighbour_lists(scene.deployment.xy)
@@ -156,7 +234,20 @@ def training_rows(scene: Scene, truth_model: DiffusionModel, sites: Iterable[int
 
 
 def long_table(features: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One row per (BS, τ): X = [τ, features], y = ln s_τ."""
+    """One row per (BS, τ): X = [τ, features], y = ln s_τ (METHOD.md §2: the regressor predicts ln s).
+
+    Parameters
+    ----------
+    features : numpy.ndarray, shape (n, F)
+        Per-BS features.
+    scales : numpy.ndarray, shape (n, len(TAUS))
+        Scales (floored at ``MIN_SCALE`` before the log).
+
+    Returns
+    -------
+    x : numpy.ndarray, shape (n·len(TAUS), 1 + F)
+    y : numpy.ndarray, shape (n·len(TAUS),)
+    """
     n = len(features)
     tau = np.tile(np.asarray(TAUS), n)
     x = np.column_stack([tau, np.repeat(features, len(TAUS), axis=0)])
@@ -166,8 +257,22 @@ def long_table(features: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np
 def fit_regressor(features: np.ndarray, scales: np.ndarray):
     """HistGradientBoostingRegressor on [τ, features] → ln s, monotone non-decreasing in τ.
 
-    Fitted on one OpenMP thread: the tables are small (5 rows per training BS) and on a
-    shared 2-core machine OpenMP's spinning threads made the fit 9× slower (9 s vs 1 s).
+    Gradient boosting as in Martínez-Durive et al. (2022), with scikit-learn's histogram
+    implementation and fixed hyper-parameters (``HYPERPARAMETERS``, ``random_state=0``). Fitted
+    on one OpenMP thread: the tables are small (5 rows per training BS) and on a shared 2-core
+    machine OpenMP's spinning threads made the fit 9× slower (9 s vs 1 s).
+
+    Parameters
+    ----------
+    features : numpy.ndarray, shape (n, F)
+        Training BSs' features.
+    scales : numpy.ndarray, shape (n, len(TAUS))
+        Their optimal scales.
+
+    Returns
+    -------
+    sklearn.ensemble.HistGradientBoostingRegressor
+        Fitted on :func:`long_table`.
     """
     from threadpoolctl import threadpool_limits
 
@@ -183,7 +288,20 @@ def _regressor(n_features: int):
 
 
 def predict_scales(reg, features: np.ndarray) -> np.ndarray:
-    """(n, len(TAUS)) scales, cumulative-max over τ (monotone even if the regressor were not)."""
+    """Scales s_τ of BSs from a regressor, cumulative-max over τ (monotone even if the regressor were not).
+
+    Parameters
+    ----------
+    reg : HistGradientBoostingRegressor or TreeEnsemble
+        A fitted regressor of ln s on [τ, features].
+    features : numpy.ndarray, shape (n, F)
+        Per-BS features (:func:`compute_features`).
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n, len(TAUS))
+        Scales ≥ ``MIN_SCALE``, non-decreasing along τ (METHOD.md §2).
+    """
     from threadpoolctl import threadpool_limits
 
     x, _ = long_table(features, np.ones((len(features), len(TAUS))))
@@ -205,7 +323,27 @@ def training_table(specs: Sequence[tuple[str, str, str]], ground_truth: Diffusio
     training scene. The table's key hashes the scenes, ``ground_truth.cache_token()``,
     the sampling and the feature version, so a changed truth never reuses a stale table.
     Concurrent calls with the same key in one process compute the table once
-    (:func:`deepmend.resources.once`).
+    (:func:`deepmend.resources.once`). Targets as in Martínez-Durive et al. (2022), METHOD.md §2.
+
+    Parameters
+    ----------
+    specs : sequence of (country, city, operator)
+        Catalog scenes.
+    ground_truth : DiffusionModel
+        Unfitted ground-truth model.
+    n_per_scene : int or None, default DEFAULT_SITES_PER_SCENE
+        Seeded sample of BSs per scene (None: all).
+    seed : int, default 0
+        Sampling seed.
+    use_cache : bool, default True
+        Read and write ``cache_dir()/voronoiboost/table_<key>.npz``.
+    progress : bool, default True
+        Show a progress bar.
+
+    Returns
+    -------
+    features : numpy.ndarray, shape (n, F)
+    scales : numpy.ndarray, shape (n, len(TAUS))
     """
     digest = ground_truth.cache_token()
     key = _table_key(specs, digest, n_per_scene, seed)
@@ -247,6 +385,15 @@ class TreeEnsemble:
 
     Built by :meth:`from_sklearn` at training time (the one place that reads scikit-learn's
     private ``_predictors``); loaded by :meth:`from_arrays`, which needs no scikit-learn.
+
+    Parameters
+    ----------
+    feature, threshold, missing_left, is_leaf, left, right, value : numpy.ndarray, shape (T, M)
+        The padded node arrays described above.
+    baseline : float
+        The regressor's baseline prediction (added to the trees' values).
+    n_features : int
+        Number of input columns.
     """
 
     FIELDS = ("feature", "threshold", "missing_left", "is_leaf", "left", "right", "value")
@@ -258,7 +405,13 @@ class TreeEnsemble:
 
     @classmethod
     def from_sklearn(cls, reg) -> "TreeEnsemble":
-        """Arrays of a fitted ``HistGradientBoostingRegressor`` (squared error, numerical features only)."""
+        """Arrays of a fitted ``HistGradientBoostingRegressor`` (squared error, numerical features only).
+
+        Raises
+        ------
+        ValueError
+            If the regressor has categorical splits or more than one output.
+        """
         trees = [it[0].nodes for it in reg._predictors]
         if any(int(nd["is_categorical"].any()) for nd in trees) or np.asarray(reg._baseline_prediction).size != 1:
             raise ValueError("only single-output regressors with numerical splits are supported")
@@ -305,7 +458,13 @@ class TreeEnsemble:
         return cls(**{k: a[k].astype(np.float64) if k in ("threshold", "value") else a[k] for k in cls.FIELDS}, baseline=baseline, n_features=n_features)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """(n,) predictions for rows ``x`` (n, n_features); NaN goes where the split's missing values went."""
+        """(n,) predictions for rows ``x`` (n, n_features); NaN goes where the split's missing values went.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` is not (n, n_features).
+        """
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_features_in_:
             raise ValueError(f"expected (n, {self.n_features_in_}) inputs, got {x.shape}")
@@ -336,6 +495,18 @@ def read_manifest(path: str | Path | None = None) -> tuple[dict, Path]:
     ------
     InputError
         Missing, unreadable or incompatible manifest, naming the file.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The manifest (default the shipped ``deepmend/weights/voronoiboost.json``).
+
+    Returns
+    -------
+    manifest : dict
+        The parsed JSON (arrays file, its SHA-256, training recipe).
+    path : Path
+        The manifest's path.
     """
     js = Path(path) if path is not None else SHIPPED_MANIFEST
     if not js.is_file():
@@ -397,6 +568,17 @@ def load_shipped(path: str | Path | None = None) -> tuple[TreeEnsemble, dict]:
     InputError
         Missing or incompatible manifest; an arrays file whose SHA-256 differs from the
         manifest's (corrupt or tampered: refused, naming the file); inconsistent arrays.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A manifest (default the shipped one).
+
+    Returns
+    -------
+    regressor : TreeEnsemble
+        Predicts ln s from [τ, features] (Martínez-Durive et al. 2022; METHOD.md §2).
+    manifest : dict
     """
     man, js = read_manifest(path)
     key = ("voronoiboost-shipped", man["arrays"]["sha256"], str(js.resolve()))
@@ -411,6 +593,16 @@ def load_shipped_table(path: str | Path | None = None) -> tuple[np.ndarray, np.n
     ------
     InputError
         As :func:`load_shipped`.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A manifest (default the shipped one).
+
+    Returns
+    -------
+    features : numpy.ndarray, shape (n, F)
+    scales : numpy.ndarray, shape (n, len(TAUS))
     """
     man, js = read_manifest(path)
     _, feats, scales = _load_arrays(js, man["arrays"])
@@ -428,6 +620,24 @@ def save_shipped(reg, features: np.ndarray, scales: np.ndarray, training: dict, 
     ------
     ValueError
         When the arrays do not reproduce ``reg.predict`` exactly on the training rows.
+
+    Parameters
+    ----------
+    reg : HistGradientBoostingRegressor
+        Fitted regressor.
+    features : numpy.ndarray, shape (n, F)
+        Its training features.
+    scales : numpy.ndarray, shape (n, len(TAUS))
+        Its training scales.
+    training : dict
+        The recipe, stored in the manifest.
+    path : str or Path, optional
+        The manifest to write (default the shipped one).
+
+    Returns
+    -------
+    Path
+        The manifest written.
     """
     import sklearn
 
@@ -518,6 +728,9 @@ class VoronoiBoostModel(DiffusionModel):
         return super().cache_token()
 
     def params(self) -> dict:
+        """The parameters that explain a map: τ levels, training cities, and for the shipped regressor its
+        file, checksum prefix and whether the scene was in its training sample.
+        """
         out = {"taus": list(TAUS), "trained_on": sorted(getattr(self, "train_cities_", ())) or None}
         if getattr(self, "source_", None) == "shipped":
             out.update(regressor=self.manifest_["arrays"]["file"], sha256=self.manifest_["arrays"]["sha256"][:12], in_sample=bool(self.in_sample_))
@@ -566,6 +779,9 @@ class VoronoiBoostModel(DiffusionModel):
         self.rows_ = {int(t): k for k, t in enumerate(scene.targets)}
 
     def scales_of(self, i: int) -> np.ndarray:
+        """Scales s_τ of BS ``i`` (shape (len(TAUS),)): the fitted table's row when the BS was predicted at
+        fit, else :func:`predict_scales` of its features.
+        """
         k = self.rows_.get(int(i))
         return self.scales_[k] if k is not None else predict_scales(self.regressor_, self.features_[[i]])[0]
 

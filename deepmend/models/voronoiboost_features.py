@@ -48,7 +48,20 @@ FEATURE_NAMES: tuple[str, ...] = tuple(f"hop{k}_{s}" for k in HOPS for s in _HOP
 
 
 def delaunay_adjacency(xy: np.ndarray) -> sp.csr_matrix:
-    """Symmetric boolean adjacency of the Delaunay graph (n × n, CSR)."""
+    """Symmetric boolean adjacency of the Delaunay graph (n × n, CSR).
+
+    Fewer than 3 sites, or collinear sites (no triangle): the path through them in order
+    along their principal axis, which is the Delaunay graph of points on a line.
+
+    Parameters
+    ----------
+    xy : numpy.ndarray, shape (n, 2)
+        Site positions, metres in a metric CRS (co-located sites merged).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of bool, shape (n, n)
+    """
     n = len(xy)
     try:
         indptr, indices = Delaunay(xy).vertex_neighbor_vertices
@@ -77,6 +90,18 @@ def hop_reach(adj: sp.csr_matrix, hops: tuple[int, ...] = HOPS) -> dict[int, np.
     arrays are used on purpose: a city's k = 10 neighbourhoods hold hundreds of sites, so
     the sparse representation is no smaller and much slower (memory: n² bytes per hop,
     25 MB at 5,000 sites).
+
+    Parameters
+    ----------
+    adj : scipy.sparse.csr_matrix of bool, shape (n, n)
+        :func:`delaunay_adjacency`.
+    hops : tuple of int, default HOPS (1, 6, 8, 10)
+        The k asked for (METHOD.md §2).
+
+    Returns
+    -------
+    dict of int to numpy.ndarray of bool, shape (n, n)
+        k → row s marks the sites within k hops of site s.
     """
     n = adj.shape[0]
     eye = np.eye(n, dtype=bool)
@@ -94,7 +119,25 @@ def hop_reach(adj: sp.csr_matrix, hops: tuple[int, ...] = HOPS) -> dict[int, np.
 
 
 def voronoi_cells(xy: np.ndarray, cap_m: float = CELL_CAP_M) -> np.ndarray:
-    """Voronoi cell of every site ∩ the disc of radius ``cap_m`` around it (shapely Polygons, input order)."""
+    """Voronoi cell of every site ∩ the disc of radius ``cap_m`` around it (shapely Polygons, input order).
+
+    Parameters
+    ----------
+    xy : numpy.ndarray, shape (n, 2)
+        Distinct site positions, metres.
+    cap_m : float, default CELL_CAP_M (30 km)
+        Radius of the capping disc, metres.
+
+    Returns
+    -------
+    numpy.ndarray of shapely.Polygon, shape (n,)
+        Cells in the input's CRS.
+
+    Raises
+    ------
+    ValueError
+        If GEOS returns another number of cells than sites (co-located sites not merged).
+    """
     pts = shapely.points(xy)
     extent = shapely.box(*(xy.min(axis=0) - 4 * cap_m), *(xy.max(axis=0) + 4 * cap_m))
     cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=extent, ordered=True))
@@ -114,7 +157,28 @@ def _padded_vertices(cells: np.ndarray) -> np.ndarray:
 
 
 def compute_features(xy: np.ndarray, cap_m: float = CELL_CAP_M) -> np.ndarray:
-    """Feature matrix (n sites × len(FEATURE_NAMES)), float64; NaN where a statistic is undefined."""
+    """VoronoiBoost's per-BS feature matrix (Martínez-Durive et al. 2022; METHOD.md §2).
+
+    Columns are :data:`FEATURE_NAMES` (see the module docstring for each); distances in m,
+    areas in km².
+
+    Parameters
+    ----------
+    xy : numpy.ndarray, shape (n, 2)
+        Distinct site positions, metres in a metric CRS.
+    cap_m : float, default CELL_CAP_M (30 km)
+        Radius capping each Voronoi cell.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n, len(FEATURE_NAMES))
+        NaN where a statistic is undefined (e.g. no site within k hops).
+
+    Raises
+    ------
+    ValueError
+        From :func:`voronoi_cells` when co-located sites were not merged.
+    """
     xy = np.asarray(xy, dtype=np.float64)
     n = len(xy)
     adj = delaunay_adjacency(xy)

@@ -10,7 +10,8 @@ truth's configuration digest), and scores every weights file exactly as the eval
 (:func:`deepmend.evaluation.runner.compare_maps`: KS and EMD on the full 60 km window and on
 the central 40 km), plus Voronoi as the baseline and r90 on the central 40 km
 (:func:`deepmend.groundtruth.stats.map_stats`). Prints a Markdown table; the score is the mean
-per-BS gain over Voronoi in KS plus that in EMD (the quantity the targets are stated in)::
+per-BS gain over Voronoi in KS plus that in EMD (the quantity the targets are stated in; scores of
+METHOD.md §3, gains as in Martínez-Durive et al., SECON 2024)::
 
     python -m deepmend.train.choose --truth sim2 --scene FR/Nantes/SFR --max-bs 20 \\
         --weights v4=deepmend/weights/deepmend.json --weights env=.cache/student/runs/env/deepmend.json
@@ -26,7 +27,20 @@ import numpy as np
 
 
 def truth_model(name: str):
-    """(fitted-later model, configuration digest) of ground truth ``sim1`` (GT1) or ``sim2`` (GT2)."""
+    """(fitted-later model, configuration digest) of ground truth ``sim1`` (GT1) or ``sim2`` (GT2).
+
+    Parameters
+    ----------
+    name : {"sim1", "sim2"}
+        The ground truth (any other name is GT1).
+
+    Returns
+    -------
+    model : DiffusionModel
+        Unfitted.
+    digest : str
+        Its configuration's digest (the cache key).
+    """
     if name == "sim2":
         from deepmend.groundtruth.sim2 import Sim2Config, SignalDominanceSimulator
 
@@ -40,7 +54,26 @@ def truth_model(name: str):
 
 
 def truth_maps(scene, key: str, sites, name: str, cache: Path) -> list:
-    """The ground-truth maps of ``sites`` (computed once, then read from ``cache``)."""
+    """The ground-truth maps of ``sites`` (computed once, then read from ``cache``).
+
+    Parameters
+    ----------
+    scene : Scene
+        The validation scene.
+    key : str
+        Its ``COUNTRY/City/Operator``.
+    sites : sequence of int
+        The BS sample.
+    name : str
+        The ground truth (:func:`truth_model`).
+    cache : Path
+        The cache directory.
+
+    Returns
+    -------
+    list of DiffusionMap
+        One north-up map per site, in order.
+    """
     from deepmend.grid.map_dir import safe_name
     from deepmend.groundtruth.storage import load_compact, save_compact
 
@@ -60,7 +93,26 @@ def truth_maps(scene, key: str, sites, name: str, cache: Path) -> list:
 
 
 def score(scene, key: str, truth: list, sites, models: dict) -> dict:
-    """Per model: per-BS metric records (KS, EMD on both windows, r90, area)."""
+    """Per model: per-BS metric records (KS, EMD on both windows, r90, area).
+
+    Parameters
+    ----------
+    scene : Scene
+        The validation scene.
+    key : str
+        Its key.
+    truth : list of DiffusionMap
+        :func:`truth_maps`.
+    sites : sequence of int
+        The BS sample, in the same order.
+    models : dict of str to DiffusionModel
+        Fitted models by label.
+
+    Returns
+    -------
+    dict of str to list of dict
+        Per model, one record per BS: ``ks``, ``emd_km`` and their ``_c40`` values, ``r90_km``, ``area``.
+    """
     from deepmend.evaluation.runner import area_types, compare_maps
     from deepmend.groundtruth.stats import map_stats
 
@@ -77,6 +129,20 @@ def score(scene, key: str, truth: list, sites, models: dict) -> dict:
 
 
 def table(rows: dict, base: str = "voronoi") -> str:
+    """The Markdown table of :func:`score`'s records: mean scores per window, gains over ``base``
+    (mean / median per BS), the score (mean KS gain + mean EMD gain) and the median r90.
+
+    Parameters
+    ----------
+    rows : dict of str to list of dict
+        :func:`score` output; must hold ``base``.
+    base : str, default "voronoi"
+        The baseline's label.
+
+    Returns
+    -------
+    str
+    """
     def gain(name: str, k: str) -> np.ndarray:
         b = np.array([r[k] for r in rows[base]])
         m = np.array([r[k] for r in rows[name]])
@@ -98,6 +164,7 @@ def table(rows: dict, base: str = "voronoi") -> str:
 
 
 def main() -> None:
+    """Command-line entry (``python -m deepmend.train.choose``): see the module docstring."""
     from deepmend.evaluation.splits import parse_specs
     from deepmend.models.base import sample_sites
     from deepmend.models.deepmend import DeepMENDModel

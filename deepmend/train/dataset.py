@@ -46,19 +46,52 @@ SHARD_VERSION = 3  # 3: inputs from FeatureBuilder.coarse (network-grid features
 
 
 def scene_dir_name(key: str) -> str:
+    """The directory name of a dataset key (:func:`deepmend.groundtruth.dataset.scene_dir_name`).
+
+    Parameters
+    ----------
+    key : str
+        ``COUNTRY/City/Operator`` or ``…#wN``.
+
+    Returns
+    -------
+    str
+    """
     from deepmend.groundtruth.dataset import scene_dir_name as name
 
     return name(key)
 
 
 def catalog_key(key: str) -> tuple[str, str, str]:
-    """(country, city, operator) of a dataset key; ``SCENE#wN`` is world N of the randomised family."""
+    """(country, city, operator) of a dataset key; ``SCENE#wN`` is world N of the randomised family.
+
+    Parameters
+    ----------
+    key : str
+        ``COUNTRY/City/Operator``, optionally followed by ``#wN``.
+
+    Returns
+    -------
+    tuple of str
+        (country, city, operator).
+    """
     country, city, op = key.split("#")[0].split("/")
     return country, city, op
 
 
 def read_index(data: Path) -> dict:
-    """The index of a ground-truth dataset (:class:`deepmend.groundtruth.dataset.GroundTruthDataset`)."""
+    """The index of a ground-truth dataset (:class:`deepmend.groundtruth.dataset.GroundTruthDataset`).
+
+    Parameters
+    ----------
+    data : Path
+        The dataset directory.
+
+    Returns
+    -------
+    dict
+        The parsed ``index.json`` (scenes, their directories and settings).
+    """
     from deepmend.groundtruth.dataset import GroundTruthDataset
 
     return GroundTruthDataset(data).read()
@@ -72,6 +105,28 @@ def coarse_alpha_search(scene, i: int, truth_coarse: np.ndarray, alphas: np.ndar
     is ``factor``² cheaper in the KS and restricts quadrant origins to coarse-cell
     corners, so it can only pick a neighbouring α where two candidates are within the
     coarse-grid rounding of each other; the student is trained at that resolution anyway.
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene.
+    i : int
+        Site index of the BS.
+    truth_coarse : numpy.ndarray, shape (S, S)
+        The ground truth summed to the coarse grid (lattice order, row 0 = south).
+    alphas : numpy.ndarray, shape (K,)
+        The α grid, ascending.
+    den : numpy.ndarray, shape (K, ny, nx)
+        The probabilistic normalisers for ``alphas`` (Traag et al. 2011).
+    factor : int
+        Fine cells per coarse cell side.
+
+    Returns
+    -------
+    best : int
+        Index of the chosen α (ties to the smaller α).
+    ks : float
+        Its coarse-grid 2-D KS to the truth.
     """
     from deepmend.metrics import ks2d_many
     from deepmend.models.probabilistic import weights_on_window
@@ -91,7 +146,37 @@ def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequen
     ``labels=False`` skips the teacher's α search (most of the cost) for runs that train on the
     ground truth itself (``--target gt``): the shard's ``teacher`` is then the ground truth and
     ``alpha``/``ks_teacher`` are NaN; such a shard is its own cache entry (a soft-label run
-    rebuilds it with labels)."""
+    rebuilds it with labels).
+
+    Parameters
+    ----------
+    data : Path
+        The ground-truth dataset directory.
+    key : str
+        The scene's dataset key.
+    entry : dict
+        The scene's entry of the index.
+    factor : int
+        Coarsening factor.
+    alphas : sequence of float
+        The teacher's α grid (METHOD.md §2).
+    max_sites : int or None
+        Seeded sample of BSs (None: all).
+    seed : int
+        Sampling seed.
+    labels : bool, default True
+        Compute the teacher's soft labels (see above).
+
+    Returns
+    -------
+    Path
+        The shard in ``<data>/student/``.
+
+    Raises
+    ------
+    InputError
+        If the scene has no ground-truth maps.
+    """
     from deepmend.log import progress as tqdm
 
     from deepmend.groundtruth.reader import OperatorMaps
@@ -149,7 +234,16 @@ def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequen
 
 @dataclass
 class Shards:
-    """Concatenated arrays of several scenes."""
+    """Concatenated arrays of several scenes (see the module docstring for each array's shape).
+
+    Parameters
+    ----------
+    x : numpy.ndarray of float16, shape (N, 4, S, S)
+    teacher, gt : numpy.ndarray of float32, shape (N, S, S)
+    alpha, ks_teacher : numpy.ndarray of float32, shape (N,)
+    scene : numpy.ndarray of str, shape (N,)
+        The dataset key of each map.
+    """
 
     x: np.ndarray
     teacher: np.ndarray
@@ -163,6 +257,19 @@ class Shards:
 
 
 def load_shards(paths: Sequence[Path], keys: Sequence[str]) -> Shards:
+    """Read and concatenate prepared shards.
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        Shards written by :func:`prepare_scene`.
+    keys : sequence of str
+        Their scenes' dataset keys, in the same order.
+
+    Returns
+    -------
+    Shards
+    """
     parts = []
     for p, key in zip(paths, keys):
         with np.load(p, allow_pickle=False) as z:
@@ -175,6 +282,22 @@ class MapDataset(Dataset):
 
     ``crop``: side of a random square crop (coarse cells) or None for the whole window;
     the crop's target is renormalised so it stays a distribution over the crop.
+
+    The 8 symmetries of the square (dihedral group): the inputs are isotropic functions of
+    positions, so the task is equivariant to them.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (N, C, S, S)
+        Input channels.
+    target : numpy.ndarray, shape (N, S, S)
+        Target masses.
+    augment : bool, default True
+        Apply a random symmetry per item.
+    crop : int, optional
+        Side of a random crop.
+    seed : int, default 0
+        Seed of the augmentation generator.
     """
 
     def __init__(self, x: np.ndarray, target: np.ndarray, augment: bool = True, crop: int | None = None, seed: int = 0) -> None:

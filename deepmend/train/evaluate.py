@@ -4,10 +4,13 @@ For a random sample of BSs of each scene of a ground-truth dataset, at 100 m:
 
 * DeepMEND vs ground truth and vs the teacher (KS, EMD km),
 * the teacher vs ground truth (the upper reference the student imitates),
-* Voronoi and the probabilistic model (α = 1.3) vs ground truth (the baselines),
+* Voronoi and the probabilistic model (α = 1.3, Traag et al. 2011) vs ground truth (the baselines),
 * the *resolution floor*: KS between the teacher's map and the same map coarsened by the
   student's factor and brought back to 100 m by the student's post-processing — the error
   the coarse grid alone would cost a perfect network.
+
+Scores are those of METHOD.md §3 (2-D KS, Peacock 1983; EMD in km); gains as in
+Martínez-Durive et al. (SECON 2024).
 
     python -m deepmend.train.evaluate --data DIR [--scenes A,B] [--n 30] [--weights W] [--json OUT]
 
@@ -26,7 +29,22 @@ import numpy as np
 
 
 def resolution_floor_map(prob: np.ndarray, mask: np.ndarray, factor: int) -> np.ndarray:
-    """``prob`` coarsened to mass per block, then upsampled as the student's output is (log-bilinear)."""
+    """``prob`` coarsened to mass per block, then upsampled as the student's output is (log-bilinear).
+
+    Parameters
+    ----------
+    prob : numpy.ndarray, shape (600, 600)
+        A 100 m map (lattice order, row 0 = south).
+    mask : numpy.ndarray of bool, shape (600, 600)
+        Valid cells.
+    factor : int
+        The student's coarsening factor.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (600, 600)
+        The map after the round trip, normalised on the mask.
+    """
     import torch
     import torch.nn.functional as F
 
@@ -41,6 +59,32 @@ def resolution_floor_map(prob: np.ndarray, mask: np.ndarray, factor: int) -> np.
 
 
 def evaluate_scene(data: Path, key: str, entry: dict, n: int, seed: int, weights: str | None, runtime: str = "onnx", emd: bool = True) -> list[dict]:
+    """Scores of the student, the teacher and the baselines on ``n`` seeded BSs of one scene.
+
+    Parameters
+    ----------
+    data : Path
+        The ground-truth dataset directory.
+    key : str
+        The scene's ``COUNTRY/City/Operator``.
+    entry : dict
+        Its entry of the dataset index.
+    n : int
+        BSs sampled (0: all).
+    seed : int
+        Sampling seed.
+    weights : str or None
+        DeepMEND weights (default the shipped ones).
+    runtime : str, default "onnx"
+        DeepMEND's runtime.
+    emd : bool, default True
+        Also compute EMD (slower).
+
+    Returns
+    -------
+    list of dict
+        One row per BS: α, ``ks_*`` and ``emd_*`` (km) of each pair.
+    """
     from deepmend.groundtruth.reader import OperatorMaps
     from deepmend.metrics import emd_km, ks2d
     from deepmend.models.deepmend import DeepMENDModel
@@ -77,6 +121,19 @@ def evaluate_scene(data: Path, key: str, entry: dict, n: int, seed: int, weights
 
 
 def summarise(rows: list[dict]) -> dict:
+    """Mean and median of every score per scene and overall, gains over Voronoi and α = 1.3, and
+    the student/teacher error ratios.
+
+    Parameters
+    ----------
+    rows : list of dict
+        :func:`evaluate_scene` rows of one or more scenes.
+
+    Returns
+    -------
+    dict
+        scene (and "all") → figures.
+    """
     out: dict = {}
     for scene in sorted({r["scene"] for r in rows}) + ["all"]:
         sub = [r for r in rows if scene == "all" or r["scene"] == scene]
@@ -94,6 +151,7 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def main() -> None:
+    """Command-line entry (``python -m deepmend.train.evaluate``); prints the summary as JSON (see the module docstring)."""
     import torch
 
     ap = argparse.ArgumentParser(description="Full-resolution check of the DeepMEND student on held-out scenes.")

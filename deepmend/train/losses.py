@@ -23,6 +23,11 @@ each coarse cell, the mask channel):
 
 :func:`to_mass` turns the raw network output into coarse masses for either head, so the
 validation metric is computed the same way whatever the loss.
+
+Sources: the reference head is the reference code's (Martínez-Durive et al., SECON 2024);
+KL divergence (Kullback & Leibler 1951); 2-D KS (Peacock 1983; Fasano & Franceschini 1987,
+METHOD.md §3); sliced Wasserstein distance (Bonneel et al. 2015). Maps are (B, H, W) on the
+network's coarse grid, in the scene's lattice order (row 0 = south).
 """
 
 from __future__ import annotations
@@ -41,14 +46,44 @@ P_FLOOR = 1e-30
 
 
 def log_mass(z: torch.Tensor, frac: torch.Tensor) -> torch.Tensor:
-    """log q for the log-density head: log-softmax of z + log(frac) over valid cells (−inf elsewhere)."""
+    """log q for the log-density head: log-softmax of z + log(frac) over valid cells (−inf elsewhere).
+
+    Parameters
+    ----------
+    z : torch.Tensor, shape (B, H, W)
+        Log-density per coarse cell.
+    frac : torch.Tensor, shape (B, H, W)
+        Valid fraction of each coarse cell, in [0, 1].
+
+    Returns
+    -------
+    torch.Tensor, shape (B, H, W)
+        log q, each map's q summing to 1 over cells with frac > 0.
+    """
     logits = z + torch.log(frac.clamp_min(1e-12))
     logits = torch.where(frac > 0, logits, torch.full_like(logits, -1e30))
     return logits - torch.logsumexp(logits.flatten(1), dim=1)[:, None, None]
 
 
 def to_mass(out: torch.Tensor, frac: torch.Tensor, kind: str, factor: int) -> torch.Tensor:
-    """Coarse masses (sum 1 per map) from the raw output of either head."""
+    """Coarse masses (sum 1 per map) from the raw output of either head.
+
+    Parameters
+    ----------
+    out : torch.Tensor, shape (B, H, W)
+        Raw network output.
+    frac : torch.Tensor, shape (B, H, W)
+        Valid fraction of each coarse cell.
+    kind : str
+        The head (:data:`~deepmend.models.deepmend.head.HEADS`).
+    factor : int
+        Fine cells per coarse cell side (unused by the log-density heads).
+
+    Returns
+    -------
+    torch.Tensor, shape (B, H, W)
+        Masses, each map summing to 1.
+    """
     if kind == "reference":
         m = reference_prob(out) * frac
         return m / m.flatten(1).sum(1).clamp_min(1e-30)[:, None, None]
@@ -56,7 +91,17 @@ def to_mass(out: torch.Tensor, frac: torch.Tensor, kind: str, factor: int) -> to
 
 
 def ks2d_torch(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """Batched 2-D KS distance (same definition as :func:`deepmend.metrics.ks2d`), differentiable."""
+    """Batched 2-D KS distance (same definition as :func:`deepmend.metrics.ks2d`), differentiable.
+
+    Parameters
+    ----------
+    p, q : torch.Tensor, shape (B, H, W)
+        Mass maps.
+
+    Returns
+    -------
+    torch.Tensor, shape (B,)
+    """
     d = p - q
     c = torch.nn.functional.pad(d.cumsum(-2).cumsum(-1), (1, 0, 1, 0))
     rows = c[..., :, -1:]
@@ -82,7 +127,23 @@ def _slice_bins(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, int
 
 
 def sliced_w1(p: torch.Tensor, q: torch.Tensor, cell_km: float) -> torch.Tensor:
-    """Batched sliced Wasserstein-1 (km) between coarse mass maps (B, H, W) summing to 1."""
+    """Batched sliced Wasserstein-1 (km) between coarse mass maps (B, H, W) summing to 1.
+
+    The mean over 8 directions of the 1-D W1 of the projected masses (Bonneel et al. 2015): a lower
+    bound of the 2-D W1.
+
+    Parameters
+    ----------
+    p, q : torch.Tensor, shape (B, H, W)
+        Mass maps.
+    cell_km : float
+        Coarse cell side in km.
+
+    Returns
+    -------
+    torch.Tensor, shape (B,)
+        km.
+    """
     b, h, w = p.shape
     idx, nb = _slice_bins(h, w, p.device)
     d = (p - q).reshape(b, -1)
@@ -102,6 +163,35 @@ def loss_fn(out: torch.Tensor, target: torch.Tensor, frac: torch.Tensor, kind: s
     so over a family of worlds it pulls q towards the *mixture* of their maps and its wide
     tails; a small ``kl_weight`` with a large ``emd_weight`` trains towards the maps' W1
     barycentre instead, which punishes mass by how far it is misplaced, as the EMD does.
+
+    Parameters
+    ----------
+    out : torch.Tensor, shape (B, H, W)
+        Raw network output.
+    target : torch.Tensor, shape (B, H, W)
+        Teacher (or ground-truth) coarse masses.
+    frac : torch.Tensor, shape (B, H, W)
+        Valid fraction of each coarse cell.
+    kind : {"reference", "kl", "kl+ks", "kl+ks+emd"}
+        The loss (see the module docstring).
+    factor : int
+        Fine cells per coarse cell side.
+    ks_weight : float, default 1.0
+        Weight of the KS term.
+    emd_weight : float, default 0.1
+        Weight of the sliced W1 term (per km).
+    kl_weight : float, default 1.0
+        Weight of the KL term.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``kind``.
     """
     if kind == "reference":
         density = target / (frac * factor**2).clamp_min(1e-12)
@@ -122,6 +212,16 @@ def loss_fn(out: torch.Tensor, target: torch.Tensor, frac: torch.Tensor, kind: s
 
 
 def init_head_bias(kind: str) -> float:
-    """A sensible start for the head's bias: y ≈ 0.2 (p ≈ 1e-5) or z = 0."""
+    """A sensible start for the head's bias: y ≈ 0.2 (p ≈ 1e-5) or z = 0.
+
+    Parameters
+    ----------
+    kind : str
+        The head.
+
+    Returns
+    -------
+    float
+    """
     return 0.2 if kind == "reference" else 0.0
 

@@ -45,7 +45,24 @@ HEIGHT_SCALE = (0.7, 1.4)
 
 
 def draw_world(seed: int, world: int, base: SimulatorConfig | None = None) -> SimulatorConfig:
-    """The simulator configuration of world ``world`` of the family (deterministic in (seed, world))."""
+    """The simulator configuration of world ``world`` of the family (deterministic in (seed, world)).
+
+    Uniform (or log-uniform) draws in the ranges of the module docstring, a path-loss model, a
+    sector count and a height scale (domain randomisation, Tobin et al. 2017).
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the family.
+    world : int
+        Index of the world.
+    base : SimulatorConfig, optional
+        The configuration the draws replace parameters of (default ``SimulatorConfig()``).
+
+    Returns
+    -------
+    SimulatorConfig
+    """
     base = base or SimulatorConfig()
     rng = np.random.default_rng([int(seed), int(world), 0xD0])
     ch: dict = {}
@@ -61,6 +78,17 @@ def draw_world(seed: int, world: int, base: SimulatorConfig | None = None) -> Si
 
 
 def world_summary(cfg: SimulatorConfig) -> dict:
-    """The randomised parameters of a world (for the dataset index and the model card)."""
+    """The randomised parameters of a world (for the dataset index and the model card).
+
+    Parameters
+    ----------
+    cfg : SimulatorConfig
+        A world of :func:`draw_world`.
+
+    Returns
+    -------
+    dict
+        The randomised parameters (the ranges', path loss, sectors, heights, seed).
+    """
     d = cfg.as_dict()
     return {k: d[k] for k in (*RANGES, "pathloss", "sectors", "height_m", "seed")}

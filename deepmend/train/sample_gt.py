@@ -1,5 +1,7 @@
 """A ground-truth dataset on a seeded *sample* of each scene's BSs (what the shipped model used).
 
+The maps are the simulator's (docs/GROUNDTRUTH.md, METHOD.md §4).
+
 ``deepmend groundtruth build`` simulates every BS of a scene; the student needs a few hundred
 per city, and on 2 cores the difference is tens of minutes. This writes the same layout
 (``index.json`` + one compact map per BS, :func:`save_compact`) for ``--n`` BSs per scene drawn
@@ -21,7 +23,32 @@ import numpy as np
 
 def build_scene(out: Path, key: str, n: int, seed: int = 0, world: int | None = None, world_seed: int = 0) -> dict:
     """``n`` maps of scene ``key``; with ``world``, simulated in that world of the randomised family
-    (:func:`deepmend.train.randomize.draw_world`) and stored under the key ``SCENE#wWORLD``."""
+    (:func:`deepmend.train.randomize.draw_world`) and stored under the key ``SCENE#wWORLD``.
+
+    Simulated with :class:`~deepmend.groundtruth.simulator.GroundTruthSimulator` (docs/GROUNDTRUTH.md,
+    METHOD.md §4); the BSs are a seeded sample without replacement.
+
+    Parameters
+    ----------
+    out : Path
+        The dataset directory.
+    key : str
+        ``COUNTRY/City/Operator``.
+    n : int
+        Maps to simulate (at most the scene's targets).
+    seed : int, default 0
+        Sampling seed.
+    world : int, optional
+        World of the randomised family.
+    world_seed : int, default 0
+        Seed of the family.
+
+    Returns
+    -------
+    dict
+        The scene's index entry (directory, count, simulator configuration, floor, seed), also
+        written to ``out/<dir>.entry.json``.
+    """
     from deepmend.grid.map_dir import safe_name
     from deepmend.groundtruth.dataset import scene_dir_name
     from deepmend.groundtruth.simulator import GroundTruthSimulator
@@ -49,7 +76,19 @@ def build_scene(out: Path, key: str, n: int, seed: int = 0, world: int | None = 
 
 
 def write_index(out: Path) -> list[str]:
-    """Gather the per-scene ``*.entry.json`` files into the dataset's index; returns the scene keys."""
+    """Gather the per-scene ``*.entry.json`` files into the dataset's index; returns the scene keys.
+
+    The index of :class:`deepmend.groundtruth.dataset.GroundTruthDataset` (METHOD.md §4).
+
+    Parameters
+    ----------
+    out : Path
+        The dataset directory.
+
+    Returns
+    -------
+    list of str
+    """
     from deepmend.groundtruth.dataset import FORMAT, GroundTruthDataset
 
     index = {"format": FORMAT, "scenes": {}}
@@ -61,6 +100,7 @@ def write_index(out: Path) -> list[str]:
 
 
 def main() -> None:
+    """Command-line entry (``python -m deepmend.train.sample_gt``): see the module docstring."""
     ap = argparse.ArgumentParser(description="Ground-truth dataset on a seeded sample of BSs per scene.")
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--scenes", default="", help="COUNTRY/CITY/OPERATOR,…")

@@ -48,7 +48,33 @@ def _write_rows(path: Path, rows: dict[str, dict]) -> None:
 
 
 def label_scene(scene: Scene, truth: DiffusionModel, out: Path, sites: np.ndarray | None = None, truth_desc: str = "", bar=None, save_maps: bool = True) -> dict[str, dict]:
-    """Choose α per BS and write the labels of ``sites`` (default: the scene's targets) to ``out``."""
+    """Choose α per BS and write the labels of ``sites`` (default: the scene's targets) to ``out``.
+
+    The teacher's exhaustive search (METHOD.md §2; probabilistic model of Traag et al. 2011, 2-D KS of
+    Peacock 1983).
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene.
+    truth : DiffusionModel
+        The ground truth, fitted on ``scene`` or not.
+    out : Path
+        The label directory (see the module docstring).
+    sites : numpy.ndarray of int, optional
+        Site indices (default the scene's targets).
+    truth_desc : str, optional
+        Description of the ground truth, recorded in ``teacher.json``.
+    bar : optional
+        A progress bar to update per BS.
+    save_maps : bool, default True
+        Also store each chosen map.
+
+    Returns
+    -------
+    dict of str to dict
+        site id → its row (``alpha``, ``ks``, ``file``), earlier rows included.
+    """
     from deepmend.grid.map_dir import safe_name
     from deepmend.groundtruth.storage import save_compact
     from deepmend.models.teacher import TeacherModel

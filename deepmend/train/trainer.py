@@ -5,6 +5,10 @@ the coarse grid (``factor`` 4 → 150×150 cells of 400 m) where a step costs ~1
 than at 600×600; the shards hold inputs and teacher labels already coarsened, so an
 epoch is pure network time. A GPU is used when present (``--device auto``).
 
+Optimiser AdamW (Loshchilov & Hutter 2019) with a linear warm-up and cosine decay of the
+learning rate (Loshchilov & Hutter 2017); the losses are those of
+:mod:`deepmend.train.losses`, the recipe is in docs/MODEL_CARD.md (METHOD.md §2).
+
 Outputs in ``--out``:
 
 * ``deepmend.npz`` + ``deepmend.json`` — the best weights so far (by validation KS to
@@ -40,6 +44,35 @@ from deepmend.models.deepmend.unet import UNet, UNetConfig, n_parameters
 
 @dataclass
 class TrainConfig:
+    """Hyper-parameters of one training run (recorded in the weights' JSON).
+
+    Parameters
+    ----------
+    epochs : int, default 12
+    batch_size : int, default 8
+    lr : float, default 3e-3
+        Peak learning rate of AdamW.
+    weight_decay : float, default 1e-4
+    loss : str, default "kl"
+        One of :data:`~deepmend.train.losses.LOSSES` (the head follows from it).
+    ks_weight, emd_weight : float, default 1.0, 0.1
+        Weights of the KS and sliced-W1 terms.
+    factor : int, default 4
+        Fine 100 m cells per coarse cell side (4 → 400 m).
+    base, levels : int, default 16, 4
+        U-Net width and depth.
+    seed : int, default 0
+    target : {"teacher", "gt"}, default "teacher"
+        What the network is trained (and its best epoch chosen) to reproduce.
+    crop : int, optional
+        Random crop side (coarse cells) for augmentation.
+    max_minutes : float, optional
+        Stop after the epoch that passes this wall-clock budget.
+    device : str, default "auto"
+        "auto" (CUDA when available), "cpu", "cuda", …
+    extra : dict
+        Free-form notes stored with the record.
+    """
     epochs: int = 12
     batch_size: int = 8
     lr: float = 3e-3
@@ -72,12 +105,29 @@ class TrainConfig:
 
 
 def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy's global generator and torch (every device) with ``seed``.
+
+    Parameters
+    ----------
+    seed : int
+    """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
 
 
 def pick_device(name: str) -> torch.device:
+    """The torch device of a ``--device`` value: "auto" is CUDA when available, else CPU.
+
+    Parameters
+    ----------
+    name : str
+        "auto" or any name ``torch.device`` accepts.
+
+    Returns
+    -------
+    torch.device
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
@@ -85,7 +135,24 @@ def pick_device(name: str) -> torch.device:
 
 def lr_factor(step: int, total: int, warmup: float = 0.05) -> float:
     """Linear warm-up then cosine decay to 2 % of the peak; a pure function of (step, total), so
-    ``--resume`` with more ``--epochs`` simply stretches the remaining schedule."""
+    ``--resume`` with more ``--epochs`` simply stretches the remaining schedule.
+
+    Warm-up then cosine annealing (Loshchilov & Hutter 2017), without restarts.
+
+    Parameters
+    ----------
+    step : int
+        Optimiser step, from 0.
+    total : int
+        Total steps of the run.
+    warmup : float, default 0.05
+        Fraction of the steps spent warming up.
+
+    Returns
+    -------
+    float
+        Multiplier of the peak learning rate, in (0, 1].
+    """
     w = max(1, int(warmup * total))
     if step < w:
         return (step + 1) / w
@@ -94,7 +161,20 @@ def lr_factor(step: int, total: int, warmup: float = 0.05) -> float:
 
 
 def param_groups(net: UNet, cfg: TrainConfig) -> list[dict]:
-    """The network's parameters; the envelope's (support radius, exponent) in a group of their own."""
+    """The network's parameters; the envelope's (support radius, exponent) in a group of their own.
+
+    Parameters
+    ----------
+    net : UNet
+        The network.
+    cfg : TrainConfig
+        ``lr`` and ``envelope_lr_scale`` (the envelope's group has no weight decay).
+
+    Returns
+    -------
+    list of dict
+        AdamW parameter groups (Loshchilov & Hutter 2019).
+    """
     env = [p for n, p in net.named_parameters() if n.startswith("radius.") or n == "beta_raw"]
     rest = [p for n, p in net.named_parameters() if not (n.startswith("radius.") or n == "beta_raw")]
     groups = [{"params": rest}]
@@ -104,6 +184,22 @@ def param_groups(net: UNet, cfg: TrainConfig) -> list[dict]:
 
 
 def build_net(cfg: TrainConfig) -> UNet:
+    """A fresh U-Net for ``cfg`` with the head's bias set for its loss (:func:`~deepmend.train.losses.init_head_bias`).
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+
+    Returns
+    -------
+    UNet
+
+    Raises
+    ------
+    InputError
+        If ``cfg.init`` names weights of an incompatible head or whose tensors do not fit the
+        architecture.
+    """
     net = UNet(cfg.arch())
     with torch.no_grad():
         net.head.bias.fill_(init_head_bias(cfg.loss))
@@ -124,7 +220,25 @@ def build_net(cfg: TrainConfig) -> UNet:
 
 @torch.no_grad()
 def evaluate(net: UNet, x: np.ndarray, teacher: np.ndarray, gt: np.ndarray, cfg: TrainConfig, device: torch.device, batch: int = 16) -> dict:
-    """Validation loss and mean coarse-grid KS to the teacher and to the ground truth."""
+    """Validation loss and mean coarse-grid KS to the teacher and to the ground truth.
+
+    Parameters
+    ----------
+    net : UNet
+        The network (put in eval mode).
+    x : numpy.ndarray, shape (n, C, H, W)
+        Coarse input channels (the last is the valid fraction).
+    teacher, gt : numpy.ndarray, shape (n, H, W)
+        Coarse teacher and ground-truth masses.
+    cfg : TrainConfig
+    device : torch.device
+    batch : int, default 16
+
+    Returns
+    -------
+    dict
+        ``val_loss``, ``val_ks_teacher``, ``val_ks_gt`` (2-D KS of Peacock 1983 on the coarse grid).
+    """
     net.eval()
     losses, ks_t, ks_g = [], [], []
     for a in range(0, len(x), batch):
@@ -142,7 +256,32 @@ def evaluate(net: UNet, x: np.ndarray, teacher: np.ndarray, gt: np.ndarray, cfg:
 
 
 def train(train_data: Shards, val_data: Shards, out: Path, cfg: TrainConfig, resume: bool = False, split: dict | None = None, progress: bool = True) -> dict:
-    """Train, checkpoint every epoch, export the best weights; returns the final record."""
+    """Train, checkpoint every epoch, export the best weights; returns the final record.
+
+    Parameters
+    ----------
+    train_data, val_data : Shards
+        Training and validation maps (:func:`deepmend.train.dataset.load_shards`).
+    out : Path
+        Output directory (weights, checkpoint, logs; see the module docstring).
+    cfg : TrainConfig
+    resume : bool, default False
+        Continue from ``out/checkpoint.pt``.
+    split : dict, optional
+        The scenes of each split, stored in the record.
+    progress : bool, default True
+        Show a progress bar and per-epoch lines.
+
+    Returns
+    -------
+    dict
+        ``epochs`` (the per-epoch log), ``best`` (best validation KS) and the record.
+
+    Raises
+    ------
+    InputError
+        For an unknown loss or no training maps.
+    """
     from deepmend.models.deepmend import save_weights
 
     if cfg.loss not in LOSSES:

@@ -32,6 +32,23 @@ def build_shipped(specs, n_per_scene: int | None, seed: int, out: Path, from_tab
     ------
     InputError
         A held-out city among ``specs`` (a test city of docs/RESULTS.md or the validation city).
+
+    The recipe of the module docstring (VoronoiBoost, Martínez-Durive et al. 2022; METHOD.md §2).
+
+    Parameters
+    ----------
+    specs : sequence of (country, city, operator)
+        Training scenes.
+    n_per_scene : int or None
+        Seeded sample of BSs per scene.
+    seed : int
+        Sampling seed.
+    out : Path
+        The manifest to write (.json).
+    from_table : bool, default False
+        Refit from the shipped training table instead of simulating.
+    progress : bool, default True
+        Show progress.
     """
     import numpy as np
 

@@ -82,3 +82,24 @@ class reg_track_blocking:
         self.release.set()
         self.t.join(10)
 
+
+
+def test_the_ground_truth_fit_reports_its_fraction_to_its_job(small_scene):
+    """The simulator's whole-deployment fit (a plain progress callable, no HTTP in the numerics) feeds the job that
+    ``GET /api/jobs`` lists: its fraction rises per batch of sites and ends at 1, as the API's background fit wires it."""
+    from deepmend.groundtruth.config import SimulatorConfig
+    from deepmend.groundtruth.simulator import GroundTruthSimulator
+
+    reg = JobRegistry()
+    sim = GroundTruthSimulator(SimulatorConfig(prior="uniform"), use_cache=False, lazy=True, n_jobs=2).fit(small_scene)
+    seen: list[float] = []
+    with reg.track("fit", "groundtruth", ("upload", "x", "all"), "simulating the ground truth") as job:
+        def hook(done: int, total: int) -> None:
+            job.progress(done, total)
+            seen.append(reg.snapshot()["running"][0]["fraction"])  # what GET /api/jobs answers now
+
+        sim.fit_deployment(progress=hook)
+    assert sim.deployment_fitted
+    assert len(seen) == len(small_scene.deployment) and seen == sorted(seen) and 0 < seen[0] < 1 and seen[-1] == 1.0, seen
+    done = reg.snapshot()["finished"][0]
+    assert done["fraction"] == 1.0 and done["step"] == f"sites {len(seen)}/{len(seen)}"

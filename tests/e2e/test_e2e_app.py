@@ -260,12 +260,15 @@ def test_page_load_default_scene_and_hover_popup(server, site, page):
 def test_first_click_fills_both_panels_and_every_metrics_row(server, site, page):
     """Cold cache, default model: no error; each row filled or visibly computing, then filled."""
     t0 = time.perf_counter()
-    seen_progress = False
+    seen_progress, seen_pct = False, ""
     deadline = time.time() + COLD_TIMEOUT_S
     while time.time() < deadline:
-        if page.get_by_test_id("panel-groundtruth-progress").count() and not seen_progress:
+        prog = page.get_by_test_id("panel-groundtruth-progress")
+        if prog.count() and not seen_progress:
             seen_progress = True
             _shot(page, "app_progress.png")
+        if prog.count() and not seen_pct and "%" in (prog.first.text_content() or ""):
+            seen_pct = prog.first.text_content()  # the simulator's fit reports its fraction (timing-dependent: printed)
         if all(_state(page, t) in ("ready", "error", "unavailable") for t in ("panel-groundtruth", "panel-model")):
             break
         page.wait_for_timeout(500)
@@ -274,7 +277,7 @@ def test_first_click_fills_both_panels_and_every_metrics_row(server, site, page)
     assert _state(page, "panel-groundtruth") == "ready" and _state(page, "panel-model") == "ready"
     shown = {t: page.get_by_test_id(f"{t}-time").inner_text() for t in ("panel-groundtruth", "panel-model")}
     print(f"\n[e2e] Lyon first click, cold cache, {DEFAULT_MODEL}: both panels after {waited:.1f} s; "
-          f"panels show {shown}; progress panel seen: {seen_progress}")
+          f"panels show {shown}; progress panel seen: {seen_progress}; with a percentage: {seen_pct!r}")
 
     # the model's own row equals the API's figures
     q = {**SCENE, "site": site["site_id"], "model": DEFAULT_MODEL}
@@ -453,19 +456,54 @@ def test_upload(server, page, tmp_path):
     _shot(page, "app_upload.png")
 
 
+#: Belgian sites near Ostend, one 0.8 km off the coast (snapped onto Belgium's outline), one in France 40 km away (a
+#: neighbour: it shapes the border cells, no map of its own)
+BE_COAST_CSV = "site_id,lat,lon,operator\n" + "\n".join(
+    [f"B{k},{51.16 + 0.015 * (k // 4):.4f},{2.92 + 0.03 * (k % 4):.4f},Proximus" for k in range(12)]
+    + ["BSEA,51.2500,2.9100,Proximus", "BFR,51.0300,2.3700,Proximus"]) + "\n"
+
+
 @slow
 def test_belgium_offers_the_upload_flow(server, page, tmp_path):
+    page.goto(server + "/")
+    _wait_js(page, "() => window.__deepmend && window.__deepmend.state().sitesLoaded", 120)
     page.get_by_test_id("select-country").select_option("BE")
     card = page.get_by_test_id("no-site-list")
     card.wait_for(timeout=30_000)
     assert "No public site list is bundled" in card.inner_text() and "Proximus" in card.inner_text()
     assert page.get_by_test_id("select-operator").inner_text().strip() == "none bundled: upload yours"
+    # no scene: the city view and the features are off, each saying why in one line
+    assert page.get_by_test_id("toggle-city-view").count() == 0
+    assert "no site list is bundled for Belgium" in page.get_by_test_id("no-city-view").inner_text()
+    assert page.get_by_test_id("toggle-features").is_disabled()
+    assert "no site list is bundled for Belgium" in page.get_by_test_id("no-scene-reason").inner_text()
+    # the upload's region defaults to the country shown
+    assert page.get_by_test_id("upload-cta-input-region").input_value() == "BE"
+    assert page.get_by_test_id("upload-input-region").input_value() == "BE"
     _shot(page, "app_belgium.png")
-    csv = tmp_path / "brussels.csv"
-    csv.write_text("site_id,lat,lon,operator\n" + "\n".join(
-        f"B{k},{50.82 + 0.01 * (k // 4):.4f},{4.32 + 0.02 * (k % 4):.4f},Proximus" for k in range(16)) + "\n")
+    csv = tmp_path / "ostend.csv"
+    csv.write_text(BE_COAST_CSV)
     page.get_by_test_id("upload-cta-input").set_input_files(str(csv))
-    _wait_js(page, "() => { const s = window.__deepmend.state(); return s.scene.country === 'upload' && s.sitesLoaded && s.siteCount === 16; }", 120)
+    _wait_js(page, "() => { const s = window.__deepmend.state(); return s.scene.country === 'upload' && s.sitesLoaded && s.siteCount === 13; }", 120)  # the neighbour in France has no marker of its own
+    notes = page.get_by_test_id("upload-notes").inner_text()
+    assert "region BE" in notes, notes
+    assert "0.80 km outside region 'Belgium' (e.g. BSEA)" in notes and "snapped" in notes, notes
+    assert "BFR" in notes and "neighbours, no map" in notes, notes
+    mk = _markers(page)
+    assert mk["clusters"] + mk["points"] > 0, mk
+    # a BS clicked on the map: both panels
+    lon, lat = 2.92 + 0.03, 51.16 + 0.015  # B5
+    page.evaluate(f"() => window.__deepmend.map.jumpTo({{center: [{lon}, {lat}], zoom: 15}})")
+    _wait_js(page, "() => window.__deepmend.map.loaded() && !window.__deepmend.map.isMoving()", 60)
+    page.wait_for_timeout(500)
+    pt = page.evaluate(f"() => window.__deepmend.map.project([{lon}, {lat}])")
+    box = page.get_by_test_id("main-map").bounding_box()
+    page.mouse.click(box["x"] + pt["x"], box["y"] + pt["y"])
+    _wait_js(page, "() => (window.__deepmend.state().selected || {}).id === 'B5'", 15)
+    _panels_settled(page, COLD_TIMEOUT_S)
+    assert _state(page, "panel-groundtruth") == "ready" and _state(page, "panel-model") == "ready"
+    _no_errors(page)
+    _shot(page, "app_belgium_upload.png")
 
 
 @slow
@@ -477,6 +515,15 @@ def test_paris_markers_cluster_at_low_zoom(server, page):
     print(f"\n[e2e] Paris at zoom {seen['zoom']:.1f}: {seen['clusters']} cluster discs ({seen['in_clusters']} sites) "
           f"and {seen['points']} single markers for {seen['site_count']} sites")
     assert seen["clusters"] > 0 and seen["clusters"] + seen["points"] < seen["site_count"] / 2, seen
+    # each visible disc of the chosen operator carries its count (HTML labels: the offline style has no glyphs)
+    counts = """() => { const m = window.__deepmend.map;
+        const want = m.queryRenderedFeatures({layers: ['sites-cluster']}).map(f => f.properties.point_count);
+        const got = [...document.querySelectorAll('[data-testid=cluster-count]')].map(e => e.textContent);
+        return {want: want.sort((a, b) => a - b), got: got.sort()}; }"""
+    _wait_js(page, f"() => {{ const c = ({counts})(); return c.want.length > 0 && c.want.length === c.got.length; }}", 30)
+    c = page.evaluate(counts)
+    label = lambda n: str(n) if n < 1000 else (f"{n / 1000:.1f}k" if n < 10_000 else f"{round(n / 1000)}k")  # noqa: E731
+    assert sorted(label(n) for n in c["want"]) == c["got"], c
     _shot(page, "app_clusters.png")
     # hovering a cluster says how many sites it holds; clicking it zooms in
     disc = page.evaluate("""() => { const m = window.__deepmend.map;

@@ -34,6 +34,7 @@ import DetailsPanel from './components/DetailsPanel';
 import Spinner from './components/Spinner';
 import FeaturesGrid from './components/FeaturesGrid';
 import CityErrors from './components/CityErrors';
+import UploadNotes from './components/UploadNotes';
 import { useTestHandle } from './state/useTestHandle';
 
 
@@ -83,6 +84,8 @@ export default function App() {
   const [showCity, setShowCity] = useState(false);
   const [showPopulation, setShowPopulation] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  // the answer of the last upload: its notes (sites snapped onto the region, neighbours without a map) are shown
+  const [lastUpload, setLastUpload] = useState<UploadResult | null>(null);
 
   // first scene, once the catalog is there
   useEffect(() => {
@@ -106,6 +109,10 @@ export default function App() {
   // a city offered without any bundled site list (Belgium): the upload flow comes first
   const noSiteList =
     !!catalog && !!scene && !isUpload && !!scene.city && operatorOptions(catalog, uploads, scene.country, scene.city).length === 0;
+
+  const countryName = catalog?.countries.find((c) => c.code === scene?.country)?.name ?? scene?.country ?? '';
+  // one line saying why the scene's tools (city errors, features) are off where there is no scene
+  const noScene = noSiteList ? `no site list is bundled for ${countryName}; upload one first` : null;
 
   const { sitesState, index, regionState } = useSceneData(catalog, uploads, scene, isUpload, setError);
   const cityKey = showCity && scene && !isUpload && scene.operator ? `${scene.country}/${scene.city}/${scene.operator}` : null;
@@ -166,6 +173,7 @@ export default function App() {
       setScene({ country: UPLOAD_COUNTRY, city: r.city || r.upload_id, operator: ALL_OPERATORS });
       setSelected(null);
       setError(null);
+      setLastUpload(r);
     },
     [],
   );
@@ -237,7 +245,8 @@ export default function App() {
             {noSiteList && scene && (
               <NoSiteList
                 city={scene.city}
-                country={catalog?.countries.find((c) => c.code === scene.country)?.name ?? scene.country}
+                country={countryName}
+                countryCode={scene.country}
                 onUploaded={onUploaded}
                 onError={setError}
               />
@@ -256,7 +265,11 @@ export default function App() {
               population={showPopulation}
               onPopulation={setShowPopulation}
               onToggleCity={() => setShowCity((v) => !v)}
+              noScene={noScene}
             />
+            {isUpload && lastUpload && scene?.city === lastUpload.upload_id && (
+              <UploadNotes upload={lastUpload} onClose={() => setLastUpload(null)} />
+            )}
             {showCity && cityKey && (
               <CityErrors
                 scene={cityKey}
@@ -267,7 +280,7 @@ export default function App() {
                 onClose={() => setShowCity(false)}
               />
             )}
-            {showFeatures && (
+            {showFeatures && !noScene && (
               <FeaturesGrid
                 features={features.data}
                 loading={features.loading}
@@ -294,6 +307,7 @@ export default function App() {
             showFeatures={showFeatures}
             onShowFeatures={setShowFeatures}
             modelLabel={modelLabel}
+            noScene={noScene}
           />
         </div>
         <aside className="right">

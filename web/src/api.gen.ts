@@ -327,7 +327,10 @@ export interface components {
              */
             region_file?: string | null;
         };
-        /** Catalog */
+        /**
+         * Catalog
+         * @description The bundled countries, cities and operators, the models, the default scene and the data attribution.
+         */
         Catalog: {
             /**
              * Attribution
@@ -340,7 +343,10 @@ export interface components {
             /** Models */
             models: components["schemas"]["ModelInfo"][];
         };
-        /** CityInfo */
+        /**
+         * CityInfo
+         * @description A catalog city: its name, the source of its sites and its operators.
+         */
         CityInfo: {
             /** Name */
             name: string;
@@ -355,7 +361,10 @@ export interface components {
              */
             source?: string | null;
         };
-        /** CountryInfo */
+        /**
+         * CountryInfo
+         * @description A catalog country: ISO code, name, metric CRS and its cities.
+         */
         CountryInfo: {
             /** Cities */
             cities: components["schemas"]["CityInfo"][];
@@ -383,7 +392,10 @@ export interface components {
              */
             error: string;
         };
-        /** EvaluationAnswer */
+        /**
+         * EvaluationAnswer
+         * @description The evaluations that covered a scene: per model, the per-BS KS and EMD (their CDFs).
+         */
         EvaluationAnswer: {
             /**
              * Runs
@@ -396,7 +408,10 @@ export interface components {
              */
             scene: string;
         };
-        /** EvaluationRun */
+        /**
+         * EvaluationRun
+         * @description One cached evaluation of a scene: its directory name, the number of BSs and each model's errors.
+         */
         EvaluationRun: {
             /** Models */
             models: {
@@ -407,7 +422,10 @@ export interface components {
             /** Run */
             run: string;
         };
-        /** FeatureInfo */
+        /**
+         * FeatureInfo
+         * @description One input channel of DeepMEND: its name, what it is, and the URL of its grey-scale PNG.
+         */
         FeatureInfo: {
             /** Description */
             description: string;
@@ -416,7 +434,10 @@ export interface components {
             /** Png */
             png: string;
         };
-        /** FeaturesAnswer */
+        /**
+         * FeaturesAnswer
+         * @description The input channels of DeepMEND for one base station, with the WGS84 corners of its window.
+         */
         FeaturesAnswer: {
             /** Corners */
             corners: [
@@ -499,7 +520,10 @@ export interface components {
              */
             step?: string | null;
         };
-        /** JobsOut */
+        /**
+         * JobsOut
+         * @description Long computations of the server: the running ones and the last finished ones.
+         */
         JobsOut: {
             /**
              * Finished
@@ -509,7 +533,10 @@ export interface components {
             /** Running */
             running: components["schemas"]["JobOut"][];
         };
-        /** MapInfo */
+        /**
+         * MapInfo
+         * @description One base station's diffusion map: where to fetch it (PNG, .npy, GeoTIFF) and how to place it (WGS84 corners, CRS, shape; north up).
+         */
         MapInfo: {
             /** Cached */
             cached: boolean;
@@ -582,7 +609,10 @@ export interface components {
             /** Vmin */
             vmin: number;
         };
-        /** MetricsAnswer */
+        /**
+         * MetricsAnswer
+         * @description One map's scores: vs the ground truth (KS, EMD in km, JS, TV), the baselines' scores, gains over them, r50/r90 (km) and the mass in the BS's Voronoi cell.
+         */
         MetricsAnswer: {
             /** Baselines */
             baselines: {
@@ -616,7 +646,10 @@ export interface components {
             site_id: string;
             vs_ground_truth: components["schemas"]["Scores"] | null;
         };
-        /** ModelErrors */
+        /**
+         * ModelErrors
+         * @description One model's per-BS errors of an evaluation, each list sorted ascending (KS; EMD in km).
+         */
         ModelErrors: {
             /**
              * Emd Km
@@ -629,7 +662,10 @@ export interface components {
              */
             ks: number[];
         };
-        /** ModelInfo */
+        /**
+         * ModelInfo
+         * @description A registered model: its name (the ``model`` parameter), label, description and whether it can run here (e.g. weights present).
+         */
         ModelInfo: {
             /** Available */
             available: boolean;
@@ -640,14 +676,20 @@ export interface components {
             /** Name */
             name: string;
         };
-        /** OperatorInfo */
+        /**
+         * OperatorInfo
+         * @description An operator of a city and the number of its bundled sites.
+         */
         OperatorInfo: {
             /** N Sites */
             n_sites: number;
             /** Name */
             name: string;
         };
-        /** Place */
+        /**
+         * Place
+         * @description A named place of the basemap (GeoNames): name, WGS84 position, population.
+         */
         Place: {
             /** Lat */
             lat: number;
@@ -658,7 +700,10 @@ export interface components {
             /** Population */
             population: number;
         };
-        /** PlacesAnswer */
+        /**
+         * PlacesAnswer
+         * @description The named places of a country for the basemap.
+         */
         PlacesAnswer: {
             /** Country */
             country: string;
@@ -668,7 +713,10 @@ export interface components {
              */
             places: components["schemas"]["Place"][];
         };
-        /** PointGeometry */
+        /**
+         * PointGeometry
+         * @description A GeoJSON Point, [lon, lat] in WGS84.
+         */
         PointGeometry: {
             /** Coordinates */
             coordinates: [
@@ -681,7 +729,10 @@ export interface components {
              */
             type: "Point";
         };
-        /** SceneDefault */
+        /**
+         * SceneDefault
+         * @description The scene and model the web app opens on.
+         */
         SceneDefault: {
             /** City */
             city: string;
@@ -706,7 +757,10 @@ export interface components {
             /** Tv */
             tv: number | null;
         };
-        /** SiteFeature */
+        /**
+         * SiteFeature
+         * @description One site as a GeoJSON Feature (WGS84).
+         */
         SiteFeature: {
             geometry: components["schemas"]["PointGeometry"];
             properties: components["schemas"]["SiteProperties"];
@@ -749,7 +803,10 @@ export interface components {
              */
             type: "FeatureCollection";
         };
-        /** UploadAnswer */
+        /**
+         * UploadAnswer
+         * @description An accepted upload of sites: its id (use it as the city with ``country=upload``), its sites' count and operators, and what the reader did.
+         */
         UploadAnswer: {
             /** City */
             city: string;

@@ -34,6 +34,11 @@ export type UploadResult = Schemas['UploadAnswer'];
 export type Place = Schemas['Place'];
 export type PlacesAnswer = Schemas['PlacesAnswer'];
 
+type UploadForm = Schemas['Body_post_upload_api_uploads_post'];
+/** The optional region of an upload (POST /api/uploads' form: `region`, a bundled name, or `region_file`, a GeoJSON
+ * polygon file — the schema's binary field as a browser File). Field names come from the generated schema. */
+export type UploadRegion = Pick<UploadForm, 'region'> & Partial<Record<'region_file' & keyof UploadForm, File | null>>;
+
 export class ApiError extends Error {
   readonly status: number;
   readonly url: string;
@@ -142,9 +147,12 @@ export const api = {
 
   jobs: (signal?: AbortSignal) => getJson<Jobs>(apiUrl('/api/jobs'), signal),
 
-  upload: async (file: File): Promise<UploadResult> => {
+  /** `region`: a bundled region name (`BE`, `FR/Lyon`) or a GeoJSON polygon file kept with the list; none when absent. */
+  upload: async (file: File, region?: UploadRegion): Promise<UploadResult> => {
     const form = new FormData();
     form.append('file', file, file.name);
+    if (region?.region_file) form.append('region_file', region.region_file, region.region_file.name);
+    else if (region?.region) form.append('region', region.region);
     // X-Requested-With: the server refuses cross-origin state-changing requests without it
     // (deepmend/api/security.py); same-origin pages may always send it.
     const res = await request(apiUrl('/api/uploads'), {

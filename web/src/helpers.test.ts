@@ -1,3 +1,4 @@
+import { countLabel } from './map/clusterCounts';
 import { declutter, placesToLabel } from './map/places';
 import { cellAt, distanceKm, parseNpy } from './npy';
 import { jobsFor } from './hooks';
@@ -197,5 +198,11 @@ describe('population layer classes', () => {
       'step', ['get', 'density_per_km2'], '#440154', 10, '#3b528b', 50, '#21918c', 200, '#5ec962', 1000, '#fde725',
     ]);
     expect(POPULATION_CLASSES).toHaveLength(5);
+  });
+});
+
+describe('cluster counts', () => {
+  it('labels a disc with its number of sites, abbreviated from a thousand', () => {
+    expect([2, 999, 1000, 1234, 9999, 12_345].map(countLabel)).toEqual(['2', '999', '1.0k', '1.2k', '10.0k', '12k']);
   });
 });

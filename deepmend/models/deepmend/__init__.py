@@ -63,6 +63,17 @@ DEFAULT_BATCH = 8
 
 # --- weights ----------------------------------------------------------------
 def sha256_file(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in blocks (hex digest).
+
+    Parameters
+    ----------
+    path : Path
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -71,7 +82,26 @@ def sha256_file(path: Path) -> str:
 
 
 def resolve_weights(path: str | Path | None) -> tuple[Path, Path]:
-    """(config .json, arrays .npz) from a .json, a .npz or a directory holding deepmend.json."""
+    """(config .json, arrays .npz) from a .json, a .npz or a directory holding deepmend.json.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Weights: a ``.json`` config (its ``.npz`` beside it), a ``.npz``, or a directory holding
+        ``deepmend.json``; default the shipped ``deepmend/weights/deepmend.json``.
+
+    Returns
+    -------
+    config : Path
+        The ``.json``.
+    arrays : Path
+        The ``.npz``.
+
+    Raises
+    ------
+    InputError
+        If the path is none of the three kinds, or the config does not exist.
+    """
     p = Path(path) if path is not None else DEFAULT_WEIGHTS
     if p.is_dir():
         p = p / "deepmend.json"
@@ -88,7 +118,22 @@ def resolve_weights(path: str | Path | None) -> tuple[Path, Path]:
 
 
 def save_weights(state: dict, config: dict, path: str | Path) -> Path:
-    """Write ``<path>.npz`` + ``<path>.json`` atomically; the JSON records the .npz checksum."""
+    """Write ``<path>.npz`` + ``<path>.json`` atomically; the JSON records the .npz checksum.
+
+    Parameters
+    ----------
+    state : dict
+        The network's ``state_dict`` (tensors), stored as plain float arrays.
+    config : dict
+        Architecture, head, factor, channels and training record; the ``.npz``'s SHA-256 is added.
+    path : str or Path
+        The ``.json`` to write (the ``.npz`` goes beside it).
+
+    Returns
+    -------
+    Path
+        The ``.json``.
+    """
     from deepmend.io import atomic_path
 
     path = Path(path)
@@ -112,6 +157,17 @@ def load_config(path: str | Path | None = None) -> tuple[dict, Path, Path]:
     InputError
         Missing, unreadable or incompatible config; arrays whose SHA-256 differs from the
         config's (corrupt or changed), naming the file.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Weights: a ``.json`` config (its ``.npz`` beside it), a ``.npz``, or a directory holding
+        ``deepmend.json``; default the shipped ``deepmend/weights/deepmend.json``.
+
+    Returns
+    -------
+    config : dict
+    config_path, arrays_path : Path
     """
     js, npz = resolve_weights(path)
     try:
@@ -140,6 +196,19 @@ def load_weights(path: str | Path | None = None):
     ------
     InputError
         As :func:`load_config`, and arrays that do not match the architecture or hold NaN/inf.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Weights: a ``.json`` config (its ``.npz`` beside it), a ``.npz``, or a directory holding
+        ``deepmend.json``; default the shipped ``deepmend/weights/deepmend.json``.
+
+    Returns
+    -------
+    net : UNet
+        In eval mode (torch).
+    config : dict
+    config_path : Path
     """
     import torch
 
@@ -182,6 +251,18 @@ def load_network(path: str | Path | None = None):
     ------
     InputError
         As :func:`load_weights`: missing, corrupt or incompatible weights, naming the file.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Weights: a ``.json`` config (its ``.npz`` beside it), a ``.npz``, or a directory holding
+        ``deepmend.json``; default the shipped ``deepmend/weights/deepmend.json``.
+
+    Returns
+    -------
+    net : UNet
+    config : dict
+    config_path : Path
     """
     js, npz = resolve_weights(path)
     try:
@@ -198,6 +279,17 @@ def declared_checksum(path: str | Path | None = None) -> str:
     ------
     InputError
         Missing or unreadable config.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Weights: a ``.json`` config (its ``.npz`` beside it), a ``.npz``, or a directory holding
+        ``deepmend.json``; default the shipped ``deepmend/weights/deepmend.json``.
+
+    Returns
+    -------
+    str
+        The declared SHA-256 ("" when the config declares none).
     """
     js, _ = resolve_weights(path)
     try:
@@ -217,6 +309,18 @@ def shipped_onnx(cfg: dict, js: Path) -> bytes | None:
     ------
     InputError
         The shipped graph is corrupt or was changed (checksum mismatch), naming it.
+
+    Parameters
+    ----------
+    cfg : dict
+        The weights' config.
+    js : Path
+        Its path (the ``.onnx`` is looked for beside it).
+
+    Returns
+    -------
+    bytes or None
+        The graph, or None when there is none or its checksum is not the declared one.
     """
     path = js.with_suffix(".onnx")
     want = cfg.get("onnx_sha256")
@@ -234,6 +338,17 @@ def write_shipped_onnx(path: str | Path | None = None) -> Path:
 
     Run after training to ship a torch-free inference path
     (``python -c "from deepmend.models.deepmend import write_shipped_onnx; write_shipped_onnx()"``).
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Weights: a ``.json`` config (its ``.npz`` beside it), a ``.npz``, or a directory holding
+        ``deepmend.json``; default the shipped ``deepmend/weights/deepmend.json``.
+
+    Returns
+    -------
+    Path
+        The ``.onnx`` written.
     """
     from deepmend.io import atomic_path
 
@@ -272,6 +387,17 @@ def upsample_bilinear(x: np.ndarray, factor: int) -> np.ndarray:
     align_corners=False)``: output cell centre (k + ½)/factor − ½ in input cells, clamped
     at the edges; values agree with torch's to float32 rounding of the weights (~1e-5,
     tests/models/test_postprocess.py).
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (..., S, S)
+        Coarse values (e.g. log-densities), any row order (kept).
+    factor : int
+        Upsampling factor (1 returns ``x``).
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (..., S·factor, S·factor)
     """
     x = np.asarray(x, dtype=np.float32)
     if factor == 1:
@@ -281,7 +407,15 @@ def upsample_bilinear(x: np.ndarray, factor: int) -> np.ndarray:
 
 # --- runtimes -----------------------------------------------------------------
 class TorchRunner:
-    """Eager torch, channels-last (NHWC convolutions are faster on CPU for few channels)."""
+    """Eager torch, channels-last (NHWC convolutions are faster on CPU for few channels).
+
+    Parameters
+    ----------
+    net : UNet
+        The network (torch, eval mode).
+    channels_last : bool, default True
+        Run in NHWC memory format.
+    """
 
     def __init__(self, net, channels_last: bool = True) -> None:
         import torch
@@ -301,7 +435,20 @@ class TorchRunner:
 
 
 def export_onnx(net, size: int) -> bytes:
-    """The network as ONNX bytes (dynamic batch, fixed ``size``×``size`` input)."""
+    """The network as ONNX bytes (dynamic batch, fixed ``size``×``size`` input).
+
+    Parameters
+    ----------
+    net : UNet
+        The network (torch).
+    size : int
+        Input side in coarse cells (600 / factor).
+
+    Returns
+    -------
+    bytes
+        The ONNX graph (input ``x`` (B, C, size, size) float32).
+    """
     import torch
 
     buf = io.BytesIO()
@@ -324,6 +471,17 @@ def onnx_bytes(net, cfg: dict) -> bytes:
 
     Single flight per checksum and size (:func:`deepmend.resources.once`), and one export at
     a time in the process (``_EXPORT_LOCK``); the on-disk copy is written atomically.
+
+    Parameters
+    ----------
+    net : UNet
+        The network (torch).
+    cfg : dict
+        Its weights' config (factor, checksum).
+
+    Returns
+    -------
+    bytes
     """
     from deepmend.config import cache_dir
 
@@ -361,6 +519,15 @@ class OnnxRunner:
     """onnxruntime on the exported graph; ``InferenceSession.run`` is thread-safe, so one is shared.
 
     ``model`` is the graph (bytes) or a torch network to export (cached by checksum).
+
+    Parameters
+    ----------
+    model : bytes or UNet
+        The graph, or a network to export.
+    cfg : dict
+        The weights' config.
+    threads : int or None
+        Intra-op threads (default torch's setting when torch is loaded, else the CPU count).
     """
 
     def __init__(self, model, cfg: dict, threads: int | None) -> None:
@@ -386,7 +553,25 @@ def _default_threads() -> int:
 
 
 def runner_for(net, cfg: dict, runtime: str, threads: int | None):
-    """The shared runner of a network (one per weights checksum, runtime and thread count)."""
+    """The shared runner of a network (one per weights checksum, runtime and thread count).
+
+    Parameters
+    ----------
+    net : UNet
+        The torch network (the shipped-graph path builds its runner without one).
+    cfg : dict
+        The weights' config.
+    runtime : {"onnx", "torch"}
+        The runtime.
+    threads : int or None
+        Intra-op threads.
+
+    Returns
+    -------
+    OnnxRunner or TorchRunner
+        Shared by every model of the same weights, runtime and thread count
+        (:func:`deepmend.resources.once`).
+    """
     key = ("deepmend-runner", cfg["sha256"], runtime, threads)
     return once(key, lambda: OnnxRunner(net, cfg, threads) if runtime == "onnx" else TorchRunner(net))
 
@@ -425,7 +610,15 @@ class DeepMENDModel(DiffusionModel):
         self.threads = threads
 
     def validate(self) -> "DeepMENDModel":
-        """Check the options and that the weights config exists and is readable (not the arrays: :meth:`prepare`)."""
+        """Check the options and that the weights config exists and is readable (not the arrays: :meth:`prepare`).
+
+        Raises
+        ------
+        ParameterError
+            For an unknown runtime or a batch size that is not a positive integer.
+        InputError
+            If the weights config is missing or not valid JSON.
+        """
         if self.runtime not in RUNTIMES:
             raise ParameterError(f"unknown runtime; valid: {', '.join(RUNTIMES)}", column="runtime", value=self.runtime)
         try:
@@ -460,6 +653,9 @@ class DeepMENDModel(DiffusionModel):
         return json.dumps({"params": self.get_params(deep=False), "sha256": declared_checksum(self.weights)}, sort_keys=True, default=str)
 
     def params(self) -> dict:
+        """The parameters that explain a map once fitted: weights file name, SHA-256 prefix, runtime and
+        factor ({} before fit).
+        """
         if not hasattr(self, "config_"):
             return {}
         return {"weights": self.weights_path_.name, "sha256": self.config_["sha256"][:12], "runtime": self.runtime_, "factor": self.factor_}
@@ -545,7 +741,23 @@ def postprocess(out: np.ndarray, masks: np.ndarray, factor: int, kind: str) -> n
 
     :func:`upsample_bilinear` by ``factor`` of the log-density, then exp after subtracting
     each map's maximum over its valid cells (head ``kind`` "reference": p = 10^(−1/y) for
-    y > 0, else 0, the reference's output transform). Numpy only: reading a store needs no torch."""
+    y > 0, else 0, the reference's output transform). Numpy only: reading a store needs no torch.
+
+    Parameters
+    ----------
+    out : numpy.ndarray, shape (B, S, S)
+        Network output on the coarse grid, lattice order (row 0 = south).
+    masks : numpy.ndarray of bool, shape (B, 600, 600)
+        Valid cells of each window, same order.
+    factor : int
+        600 / S.
+    kind : str
+        The head (:data:`~deepmend.models.deepmend.head.HEADS`).
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (B, 600, 600)
+    """
     z = upsample_bilinear(out, factor)
     masks = np.asarray(masks, dtype=bool)
     if kind == "reference":
@@ -564,7 +776,26 @@ def postprocess(out: np.ndarray, masks: np.ndarray, factor: int, kind: str) -> n
 
 def coarse_to_maps(out: np.ndarray, masks: np.ndarray, factor: int, kind: str, site_rc: Sequence[tuple[int, int]]) -> np.ndarray:
     """P(ℓ|i) (B, 600, 600) float32 from the network's output: :func:`postprocess`, then normalised
-    as :func:`finalize` does (an empty map gets its mass at the valid cell nearest ``site_rc``)."""
+    as :func:`finalize` does (an empty map gets its mass at the valid cell nearest ``site_rc``).
+
+    Parameters
+    ----------
+    out : numpy.ndarray, shape (B, S, S)
+        Network output, lattice order (row 0 = south).
+    masks : numpy.ndarray of bool, shape (B, 600, 600)
+        Valid cells.
+    factor : int
+        600 / S.
+    kind : str
+        The head.
+    site_rc : sequence of (int, int)
+        Each BS's (row, col) in its window, lattice order.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (B, 600, 600)
+        Each map sums to 1 on its mask (METHOD.md §1).
+    """
     w = postprocess(out, masks, factor, kind)  # already 0 off-mask: normalise in place (= finalize)
     for b in range(len(w)):
         total = float(w[b].sum(dtype=np.float64))

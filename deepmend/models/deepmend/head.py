@@ -14,7 +14,20 @@ HEADS = ("reference", "kl", "kl+ks", "kl+ks+emd")
 
 
 def reference_prob_np(y):
-    """p = 10^(−1/y) for y > 0, else 0 (numpy array in, float32 array out, same shape)."""
+    """p = 10^(−1/y) for y > 0, else 0 (numpy array in, float32 array out, same shape).
+
+    The reference code's output transform (Martínez-Durive et al., SECON 2024).
+
+    Parameters
+    ----------
+    y : array_like
+        Network outputs, any shape (e.g. (B, H, W)).
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape of ``y``
+        p in [0, 1) per cell, unnormalised.
+    """
     import numpy as np
 
     y = np.asarray(y, dtype=np.float32)
@@ -23,7 +36,20 @@ def reference_prob_np(y):
 
 
 def reference_prob(y):
-    """p = 10^(−1/y) for y > 0, else 0 (torch tensor in, torch tensor out, same shape)."""
+    """p = 10^(−1/y) for y > 0, else 0 (torch tensor in, torch tensor out, same shape).
+
+    The reference code's output transform (Martínez-Durive et al., SECON 2024), differentiable.
+
+    Parameters
+    ----------
+    y : torch.Tensor
+        Network outputs, any shape.
+
+    Returns
+    -------
+    torch.Tensor, shape of ``y``
+        p in [0, 1) per cell, unnormalised.
+    """
     import torch
 
     safe = torch.where(y > 0, y, torch.ones_like(y))

@@ -1,4 +1,4 @@
-"""A small U-Net (METHOD.md §2: "a convolutional encoder–decoder, U-Net family").
+"""A small U-Net (Ronneberger et al. 2015; METHOD.md §2: "a convolutional encoder–decoder, U-Net family").
 
 Sized for 2 CPU cores: ``base`` channels at the top level doubling per level
 (16-32-64-128 for the default 4 levels), two 3×3 conv + BatchNorm + ReLU per block,
@@ -37,6 +37,17 @@ ENVELOPE_R0_KM = 40.0
 
 @dataclass(frozen=True)
 class UNetConfig:
+    """Architecture of the U-Net, stored in the weights' JSON.
+
+    Parameters
+    ----------
+    in_channels : int, default 4
+        Input channels (the three distance channels and the mask, METHOD.md §2).
+    base : int, default 16
+        Channels of the top level; doubled at each level down.
+    levels : int, default 4
+        Resolution levels (inputs are padded to a multiple of 2^(levels−1)).
+    """
     in_channels: int = 4
     base: int = 16
     levels: int = 4
@@ -50,6 +61,13 @@ class UNetConfig:
 
 
 class Block(nn.Module):
+    """Two 3×3 convolutions, each followed by BatchNorm (Ioffe & Szegedy 2015) and ReLU; keeps H × W.
+
+    Parameters
+    ----------
+    cin, cout : int
+        Input and output channels.
+    """
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
         self.net = nn.Sequential(
@@ -62,6 +80,17 @@ class Block(nn.Module):
 
 
 class UNet(nn.Module):
+    """The U-Net of the module docstring (Ronneberger et al. 2015), fully convolutional.
+
+    Input (B, C, H, W) float32 channels of the BS's window on the network's coarse grid, in the
+    scene's lattice order (row 0 = south); output (B, H, W), one value per cell (log-density or
+    the reference head's y, :mod:`deepmend.models.deepmend.head`).
+
+    Parameters
+    ----------
+    cfg : UNetConfig, default UNetConfig()
+        The architecture.
+    """
     def __init__(self, cfg: UNetConfig = UNetConfig()) -> None:
         super().__init__()
         self.cfg = cfg
@@ -123,4 +152,14 @@ class UNet(nn.Module):
 
 
 def n_parameters(model: nn.Module) -> int:
+    """Number of scalars in ``model.parameters()`` (BatchNorm running statistics, being buffers, excluded).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+
+    Returns
+    -------
+    int
+    """
     return sum(p.numel() for p in model.parameters())

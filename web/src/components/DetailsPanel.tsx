@@ -25,6 +25,8 @@ interface Props {
   showFeatures: boolean;
   onShowFeatures: (on: boolean) => void;
   modelLabel: (name: string) => string;
+  /** why there is no scene to show features of (a country without a bundled site list), else null */
+  noScene?: string | null;
 }
 
 /** Bottom panel: tools, the selected BS and the models' numbers. */
@@ -43,13 +45,19 @@ export default function DetailsPanel(p: Props) {
         />
         {p.model === 'probabilistic' && <AlphaInput value={p.alpha} onChange={p.onAlpha} />}
         <div className="toolbar-spacer" />
+        {p.noScene && (
+          <span className="toolbar-reason" data-testid="no-scene-reason">
+            {p.noScene}
+          </span>
+        )}
         <button
           type="button"
           className={`button${p.showFeatures ? ' button-active' : ''}`}
           data-testid="toggle-features"
           aria-pressed={p.showFeatures}
+          disabled={!!p.noScene}
           onClick={() => p.onShowFeatures(!p.showFeatures)}
-          title="Show the model's input channels for the selected base station"
+          title={p.noScene ?? "Show the model's input channels for the selected base station"}
         >
           {p.showFeatures ? 'Hide features' : 'Show features'}
         </button>

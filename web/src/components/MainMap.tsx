@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { GeoJSONSource, ImageSource, Map as MapLibreMap, MapMouseEvent, Popup } from 'maplibre-gl';
 import maplibregl from '../map/maplibre';
 import { attachPlaces } from '../map/places';
+import { attachClusterCounts } from '../map/clusterCounts';
 import { populationFill } from '../map/population';
 import { attachCountry, attachWorld, baseStyle, currentTileUrl, whenStyleReady } from '../map/basemap';
 import { bboxOf, padBBox, type BBox } from '../map/geo';
@@ -328,6 +329,13 @@ export default function MainMap(props: Props) {
     attachCountry(map, country);
     return attachPlaces(map, country ?? null);
   }, [ready, country]);
+
+  // the number of sites on each cluster disc (HTML labels: no glyphs offline)
+  useEffect(() => {
+    const map = mapRef.current;
+    if (!ready || !map) return;
+    return attachClusterCounts(map);
+  }, [ready]);
 
   // data-ready turns true once the current sites are drawn in their final view (so that an
   // end-to-end test can project and hover them): every change below bumps `mutation`, and the

@@ -17,6 +17,8 @@ interface Props {
   population: boolean;
   onPopulation: (on: boolean) => void;
   onToggleCity: () => void;
+  /** why this country has no city view (no bundled site list), else null */
+  noScene?: string | null;
 }
 
 export default function MapControls(p: Props) {
@@ -54,7 +56,12 @@ export default function MapControls(p: Props) {
           <small>inhabitants / km²</small>
         </div>
       )}
-      {!p.isUpload && (
+      {!p.isUpload && p.noScene && (
+        <div className="map-note" data-testid="no-city-view">
+          City errors: {p.noScene}
+        </div>
+      )}
+      {!p.isUpload && !p.noScene && (
         <button
           type="button"
           className="button city-view-toggle"

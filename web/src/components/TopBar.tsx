@@ -58,7 +58,12 @@ export default function TopBar({ catalog, uploads, scene, isUpload, model, onSce
           onChange={onModel}
         />
       </nav>
-      <UploadButton onUploaded={onUploaded} onError={onError} />
+      <UploadButton
+        onUploaded={onUploaded}
+        onError={onError}
+        defaultRegion={!isUpload && scene?.country ? scene.country : null}
+        defaultRegionLabel={catalog?.countries.find((c) => c.code === scene?.country)?.name}
+      />
     </header>
   );
 }
