@@ -13,8 +13,8 @@ Pipeline per batch of BSs (METHOD.md §2, §5):
    (:func:`coarse_to_maps`), and only when a 100 m map is output: a batch store keeps
    the network's output and recomputes the map exactly on read.
 
-Why the network runs at 400 m: the maps it must reproduce are smooth at that scale
-(the teacher's P(ℓ|i) is a power law of distances), it is 16× cheaper than 600×600,
+Why the network runs at 500 m: the maps it must reproduce are smooth at that scale
+(the teacher's P(ℓ|i) is a power law of distances), its 120×120 grid is 25× cheaper than 600×600,
 and training fits in the 2-core budget. The cost at full resolution is measured in
 docs/MODEL_CARD.md (KS of the teacher's own maps after the same down/up-sampling).
 
