@@ -8,11 +8,10 @@ in docs/GROUNDTRUTH.md (realism targets of issue 8).
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 
 from deepmend.errors import InputError
+from deepmend.groundtruth.common import ConfigMethods
 
 AREA_TYPES = ("urban", "suburban", "rural")
 
@@ -21,7 +20,7 @@ SIMULATOR_VERSION = 3
 
 
 @dataclass(frozen=True)
-class SimulatorConfig:
+class SimulatorConfig(ConfigMethods):
     """Parameters of the radio-network + user-density simulation (units in the names).
 
     Radio
@@ -153,19 +152,3 @@ class SimulatorConfig:
         d["version"] = SIMULATOR_VERSION
         return d
 
-    def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:16]
-
-    def with_(self, **changes) -> "SimulatorConfig":
-        """A copy with some parameters changed (unknown names are an InputError).
-
-        Raises
-        ------
-        InputError
-            If a name is not a field of the configuration.
-        """
-        names = {f.name for f in fields(self)}
-        bad = sorted(set(changes) - names)
-        if bad:
-            raise InputError(f"unknown simulator parameter(s) {bad}; valid: {', '.join(sorted(names))}")
-        return replace(self, **changes)

@@ -64,17 +64,17 @@ draws) and reads those rasters: no loop over cells, loops only over sites and se
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import zlib
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from deepmend.config import cache_dir
 from deepmend.errors import InputError
+from deepmend.groundtruth.common import ConfigMethods, fit_cache_key
 from deepmend.io import atomic_path
 from deepmend.models.base import DiffusionModel
 from deepmend.scene import Scene
@@ -89,8 +89,10 @@ ERCEG = {"A": (4.6, 0.0075, 12.6, 0.57, 10.6, 2.3), "B": (4.0, 0.0065, 17.1, 0.7
 
 
 @dataclass(frozen=True)
-class Sim2Config:
+class Sim2Config(ConfigMethods):
     """Parameters of the second ground truth (units in the names); see the module docstring."""
+
+    _what = "sim2"
 
     seed: int = 0
     carrier_ghz: float = 1.8
@@ -137,22 +139,6 @@ class Sim2Config:
         d["model"] = "sim2"
         return d
 
-    def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:16]
-
-    def with_(self, **changes) -> "Sim2Config":
-        """A copy with some parameters changed.
-
-        Raises
-        ------
-        InputError
-            If a name is not a field of the configuration.
-        """
-        names = {f.name for f in fields(self)}
-        bad = sorted(set(changes) - names)
-        if bad:
-            raise InputError(f"unknown sim2 parameter(s) {bad}; valid: {', '.join(sorted(names))}")
-        return replace(self, **changes)
 
 
 def _rng(seed: int, site_id: str, stream: int) -> np.random.Generator:
@@ -369,19 +355,8 @@ class SignalDominanceSimulator(DiffusionModel):
         return np.where(scene.mask, dens * (F32(cfg.builtup_floor) + b), 0.0).astype(F32)
 
     def cache_key(self, scene: Scene) -> str:
-        """Digest of everything a fit depends on: site positions, ids, heights, azimuths, the lattice,
-        the mask and the configuration (24 hex digits).
-        """
-        dep, lat = scene.deployment, scene.lattice
-        h = hashlib.sha256()
-        for arr in (dep.x, dep.y, np.nan_to_num(dep.height_m, nan=-1.0)):
-            h.update(np.ascontiguousarray(arr, dtype=np.float64).tobytes())
-        h.update("\x1f".join(map(str, dep.site_ids)).encode())
-        h.update(repr(dep.azimuths).encode())
-        h.update(repr((lat.crs, lat.x0, lat.y0, lat.nx, lat.ny, lat.res)).encode())
-        h.update(np.packbits(scene.mask).tobytes())
-        h.update(self.config.digest().encode())
-        return h.hexdigest()[:24]
+        """Digest of everything a fit depends on (:func:`deepmend.groundtruth.config.fit_cache_key`)."""
+        return fit_cache_key(scene, self.config.digest())
 
     def _fit(self, scene: Scene) -> None:
         cfg = self.config

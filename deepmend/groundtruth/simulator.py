@@ -21,7 +21,6 @@ the values of the whole window, so both paths give the same maps.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
@@ -39,6 +38,7 @@ from deepmend.grid.diffusion_map import DiffusionMap
 from deepmend.grid.lattice import WINDOW_CELLS
 from deepmend.groundtruth.antenna import bearing_index, elevation_deg, sector_azimuths, sector_gain_db, vertical_attenuation_db
 from deepmend.groundtruth.areas import area_types
+from deepmend.groundtruth.common import fit_cache_key
 from deepmend.groundtruth.config import AREA_TYPES, SimulatorConfig
 from deepmend.groundtruth.pathloss import SIGMA_DB, los_probability, pathloss, scenario_for
 from deepmend.groundtruth.population import user_prior
@@ -451,19 +451,8 @@ class GroundTruthSimulator(DiffusionModel):
 
     # --- per-deployment work -----------------------------------------------
     def cache_key(self, scene: Scene) -> str:
-        """Digest of everything a fit depends on: site positions, ids, heights, azimuths, the lattice,
-        the mask and the configuration (24 hex digits; the cache file's name).
-        """
-        dep, lat = scene.deployment, scene.lattice
-        h = hashlib.sha256()
-        for arr in (dep.x, dep.y, np.nan_to_num(dep.height_m, nan=-1.0)):
-            h.update(np.ascontiguousarray(arr, dtype=np.float64).tobytes())
-        h.update("\x1f".join(map(str, dep.site_ids)).encode())
-        h.update(repr(dep.azimuths).encode())
-        h.update(repr((lat.crs, lat.x0, lat.y0, lat.nx, lat.ny, lat.res)).encode())
-        h.update(np.packbits(scene.mask).tobytes())
-        h.update(self.config_.digest().encode())
-        return h.hexdigest()[:24]
+        """Digest of everything a fit depends on (:func:`deepmend.groundtruth.config.fit_cache_key`)."""
+        return fit_cache_key(scene, self.config_.digest())
 
     def _fit(self, scene: Scene) -> None:
         cfg = self.config_
