@@ -39,12 +39,25 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "population_exponent": (0.0, 0.7, "lin"),
     "settlement_site_weight": (0.0, 4.0, "lin"),
 }
+#: The "real" family (issue 19, round 6): the ranges above narrowed where the round-5 worlds came
+#: out wider than every real map (r90 of the published BSs 4.7–14.8 km, median 7.7): association
+#: temperature ≤ 8 dB (the worlds at 9.9–10.9 dB with 38.901 path loss had median r90 15–17 km;
+#: 4.3 dB Rayleigh + up to ≈ 4 dB of handover hysteresis, 3GPP TS 36.331 ``hysteresis`` 0–15 dB in
+#: 0.5 dB steps, typical 2–4 dB) and an RSRP floor no deeper than −140 dBm (worlds with ≤ −142 dBm
+#: were all too wide; −140 dBm is the bottom of the RSRP reporting range, TS 36.133 §9.1.4).
+REAL_RANGES: dict[str, tuple[float, float, str]] = {
+    **RANGES,
+    "temperature_db": (4.0, 8.0, "lin"),
+    "rsrp_floor_dbm": (-140.0, -120.0, "lin"),
+}
+#: Family name → its continuous ranges and the stream tag of its draws.
+FAMILIES: dict[str, tuple[dict[str, tuple[float, float, str]], int]] = {"wide": (RANGES, 0xD0), "real": (REAL_RANGES, 0xD1)}
 PATHLOSS = ("3gpp", "hata")
 SECTORS, SECTOR_P = (0, 3, 6), (0.1, 0.7, 0.2)
 HEIGHT_SCALE = (0.7, 1.4)
 
 
-def draw_world(seed: int, world: int, base: SimulatorConfig | None = None) -> SimulatorConfig:
+def draw_world(seed: int, world: int, base: SimulatorConfig | None = None, family: str = "wide") -> SimulatorConfig:
     """The simulator configuration of world ``world`` of the family (deterministic in (seed, world)).
 
     Uniform (or log-uniform) draws in the ranges of the module docstring, a path-loss model, a
@@ -58,15 +71,26 @@ def draw_world(seed: int, world: int, base: SimulatorConfig | None = None) -> Si
         Index of the world.
     base : SimulatorConfig, optional
         The configuration the draws replace parameters of (default ``SimulatorConfig()``).
+    family : {"wide", "real"}, default "wide"
+        ``wide``: the ranges of the module docstring (version-4 weights); ``real``: those ranges
+        narrowed to the worlds as compact as the real maps (:data:`REAL_RANGES`).
 
     Returns
     -------
     SimulatorConfig
+
+    Raises
+    ------
+    ValueError
+        Unknown ``family``.
     """
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; expected one of {sorted(FAMILIES)}")
+    ranges, tag = FAMILIES[family]
     base = base or SimulatorConfig()
-    rng = np.random.default_rng([int(seed), int(world), 0xD0])
+    rng = np.random.default_rng([int(seed), int(world), tag])
     ch: dict = {}
-    for name, (lo, hi, scale) in RANGES.items():
+    for name, (lo, hi, scale) in ranges.items():
         u = float(rng.uniform())
         ch[name] = float(np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo)))) if scale == "log" else lo + u * (hi - lo)
     ch["pathloss"] = PATHLOSS[int(rng.integers(len(PATHLOSS)))]

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 
-def build_scene(out: Path, key: str, n: int, seed: int = 0, world: int | None = None, world_seed: int = 0) -> dict:
+def build_scene(out: Path, key: str, n: int, seed: int = 0, world: int | None = None, world_seed: int = 0, family: str = "wide") -> dict:
     """``n`` maps of scene ``key``; with ``world``, simulated in that world of the randomised family
     (:func:`deepmend.train.randomize.draw_world`) and stored under the key ``SCENE#wWORLD``.
 
@@ -42,6 +42,8 @@ def build_scene(out: Path, key: str, n: int, seed: int = 0, world: int | None = 
         World of the randomised family.
     world_seed : int, default 0
         Seed of the family.
+    family : {"wide", "real"}, default "wide"
+        The family's ranges (:func:`deepmend.train.randomize.draw_world`).
 
     Returns
     -------
@@ -60,7 +62,7 @@ def build_scene(out: Path, key: str, n: int, seed: int = 0, world: int | None = 
     if world is not None:
         from deepmend.train.randomize import draw_world
 
-        cfg = draw_world(world_seed, world)
+        cfg = draw_world(world_seed, world, family=family)
         key = f"{key}#w{world}"
     model = GroundTruthSimulator(cfg).fit(scene)
     sites = sorted(np.random.default_rng(seed if world is None else [seed, world]).choice(scene.targets, size=min(n, len(scene.targets)), replace=False).tolist())
@@ -109,6 +111,7 @@ def main() -> None:
     ap.add_argument("--index-only", action="store_true")
     ap.add_argument("--worlds", default="", help="Comma-separated world numbers of the randomised family (deepmend.train.randomize); one world per scene in turn. Default: the simulator's defaults.")
     ap.add_argument("--world-seed", type=int, default=0)
+    ap.add_argument("--family", choices=("wide", "real"), default="wide", help="Ranges of the randomised family (deepmend.train.randomize.FAMILIES).")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     worlds = [int(w) for w in args.worlds.split(",") if w.strip()]
@@ -116,7 +119,7 @@ def main() -> None:
         if args.index_only:
             break
         t0 = time.perf_counter()
-        e = build_scene(args.out, key, args.n, args.seed, worlds[k % len(worlds)] if worlds else None, args.world_seed)
+        e = build_scene(args.out, key, args.n, args.seed, worlds[k % len(worlds)] if worlds else None, args.world_seed, args.family)
         print(f"{key}: {e['n_maps']} maps in {time.perf_counter() - t0:.0f} s", flush=True)
     print("index:", write_index(args.out))
 

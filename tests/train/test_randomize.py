@@ -29,3 +29,20 @@ def test_reproducible_and_distinct():
     assert draw_world(0, 3).seed != draw_world(0, 4).seed  # each world has its own radio draws
     s = world_summary(draw_world(0, 5))
     assert set(RANGES) <= set(s) and s["pathloss"] in PATHLOSS
+
+
+def test_real_family_inside_its_narrower_ranges():
+    import pytest
+
+    from deepmend.train.randomize import REAL_RANGES
+
+    worlds = [draw_world(0, w, family="real") for w in range(200)]
+    for name, (lo, hi, _) in REAL_RANGES.items():
+        v = np.array([getattr(c, name) for c in worlds], dtype=float)
+        assert v.min() >= lo and v.max() <= hi, name
+    t = np.array([c.temperature_db for c in worlds])
+    assert t.max() <= 8.0 < RANGES["temperature_db"][1]  # narrower than the wide family
+    assert min(c.rsrp_floor_dbm for c in worlds) >= -140.0
+    assert draw_world(0, 3, family="real") != draw_world(0, 3)  # its own draws, not the wide world's
+    with pytest.raises(ValueError, match="unknown family"):
+        draw_world(0, 3, family="narrow")
