@@ -86,12 +86,15 @@ def sharing_regressor(trained):
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the BS samples and of the bootstrap.")
 @click.option("--emd-block", type=int, default=10, show_default=True, help="EMD coarsening factor (error ≤ √2·(block−1)·0.1 km).")
 @click.option("--cross-operator", is_flag=True, help="Allow a test city that is in the training split with another operator (split by operator).")
+@click.option("--ceiling-seeds", type=int, default=8, show_default=True,
+              help="Seeds averaged by the 'noise-ceiling' model (the truth's seed + 1 … + K; simulated truths only).")
 @click.option("--docs", "docs_path", type=click.Path(dir_okay=False), default=None, help="Also write this Markdown file (e.g. docs/RESULTS.md).")
-def evaluate(models_opt, train_opt, test_opt, out, gt_opt, variant_opt, max_bs, train_bs, seed, emd_block, cross_operator, docs_path) -> None:
+def evaluate(models_opt, train_opt, test_opt, out, gt_opt, variant_opt, max_bs, train_bs, seed, emd_block, cross_operator, ceiling_seeds, docs_path) -> None:
     """Per-BS KS/EMD/JS/TV of models vs ground truth on a city split; Markdown + CSV report and plots."""
     from deepmend.log import progress as tqdm
 
     from deepmend.errors import InputError
+    from deepmend.evaluation.ceiling import CEILING_NAME, CEILING_SENTENCE, NoiseCeilingModel
     from deepmend.evaluation.report import build_report
     from deepmend.evaluation.runner import SceneJob, area_types, run_scene, sample_sites
     from deepmend.evaluation.splits import Split, parse_specs
@@ -106,15 +109,19 @@ def evaluate(models_opt, train_opt, test_opt, out, gt_opt, variant_opt, max_bs, 
     split = Split(tuple(parse_specs(train_opt, "--train")), tuple(parse_specs(test_opt, "--test")), cross_operator)
     names = [m.strip().lower() for m in models_opt.split(",") if m.strip()]
     variants = _variants(variant_opt)
-    for bad in [m for m in names if m not in MODELS and m not in KNOWN_PENDING and m not in variants]:
-        raise InputError(f"unknown model; valid: {', '.join(sorted(set(MODELS) | set(KNOWN_PENDING) | set(variants)))}", column="--models", value=bad)
+    known = set(MODELS) | set(variants) | {CEILING_NAME}
+    for bad in [m for m in names if m not in known and m not in KNOWN_PENDING]:
+        raise InputError(f"unknown model; valid: {', '.join(sorted(known | set(KNOWN_PENDING)))}", column="--models", value=bad)
     if "groundtruth" in names:
         raise InputError("the ground truth is the reference, not a model to evaluate", column="--models", value="groundtruth")
-    pending = [m for m in names if m not in MODELS and m not in variants]
-    models = [m for m in names if m in MODELS or m in variants]
+    if CEILING_NAME in names and gt_opt not in ("simulator", "sim2"):
+        raise InputError("the noise ceiling averages other seeds of a simulated truth: use --ground-truth simulator or sim2",
+                         column="--models", value=CEILING_NAME)
+    pending = [m for m in names if m not in known]
+    models = [m for m in names if m in known]
     if not models:
         raise InputError("no evaluable model", column="--models", value=models_opt)
-    for k, v in (("--max-bs", max_bs), ("--train-bs", train_bs), ("--emd-block", emd_block)):
+    for k, v in (("--max-bs", max_bs), ("--train-bs", train_bs), ("--emd-block", emd_block), ("--ceiling-seeds", ceiling_seeds)):
         if v is not None and v < 1:
             raise InputError("must be ≥ 1", column=k, value=v)
     root = Path(out)
@@ -122,10 +129,14 @@ def evaluate(models_opt, train_opt, test_opt, out, gt_opt, variant_opt, max_bs, 
     gt_desc, gt_print, truth_for = _truth_source(gt_opt, seed)
     fingerprint = json.dumps([gt_print, seed, max_bs, train_bs, emd_block, [s.key for s in split.train], [s.key for s in split.test]])
     run_path = root / "run.json"
-    if run_path.exists():
-        old = json.loads(run_path.read_text())
-        if old.get("fingerprint") != fingerprint:
-            raise InputError("this directory holds an evaluation with another ground truth, split, seed or options: use a fresh --out", file=str(root))
+    old = json.loads(run_path.read_text()) if run_path.exists() else {}
+    if old and old.get("fingerprint") != fingerprint:
+        raise InputError("this directory holds an evaluation with another ground truth, split, seed or options: use a fresh --out", file=str(root))
+    # the ceiling's cached per-BS results hold for the K they were computed with
+    ceiling_k = ceiling_seeds if CEILING_NAME in models else old.get("ceiling_seeds")
+    if CEILING_NAME in models and old.get("ceiling_seeds") not in (None, ceiling_seeds):
+        raise InputError(f"this directory holds noise-ceiling results with --ceiling-seeds {old['ceiling_seeds']}: use that or a fresh --out",
+                         column="--ceiling-seeds", value=ceiling_seeds)
     command = "deepmend evaluate " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("evaluate") + 1 :]) if "evaluate" in sys.argv else "deepmend evaluate …"
 
     click.echo(f"split: {split.describe()}")
@@ -141,16 +152,19 @@ def evaluate(models_opt, train_opt, test_opt, out, gt_opt, variant_opt, max_bs, 
     best_alpha = float(train_res["best_alpha"]) if train_res is not None else None
     labels = {"voronoi": "Voronoi", "voronoiboost": "VoronoiBoost", "teacher": "Teacher (per-BS α, upper reference)",
               "probabilistic": f"Probabilistic (global α = {best_alpha:g})" if best_alpha else "Probabilistic", "deepmend": "DeepMEND (student)",
+              CEILING_NAME: f"Noise ceiling (mean of {ceiling_k} other draws of the truth; upper reference)",
               **{v: ("DeepMEND (soft-label weights)" if v == "deepmend_soft" else f"DeepMEND ({v})") for v in variants if v in models}}
     run = {"command": command, "out": str(out), "fingerprint": fingerprint, "seed": seed, "max_bs": max_bs, "train_bs": train_bs, "emd_block": emd_block,
-           "ground_truth": gt_desc, "ground_truth_key": gt_opt if gt_opt in ("simulator", "sim2") else "dataset", "models": models,
+           "ground_truth": gt_desc, "ground_truth_key": gt_opt if gt_opt in ("simulator", "sim2") else "dataset", "models": models, "ceiling_seeds": ceiling_k,
            "variants": {v: variants[v] for v in variants if v in models}, "pending": pending, "labels": labels, "best_alpha": best_alpha,
            "teacher_alphas": list(TEACHER_ALPHAS), "data": "bundled catalog (deepmend catalog): " + ", ".join(f"{k} ({len(sc.targets)} sites)" for k, sc in scenes.items()),
            "split": {"train": [s.key for s in split.train], "test": [s.key for s in split.test], "description": split.describe()},
            "notes": ["VoronoiBoost: re-implementation from METHOD.md §2 (see deepmend/models/voronoiboost.py); its own regressor trained on the training split only (not the shipped one); remaining 5 % of mass uniform outside the τ = 0.95 cell.",
                      "Probabilistic: the reference α with the lowest mean KS over the training BSs.",
                      "Teacher: per-BS α from a 24-value grid by minimal KS to the test ground truth — it sees the truth, so it is an upper reference, not a competitor.",
-                     "Gains: per-BS (e_baseline − e_model)/e_baseline; BSs where the baseline's error is 0 are dropped."]}
+                     "Gains: per-BS (e_baseline − e_model)/e_baseline; BSs where the baseline's error is 0 are dropped.",
+                     *([f"Noise ceiling: {CEILING_SENTENCE} (K = {ceiling_k}: seeds 1…{ceiling_k} of the same simulator and configuration, never the evaluated seed 0; "
+                        "Bayes-optimal in KL, not in KS or EMD; docs/GROUNDTRUTH.md § The noise ceiling)."] if CEILING_NAME in models else [])]}
     with __import__("deepmend.io", fromlist=["atomic_path"]).atomic_path(run_path) as tmp:
         tmp.write_text(json.dumps(run, indent=1, ensure_ascii=False))
 
@@ -173,6 +187,8 @@ def evaluate(models_opt, train_opt, test_opt, out, gt_opt, variant_opt, max_bs, 
                 f[m] = lambda gt, sc=scene: trained_voronoiboost().fit(sc)
             elif m == "teacher":
                 f[m] = lambda gt, sc=scene: TeacherModel(ground_truth=gt).fit(sc)
+            elif m == CEILING_NAME:
+                f[m] = lambda gt, sc=scene: NoiseCeilingModel(ground_truth=gt, k=ceiling_seeds).fit(sc)
             elif m in variants:
                 f[m] = lambda gt, sc=scene, w=variants[m]: make_model("deepmend", weights=w).fit(sc)
             else:

@@ -15,6 +15,11 @@ METHOD.md §3, gains as in Martínez-Durive et al., SECON 2024)::
 
     python -m deepmend.train.choose --truth sim2 --scene FR/Nantes/SFR --max-bs 20 \\
         --weights v4=deepmend/weights/deepmend.json --weights env=.cache/student/runs/env/deepmend.json
+
+``--ceiling K`` adds the noise ceiling (:class:`deepmend.evaluation.ceiling.NoiseCeilingModel`: the
+mean of K other seeds of the same truth, what position-only models cannot beat) as a row; the truth
+maps still come from the cache, the K seeds' maps are computed (GT1: per-BS path; GT2: one
+deployment fit per seed, cached on disk by the simulator).
 """
 
 from __future__ import annotations
@@ -179,12 +184,20 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path(".cache/student/choose"))
     ap.add_argument("--weights", action="append", default=[], help="NAME=WEIGHTS.json (repeatable)")
     ap.add_argument("--json", type=Path, default=None, help="Also write the per-BS records here.")
+    ap.add_argument("--ceiling", type=int, default=None, metavar="K",
+                    help="Also score the noise ceiling: the mean of K other seeds of the truth (what position-only models cannot beat).")
     args = ap.parse_args()
     spec = parse_specs(args.scene, "--scene")[0]
     scene = Scene.from_catalog(*spec.as_tuple())
     sites = sample_sites(scene, args.max_bs, args.seed)
     truth = truth_maps(scene, spec.key, sites, args.truth, args.cache)
+    if args.ceiling is not None and args.ceiling < 1:
+        ap.error(f"--ceiling: must be ≥ 1, got {args.ceiling}")
     models = {"voronoi": VoronoiModel().fit(scene), **{n: DeepMENDModel(w).fit(scene) for n, w in (s.split("=", 1) for s in args.weights)}}
+    if args.ceiling is not None:
+        from deepmend.evaluation.ceiling import CEILING_NAME, NoiseCeilingModel
+
+        models[f"{CEILING_NAME} (K={args.ceiling})"] = NoiseCeilingModel(truth_model(args.truth)[0], k=args.ceiling).fit(scene)
     rows = score(scene, spec.key, truth, sites, models)
     print(f"{args.truth} on {spec.key}, {len(sites)} BSs (seed {args.seed})")
     print(table(rows))
