@@ -1,4 +1,8 @@
-"""DeepMEND's input channels for the API: the pictures of exactly what the network sees."""
+"""DeepMEND's input channels for the API: the pictures of exactly what the network sees.
+
+The list is d0 and the channels the served weights declare (``channels`` of their JSON: the
+reference set for the shipped weights; optional channels of :mod:`deepmend.models.features`
+for weights trained with more), computed at 100 m by the model's own :class:`FeatureBuilder`."""
 
 from __future__ import annotations
 
@@ -18,6 +22,26 @@ FEATURES = (
     ("dmean5", "1 − exp(−mean(d1..d5)/d0): mean distance to the 5 nearest sites, relative to d0"),
     ("mask", "valid cells (land inside the region)"),
 )
+#: API names of the reference channels (the model's names are those of ``deepmend.models.features``).
+API_NAMES = {"near1": "d1", "near2": "d2", "mean5": "dmean5"}
+
+
+def feature_list(channels: tuple[str, ...]) -> list[tuple[str, str]]:
+    """[(API name, description)] of d0 and a channel set, in the network's input order.
+
+    Parameters
+    ----------
+    channels : tuple of str
+        The weights' channel set.
+
+    Returns
+    -------
+    list of (str, str)
+    """
+    from deepmend.models.features import CHANNEL_INFO
+
+    ref = dict(FEATURES)
+    return [FEATURES[0]] + [(API_NAMES.get(c, c), ref.get(API_NAMES.get(c, c), CHANNEL_INFO[c])) for c in channels]
 
 
 class Features:
@@ -38,12 +62,23 @@ class Features:
     def __init__(self, scenes: Scenes, pngs: OnceLRU, channels: OnceLRU, builders: OnceLRU) -> None:
         self.scenes, self.pngs, self.channels, self.builders = scenes, pngs, channels, builders
 
+    def channel_set(self) -> tuple[str, ...]:
+        """The channels the served (default) DeepMEND weights declare; the reference set when they cannot be read."""
+        from deepmend.errors import InputError
+        from deepmend.models.deepmend import declared_channels
+        from deepmend.models.features import CHANNELS
+
+        try:
+            return declared_channels()
+        except InputError:
+            return CHANNELS
+
     def describe(self, country: str, city: str, operator: str, site: str) -> tuple[SceneSpec, str, Any, list[tuple[str, str]]]:
         """(scene spec, site id, window, [(name, description)]) of one BS."""
         ref = self.scenes.network(self.scenes.resolve(country, city, operator), site)
         scene = self.scenes.scene(ref)
         i = self.scenes.site(scene, ref, site)
-        return ref, str(scene.deployment.site_ids[i]), scene.window(i), list(FEATURES)
+        return ref, str(scene.deployment.site_ids[i]), scene.window(i), feature_list(self.channel_set())
 
     def channels_of(self, ref: SceneSpec, i: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """name → (values rows northward, valid) on BS ``i``'s window."""
@@ -52,9 +87,14 @@ class Features:
         from deepmend.models.features import FeatureBuilder
 
         builder = self.builders.get(ref.as_tuple(), lambda: FeatureBuilder(scene))[0]
-        ch, mask = builder.window(i)
-        return {"d0": (builder.d0(i), mask), "d1": (ch[0], mask), "d2": (ch[1], mask), "dmean5": (ch[2], mask),
-                "mask": (ch[3], np.ones_like(mask))}
+        channels = self.channel_set()
+        ch = builder.coarse(i, 1, channels)
+        rs, cs = scene.slices(i)
+        mask = scene.mask[rs, cs]
+        out = {"d0": (builder.d0(i), mask)}
+        for k, c in enumerate(channels):
+            out[API_NAMES.get(c, c)] = (ch[k], np.ones_like(mask) if c == "mask" else mask)
+        return out
 
     def png(self, country: str, city: str, operator: str, site: str, name: str) -> bytes:
         """One channel as a grey-scale PNG (north up).
@@ -69,12 +109,12 @@ class Features:
         ref = self.scenes.network(self.scenes.resolve(country, city, operator), site)
         scene = self.scenes.scene(ref)
         i = self.scenes.site(scene, ref, site)
-        valid = [n for n, _ in FEATURES]
+        valid = [n for n, _ in feature_list(self.channel_set())]
         if name not in valid:
             raise NotFoundError(f"unknown feature; valid: {', '.join(valid)}", column="name", value=name)
 
         def render_png():
-            values, ok = self.channels.get((ref.as_tuple(), i), lambda: self.channels_of(ref, i))[0][name]
+            values, ok = self.channels.get((ref.as_tuple(), i, self.channel_set()), lambda: self.channels_of(ref, i))[0][name]
             return render.png_bytes(render.grey(values, ok.astype(bool)))
 
-        return self.pngs.get(("feature", ref.as_tuple(), i, name), render_png)[0]
+        return self.pngs.get(("feature", ref.as_tuple(), i, name, self.channel_set()), render_png)[0]

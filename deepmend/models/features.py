@@ -24,6 +24,36 @@ means of the 100 m channels (:func:`block_mean` of :meth:`FeatureBuilder.window`
 agree exactly on the mask channel and wherever the channels are constant over a block,
 and differ by the non-linearity of 1 − exp(−d/d0) inside a block (largest in the BS's own
 block, where d0 varies most).
+
+Channel sets (issue 19 ablation). A channel set is an ordered tuple of names from
+:data:`CHANNEL_INFO`; :data:`CHANNELS` (the reference, above) is the default of every
+function and of the shipped weights, and is computed by exactly the code above. Every set
+holds ``mask`` (the training losses read the valid fraction from it). The optional channels
+are position-only, BS-independent rasters computed once per deployment (and factor) on the
+100 m lattice, read at block centres like d1 … d5 (the middle cell for odd ``factor``, the
+mean of the 2×2 central cells for even), transformed, and multiplied by the block's valid
+fraction like the near channels:
+
+* ``dens1``, ``dens3``, ``dens10`` — site density around the cell: n_R = number of sites of the
+  whole deployment (each counted at the centre of its 100 m cell) within R = 1, 3, 10 km of the
+  cell centre, ρ_R = n_R / (π R²) in sites per km²; channel log1p(ρ_R · A) with
+  A = :data:`DENSITY_SCALE_KM2` = 1 km² (an urban core, ρ ≈ 5–20 km⁻², gives 1.8–3.0; rural
+  ρ ≈ 0.05 gives 0.05). The count is a convolution of a site-count raster with a disk
+  kernel (:func:`scipy.signal.oaconvolve`), padded by R so that sites outside the lattice count.
+* ``edge`` — d_e = distance (m) from the cell centre to the centre of the nearest invalid
+  (outside the region, sea) 100 m cell, exact Euclidean distance transform
+  (:func:`scipy.ndimage.distance_transform_edt`; Maurer et al. 2003) of the mask on the
+  lattice padded by :data:`EDGE_PAD_CELLS` cells (15 km); channel 1 − exp(−d_e / 5 km)
+  (:data:`EDGE_SCALE_M`): 0 on the edge, 0.63 at 5 km, → 1 far inside (1 when no invalid
+  cell lies within the padded lattice).
+* ``own`` — nearest-site label: 1 where the target BS is the nearest site of the block centre
+  (its Voronoi cell, ``Scene.nearest``), else 0; for even ``factor`` the fraction of the 2×2
+  central cells in the Voronoi cell. Per BS (its value depends on the target) but from the
+  national Voronoi raster computed once.
+
+A BS's extra channels are one slice and one multiply each (``own``: one comparison of a
+600×600 label window); their rasters cost one FFT convolution per radius, one distance
+transform and the Voronoi raster, once per deployment.
 """
 
 from __future__ import annotations
@@ -32,6 +62,7 @@ from typing import Sequence
 
 import numpy as np
 
+from deepmend.grid.lattice import Lattice
 from deepmend.scene import Scene
 
 #: Added to every distance, as in the reference code (keeps d0 > 0 at the BS).
@@ -40,6 +71,134 @@ OFFSET_M = 1.0
 K_NEAREST = 5
 #: Channel names of the reference input, in order.
 CHANNELS: tuple[str, ...] = ("near1", "near2", "mean5", "mask")
+#: Radius (km) of each site-density channel.
+DENSITY_RADII_KM: dict[str, float] = {"dens1": 1.0, "dens3": 3.0, "dens10": 10.0}
+#: Area (km²) the densities are multiplied by before log1p (values O(1)).
+DENSITY_SCALE_KM2 = 1.0
+#: Length scale (m) of the edge channel 1 − exp(−d_e / EDGE_SCALE_M).
+EDGE_SCALE_M = 5000.0
+#: Cells of region mask rasterised around the lattice for the edge distance (3 × the scale).
+EDGE_PAD_CELLS = 150
+#: Every channel that can be computed: name → formula, units and transform (module docstring).
+CHANNEL_INFO: dict[str, str] = {
+    "near1": "1 − exp(−d1/d0) × valid fraction: distance to the nearest site relative to the distance to the BS",
+    "near2": "1 − exp(−d2/d0) × valid fraction: distance to the second nearest site relative to the distance to the BS",
+    "mean5": "1 − exp(−mean(d1..d5)/d0) × valid fraction: mean distance to the 5 nearest sites relative to the distance to the BS",
+    "mask": "valid fraction of the cell (land inside the region)",
+    "dens1": "log1p(sites per km² within 1 km × 1 km²) × valid fraction",
+    "dens3": "log1p(sites per km² within 3 km × 1 km²) × valid fraction",
+    "dens10": "log1p(sites per km² within 10 km × 1 km²) × valid fraction",
+    "edge": "1 − exp(−d_e / 5 km) × valid fraction, d_e the distance to the nearest invalid cell (region edge, sea)",
+    "own": "1 where the BS is the nearest site (its Voronoi cell) × valid fraction, else 0",
+}
+
+
+def check_channels(channels: Sequence[str]) -> tuple[str, ...]:
+    """The channel set as a tuple, checked against :data:`CHANNEL_INFO`.
+
+    Parameters
+    ----------
+    channels : sequence of str
+        Channel names, in the network's input order.
+
+    Returns
+    -------
+    tuple of str
+
+    Raises
+    ------
+    ValueError
+        An unknown or repeated name, or a set without ``mask``; the message names it.
+    """
+    names = tuple(str(c) for c in channels)
+    for c in names:
+        if c not in CHANNEL_INFO:
+            raise ValueError(f"unknown input channel {c!r} (known: {', '.join(CHANNEL_INFO)})")
+    dup = sorted({c for c in names if names.count(c) > 1})
+    if dup:
+        raise ValueError(f"input channel {dup[0]!r} is listed twice")
+    if "mask" not in names:
+        raise ValueError("the input channels must include 'mask' (the valid fraction the losses and the model read)")
+    return names
+
+
+def site_counts(scene: Scene, radius_m: float) -> np.ndarray:
+    """Number of sites within ``radius_m`` of every lattice cell centre, float32 (ny, nx).
+
+    Each site is counted at the centre of its 100 m cell (so a site within ~71 m of the
+    circle may fall either side); the disk is the set of cells whose centre-to-centre
+    distance is ≤ ``radius_m``. One FFT overlap-add convolution of the site-count raster,
+    padded by the radius so that sites outside the lattice count (a kernel density count,
+    Silverman 1986 §1.2 with a uniform disk kernel).
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene (all sites of its deployment, not only the targets).
+    radius_m : float
+        Disk radius, metres.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (ny, nx)
+        Integer counts, lattice order (row 0 = south).
+    """
+    from scipy.signal import oaconvolve
+
+    lat = scene.lattice
+    p = int(np.ceil(radius_m / lat.res))
+    col = np.floor((np.asarray(scene.deployment.x) - lat.x0) / lat.res).astype(np.int64) + p
+    row = np.floor((np.asarray(scene.deployment.y) - lat.y0) / lat.res).astype(np.int64) + p
+    h, w = lat.ny + 2 * p, lat.nx + 2 * p
+    keep = (row >= 0) & (row < h) & (col >= 0) & (col < w)
+    counts = np.bincount(row[keep] * w + col[keep], minlength=h * w).reshape(h, w).astype(np.float32)
+    off = np.arange(-p, p + 1) * lat.res
+    disk = (off[:, None] ** 2 + off[None, :] ** 2 <= radius_m**2 + 1e-6).astype(np.float32)
+    return np.rint(np.maximum(oaconvolve(counts, disk, mode="valid"), 0.0)).astype(np.float32)
+
+
+def edge_distance(scene: Scene, pad: int = EDGE_PAD_CELLS) -> np.ndarray:
+    """Distance (m) from every lattice cell centre to the nearest invalid cell's centre, float32 (ny, nx).
+
+    Exact Euclidean distance transform (Maurer, Qi & Raghavan 2003, as implemented by
+    :func:`scipy.ndimage.distance_transform_edt`) of the scene's mask, on the lattice padded
+    by ``pad`` cells of the rasterised region (invalid cells just outside the lattice count).
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene.
+    pad : int, default EDGE_PAD_CELLS
+        Cells of region rasterised around the lattice.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (ny, nx)
+        0 on invalid cells; ``inf`` everywhere when no cell of the padded lattice is invalid.
+    """
+    from scipy.ndimage import distance_transform_edt
+
+    lat = scene.lattice
+    big = Lattice(lat.crs, lat.x0 - pad * lat.res, lat.y0 - pad * lat.res, lat.nx + 2 * pad, lat.ny + 2 * pad, lat.res)
+    m = big.rasterize(scene.mask_region.metric)
+    m[pad : pad + lat.ny, pad : pad + lat.nx] = scene.mask  # the same cells as the scene's own mask
+    if m.all():
+        return np.full(lat.shape, np.inf, dtype=np.float32)
+    d = distance_transform_edt(m, sampling=lat.res)
+    return np.ascontiguousarray(d[pad : pad + lat.ny, pad : pad + lat.nx], dtype=np.float32)
+
+
+def _at_centres(r: np.ndarray, f: int) -> np.ndarray:
+    """Values of rasters (C, ny, nx) at the centres of f×f blocks, indexed by a block's first cell.
+
+    Odd ``f``: the middle cell (a view); even: the mean of the 2×2 central cells."""
+    if f == 1:
+        return r
+    h = f // 2
+    if f % 2:
+        return r[:, h:, h:]
+    return 0.25 * (r[:, h - 1 : -h, h - 1 : -h] + r[:, h : r.shape[1] - h + 1, h - 1 : -h]
+                   + r[:, h - 1 : -h, h : r.shape[2] - h + 1] + r[:, h : r.shape[1] - h + 1, h : r.shape[2] - h + 1])
 
 
 def block_mean(a: np.ndarray, factor: int) -> np.ndarray:
@@ -149,30 +308,83 @@ class FeatureBuilder:
         cache = self.__dict__.setdefault("_coarse", {})
         if factor not in cache:
             f = factor
-            h = f // 2
-            if f % 2:  # the centre is the middle cell: a view, no copy
-                near = self.near[:, h:, h:]
-            else:  # the centre is a corner shared by 4 cells: their mean
-                nr = self.near
-                near = 0.25 * (nr[:, h - 1 : -h, h - 1 : -h] + nr[:, h : nr.shape[1] - h + 1, h - 1 : -h]
-                               + nr[:, h - 1 : -h, h : nr.shape[2] - h + 1] + nr[:, h : nr.shape[1] - h + 1, h : nr.shape[2] - h + 1])
+            near = _at_centres(self.near, f)
             s = np.zeros((self.mask.shape[0] + 1, self.mask.shape[1] + 1), dtype=np.int32)
             np.cumsum(np.cumsum(self.mask, axis=0, dtype=np.int32), axis=1, out=s[1:, 1:])
             frac = (s[f:, f:] - s[:-f, f:] - s[f:, :-f] + s[:-f, :-f]).astype(np.float32) / np.float32(f * f)
             cache[factor] = (near, frac)
         return cache[factor]
 
-    def coarse(self, i: int, factor: int) -> np.ndarray:
-        """Channels float32 (4, 600/f, 600/f) of BS ``i`` computed on the network's grid.
+    def _extra_raster(self, name: str, factor: int) -> np.ndarray:
+        """Transformed BS-independent channel ``name`` (dens*, edge) at block centres, float32, indexed like
+        :meth:`_coarse_rasters` (factor 1: the 100 m lattice). Once per deployment and factor."""
+        cache = self.__dict__.setdefault("_extra", {})
+        if (name, factor) not in cache:
+            raw = self.__dict__.setdefault("_extra_raw", {})
+            if name not in raw:
+                if name in DENSITY_RADII_KM:
+                    raw[name] = site_counts(self.scene, DENSITY_RADII_KM[name] * 1000.0)
+                else:  # edge
+                    raw[name] = edge_distance(self.scene)
+            r = _at_centres(raw[name][None], factor)[0]
+            if name in DENSITY_RADII_KM:
+                area_km2 = np.pi * DENSITY_RADII_KM[name] ** 2
+                v = np.log1p(r * np.float32(DENSITY_SCALE_KM2 / area_km2))
+            else:
+                v = -np.expm1(r * np.float32(-1.0 / EDGE_SCALE_M))
+            cache[(name, factor)] = np.ascontiguousarray(v, dtype=np.float32)
+        return cache[(name, factor)]
 
-        ``factor`` = 1 is :meth:`window`'s channels. Rows northward, block (R, C) covering
-        100 m cells [fR, fR + f) × [fC, fC + f) of the window.
+    def _own(self, i: int, factor: int) -> np.ndarray:
+        """Nearest-site label of BS ``i`` at its window's block centres (float32 (600/f, 600/f)), from ``Scene.nearest``."""
+        rs, cs = self.scene.slices(i)
+        own = np.equal(self.scene.nearest[rs, cs], i)
+        return _at_centres(own[None].astype(np.float32), factor)[0][::factor, ::factor] if factor > 1 else own.astype(np.float32)
+
+    def coarse(self, i: int, factor: int, channels: Sequence[str] = CHANNELS) -> np.ndarray:
+        """Channels float32 (C, 600/f, 600/f) of BS ``i`` computed on the network's grid.
+
+        ``factor`` = 1 is :meth:`window`'s channels (and the optional ones at 100 m). Rows
+        northward, block (R, C) covering 100 m cells [fR, fR + f) × [fC, fC + f) of the window.
+
+        Parameters
+        ----------
+        i : int
+            Site index of the BS.
+        factor : int
+            Block side in 100 m cells (a divisor of 600).
+        channels : sequence of str, default CHANNELS
+            The channel set, in order (module docstring, :data:`CHANNEL_INFO`).
+
+        Returns
+        -------
+        numpy.ndarray of float32, shape (len(channels), 600/factor, 600/factor)
 
         Raises
         ------
         ValueError
-            If ``factor`` does not divide 600.
+            If ``factor`` does not divide 600, or the channel set is invalid (:func:`check_channels`).
         """
+        channels = tuple(channels)
+        ref = self._reference(i, factor)
+        if channels == CHANNELS:
+            return ref
+        names = check_channels(channels)
+        out = np.empty((len(names),) + ref.shape[1:], dtype=np.float32)
+        frac = ref[3]
+        rs, cs = self.scene.slices(i)
+        sl = (slice(rs.start, rs.stop, factor), slice(cs.start, cs.stop, factor))
+        for k, name in enumerate(names):  # loop over channels only
+            if name in CHANNELS:
+                out[k] = ref[CHANNELS.index(name)]
+            elif name == "own":
+                np.multiply(self._own(i, factor), frac, out=out[k])
+            else:
+                np.multiply(self._extra_raster(name, factor)[sl], frac, out=out[k])
+        return out
+
+    def _reference(self, i: int, factor: int) -> np.ndarray:
+        """The reference channels (4, 600/f, 600/f) (module docstring)."""
         if factor == 1:
             return self.window(i)[0]
         if 600 % factor:
@@ -194,16 +406,32 @@ class FeatureBuilder:
         out[:3] *= out[3][None]
         return out
 
-    def batch(self, sites: Sequence[int], factor: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """Channels (B, 4, 600/f, 600/f) float32 on the network's grid and 100 m masks (B, 600, 600) bool."""
+    def batch(self, sites: Sequence[int], factor: int = 1, channels: Sequence[str] = CHANNELS) -> tuple[np.ndarray, np.ndarray]:
+        """Channels on the network's grid and 100 m masks of a batch of BSs.
+
+        Parameters
+        ----------
+        sites : sequence of int
+            Site indices.
+        factor : int, default 1
+            Block side in 100 m cells.
+        channels : sequence of str, default CHANNELS
+            The channel set (:meth:`coarse`).
+
+        Returns
+        -------
+        x : numpy.ndarray of float32, shape (B, len(channels), 600/f, 600/f)
+        masks : numpy.ndarray of bool, shape (B, 600, 600)
+        """
         n = 600 // factor
-        x = np.empty((len(sites), 4, n, n), dtype=np.float32)
+        x = np.empty((len(sites), len(channels), n, n), dtype=np.float32)
         masks = np.empty((len(sites), 600, 600), dtype=bool)
         for b, i in enumerate(sites):  # loop over BSs only; every cell operation is vectorised
-            x[b] = self.coarse(int(i), factor)
+            x[b] = self.coarse(int(i), factor, channels)
             rs, cs = self.scene.slices(int(i))
             masks[b] = self.mask[rs, cs]
         return x, masks
+
 
 def brute_force_channels(scene: Scene, i: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Reference-style channels at chosen window cells by explicit KD-tree queries (tests only).

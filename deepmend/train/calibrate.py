@@ -83,7 +83,13 @@ def scale_output(weights: str | Path, k: float, out: str | Path, note: str = "")
 
 
 def main() -> None:
-    """Command-line entry (``python -m deepmend.train.calibrate``): see the module docstring."""
+    """Command-line entry (``python -m deepmend.train.calibrate``): see the module docstring.
+
+    Raises
+    ------
+    SystemExit
+        Exit code 2 with one line on stderr when :func:`scale_output` refuses its input.
+    """
     from deepmend.errors import InputError
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])

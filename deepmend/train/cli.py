@@ -37,13 +37,17 @@ import click
 @click.option("--device", default="auto", show_default=True, help="auto (GPU when present), cpu, cuda …")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
+@click.option("--channels", default="near1,near2,mean5,mask", show_default=True,
+              help="Comma-separated input channels, in order (reference set by default; optional: dens1,dens3,dens10,edge,own — deepmend/models/features.py). "
+                   "With --init-weights of fewer channels, start with theirs: the new channels' first-layer weights start at zero.")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Processes preparing the teacher labels (one scene each).")
-def train(data, out, val_cities, exclude_cities, train_worlds, epochs, batch_size, lr, loss, ks_weight, emd_weight, kl_weight, envelope, init_weights, target, factor, base, levels, crop, max_per_scene, max_minutes, seed, device, threads, resume, jobs) -> None:
+def train(data, out, val_cities, exclude_cities, train_worlds, epochs, batch_size, lr, loss, ks_weight, emd_weight, kl_weight, envelope, init_weights, target, factor, base, levels, crop, max_per_scene, max_minutes, seed, device, threads, resume, channels, jobs) -> None:
     """Train the DeepMEND student on teacher soft labels (coarse grid, CPU or GPU)."""
     import torch
 
     from deepmend.errors import InputError
     from deepmend.io import check_writable_dir
+    from deepmend.models.features import check_channels
     from deepmend.train.dataset import TEACHER_ALPHAS, load_shards, prepare_scene, read_index
     from deepmend.train.trainer import TrainConfig, train as run_train
 
@@ -53,6 +57,10 @@ def train(data, out, val_cities, exclude_cities, train_worlds, epochs, batch_siz
         raise InputError("the envelope is centred on the BS: random crops move it off centre (use whole windows)", column="--crop", value=crop)
     if 600 % factor:
         raise InputError("factor must divide 600", column="--factor", value=factor)
+    try:
+        chans = check_channels([c.strip() for c in channels.split(",") if c.strip()])
+    except ValueError as exc:
+        raise InputError(str(exc), column="--channels", value=channels) from None
     for name, v in (("--ks-weight", ks_weight), ("--emd-weight", emd_weight), ("--kl-weight", kl_weight), ("--jobs", jobs)):
         if v < 0:
             raise InputError("must be ≥ 0", column=name, value=v)
@@ -81,10 +89,10 @@ def train(data, out, val_cities, exclude_cities, train_worlds, epochs, batch_siz
 
         with ProcessPoolExecutor(min(jobs, len(keys))) as pool:
             done = pool.map(prepare_scene, [root] * len(keys), keys, [scenes[k] for k in keys], [factor] * len(keys),
-                            [TEACHER_ALPHAS] * len(keys), [max_per_scene] * len(keys), [seed] * len(keys), [target == "teacher"] * len(keys))
+                            [TEACHER_ALPHAS] * len(keys), [max_per_scene] * len(keys), [seed] * len(keys), [target == "teacher"] * len(keys), [chans] * len(keys))
             paths = dict(zip(keys, done))
     else:
-        paths = {k: prepare_scene(root, k, scenes[k], factor, TEACHER_ALPHAS, max_per_scene, seed, target == "teacher") for k in keys}
+        paths = {k: prepare_scene(root, k, scenes[k], factor, TEACHER_ALPHAS, max_per_scene, seed, target == "teacher", chans) for k in keys}
     tr = load_shards([paths[k] for k in tr_keys], tr_keys)
     va = load_shards([paths[k] for k in va_keys], va_keys) if va_keys else None
     if va is None:
@@ -94,7 +102,7 @@ def train(data, out, val_cities, exclude_cities, train_worlds, epochs, batch_siz
 
         va = Shards(*(np.empty((0,) + a.shape[1:], a.dtype) for a in (tr.x, tr.teacher, tr.gt, tr.alpha, tr.ks_teacher, tr.scene)))
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, ks_weight=ks_weight, emd_weight=emd_weight, kl_weight=kl_weight, factor=factor, base=base, levels=levels,
-                      seed=seed, target=target, crop=crop, max_minutes=max_minutes, device=device, envelope=envelope, init=init_weights)
+                      seed=seed, target=target, crop=crop, max_minutes=max_minutes, device=device, envelope=envelope, init=init_weights, channels=chans)
     split = {"train": tr_keys, "val": va_keys, "excluded_cities": sorted(excl), "train_worlds": train_worlds, "data": str(root)}
     click.echo(f"training on {len(tr)} maps ({', '.join(tr_keys)}); validating on {len(va)} ({', '.join(va_keys) or 'none'})")
     rec = run_train(tr, va, out_path, cfg, resume=resume, split=split)

@@ -12,12 +12,16 @@ Prepared shards. Teacher labels cost ~0.2 s per BS (K maps and K KS distances on
 full grid), far more than a training step, so they are computed once per scene and
 cached as ``<data>/student/<scene>.npz`` (plain arrays, ``allow_pickle=False``):
 
-* ``x``        float16 (N, 4, S, S)  input channels block-averaged by ``factor`` (S = 600/factor)
+* ``x``        float16 (N, C, S, S)  input channels on the network's grid (S = 600/factor), C the channel set
 * ``teacher``  float32 (N, S, S)     teacher soft label, mass per coarse cell (sums to 1)
 * ``gt``       float32 (N, S, S)     ground truth, mass per coarse cell (for ablations)
 * ``alpha``, ``ks_teacher`` float32 (N,)  chosen α and its (coarse-grid) KS to the truth, ``site_id`` str (N,)
 
-The shard is keyed by the factor and the α grid; a stale or damaged shard is rebuilt.
+The shard is keyed by the factor and the α grid; a stale or damaged shard is rebuilt. A
+channel set other than the reference :data:`~deepmend.models.features.CHANNELS` gets its own
+file (``…_c<hash>.npz``, the set in its meta), so a shard of one set is never read for
+another; its labels are copied from the same scene's reference shard when one is there
+(only the inputs are computed).
 Training tensors are kept in memory (≈ 0.27 MB per BS at factor 4) and augmented with
 the 8 symmetries of the square: the inputs are isotropic functions of positions, so
 the task is equivariant to them, which multiplies the data for free.
@@ -25,6 +29,7 @@ the task is equivariant to them, which multiplies the data for free.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +41,7 @@ from torch.utils.data import Dataset
 
 from deepmend.errors import InputError
 from deepmend.io import atomic_path
-from deepmend.models.features import FeatureBuilder, block_sum
+from deepmend.models.features import CHANNELS, FeatureBuilder, block_sum, check_channels
 
 #: α grid of the teacher labels: the reference grid (METHOD.md §2) plus 0.75, 1.15, 1.75 —
 #: a 14-value subset of the teacher's 45-value grid, for time (labels cost ∝ grid size on
@@ -140,7 +145,8 @@ def coarse_alpha_search(scene, i: int, truth_coarse: np.ndarray, alphas: np.ndar
     return k, float(ks[k])
 
 
-def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequence[float], max_sites: int | None, seed: int, labels: bool = True) -> Path:
+def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequence[float], max_sites: int | None, seed: int, labels: bool = True,
+                  channels: Sequence[str] = CHANNELS) -> Path:
     """Write (or reuse) the student shard of one scene of the dataset; returns its path.
 
     ``labels=False`` skips the teacher's α search (most of the cost) for runs that train on the
@@ -166,6 +172,8 @@ def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequen
         Sampling seed.
     labels : bool, default True
         Compute the teacher's soft labels (see above).
+    channels : sequence of str, default CHANNELS
+        Input channel set of ``x`` (:func:`~deepmend.models.features.check_channels`).
 
     Returns
     -------
@@ -184,19 +192,29 @@ def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequen
     from deepmend.models.teacher import candidate_maps
     from deepmend.scene import Scene
 
+    channels = check_channels(channels)
     out = data / "student" / f"{scene_dir_name(key)}_f{factor}.npz"
     meta = {"version": SHARD_VERSION, "factor": factor, "alphas": list(map(float, alphas)), "max_sites": max_sites, "seed": seed}
     if not labels:
         meta["teacher_labels"] = False
         out = out.with_name(out.stem + "_gt.npz")
-    if out.exists():
-        try:
-            with np.load(out, allow_pickle=False) as z:
-                if json.loads(str(z["meta"])) == meta:
-                    return out
-        except Exception:
-            pass  # damaged: rebuild
+    if channels != CHANNELS:  # its own file; the reference shard (same labels) keeps its name and meta
+        ref_out, ref_meta = out, dict(meta)
+        meta["channels"] = list(channels)
+        out = out.with_name(out.stem + "_c" + hashlib.sha256(",".join(channels).encode()).hexdigest()[:8] + ".npz")
+    if _valid_shard(out, meta):
+        return out
     scene = Scene.from_catalog(*catalog_key(key))
+    if channels != CHANNELS and _valid_shard(ref_out, ref_meta):  # same labels: compute the inputs only
+        with np.load(ref_out, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in ("teacher", "gt", "alpha", "ks_teacher", "site_id")}
+        fb = FeatureBuilder(scene)
+        idx = [scene.site_index(str(s)) for s in arrays["site_id"]]
+        x = np.empty((len(idx), len(channels)) + arrays["gt"].shape[1:], dtype=np.float16)
+        for b, i in enumerate(idx):
+            x[b] = fb.coarse(i, factor, channels)
+        _write_shard(out, dict(arrays, x=x), meta)
+        return out
     gt_model = OperatorMaps(data / entry["dir"]).fit(scene)
     sites = [int(i) for i in gt_model.available()]
     if not sites:
@@ -208,7 +226,7 @@ def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequen
     fb = FeatureBuilder(scene)
     s = 600 // factor
     n = len(sites)
-    x = np.empty((n, 4, s, s), dtype=np.float16)
+    x = np.empty((n, len(channels), s, s), dtype=np.float16)
     soft_c = np.empty((n, s, s), dtype=np.float32)
     gt_c = np.empty((n, s, s), dtype=np.float32)
     alpha = np.empty(n, dtype=np.float32)
@@ -223,13 +241,29 @@ def prepare_scene(data: Path, key: str, entry: dict, factor: int, alphas: Sequen
         else:
             alpha[b] = ks_t[b] = np.nan
             soft_c[b] = gt_c[b]
-        x[b] = fb.coarse(i, factor)  # inputs computed on the network's grid, as at inference
+        x[b] = fb.coarse(i, factor, channels)  # inputs computed on the network's grid, as at inference
+    _write_shard(out, {"x": x, "teacher": soft_c, "gt": gt_c, "alpha": alpha, "ks_teacher": ks_t,
+                       "site_id": np.array([str(scene.deployment.site_ids[i]) for i in sites])}, meta)
+    return out
+
+
+def _valid_shard(path: Path, meta: dict) -> bool:
+    """True when ``path`` is a readable shard written with exactly ``meta`` (else it is (re)built)."""
+    if not path.exists():
+        return False
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return json.loads(str(z["meta"])) == meta
+    except Exception:
+        return False  # damaged: rebuild
+
+
+def _write_shard(out: Path, arrays: dict, meta: dict) -> None:
+    """Write a shard atomically (plain arrays + the meta as JSON text)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, x=x, teacher=soft_c, gt=gt_c, alpha=alpha, ks_teacher=ks_t,
-                     site_id=np.array([str(scene.deployment.site_ids[i]) for i in sites]), meta=np.array(json.dumps(meta)))
-    return out
+            np.savez(fh, **arrays, meta=np.array(json.dumps(meta)))
 
 
 @dataclass
@@ -238,7 +272,7 @@ class Shards:
 
     Parameters
     ----------
-    x : numpy.ndarray of float16, shape (N, 4, S, S)
+    x : numpy.ndarray of float16, shape (N, C, S, S)
     teacher, gt : numpy.ndarray of float32, shape (N, S, S)
     alpha, ks_teacher : numpy.ndarray of float32, shape (N,)
     scene : numpy.ndarray of str, shape (N,)

@@ -70,6 +70,8 @@ class TrainConfig:
         Stop after the epoch that passes this wall-clock budget.
     device : str, default "auto"
         "auto" (CUDA when available), "cpu", "cuda", …
+    channels : tuple of str, default CHANNELS
+        Input channel set (:mod:`deepmend.models.features`); must match the shards' ``x``.
     extra : dict
         Free-form notes stored with the record.
     """
@@ -98,10 +100,21 @@ class TrainConfig:
     #: parameter by about the learning rate per step, so at the network's rate the support
     #: radius could change by ~10 % over a short fine-tuning (measured: 40 → 38–46 km).
     envelope_lr_scale: float = 30.0
+    #: Input channels, in order (the reference set by default; issue 19's ablation adds more).
+    channels: tuple[str, ...] = CHANNELS
     extra: dict = field(default_factory=dict)
 
     def arch(self) -> UNetConfig:
-        return UNetConfig(in_channels=len(CHANNELS), base=self.base, levels=self.levels, envelope=self.envelope, cell_km=0.1 * self.factor)
+        return UNetConfig(in_channels=len(self.channels), base=self.base, levels=self.levels, envelope=self.envelope, cell_km=0.1 * self.factor)
+
+    @property
+    def mask_index(self) -> int:
+        """Position of the ``mask`` channel (the valid fraction the losses read)."""
+        return list(self.channels).index("mask")
+
+
+#: The first convolution of the U-Net (the only tensor whose shape depends on the input channels).
+FIRST_CONV = "down.0.net.0.weight"
 
 
 def seed_everything(seed: int) -> None:
@@ -198,7 +211,14 @@ def build_net(cfg: TrainConfig) -> UNet:
     ------
     InputError
         If ``cfg.init`` names weights of an incompatible head or whose tensors do not fit the
-        architecture.
+        architecture, or whose channels are not the first of ``cfg.channels``.
+
+    Notes
+    -----
+    Weights trained on fewer channels start a run whose channel list begins with theirs: the
+    first convolution's kernels of the old channels are copied and those of the new channels
+    set to zero, so the network computes exactly the old function at the start (the new
+    inputs enter through zero weights) and fine-tuning learns how much to use them.
     """
     net = UNet(cfg.arch())
     with torch.no_grad():
@@ -211,6 +231,13 @@ def build_net(cfg: TrainConfig) -> UNet:
             raise InputError(f"cannot start from these weights: head {src_cfg['loss']!r}, this run: {cfg.loss!r}", file=str(js))
         state = src.state_dict()
         own = net.state_dict()
+        old, new = list(src_cfg["channels"]), list(cfg.channels)
+        if old != new:
+            if new[: len(old)] != old:
+                raise InputError(f"cannot start from these weights: their channels {old} are not the first of this run's {new}", file=str(js))
+            w = torch.zeros_like(own[FIRST_CONV])
+            w[:, : len(old)] = state[FIRST_CONV]
+            state = dict(state, **{FIRST_CONV: w})
         bad = [k for k in state if k not in own or own[k].shape != state[k].shape]
         if bad:
             raise InputError(f"cannot start from these weights: {len(bad)} tensor(s) do not fit this architecture, e.g. {bad[0]!r}", file=str(js))
@@ -227,7 +254,7 @@ def evaluate(net: UNet, x: np.ndarray, teacher: np.ndarray, gt: np.ndarray, cfg:
     net : UNet
         The network (put in eval mode).
     x : numpy.ndarray, shape (n, C, H, W)
-        Coarse input channels (the last is the valid fraction).
+        Coarse input channels (``cfg.channels``; ``mask`` is the valid fraction).
     teacher, gt : numpy.ndarray, shape (n, H, W)
         Coarse teacher and ground-truth masses.
     cfg : TrainConfig
@@ -245,7 +272,7 @@ def evaluate(net: UNet, x: np.ndarray, teacher: np.ndarray, gt: np.ndarray, cfg:
         xb = torch.from_numpy(x[a : a + batch].astype(np.float32)).to(device)
         tb = torch.from_numpy(teacher[a : a + batch]).to(device)
         gb = torch.from_numpy(gt[a : a + batch]).to(device)
-        frac = xb[:, -1]
+        frac = xb[:, cfg.mask_index]
         out = net(xb)
         losses.append(float(loss_fn(out, tb, frac, cfg.loss, cfg.factor, cfg.ks_weight, cfg.emd_weight, cfg.kl_weight)) * len(xb))
         q = to_mass(out, frac, cfg.loss, cfg.factor)
@@ -280,7 +307,7 @@ def train(train_data: Shards, val_data: Shards, out: Path, cfg: TrainConfig, res
     Raises
     ------
     InputError
-        For an unknown loss or no training maps.
+        For an unknown loss, no training maps, or shards whose channels are not ``cfg.channels``.
     """
     from deepmend.models.deepmend import save_weights
 
@@ -288,6 +315,8 @@ def train(train_data: Shards, val_data: Shards, out: Path, cfg: TrainConfig, res
         raise InputError(f"unknown loss; valid: {', '.join(LOSSES)}", column="--loss", value=cfg.loss)
     if len(train_data) == 0:
         raise InputError("no training maps")
+    if train_data.x.shape[1] != len(cfg.channels):
+        raise InputError(f"the training shards hold {train_data.x.shape[1]} input channels, the run expects {len(cfg.channels)} ({', '.join(cfg.channels)})")
     out.mkdir(parents=True, exist_ok=True)
     device = pick_device(cfg.device)
     seed_everything(cfg.seed)
@@ -324,7 +353,7 @@ def train(train_data: Shards, val_data: Shards, out: Path, cfg: TrainConfig, res
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress, leave=False)
         for xb, tb in bar:
             xb, tb = xb.to(device), tb.to(device)
-            loss = loss_fn(net(xb), tb, xb[:, -1], cfg.loss, cfg.factor, cfg.ks_weight, cfg.emd_weight, cfg.kl_weight)
+            loss = loss_fn(net(xb), tb, xb[:, cfg.mask_index], cfg.loss, cfg.factor, cfg.ks_weight, cfg.emd_weight, cfg.kl_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
@@ -342,7 +371,7 @@ def train(train_data: Shards, val_data: Shards, out: Path, cfg: TrainConfig, res
         score = row.get("val_ks_gt" if cfg.target == "gt" else "val_ks_teacher", row["train_loss"])
         if score < best:
             best = score
-            save_weights(net.state_dict(), {"arch": cfg.arch().as_dict(), "loss": cfg.loss, "factor": cfg.factor, "channels": list(CHANNELS),
+            save_weights(net.state_dict(), {"arch": cfg.arch().as_dict(), "loss": cfg.loss, "factor": cfg.factor, "channels": list(cfg.channels),
                                             "training": dict(record, best_epoch=epoch + 1, best=row)}, out / "deepmend.json")
         with atomic_path(ckpt_path) as tmp:
             torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "gen": gen.get_state(),

@@ -360,3 +360,23 @@ def test_slow_baseline_is_fitted_in_background(client, q, service, monkeypatch):
     finally:
         release.set()
         service.metrics_cache.clear()
+
+
+def test_features_follow_the_channels_the_weights_declare(private_api, q, tmp_path, monkeypatch):
+    """Weights with extra channels: /api/features lists d0 and exactly their channels, and each renders."""
+    import deepmend.models.deepmend as dm
+    from deepmend.models.deepmend.unet import UNet, UNetConfig
+
+    chans = ["near1", "near2", "mean5", "mask", "dens3", "edge", "own"]
+    arch = UNetConfig(in_channels=len(chans), base=4, levels=2)
+    js = dm.save_weights(UNet(arch).state_dict(), {"arch": arch.as_dict(), "loss": "kl", "factor": 10, "channels": chans}, tmp_path / "w" / "deepmend.json")
+    monkeypatch.setattr(dm, "DEFAULT_WEIGHTS", js)
+    _, client = private_api()
+    doc = client.get("/api/features", params=q()).json()
+    names = [f["name"] for f in doc["features"]]
+    assert names == ["d0", "d1", "d2", "dmean5", "mask", "dens3", "edge", "own"]
+    for f in doc["features"][5:]:
+        img = client.get(f["png"])
+        assert img.status_code == 200 and img.content[:8] == PNG_SIG
+        assert np.asarray(Image.open(io.BytesIO(img.content)))[..., 0].std() > 0, f["name"]
+    assert client.get("/api/feature.png", params={**q(), "name": "dens1"}).status_code == 404

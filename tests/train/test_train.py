@@ -178,3 +178,38 @@ def test_kl_weight_scales_only_the_kl_term(shards):
     assert float(loss_fn(z, t, frac, "kl", FACTOR, kl_weight=0.25)) == pytest.approx(0.25 * full, rel=1e-6)
     rest = float(loss_fn(z, t, frac, "kl+ks+emd", FACTOR, kl_weight=0.0))
     assert rest > 0 and float(loss_fn(z, t, frac, "kl+ks+emd", FACTOR)) == pytest.approx(full + rest, rel=1e-5)
+
+
+def test_fine_tuning_with_extra_channels_starts_as_the_old_network(shards, small_scene, tmp_path):
+    """--init-weights of the reference channels into a run with more: the new inputs' first-layer weights
+    are zero, so the output and the validation loss at step 0 are the old network's; the run records its channels."""
+    from deepmend.models.deepmend import load_config, load_weights
+    from deepmend.train.trainer import FIRST_CONV, evaluate
+
+    extra = CHANNELS + ("dens1", "dens3", "dens10", "edge", "own")
+    fb = FeatureBuilder(small_scene)
+    x9 = np.stack([fb.coarse(i, FACTOR, extra) for i in range(4)]).astype(np.float16)
+    np.testing.assert_array_equal(x9[:, :4].astype(np.float32), np.stack([fb.coarse(i, FACTOR) for i in range(4)]).astype(np.float16).astype(np.float32))
+    shards4 = Shards(x9[:, :4].copy(), shards.teacher, shards.gt, shards.alpha, shards.ks_teacher, shards.scene)
+    shards9 = Shards(x9, shards.teacher, shards.gt, shards.alpha, shards.ks_teacher, shards.scene)
+    base = TrainConfig(epochs=1, batch_size=2, base=4, levels=2, factor=FACTOR, loss="kl+ks+emd")
+    train(shards4, shards4, tmp_path / "old", base, progress=False)
+    src, _, _ = load_weights(tmp_path / "old" / "deepmend.json")
+    cfg9 = TrainConfig(**{**base.__dict__, "channels": extra, "init": str(tmp_path / "old" / "deepmend.json")})
+    net = build_net(cfg9).eval()
+    w = net.state_dict()[FIRST_CONV]
+    assert w.shape[1] == 9 and (w[:, 4:] == 0).all() and torch.equal(w[:, :4], src.state_dict()[FIRST_CONV])
+    with torch.no_grad():
+        new = net(torch.from_numpy(x9.astype(np.float32)))
+        old = src(torch.from_numpy(x9[:, :4].astype(np.float32)))
+    np.testing.assert_allclose(new.numpy(), old.numpy(), rtol=1e-5, atol=1e-5)
+    dev = torch.device("cpu")
+    a = evaluate(net, shards9.x, shards9.teacher, shards9.gt, cfg9, dev)  # the mask is channel 3, not the last
+    b = evaluate(src, shards4.x, shards4.teacher, shards4.gt, base, dev)
+    assert a == pytest.approx(b, rel=1e-5)
+    train(shards9, shards9, tmp_path / "new", cfg9, progress=False)
+    assert load_config(tmp_path / "new" / "deepmend.json")[0]["channels"] == list(extra)
+    with pytest.raises(Exception, match="not the first"):
+        build_net(TrainConfig(**{**cfg9.__dict__, "channels": ("edge",) + CHANNELS}))
+    with pytest.raises(Exception, match="9 input channels"):
+        train(shards9, shards9, tmp_path / "bad", base, progress=False)

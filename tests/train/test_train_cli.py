@@ -38,6 +38,20 @@ def test_build_then_train_with_parallel_labels(tmp_path, capsys):
         np.testing.assert_array_equal(z["gt"], ref["gt"])
         np.testing.assert_array_equal(z["x"], ref["x"])
         assert np.isnan(z["alpha"]).all()
+    # issue 19 ablation: fine-tune the run's weights with extra channels; the labels come from the
+    # reference shards, the inputs are computed for the new set into a shard of its own
+    extra = "near1,near2,mean5,mask,dens1,dens3,dens10,edge,own"
+    rc = main(["train", "--data", str(data), "--out", str(tmp_path / "run9"), "--val-cities", "Le Mans (2018)", "--epochs", "1",
+               "--factor", "10", "--base", "4", "--levels", "2", "--loss", "kl+ks+emd", "--threads", "1", "--channels", extra,
+               "--init-weights", str(out / "deepmend.json")])
+    assert rc == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "run9" / "deepmend.json").read_text())["channels"] == extra.split(",")
+    new = sorted(set(p.name for p in (data / "student").glob("*.npz")) - set(shards) - {path.name})
+    assert len(new) == 2 and all("_c" in n for n in new)
+    with np.load(data / "student" / new[0]) as z, np.load(data / "student" / shards[0]) as ref:
+        assert z["x"].shape[1:] == (9, 60, 60)
+        np.testing.assert_array_equal(z["x"][:, :4], ref["x"])
+        np.testing.assert_array_equal(z["teacher"], ref["teacher"])
 
 
 @pytest.mark.parametrize("flag", ["--emd-weight", "--ks-weight", "--kl-weight", "--jobs"])
@@ -45,6 +59,12 @@ def test_negative_weights_or_jobs_are_one_clear_error(tmp_path, capsys, flag):
     rc = main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"), flag, "-1"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.startswith("error:") and flag in err and "\n" not in err
+
+
+def test_unknown_channel_is_one_clear_error(tmp_path, capsys):
+    rc = main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"), "--channels", "near1,near2,mean5,mask,dens2"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("error:") and "--channels" in err and "'dens2'" in err and "\n" not in err
 
 
 def test_envelope_with_random_crops_is_one_clear_error(tmp_path, capsys):

@@ -3,7 +3,9 @@
 Pipeline per batch of BSs (METHOD.md §2, §5):
 
 1. **features** — :class:`FeatureBuilder` slices the per-deployment knn rasters and
-   computes the reference channels directly on the network's grid of each window
+   computes the channels the weights declare (``channels`` of their JSON: the reference
+   set for the shipped weights, optional extra channels of :mod:`deepmend.models.features`
+   for ablations) directly on the network's grid of each window
    (``factor`` 5 → 120×120 cells of 500 m, one value per block centre);
 2. **network** — the U-Net on the coarse grid, batched, in onnxruntime (default: the
    faster on 2 cores, see benchmarks/RESULTS.md) or eager torch with channels-last;
@@ -49,7 +51,7 @@ from deepmend.errors import InputError, ParameterError
 from deepmend.grid.diffusion_map import DiffusionMap, finalize
 from deepmend.models.base import DiffusionModel
 from deepmend.models.deepmend.head import HEADS, reference_prob_np
-from deepmend.models.features import CHANNELS, FeatureBuilder
+from deepmend.models.features import CHANNELS, FeatureBuilder, check_channels
 from deepmend.resources import once
 from deepmend.scene import Scene
 
@@ -155,8 +157,9 @@ def load_config(path: str | Path | None = None) -> tuple[dict, Path, Path]:
     Raises
     ------
     InputError
-        Missing, unreadable or incompatible config; arrays whose SHA-256 differs from the
-        config's (corrupt or changed), naming the file.
+        Missing, unreadable or incompatible config (an input channel this version does not
+        compute, :data:`~deepmend.models.features.CHANNEL_INFO`); arrays whose SHA-256 differs
+        from the config's (corrupt or changed), naming the file.
 
     Parameters
     ----------
@@ -179,8 +182,15 @@ def load_config(path: str | Path | None = None) -> tuple[dict, Path, Path]:
     missing = {"arch", "loss", "factor", "channels", "sha256"} - set(cfg)
     if missing:
         raise InputError(f"weights config lacks {sorted(missing)}", file=str(js))
-    if list(cfg["channels"]) != list(CHANNELS):
-        raise InputError(f"incompatible weights: trained on channels {cfg['channels']}, this version computes {list(CHANNELS)}", file=str(js))
+    if not isinstance(cfg["channels"], list):
+        raise InputError(f"weights config: 'channels' must be a list of channel names, got {cfg['channels']!r}", file=str(js))
+    try:
+        channels = check_channels(cfg["channels"])
+    except ValueError as exc:
+        raise InputError(f"incompatible weights: {exc}", file=str(js)) from None
+    arch = cfg.get("arch")
+    if isinstance(arch, dict) and arch.get("in_channels", 4) != len(channels):
+        raise InputError(f"incompatible weights: {len(channels)} channels declared, the architecture takes {arch.get('in_channels')}", file=str(js))
     if cfg["loss"] not in HEADS or int(cfg["factor"]) not in (1, 2, 3, 4, 5, 6, 8, 10, 12):
         raise InputError(f"incompatible weights: head {cfg['loss']!r}, factor {cfg['factor']!r}", file=str(js))
     digest = sha256_file(npz)
@@ -296,6 +306,34 @@ def declared_checksum(path: str | Path | None = None) -> str:
         return str(json.loads(js.read_text()).get("sha256", ""))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
         raise InputError(f"weights config is not valid JSON ({exc})", file=str(js)) from None
+
+
+def declared_channels(path: str | Path | None = None) -> tuple[str, ...]:
+    """The input channels a weights config declares (reads only the small .json, no checksum).
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Weights: a ``.json`` config (its ``.npz`` beside it), a ``.npz``, or a directory holding
+        ``deepmend.json``; default the shipped ``deepmend/weights/deepmend.json``.
+
+    Returns
+    -------
+    tuple of str
+        The channel set, in the network's input order (:data:`~deepmend.models.features.CHANNEL_INFO`).
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable config, or a channel this version does not compute.
+    """
+    js, _ = resolve_weights(path)
+    try:
+        return check_channels(json.loads(js.read_text()).get("channels", CHANNELS))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError, TypeError) as exc:
+        raise InputError(f"weights config is not valid JSON ({exc})", file=str(js)) from None
+    except ValueError as exc:
+        raise InputError(f"incompatible weights: {exc}", file=str(js)) from None
 
 
 def shipped_onnx(cfg: dict, js: Path) -> bytes | None:
@@ -447,7 +485,7 @@ def export_onnx(net, size: int) -> bytes:
     Returns
     -------
     bytes
-        The ONNX graph (input ``x`` (B, C, size, size) float32).
+        The ONNX graph (input ``x`` (B, C, size, size) float32, C = the network's ``in_channels``).
     """
     import torch
 
@@ -455,7 +493,7 @@ def export_onnx(net, size: int) -> bytes:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            copy.deepcopy(net).to(memory_format=torch.contiguous_format), (torch.zeros(1, len(CHANNELS), size, size),), buf, dynamo=False,
+            copy.deepcopy(net).to(memory_format=torch.contiguous_format), (torch.zeros(1, net.cfg.in_channels, size, size),), buf, dynamo=False,
             input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=17,
         )
     return buf.getvalue()
@@ -486,7 +524,8 @@ def onnx_bytes(net, cfg: dict) -> bytes:
     from deepmend.config import cache_dir
 
     size = 600 // int(cfg["factor"])
-    path = cache_dir() / "onnx" / f"deepmend_{cfg['sha256'][:16]}_{size}.onnx"
+    tag = channels_tag(cfg)
+    path = cache_dir() / "onnx" / f"deepmend_{cfg['sha256'][:16]}{tag}_{size}.onnx"
 
     def build() -> bytes:
         if path.is_file():
@@ -501,7 +540,24 @@ def onnx_bytes(net, cfg: dict) -> bytes:
             tmp.write_bytes(data)
         return data
 
-    return once(("deepmend-onnx-bytes", cfg["sha256"], size), build)
+    return once(("deepmend-onnx-bytes", cfg["sha256"], tag, size), build)
+
+
+def channels_tag(cfg: dict) -> str:
+    """"" for the reference channel set (the shipped weights' cache keys unchanged), else
+    ``_c`` + 8 hex digits of the set's SHA-256: part of every cache key of a network's runtime.
+
+    Parameters
+    ----------
+    cfg : dict
+        A weights config.
+
+    Returns
+    -------
+    str
+    """
+    ch = tuple(cfg.get("channels", CHANNELS))
+    return "" if ch == CHANNELS else "_c" + hashlib.sha256(",".join(ch).encode()).hexdigest()[:8]
 
 
 def _onnx_loads(data: bytes) -> bool:
@@ -572,7 +628,7 @@ def runner_for(net, cfg: dict, runtime: str, threads: int | None):
         Shared by every model of the same weights, runtime and thread count
         (:func:`deepmend.resources.once`).
     """
-    key = ("deepmend-runner", cfg["sha256"], runtime, threads)
+    key = ("deepmend-runner", cfg["sha256"], channels_tag(cfg), runtime, threads)
     return once(key, lambda: OnnxRunner(net, cfg, threads) if runtime == "onnx" else TorchRunner(net))
 
 
@@ -643,7 +699,10 @@ class DeepMENDModel(DiffusionModel):
             cfg, js, _ = load_config(self.weights)
             data = shipped_onnx(cfg, js)
             if data is not None:  # no torch at all
-                runner = once(("deepmend-runner-shipped", cfg["onnx_sha256"], self.threads), lambda: OnnxRunner(data, cfg, self.threads))
+                runner = once(("deepmend-runner-shipped", cfg["onnx_sha256"], channels_tag(cfg), self.threads), lambda: OnnxRunner(data, cfg, self.threads))
+                n_in = runner.session.get_inputs()[0].shape[1]
+                if isinstance(n_in, int) and n_in != len(cfg["channels"]):
+                    raise InputError(f"the shipped ONNX graph takes {n_in} input channels, the config declares {len(cfg['channels'])}", file=str(js.with_suffix(".onnx")))
                 return None, cfg, js, runtime, runner
         net, cfg, js = load_network(self.weights)
         return net, cfg, js, runtime, runner_for(net, cfg, runtime, self.threads)
@@ -664,6 +723,7 @@ class DeepMENDModel(DiffusionModel):
         self.net_, self.config_, self.weights_path_, self.runtime_, self.runner_ = self._load()
         self.factor_ = int(self.config_["factor"])
         self.kind_ = str(self.config_["loss"])
+        self.channels_ = tuple(self.config_["channels"])
         if self.threads and self.runtime_ == "torch":
             import torch
 
@@ -673,7 +733,7 @@ class DeepMENDModel(DiffusionModel):
 
     # --- batched core ---------------------------------------------------------
     def network(self, x: np.ndarray) -> np.ndarray:
-        """Raw coarse output (B, S, S) for coarse inputs (B, 4, S, S)."""
+        """Raw coarse output (B, S, S) for coarse inputs (B, C, S, S), C the weights' channels."""
         return self.runner_(x)
 
     def postprocess(self, out: np.ndarray, masks: np.ndarray) -> np.ndarray:
@@ -688,7 +748,7 @@ class DeepMENDModel(DiffusionModel):
         recompute the map exactly when it is read (the post-processing is lazy)."""
         self.check_fitted()
         t0 = time.perf_counter()
-        x, masks = self.features_.batch(sites, self.factor_)
+        x, masks = self.features_.batch(sites, self.factor_, self.channels_)
         t1 = time.perf_counter()
         out = np.ascontiguousarray(self.network(x), dtype=np.float32)
         if out.ndim == 4:

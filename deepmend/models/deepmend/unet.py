@@ -42,7 +42,7 @@ class UNetConfig:
     Parameters
     ----------
     in_channels : int, default 4
-        Input channels (the three distance channels and the mask, METHOD.md §2).
+        Input channels (the reference: three distance channels and the mask, METHOD.md §2; more for ablations, deepmend.models.features).
     base : int, default 16
         Channels of the top level; doubled at each level down.
     levels : int, default 4
