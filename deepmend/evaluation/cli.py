@@ -81,6 +81,7 @@ def sharing_regressor(trained):
 @click.option("--ground-truth", "gt_opt", default="simulator", show_default=True,
               help="'simulator' (the training ground truth), 'sim2' (the second, independent one: evaluation only) or a dataset directory of 'deepmend groundtruth build'.")
 @click.option("--variant", "variant_opt", multiple=True, help="NAME=WEIGHTS.json: also evaluate DeepMEND with these weights as model NAME (repeatable); 'deepmend_soft' = the shipped soft-label weights.")
+@click.option("--label", "label_opt", multiple=True, help="NAME=TEXT: the report's label of model or variant NAME (repeatable), e.g. --label deepmend='DeepMEND v5 (shipped)'.")
 @click.option("--max-bs", type=int, default=None, help="At most this many BSs per test scene (seeded sample); default all.")
 @click.option("--train-bs", type=int, default=80, show_default=True, help="BSs per training scene (seeded sample).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the BS samples and of the bootstrap.")
@@ -89,7 +90,7 @@ def sharing_regressor(trained):
 @click.option("--ceiling-seeds", type=int, default=8, show_default=True,
               help="Seeds averaged by the 'noise-ceiling' model (the truth's seed + 1 … + K; simulated truths only).")
 @click.option("--docs", "docs_path", type=click.Path(dir_okay=False), default=None, help="Also write this Markdown file (e.g. docs/RESULTS.md).")
-def evaluate(models_opt, train_opt, test_opt, out, gt_opt, variant_opt, max_bs, train_bs, seed, emd_block, cross_operator, ceiling_seeds, docs_path) -> None:
+def evaluate(models_opt, train_opt, test_opt, out, gt_opt, variant_opt, label_opt, max_bs, train_bs, seed, emd_block, cross_operator, ceiling_seeds, docs_path) -> None:
     """Per-BS KS/EMD/JS/TV of models vs ground truth on a city split; Markdown + CSV report and plots."""
     from deepmend.log import progress as tqdm
 
@@ -119,6 +120,12 @@ def evaluate(models_opt, train_opt, test_opt, out, gt_opt, variant_opt, max_bs, 
                          column="--models", value=CEILING_NAME)
     pending = [m for m in names if m not in known]
     models = [m for m in names if m in known]
+    own_labels = {}
+    for spec in label_opt:
+        name, sep, text = spec.partition("=")
+        if not sep or name.strip().lower() not in models or not text.strip():
+            raise InputError(f"expected NAME=TEXT with NAME one of the evaluated models ({', '.join(models)})", column="--label", value=spec)
+        own_labels[name.strip().lower()] = text.strip()
     if not models:
         raise InputError("no evaluable model", column="--models", value=models_opt)
     for k, v in (("--max-bs", max_bs), ("--train-bs", train_bs), ("--emd-block", emd_block), ("--ceiling-seeds", ceiling_seeds)):
@@ -154,6 +161,7 @@ def evaluate(models_opt, train_opt, test_opt, out, gt_opt, variant_opt, max_bs, 
               "probabilistic": f"Probabilistic (global α = {best_alpha:g})" if best_alpha else "Probabilistic", "deepmend": "DeepMEND (student)",
               CEILING_NAME: f"Noise ceiling (mean of {ceiling_k} other draws of the truth; upper reference)",
               **{v: ("DeepMEND (soft-label weights)" if v == "deepmend_soft" else f"DeepMEND ({v})") for v in variants if v in models}}
+    labels.update(own_labels)
     run = {"command": command, "out": str(out), "fingerprint": fingerprint, "seed": seed, "max_bs": max_bs, "train_bs": train_bs, "emd_block": emd_block,
            "ground_truth": gt_desc, "ground_truth_key": gt_opt if gt_opt in ("simulator", "sim2") else "dataset", "models": models, "ceiling_seeds": ceiling_k,
            "variants": {v: variants[v] for v in variants if v in models}, "pending": pending, "labels": labels, "best_alpha": best_alpha,

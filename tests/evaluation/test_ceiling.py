@@ -123,9 +123,10 @@ def test_cli_evaluate_with_the_ceiling_end_to_end(tmp_path):
     env = {**os.environ, "DEEPMEND_CACHE_DIR": str(tmp_path / "cache"), "TQDM_DISABLE": "1", "PYTHONPATH": str(REPO)}
     base = [sys.executable, "-m", "deepmend.cli", "evaluate", "--models", "voronoi,noise-ceiling", "--ground-truth", "sim2",
             "--train", "FR/Calais/Free", "--test", "FR/Quimper/Free", "--max-bs", "2", "--emd-block", "20", "--out", str(out)]
-    run = subprocess.run([*base, "--ceiling-seeds", "2"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    run = subprocess.run([*base, "--ceiling-seeds", "2", "--label", "voronoi=Voronoi cells (uniform)"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-2000:]
     md = (out / "REPORT.md").read_text()
+    assert "| Voronoi cells (uniform) | " in md  # --label names the row
     assert "| Noise ceiling (mean of 2 other draws of the truth; upper reference) | " in md and CEILING_SENTENCE in md
     recs = [json.loads(p.read_text()) for p in (out / "bs").glob("*/*.json")]
     assert len(recs) == 2 and all(0 < r["metrics"][CEILING_NAME]["ks"] < 1 for r in recs)

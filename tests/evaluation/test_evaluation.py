@@ -48,6 +48,17 @@ def test_cli_rejects_overlapping_split(tmp_path, capsys):
     assert "shares its city" in capsys.readouterr().err
 
 
+def test_cli_refuses_a_label_of_a_model_not_evaluated(tmp_path, capsys):
+    from deepmend.cli import main
+
+    rc = main(["evaluate", "--models", "voronoi", "--label", "deepmend=Student", "--train", "FR/Calais/Free", "--test", "FR/Quimper/Free",
+               "--out", str(tmp_path / "ev")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "--label" in err and "deepmend=Student" in err and "voronoi" in err
+    assert not (tmp_path / "ev").exists()  # refused before anything is written
+
+
 def _job(scene, truth_alpha=1.3, models=None):
     truth = lambda: ProbabilisticModel(truth_alpha).fit(scene)  # noqa: E731
     models = models or {
