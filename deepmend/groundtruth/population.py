@@ -24,7 +24,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import pandas as pd
 import shapely
 from affine import Affine
 from rasterio import features
@@ -32,13 +31,11 @@ from scipy.ndimage import gaussian_filter
 from scipy.interpolate import RegularGridInterpolator
 from scipy.spatial import Delaunay
 
-from deepmend.config import data_dir
 from deepmend.data.crs import to_wgs84
+from deepmend.data.population import population_grid
 from deepmend.groundtruth.config import SimulatorConfig
 from deepmend.groundtruth.shadowing import gudmundson_field
 
-POPGRID = "popgrid_worldpop_10km_FR_GB_IE_BE.csv"
-STEP_DEG = 1.0 / 12.0
 #: Density (inhabitants / km²) where the population grid has no cell (sea, other countries).
 FALLBACK_DENSITY = 0.0
 #: Spacing (m) of the absolute grid of nodes the 10 km density is projected on, then interpolated from.
@@ -51,18 +48,15 @@ ROAD_SATURATION = 1.0
 
 @lru_cache(maxsize=1)
 def _popgrid() -> RegularGridInterpolator | None:
-    path = data_dir() / POPGRID
-    if not path.exists():
+    """Bilinear interpolator of the population grid (lat, lon → inhabitants/km²), None when not installed.
+
+    The grid is :func:`deepmend.data.population.population_grid` (missing values filled); outside
+    it the density is :data:`FALLBACK_DENSITY`.
+    """
+    grid = population_grid()
+    if grid is None:
         return None
-    df = pd.read_csv(path, usecols=["lon_c", "lat_c", "density_2020_per_km2"])
-    ix = np.round(df["lon_c"].to_numpy() / STEP_DEG - 0.5).astype(int)
-    iy = np.round(df["lat_c"].to_numpy() / STEP_DEG - 0.5).astype(int)
-    x0, y0 = ix.min(), iy.min()
-    grid = np.full((iy.max() - y0 + 1, ix.max() - x0 + 1), FALLBACK_DENSITY)
-    grid[iy - y0, ix - x0] = df["density_2020_per_km2"].to_numpy()
-    lons = (np.arange(x0, ix.max() + 1) + 0.5) * STEP_DEG
-    lats = (np.arange(y0, iy.max() + 1) + 0.5) * STEP_DEG
-    return RegularGridInterpolator((lats, lons), grid, bounds_error=False, fill_value=FALLBACK_DENSITY)
+    return RegularGridInterpolator((grid.lat_centres, grid.lon_centres), grid.density, bounds_error=False, fill_value=FALLBACK_DENSITY)
 
 
 def _block(scene, rows: slice | None, cols: slice | None) -> tuple[slice, slice, np.ndarray, np.ndarray]:
@@ -234,6 +228,12 @@ def user_prior(scene, cfg: SimulatorConfig, rows: slice | None = None, cols: sli
     -------
     numpy.ndarray of float32, shape (len(rows), len(cols))
         Lattice order (row 0 = south).
+
+    Raises
+    ------
+    ValueError
+        If the prior is not finite somewhere (an input with missing values got through; never
+        turned silently into a map).
     """
     rows, cols, xs, ys = _block(scene, rows, cols)
     mask = scene.mask[rows, cols]
@@ -248,7 +248,10 @@ def user_prior(scene, cfg: SimulatorConfig, rows: slice | None = None, cols: sli
         g = anchored_field(cfg.seed, lat.res, cfg.settlement_noise_corr_m, np.floor(ys / lat.res).astype(np.int64), np.floor(xs / lat.res).astype(np.int64))
         s = np.float32(cfg.settlement_noise_sigma)
         out *= np.exp(s * g - s * s / 2)
-    return np.where(mask, out, 0.0).astype(np.float32)
+    out = np.where(mask, out, 0.0).astype(np.float32)
+    if not np.isfinite(out).all():  # never a NaN prior: it would turn every map that touches it into a point mass
+        raise ValueError(f"the user prior of block rows {rows.start}:{rows.stop}, cols {cols.start}:{cols.stop} is not finite")
+    return out
 
 
 @lru_cache(maxsize=4)

@@ -335,7 +335,13 @@ class SignalDominanceSimulator(DiffusionModel):
 
     # --- per deployment ------------------------------------------------------
     def user_prior(self, scene: Scene) -> np.ndarray:
-        """Unnormalised P(ℓ) on the lattice (float32), zero off the mask."""
+        """Unnormalised P(ℓ) on the lattice (float32), zero off the mask.
+
+        Raises
+        ------
+        ValueError
+            If the prior is not finite somewhere (never turned silently into a map).
+        """
         cfg, lat = self.config, scene.lattice
         pop = _population_1km(scene)
         if pop is None:
@@ -352,7 +358,10 @@ class SignalDominanceSimulator(DiffusionModel):
         np.add.at(hist, (r[ok], c[ok]), 1.0)
         b = gaussian_filter(hist, sigma=cfg.builtup_scale_m / lat.res, mode="constant")
         b /= max(float(b.max()), 1e-30)
-        return np.where(scene.mask, dens * (F32(cfg.builtup_floor) + b), 0.0).astype(F32)
+        out = np.where(scene.mask, dens * (F32(cfg.builtup_floor) + b), 0.0).astype(F32)
+        if not np.isfinite(out).all():  # never a NaN prior: every map touching it would become a point mass
+            raise ValueError("the second ground truth's user prior is not finite")
+        return out
 
     def cache_key(self, scene: Scene) -> str:
         """Digest of everything a fit depends on (:func:`deepmend.groundtruth.config.fit_cache_key`)."""
@@ -366,9 +375,11 @@ class SignalDominanceSimulator(DiffusionModel):
         if self.use_cache and path.exists():
             try:
                 with np.load(path) as z:
-                    self.top_, self.top_id_, self.total_, self.prior_ = z["top"], z["top_id"], z["total"], z["prior"]
-                self.fit_seconds_, self.from_cache_ = time.perf_counter() - t0, True
-                return
+                    top, top_id, total, prior = z["top"], z["top_id"], z["total"], z["prior"]
+                if np.isfinite(prior).all():  # (caches written from a grid with missing values held NaN: recomputed)
+                    self.top_, self.top_id_, self.total_, self.prior_ = top, top_id, total, prior
+                    self.fit_seconds_, self.from_cache_ = time.perf_counter() - t0, True
+                    return
             except Exception:  # a damaged cache is recomputed, never trusted
                 pass
         m = cfg.interferers + 1
@@ -437,27 +448,21 @@ class SignalDominanceSimulator(DiffusionModel):
 
 def _population_1km(scene: Scene) -> np.ndarray | None:
     """WorldPop 2020 density (1/km²) of the nearest 10 km cell on a 1 km grid over the lattice (rows northward)."""
-    import pandas as pd
-
-    from deepmend.config import data_dir
     from deepmend.data.crs import to_wgs84
+    from deepmend.data.population import population_grid
 
-    path = data_dir() / "popgrid_worldpop_10km_FR_GB_IE_BE.csv"
-    if not path.exists():
+    grid = population_grid()  # missing values filled (deepmend.data.population)
+    if grid is None:
         return None
-    df = pd.read_csv(path, usecols=["lon_c", "lat_c", "density_2020_per_km2"])
-    step = 1.0 / 12.0
-    ix = np.floor(df["lon_c"].to_numpy() / step).astype(int)
-    iy = np.floor(df["lat_c"].to_numpy() / step).astype(int)
-    grid = np.zeros((iy.max() - iy.min() + 1, ix.max() - ix.min() + 1))
-    grid[iy - iy.min(), ix - ix.min()] = df["density_2020_per_km2"].to_numpy()
+    step = grid.step
     lat = scene.lattice
     xs = lat.x0 + (np.arange(int(np.ceil(lat.nx / 10))) + 0.5) * 1000.0
     ys = lat.y0 + (np.arange(int(np.ceil(lat.ny / 10))) + 0.5) * 1000.0
     gx, gy = np.meshgrid(xs, ys)
     lon, la = to_wgs84(gx.ravel(), gy.ravel(), lat.crs)
-    cx = np.floor(np.asarray(lon) / step).astype(int) - ix.min()
-    cy = np.floor(np.asarray(la) / step).astype(int) - iy.min()
-    inside = (cx >= 0) & (cx < grid.shape[1]) & (cy >= 0) & (cy < grid.shape[0])
-    vals = np.where(inside, grid[np.clip(cy, 0, grid.shape[0] - 1), np.clip(cx, 0, grid.shape[1] - 1)], 0.0).reshape(gx.shape)
+    dens = grid.density
+    cx = np.floor(np.asarray(lon) / step).astype(int) - grid.lon0
+    cy = np.floor(np.asarray(la) / step).astype(int) - grid.lat0
+    inside = (cx >= 0) & (cx < dens.shape[1]) & (cy >= 0) & (cy < dens.shape[0])
+    vals = np.where(inside, dens[np.clip(cy, 0, dens.shape[0] - 1), np.clip(cx, 0, dens.shape[1] - 1)], 0.0).reshape(gx.shape)
     return vals if np.any(vals > 0) else None

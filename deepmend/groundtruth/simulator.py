@@ -478,8 +478,8 @@ class GroundTruthSimulator(DiffusionModel):
         try:
             with np.load(path) as z:
                 den, prior = z["denominator"], z["prior"]
-            if den.shape == self.scene_.lattice.shape:
-                return den, prior
+            if den.shape == self.scene_.lattice.shape and np.isfinite(prior).all() and np.isfinite(den).all():
+                return den, prior  # (a cache written from a population grid with missing values held NaN: recomputed)
         except Exception:  # a damaged cache is recomputed, never trusted
             pass
         return None
