@@ -110,15 +110,21 @@ def plot_ks_cdf(df: pd.DataFrame, models: list[str], labels: dict, path: Path) -
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for m in models:
+    colours = plt.get_cmap("tab10" if len(models) <= 10 else "tab20").colors
+    styles = ("-", "--", ":", "-.")
+    for k, m in enumerate(models):
         v = np.sort(df.loc[df.model == m, "ks"].to_numpy())
-        if v.size:
-            ax.step(v, np.arange(1, v.size + 1) / v.size, where="post", label=labels.get(m, m))
+        if v.size:  # distinct colour per model (20), then line style: no two curves alike
+            ax.step(v, np.arange(1, v.size + 1) / v.size, where="post", label=labels.get(m, m),
+                    color=colours[k % len(colours)], ls=styles[(k // len(colours)) % len(styles)])
     ax.set_xlabel("2-D KS distance to ground truth (per BS)")
     ax.set_ylabel("fraction of BSs")
     ax.set_xlim(0, 1)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if len(models) <= 6:
+        ax.legend(fontsize=8)
+    else:  # many models: the legend below the axes, never over the curves
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, frameon=False)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png", bbox_inches="tight")
     plt.close(fig)
