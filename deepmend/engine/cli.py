@@ -90,7 +90,7 @@ def predict_batch(country, city, operator, sites, region, crs, dataset, model_na
 @scene_options
 @click.option("--model", "model_name", default="voronoi", show_default=True, help="voronoi | probabilistic | deepmend | … (any registered model)")
 @click.option("--alpha", type=float, default=None, help="Exponent of the probabilistic model (default 1.3).")
-@click.option("--weights", type=click.Path(), default=None, help="Your own DeepMEND weights (.json with its .npz) instead of the shipped ones.")
+@click.option("--weights", type=click.Path(), default=None, help="DeepMEND weights: your own (.json with its .npz) or shipped ones by name (v4 = the previous default, softlabels = the paper's recipe); default the shipped default.")
 @click.option("--site", "site_id", help="One site id.")
 @click.option("--all", "all_sites", is_flag=True, help="Every target site of the scene (one file each).")
 @click.option("--out", type=click.Path(), help="Output file (.npz/.tif) for --site, directory for --all (one file per BS).")

@@ -25,7 +25,7 @@ from deepmend.geolocate.estimators import ESTIMATORS
 @click.option("--crs", help="CRS of x/y columns in --sites (e.g. EPSG:2154).")
 @click.option("--model", "model_name", default="voronoi", show_default=True, help="voronoi | probabilistic | voronoiboost | deepmend")
 @click.option("--alpha", type=float, default=None, help="Exponent of the probabilistic model (default 1.3).")
-@click.option("--weights", type=click.Path(), default=None, help="Your own DeepMEND weights instead of the shipped ones.")
+@click.option("--weights", type=click.Path(), default=None, help="DeepMEND weights: your own (.json with its .npz) or shipped ones by name (v4, softlabels); default the shipped default.")
 @click.option("--estimator", type=click.Choice(ESTIMATORS), default="spread", show_default=True,
               help="spread: Σ v_i P(ℓ|i); ml-em: Poisson maximum likelihood by EM (Ricciato & Coluccia); bayes: posterior with a prior (Tennekes & Gootzen).")
 @click.option("--prior", help="uniform | population | RASTER.tif: prior of bayes, starting density of ml-em (default uniform).")

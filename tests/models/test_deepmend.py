@@ -173,6 +173,23 @@ def test_shipped_soft_label_weights_load_and_differ_from_the_default(small_scene
     assert not np.allclose(soft.prob, default.prob)
 
 
+def test_shipped_weights_by_name_wherever_the_package_is(small_scene, tmp_path, monkeypatch):
+    """A pip user has no deepmend/weights/ path: shipped weights are reachable by name from any directory."""
+    from deepmend.models.deepmend import resolve_weights, shipped_weights
+
+    monkeypatch.chdir(tmp_path)
+    assert {"deepmend", "deepmend_v4", "deepmend_softlabels"} <= set(shipped_weights())
+    assert resolve_weights("v4")[0] == DEFAULT_WEIGHTS.with_name("deepmend_v4.json")
+    assert resolve_weights("deepmend_softlabels")[0] == SOFT_LABELS
+    v4 = make_model("deepmend", weights="v4").fit(small_scene).predict(0)
+    assert not np.allclose(v4.prob, make_model("deepmend").fit(small_scene).predict(0).prob)
+    with pytest.raises(InputError, match="not the name of shipped weights .*deepmend_v4"):
+        resolve_weights("v9")
+    (tmp_path / "v4").mkdir()  # a file or folder of that name wins over the shipped weights
+    with pytest.raises(InputError):
+        resolve_weights("v4")
+
+
 def test_cli_predict_with_corrupt_weights_is_one_clear_error(tiny_weights, tmp_path, capsys):
     from deepmend.cli import main
 

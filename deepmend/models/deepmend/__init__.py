@@ -83,14 +83,29 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def shipped_weights() -> dict[str, Path]:
+    """The weights installed with the package, by name (``deepmend``, ``deepmend_v4``, ``deepmend_softlabels`` …).
+
+    Returns
+    -------
+    dict of str to Path
+        Name (the file stem) → its ``.json`` config in the package's ``weights`` folder.
+    """
+    return {q.stem: q for q in sorted(DEFAULT_WEIGHTS.parent.glob("deepmend*.json"))}
+
+
 def resolve_weights(path: str | Path | None) -> tuple[Path, Path]:
-    """(config .json, arrays .npz) from a .json, a .npz or a directory holding deepmend.json.
+    """(config .json, arrays .npz) from a .json, a .npz, a directory holding deepmend.json, or the
+    name of shipped weights.
 
     Parameters
     ----------
     path : str or Path, optional
-        Weights: a ``.json`` config (its ``.npz`` beside it), a ``.npz``, or a directory holding
-        ``deepmend.json``; default the shipped ``deepmend/weights/deepmend.json``.
+        Weights: a ``.json`` config (its ``.npz`` beside it), a ``.npz``, a directory holding
+        ``deepmend.json``, or the name of weights installed with the package
+        (:func:`shipped_weights`: ``deepmend_v4``, ``deepmend_softlabels``, also without the
+        ``deepmend_`` prefix: ``v4``, ``softlabels``) when no such file exists; default the shipped
+        ``deepmend/weights/deepmend.json``.
 
     Returns
     -------
@@ -105,6 +120,12 @@ def resolve_weights(path: str | Path | None) -> tuple[Path, Path]:
         If the path is none of the three kinds, or the config does not exist.
     """
     p = Path(path) if path is not None else DEFAULT_WEIGHTS
+    if path is not None and not p.exists() and not p.suffix and len(p.parts) == 1:
+        named = shipped_weights()
+        hit = named.get(str(path)) or named.get(f"deepmend_{path}")
+        if hit is None:
+            raise InputError(f"no such weights file or directory, and not the name of shipped weights ({', '.join(named)})", file=str(path))
+        p = hit
     if p.is_dir():
         p = p / "deepmend.json"
     if p.suffix.lower() == ".npz":
