@@ -1,4 +1,4 @@
-"""The noise ceiling of a simulated ground truth: what no position-only model can beat (issue 19).
+"""The noise ceiling of a simulated ground truth: the best position-only prediction in KL (issue 19).
 
 A simulated ground truth (GT1, :class:`~deepmend.groundtruth.simulator.GroundTruthSimulator`;
 GT2, :class:`~deepmend.groundtruth.sim2.SignalDominanceSimulator`) is a function of what the
@@ -46,7 +46,7 @@ CEILING_NAME = "noise-ceiling"
 #: Default number of other seeds averaged.
 DEFAULT_K = 8
 #: The one sentence that explains the row wherever it is reported.
-CEILING_SENTENCE = "what position-only models cannot beat: the mean of K other draws of the same truth"
+CEILING_SENTENCE = "the mean of K other draws of the same truth: the best a position-only model can do in KL (a reference, not a bound, in KS and EMD)"
 
 
 def _simulators() -> tuple[type, ...]:

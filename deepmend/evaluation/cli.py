@@ -159,7 +159,7 @@ def evaluate(models_opt, train_opt, test_opt, out, gt_opt, variant_opt, label_op
     best_alpha = float(train_res["best_alpha"]) if train_res is not None else None
     labels = {"voronoi": "Voronoi", "voronoiboost": "VoronoiBoost", "teacher": "Teacher (per-BS α, upper reference)",
               "probabilistic": f"Probabilistic (global α = {best_alpha:g})" if best_alpha else "Probabilistic", "deepmend": "DeepMEND (student)",
-              CEILING_NAME: f"Noise ceiling (mean of {ceiling_k} other draws of the truth; upper reference)",
+              CEILING_NAME: f"Noise ceiling (mean of {ceiling_k} other draws of the truth; the KL optimum, a reference in KS/EMD)",
               **{v: ("DeepMEND (soft-label weights)" if v == "deepmend_soft" else f"DeepMEND ({v})") for v in variants if v in models}}
     labels.update(own_labels)
     run = {"command": command, "out": str(out), "fingerprint": fingerprint, "seed": seed, "max_bs": max_bs, "train_bs": train_bs, "emd_block": emd_block,

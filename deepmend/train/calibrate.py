@@ -33,7 +33,7 @@ import numpy as np
 HEAD_KEYS = ("head.weight", "head.bias")
 
 
-def scale_output(weights: str | Path, k: float, out: str | Path, note: str = "") -> Path:
+def scale_output(weights: str | Path, k: float, out: str | Path, note: str = "", overwrite: bool = False) -> Path:
     """Write a copy of ``weights`` whose maps are P(ℓ|i)^k renormalised (temperature 1/k).
 
     Temperature scaling (Guo et al., ICML 2017) folded into the final 1×1 convolution: its
@@ -49,6 +49,8 @@ def scale_output(weights: str | Path, k: float, out: str | Path, note: str = "")
         The ``.json`` to write (its ``.npz`` beside it; directories created).
     note : str, optional
         Recorded in the config's ``calibration`` entry (e.g. how ``k`` was chosen).
+    overwrite : bool, default False
+        Replace an existing ``out`` (never one of the weights shipped with the package).
 
     Returns
     -------
@@ -61,13 +63,20 @@ def scale_output(weights: str | Path, k: float, out: str | Path, note: str = "")
     deepmend.errors.InputError
         ``k`` not a positive finite number; weights with the reference head (p = 10^(−1/y)
         is not a log-density) or with the radial envelope (its log-envelope is added after
-        the head, so scaling the head alone would not give P^k); weights that fail to load.
+        the head, so scaling the head alone would not give P^k); weights that fail to load; an
+        ``out`` inside the package's weights folder, or an existing one without ``overwrite``.
     """
     from deepmend.errors import InputError
-    from deepmend.models.deepmend import load_weights, save_weights
+    from deepmend.models.deepmend import DEFAULT_WEIGHTS, load_weights, save_weights
 
     if not (np.isfinite(k) and k > 0):
         raise InputError("the output scale must be a positive number", column="--scale", value=str(k))
+    target = Path(out)
+    target = target.with_suffix(".json") if target.suffix in (".json", ".npz") else target / "deepmend.json"
+    if target.resolve().parent == DEFAULT_WEIGHTS.parent.resolve():
+        raise InputError("refusing to write into the package's shipped weights folder; choose another --out", file=str(out))
+    if not overwrite and (target.exists() or target.with_suffix(".npz").exists()):
+        raise InputError("exists; choose another --out or pass --force to replace it", file=str(target))
     net, cfg, js = load_weights(weights)
     if cfg["loss"] == "reference":
         raise InputError("the reference head (p = 10^(-1/y)) is not a log-density; only kl/kl+ks/kl+ks+emd weights can be scaled", file=str(js))
@@ -92,14 +101,15 @@ def main() -> None:
     """
     from deepmend.errors import InputError
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--weights", required=True, type=Path)
+    ap = argparse.ArgumentParser(prog="python -m deepmend.train.calibrate", description=__doc__.split("\n")[0])
+    ap.add_argument("--weights", required=True, help="Weights to scale: a .json (its .npz beside it), a folder, or a shipped name (deepmend, v4, softlabels).")
     ap.add_argument("--scale", required=True, type=float, help="k: the maps become P^k renormalised (k > 1 sharper).")
-    ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--note", default="")
+    ap.add_argument("--out", required=True, type=Path, help="The .json to write (its .npz beside it) or a folder; never the shipped weights.")
+    ap.add_argument("--note", default="", help="Recorded in the new config's calibration entry (e.g. how k was chosen).")
+    ap.add_argument("--force", action="store_true", help="Replace an existing --out.")
     args = ap.parse_args()
     try:
-        js = scale_output(args.weights, args.scale, args.out, args.note)
+        js = scale_output(args.weights, args.scale, args.out, args.note, overwrite=args.force)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

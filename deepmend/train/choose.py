@@ -17,7 +17,7 @@ METHOD.md §3, gains as in Martínez-Durive et al., SECON 2024)::
         --weights v4=deepmend/weights/deepmend.json --weights env=.cache/student/runs/env/deepmend.json
 
 ``--ceiling K`` adds the noise ceiling (:class:`deepmend.evaluation.ceiling.NoiseCeilingModel`: the
-mean of K other seeds of the same truth, what position-only models cannot beat) as a row; the truth
+mean of K other seeds of the same truth, the best position-only prediction in KL) as a row; the truth
 maps still come from the cache, the K seeds' maps are computed (GT1: per-BS path; GT2: one
 deployment fit per seed, cached on disk by the simulator).
 """
@@ -185,7 +185,7 @@ def main() -> None:
     ap.add_argument("--weights", action="append", default=[], help="NAME=WEIGHTS.json (repeatable)")
     ap.add_argument("--json", type=Path, default=None, help="Also write the per-BS records here.")
     ap.add_argument("--ceiling", type=int, default=None, metavar="K",
-                    help="Also score the noise ceiling: the mean of K other seeds of the truth (what position-only models cannot beat).")
+                    help="Also score the noise ceiling: the mean of K other seeds of the truth (the best position-only prediction in KL; a reference in KS/EMD).")
     args = ap.parse_args()
     spec = parse_specs(args.scene, "--scene")[0]
     scene = Scene.from_catalog(*spec.as_tuple())

@@ -183,11 +183,16 @@ def test_shipped_weights_by_name_wherever_the_package_is(small_scene, tmp_path, 
     assert resolve_weights("deepmend_softlabels")[0] == SOFT_LABELS
     v4 = make_model("deepmend", weights="v4").fit(small_scene).predict(0)
     assert not np.allclose(v4.prob, make_model("deepmend").fit(small_scene).predict(0).prob)
-    with pytest.raises(InputError, match="not the name of shipped weights .*deepmend_v4"):
+    with pytest.raises(InputError, match="not the name of shipped weights .*softlabels, v4"):
         resolve_weights("v9")
-    (tmp_path / "v4").mkdir()  # a file or folder of that name wins over the shipped weights
-    with pytest.raises(InputError):
-        resolve_weights("v4")
+    # a folder of that name (e.g. holding other weights) never shadows the shipped name; ./v4 reaches it
+    (tmp_path / "v4").mkdir()
+    shutil.copy(DEFAULT_WEIGHTS, tmp_path / "v4" / "deepmend.json")
+    shutil.copy(DEFAULT_WEIGHTS.with_suffix(".npz"), tmp_path / "v4" / "deepmend.npz")
+    assert resolve_weights("v4")[0] == DEFAULT_WEIGHTS.with_name("deepmend_v4.json")
+    assert resolve_weights("./v4")[0].resolve() == tmp_path / "v4" / "deepmend.json"
+    (tmp_path / "deepmend").mkdir()  # as in a source checkout's root: the package folder
+    assert resolve_weights("deepmend")[0] == DEFAULT_WEIGHTS
 
 
 def test_cli_predict_with_corrupt_weights_is_one_clear_error(tiny_weights, tmp_path, capsys):

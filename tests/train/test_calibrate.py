@@ -35,6 +35,9 @@ def test_scaled_head_gives_the_powered_map(small_scene, tmp_path, k):
     assert cfg["calibration"]["from"] == json.loads(open(SHIPPED).read())["sha256"]
     again = scale_output(out, 2.0, tmp_path / "cal2" / "deepmend.json")
     assert load_config(again)[0]["calibration"]["logit_scale"] == pytest.approx(2 * k)
+    with pytest.raises(InputError, match="exists"):  # never silently replaced
+        scale_output(SHIPPED, 3.0, again)
+    assert load_config(scale_output(SHIPPED, 3.0, again, overwrite=True))[0]["calibration"]["logit_scale"] == pytest.approx(3.0)
 
 
 def test_refuses_bad_scale_and_heads(tmp_path):
@@ -42,6 +45,10 @@ def test_refuses_bad_scale_and_heads(tmp_path):
         scale_output(SHIPPED, -1.0, tmp_path / "x.json")
     with pytest.raises(InputError, match="positive"):
         scale_output(SHIPPED, float("nan"), tmp_path / "x.json")
+    before = open(SHIPPED, "rb").read()
+    with pytest.raises(InputError, match="shipped weights folder"):  # even with overwrite
+        scale_output(SHIPPED, 1.3, SHIPPED, overwrite=True)
+    assert open(SHIPPED, "rb").read() == before
     cfg, _, npz = load_config(SHIPPED)
     state = dict(np.load(npz, allow_pickle=False))
     ref = save_weights(state, {k: v for k, v in cfg.items() if k not in ("sha256", "format", "onnx_sha256")} | {"loss": "reference"}, tmp_path / "ref" / "deepmend.json")

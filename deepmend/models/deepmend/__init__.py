@@ -103,9 +103,10 @@ def resolve_weights(path: str | Path | None) -> tuple[Path, Path]:
     path : str or Path, optional
         Weights: a ``.json`` config (its ``.npz`` beside it), a ``.npz``, a directory holding
         ``deepmend.json``, or the name of weights installed with the package
-        (:func:`shipped_weights`: ``deepmend_v4``, ``deepmend_softlabels``, also without the
-        ``deepmend_`` prefix: ``v4``, ``softlabels``) when no such file exists; default the shipped
-        ``deepmend/weights/deepmend.json``.
+        (:func:`shipped_weights`: ``deepmend``, ``deepmend_v4``, ``deepmend_softlabels``, also without
+        the ``deepmend_`` prefix: ``v4``, ``softlabels``) — a bare shipped name always means the shipped
+        weights, whatever folders the working directory holds (a local folder of that name: ``./v4``);
+        default the shipped ``deepmend/weights/deepmend.json``.
 
     Returns
     -------
@@ -120,12 +121,14 @@ def resolve_weights(path: str | Path | None) -> tuple[Path, Path]:
         If the path is none of the three kinds, or the config does not exist.
     """
     p = Path(path) if path is not None else DEFAULT_WEIGHTS
-    if path is not None and not p.exists() and not p.suffix and len(p.parts) == 1:
+    if path is not None and not p.suffix and len(p.parts) == 1 and not str(path).startswith("."):
         named = shipped_weights()
         hit = named.get(str(path)) or named.get(f"deepmend_{path}")
-        if hit is None:
-            raise InputError(f"no such weights file or directory, and not the name of shipped weights ({', '.join(named)})", file=str(path))
-        p = hit
+        if hit is not None:  # a bare shipped name always means the shipped weights (a folder of that name: ./NAME)
+            p = hit
+        elif not p.exists():
+            names = ", ".join(sorted({*named, *(n.removeprefix("deepmend_") for n in named)}))
+            raise InputError(f"no such weights file or directory, and not the name of shipped weights ({names})", file=str(path))
     if p.is_dir():
         p = p / "deepmend.json"
     if p.suffix.lower() == ".npz":
