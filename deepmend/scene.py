@@ -540,12 +540,17 @@ class Scene:
         Raises
         ------
         InputError
-            Unknown site id, or a site lying more than :data:`SNAP_M` outside the region.
+            Unknown site id, a site lying more than :data:`SNAP_M` outside the region, or a neighbour
+            of a bundled city (inside the region, outside the city).
         """
         i = self.site_index(site)
         if not np.isin(i, self.targets):
             dep = self.deployment
             d = float(shapely.distance(self.mask_region.metric, shapely.Point(float(dep.x[i]), float(dep.y[i]))))
+            if d < 50.0:  # inside the region: a neighbour of a bundled city (the city's sites are the mapped ones)
+                raise InputError(f"site {dep.site_ids[i]} is a neighbour of this scene, not one of its mapped sites (a bundled city maps "
+                                 "the sites of the city; the others within 90 km only shape their maps): map it with the scene of its "
+                                 "own city or from a site list", file=dep.source or None, column="site", value=str(site))
             raise InputError(f"site {dep.site_ids[i]} lies {d / 1000:.1f} km outside region '{self.mask_region.name}': "
                              "used as a neighbour only, no map", file=dep.source or None, column="site", value=str(site))
         return i

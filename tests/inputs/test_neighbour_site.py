@@ -30,3 +30,21 @@ def test_kind8_neighbour_only_site_api_404_says_why(client):
     r = client.get("/api/map", params=q)
     assert r.status_code == 404, r.text
     assert "lies 16.7 km outside region 'reg': used as a neighbour only, no map" in r.json()["error"], r.text
+
+
+def test_neighbour_of_a_bundled_city_is_named_as_such_not_zero_km_outside(tmp_path):
+    """A bundled city maps its own sites; a site of the 90 km margin inside the country used to be refused as
+    lying '0.0 km outside region'. The sentence now says what it is."""
+    import numpy as np
+
+    from deepmend.scene import Scene
+
+    scene = Scene.from_catalog("FR", "Quimper", "Free")
+    others = np.setdiff1d(np.arange(len(scene.deployment)), scene.targets)
+    inside = [int(i) for i in others if scene.mask_region.metric.contains(__import__("shapely").Point(scene.deployment.x[i], scene.deployment.y[i]))]
+    sid = str(scene.deployment.site_ids[inside[0]])
+    rc, out, err = cli("predict", "--country", "FR", "--city", "Quimper", "--operator", "Free", "--model", "voronoi",
+                       "--site", sid, "--out", tmp_path / "n.npz")
+    msg = one_error_line(err)
+    assert rc == 2 and f"site {sid} is a neighbour of this scene, not one of its mapped sites" in msg, msg
+    assert "km outside" not in msg and not (tmp_path / "n.npz").exists()
