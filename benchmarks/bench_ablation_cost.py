@@ -12,18 +12,8 @@ ratios against the first weights.
 from __future__ import annotations
 
 import argparse
-import time
 
-
-def best(fn, repeat: int) -> float:
-    """Best-of-``repeat`` CPU time (s) of ``fn()`` after one warm-up call."""
-    fn()
-    out = float("inf")
-    for _ in range(repeat):
-        t0 = time.process_time()
-        fn()
-        out = min(out, time.process_time() - t0)
-    return out
+from bench_channels import best  # best-of-n CPU time after a warm-up (same script folder)
 
 
 def main() -> None:
