@@ -71,7 +71,7 @@ def truth_config(ground_truth: DiffusionModel):
 
 
 class NoiseCeilingModel(DiffusionModel):
-    """Mean of ``k`` other draws of a simulated ground truth: the upper reference of position-only models.
+    """Mean of ``k`` other draws of a simulated ground truth: the best position-only prediction in KL (a reference in KS/EMD).
 
     See the module docstring for what it estimates and why (conditional mean of the truth given the
     deployment, region and population; Bayes-optimal under log loss, not under KS or EMD).
@@ -95,7 +95,7 @@ class NoiseCeilingModel(DiffusionModel):
 
     name: ClassVar[str] = CEILING_NAME
     label: ClassVar[str] = "Noise ceiling (mean of other draws of the truth)"
-    description: ClassVar[str] = "Upper reference for position-only models: " + CEILING_SENTENCE + "."
+    description: ClassVar[str] = "Reference for position-only models: " + CEILING_SENTENCE + "."
     needs_ground_truth: ClassVar[bool] = True
 
     def __init__(self, ground_truth: DiffusionModel | None = None, k: int = DEFAULT_K, seeds: Sequence[int] | None = None) -> None:
