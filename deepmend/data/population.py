@@ -30,6 +30,9 @@ from deepmend.config import data_dir
 POPGRID_FILE = "popgrid_worldpop_10km_FR_GB_IE_BE.csv"
 #: Cell size of the grid (degrees of longitude and latitude).
 STEP_DEG = 1.0 / 12.0
+#: Version of how the grid is read (2: missing values filled). Part of the simulators' cache tokens, so
+#: maps cached from an older reading (e.g. the point masses of round 5) are never served again.
+READING_VERSION = 2
 
 
 @dataclass(frozen=True)

@@ -259,6 +259,13 @@ class SignalDominanceSimulator(DiffusionModel):
     def params(self) -> dict:
         return self.config.as_dict()
 
+    def cache_token(self) -> str:
+        """``sim2:`` + the configuration's digest + the population grid's reading version (the maps
+        depend on nothing else)."""
+        from deepmend.data.population import READING_VERSION
+
+        return f"sim2:{self.config.digest()}:pop{READING_VERSION}"
+
     # --- per site ------------------------------------------------------------
     def _areas(self, scene: Scene) -> np.ndarray:
         cfg = self.config

@@ -160,8 +160,11 @@ class GroundTruthSimulator(DiffusionModel):
         return self.config if self.config is not None else SimulatorConfig()
 
     def cache_token(self) -> str:
-        """``simulator:`` + the configuration's digest (the maps depend on nothing else)."""
-        return "simulator:" + self.config_.digest()
+        """``simulator:`` + the configuration's digest + the population grid's reading version (the maps
+        depend on nothing else)."""
+        from deepmend.data.population import READING_VERSION
+
+        return f"simulator:{self.config_.digest()}:pop{READING_VERSION}"
 
     def params(self) -> dict:
         return self.config_.as_dict()

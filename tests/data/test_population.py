@@ -86,3 +86,17 @@ def test_second_ground_truth_by_a_missing_cell_is_a_real_map():
     scene = Scene.from_catalog("FR", "Marseille", "Orange")
     m = SignalDominanceSimulator(use_cache=False).fit(scene).predict(int(scene.targets[0]))
     assert np.isfinite(m.prob).all() and (m.prob > 0).sum() > 100 and m.prob.max() < 0.5
+
+
+@pytest.mark.parametrize("which", ["sim1", "sim2"])
+def test_map_caches_forget_maps_of_an_older_grid_reading(which, monkeypatch):
+    """The API caches maps by the model's cache token: maps computed from the NaN-reading grid (point
+    masses) must not be served again after the fix, so the token carries the reading version."""
+    from deepmend.groundtruth.sim2 import SignalDominanceSimulator
+    from deepmend.groundtruth.simulator import GroundTruthSimulator
+
+    model = GroundTruthSimulator() if which == "sim1" else SignalDominanceSimulator()
+    now = model.cache_token()
+    assert now == type(model)().cache_token()  # stable for the same configuration and reading
+    monkeypatch.setattr(pop, "READING_VERSION", pop.READING_VERSION - 1)
+    assert model.cache_token() != now
